@@ -1,0 +1,1 @@
+#include "capri_metadata.h"

@@ -1,0 +1,178 @@
+/*
+ * capri metadata: the format the plugin writes into every instrumented
+ * module and the parser that both the runtime and capri-stack use.
+ *
+ * The format is described in docs/metadata.md. This header is the single
+ * source of its constants; the plugin (C++) includes it too.
+ *
+ * A module record is a self-delimiting, versioned blob. Records from many
+ * modules are concatenated by the linker in the section "capri_meta". The
+ * parser never trusts the input: every offset, count and string is checked
+ * against the record's bounds before it is returned.
+ */
+#ifndef CAPRI_METADATA_H
+#define CAPRI_METADATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CAPRI_MD_SECTION "capri_meta"
+#define CAPRI_MD_MAGIC 0x49525043u /* "CPRI" little-endian */
+#define CAPRI_MD_VERSION_MAJOR 1u
+#define CAPRI_MD_VERSION_MINOR 0u
+#define CAPRI_MD_HEADER_SIZE 48u
+#define CAPRI_MD_ALIGN 8u
+
+/* Header flags. */
+#define CAPRI_MD_MODULE_LTO (1u << 0)          /* whole program placed at an LTO link */
+#define CAPRI_MD_MODULE_TYPES_COARSE (1u << 1) /* no KCFI: type ids are IR-type hashes */
+
+/* Section tags. Readers skip tags they do not know (minor-version growth). */
+#define CAPRI_MD_TAG_STRINGS 1u
+#define CAPRI_MD_TAG_MODULE 2u
+#define CAPRI_MD_TAG_FUNCTIONS 3u
+#define CAPRI_MD_TAG_CALLS 4u
+
+/* Function linkage. */
+#define CAPRI_MD_LINK_EXTERNAL 0u /* strong global definition */
+#define CAPRI_MD_LINK_INTERNAL 1u /* static: visible to its module only */
+#define CAPRI_MD_LINK_WEAK 2u     /* weak/linkonce: another definition may win */
+
+/* Function flags. */
+#define CAPRI_MD_FN_DYNAMIC_ALLOCA (1u << 0) /* alloca of run-time size (VLA) */
+#define CAPRI_MD_FN_INLINE_ASM (1u << 1)     /* contains inline asm: may touch the stack */
+#define CAPRI_MD_FN_RETURNS_TWICE (1u << 2)  /* calls setjmp or another returns_twice */
+#define CAPRI_MD_FN_VARIADIC (1u << 3)       /* variadic: register save area */
+#define CAPRI_MD_FN_ADDRESS_TAKEN (1u << 4)  /* address escapes: may be called indirectly */
+#define CAPRI_MD_FN_SANITIZED (1u << 5)      /* sanitizer passes will grow its frame */
+#define CAPRI_MD_FN_RECURSION_BOUND (1u << 6)/* user declared a recursion depth */
+#define CAPRI_MD_FN_OPTNONE (1u << 7)        /* compiled without optimisation */
+#define CAPRI_MD_FN_TYPE_COARSE (1u << 8)    /* type_id is an IR-type hash */
+#define CAPRI_MD_FN_LEAF (1u << 9)           /* makes no calls at all (red zone usable) */
+#define CAPRI_MD_FN_NO_RED_ZONE (1u << 10)   /* compiled with -mno-red-zone */
+
+/* Call kinds. */
+#define CAPRI_MD_CALL_LOCAL 0u    /* callee: index of a function in this module */
+#define CAPRI_MD_CALL_NAMED 1u    /* callee: symbol name, linked across modules */
+#define CAPRI_MD_CALL_INDIRECT 2u /* callee unknown: resolved by type identity */
+#define CAPRI_MD_CALL_ASM 3u      /* call from inline asm: unknown target */
+
+/* Call flags. */
+#define CAPRI_MD_CALLF_TAIL (1u << 0)    /* tail call (may reuse the caller's frame) */
+#define CAPRI_MD_CALLF_INVOKE (1u << 1)  /* invoke (may unwind) */
+#define CAPRI_MD_CALLF_CALLBR (1u << 2)  /* callbr (asm goto) */
+#define CAPRI_MD_CALLF_TYPE_COARSE (1u << 3) /* indirect resolved by IR type only */
+#define CAPRI_MD_CALLF_CODEGEN (1u << 4) /* call introduced by code generation */
+#define CAPRI_MD_CALLF_CAST (1u << 5)    /* function called through another type */
+
+/* On-disk entry layouts (little-endian, naturally aligned inside the record). */
+struct capri_md_header {
+    uint32_t magic;
+    uint16_t version_major;
+    uint16_t version_minor;
+    uint32_t record_size;    /* whole record, multiple of 8 */
+    uint32_t header_size;    /* offset of the function address table */
+    uint32_t flags;
+    uint32_t function_count; /* entries in the address table and FUNCTIONS */
+    uint64_t runtime_link;   /* zero in files; the runtime's list link */
+    uint64_t reserved[2];
+};
+
+struct capri_md_section_header {
+    uint32_t tag;
+    uint32_t size; /* payload bytes; the next section starts 4-aligned */
+};
+
+struct capri_md_module_entry {
+    uint32_t source_file; /* string offsets */
+    uint32_t producer;
+    uint32_t triple;
+    uint32_t reserved;
+};
+
+struct capri_md_function_entry {
+    uint32_t name; /* symbol name */
+    uint32_t file;
+    uint32_t line;
+    uint8_t linkage;
+    uint8_t log2_max_align; /* largest alignment any stack object asks for */
+    uint16_t flags;
+    uint32_t frame_estimate;  /* upper bound of the frame, return address included */
+    uint32_t estimate_allocas;/* of which: static stack objects */
+    uint32_t estimate_spills; /* of which: register spills */
+    uint32_t type_id;         /* KCFI type hash (or IR-type hash when coarse) */
+    uint32_t ir_type_id;      /* IR function-type hash, always */
+    uint32_t first_call;      /* index into CALLS */
+    uint32_t call_count;
+    uint32_t recursion_bound; /* declared depth, 0 when none */
+};
+
+struct capri_md_call_entry {
+    uint8_t kind;
+    uint8_t flags;
+    uint16_t reserved;
+    uint32_t callee;     /* LOCAL: function index; NAMED: string offset */
+    uint32_t type_id;    /* INDIRECT: expected type hash */
+    uint32_t ir_type_id; /* IR type hash of the call */
+    uint32_t file;       /* string offset of the call's source file */
+    uint32_t line;
+};
+
+/* ---- Parser ---------------------------------------------------------------- */
+
+/* A validated view of one module record. Pointers point into the input. */
+struct capri_md_module {
+    const uint8_t *record;
+    uint32_t record_size;
+    uint16_t version_major, version_minor;
+    uint32_t flags;
+    uint32_t function_count;
+    uint32_t call_count;
+    size_t addresses_offset; /* offset of the address table in the record */
+    const char *strings;
+    uint32_t strings_size;
+    const uint8_t *functions; /* function_count entries of function_entry_size */
+    uint32_t function_entry_size;
+    const uint8_t *calls;
+    uint32_t call_entry_size;
+    struct capri_md_module_entry module; /* zeroed when absent */
+};
+
+enum capri_md_status {
+    CAPRI_MD_OK = 0,
+    CAPRI_MD_END,             /* no more records */
+    CAPRI_MD_BAD_MAGIC,
+    CAPRI_MD_TRUNCATED,
+    CAPRI_MD_NEWER_VERSION,   /* a major version this parser does not know */
+    CAPRI_MD_CORRUPT,
+};
+
+/*
+ * Parse the record starting at data[*offset], skipping zero padding.
+ * On CAPRI_MD_OK fills *out and advances *offset past the record.
+ * On failure writes a message to err (if errlen > 0).
+ */
+enum capri_md_status capri_md_next(const uint8_t *data, size_t size, size_t *offset,
+                                   struct capri_md_module *out, char *err, size_t errlen);
+
+/* A string of the module, or "" when the offset is out of range. */
+const char *capri_md_string(const struct capri_md_module *m, uint32_t offset);
+
+/* Copy out entry i (zero-extending older, shorter entries). */
+void capri_md_function(const struct capri_md_module *m, uint32_t i,
+                       struct capri_md_function_entry *out);
+void capri_md_call(const struct capri_md_module *m, uint32_t i,
+                   struct capri_md_call_entry *out);
+
+/* The raw 64-bit address slot i as stored (before any relocation). */
+uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
