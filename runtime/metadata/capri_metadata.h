@@ -36,6 +36,7 @@ extern "C" {
 #define CAPRI_MD_TAG_MODULE 2u
 #define CAPRI_MD_TAG_FUNCTIONS 3u
 #define CAPRI_MD_TAG_CALLS 4u
+#define CAPRI_MD_TAG_REFERENCES 5u /* declared functions whose address the module takes */
 
 /* Function linkage. */
 #define CAPRI_MD_LINK_EXTERNAL 0u /* strong global definition */
@@ -120,6 +121,15 @@ struct capri_md_call_entry {
     uint32_t ir_type_id; /* IR type hash of the call */
     uint32_t file;       /* string offset of the call's source file */
     uint32_t line;
+};
+
+/* A function declared (not defined) in the module whose address the module
+ * takes: the definition elsewhere becomes a possible indirect-call target. */
+struct capri_md_reference_entry {
+    uint32_t name;       /* string offset */
+    uint32_t type_id;    /* KCFI type hash (or IR-type hash when coarse) */
+    uint32_t ir_type_id;
+    uint32_t flags;      /* CAPRI_MD_FN_TYPE_COARSE when type_id is an IR hash */
 };
 
 /* ---- Parser ---------------------------------------------------------------- */
