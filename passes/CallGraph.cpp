@@ -1,0 +1,514 @@
+//===-- CallGraph.cpp - capri's call graph of a module --------------------===//
+#include "CallGraph.h"
+#include "TypeIdentity.h"
+
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/Statistic.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/DebugInfoMetadata.h"
+#include "llvm/IR/Function.h"
+#include "llvm/IR/GlobalAlias.h"
+#include "llvm/IR/GlobalIFunc.h"
+#include "llvm/IR/InlineAsm.h"
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
+#include "llvm/IR/Module.h"
+
+using namespace llvm;
+
+#define DEBUG_TYPE "capri-callgraph"
+
+STATISTIC(NumIndirect, "Indirect calls seen");
+STATISTIC(NumCodegenCalls, "Calls code generation will introduce");
+
+namespace capri {
+
+AnalysisKey CapriCallGraphAnalysis::Key;
+
+namespace {
+
+bool isBookkeepingGlobal(const GlobalVariable *GV) {
+  StringRef N = GV->getName();
+  return N == "llvm.used" || N == "llvm.compiler.used" ||
+         N == "llvm.global.annotations" || N.starts_with("__capri_");
+}
+
+/// Whether some use of C (reached from a function) is more than bookkeeping.
+bool constantEscapes(const Constant *C, SmallPtrSetImpl<const Value *> &Seen) {
+  if (!Seen.insert(C).second)
+    return false;
+  for (const User *U : C->users()) {
+    if (auto *GV = dyn_cast<GlobalVariable>(U)) {
+      if (!isBookkeepingGlobal(GV))
+        return true;
+      continue;
+    }
+    if (auto *UC = dyn_cast<Constant>(U)) {
+      if (constantEscapes(UC, Seen))
+        return true;
+      continue;
+    }
+    return true; // an instruction uses the address
+  }
+  return false;
+}
+
+/// The libm name of a floating-point function for the type it works on.
+std::string mathName(StringRef Base, Type *T) {
+  if (auto *VT = dyn_cast<VectorType>(T))
+    T = VT->getElementType();
+  if (T->isFloatTy())
+    return (Base + "f").str();
+  if (T->isX86_FP80Ty() || T->isFP128Ty())
+    return (Base + "l").str();
+  return Base.str();
+}
+
+bool hasFeature(const Function &F, StringRef Feature) {
+  Attribute A = F.getFnAttribute("target-features");
+  return A.isValid() && A.getValueAsString().contains(Feature);
+}
+
+/// The library function code generation calls for an intrinsic, or "".
+/// Only a guess about lowering; it adds edges (conservative) and never makes
+/// a function look like a leaf that is not one.
+std::string intrinsicLibcall(const IntrinsicInst &II, const Function &Caller) {
+  Type *T = II.getType();
+  auto Unary = [&](StringRef Base) { return mathName(Base, T); };
+  switch (II.getIntrinsicID()) {
+  case Intrinsic::memcpy:
+  case Intrinsic::memmove:
+  case Intrinsic::memset: {
+    // Small constant sizes are expanded inline: FastISel up to 32 bytes at
+    // -O0, SelectionDAG up to a few stores otherwise.
+    uint64_t Inline = Caller.hasOptNone() ? 32 : Caller.hasOptSize() ? 64 : 128;
+    auto *Len = dyn_cast<ConstantInt>(II.getArgOperand(2));
+    if (Len && Len->getZExtValue() <= Inline)
+      return "";
+    return II.getIntrinsicID() == Intrinsic::memcpy    ? "memcpy"
+           : II.getIntrinsicID() == Intrinsic::memmove ? "memmove"
+                                                       : "memset";
+  }
+  case Intrinsic::floor:
+  case Intrinsic::ceil:
+  case Intrinsic::trunc:
+  case Intrinsic::rint:
+  case Intrinsic::nearbyint:
+    // SSE4.1 has roundss/roundsd; the x86-64 baseline does not.
+    if (hasFeature(Caller, "+sse4.1") && !T->isX86_FP80Ty())
+      return "";
+    switch (II.getIntrinsicID()) {
+    case Intrinsic::floor: return Unary("floor");
+    case Intrinsic::ceil: return Unary("ceil");
+    case Intrinsic::trunc: return Unary("trunc");
+    case Intrinsic::rint: return Unary("rint");
+    default: return Unary("nearbyint");
+    }
+  case Intrinsic::round: return Unary("round");
+  case Intrinsic::roundeven: return Unary("roundeven");
+  case Intrinsic::sin: return Unary("sin");
+  case Intrinsic::cos: return Unary("cos");
+  case Intrinsic::tan: return Unary("tan");
+  case Intrinsic::pow: return Unary("pow");
+  case Intrinsic::exp: return Unary("exp");
+  case Intrinsic::exp2: return Unary("exp2");
+  case Intrinsic::exp10: return Unary("exp10");
+  case Intrinsic::log: return Unary("log");
+  case Intrinsic::log2: return Unary("log2");
+  case Intrinsic::log10: return Unary("log10");
+  case Intrinsic::ldexp: return Unary("ldexp");
+  case Intrinsic::frexp: return mathName("frexp", II.getArgOperand(0)->getType());
+  case Intrinsic::lround:
+  case Intrinsic::llround:
+    return mathName(II.getIntrinsicID() == Intrinsic::lround ? "lround" : "llround",
+                    II.getArgOperand(0)->getType());
+  case Intrinsic::fma:
+    if (hasFeature(Caller, "+fma") && !T->isX86_FP80Ty())
+      return "";
+    return Unary("fma");
+  case Intrinsic::powi:
+    return T->isFloatTy() ? "__powisf2" : T->isX86_FP80Ty() ? "__powixf2" : "__powidf2";
+  case Intrinsic::clear_cache:
+    return "__clear_cache";
+  default:
+    return "";
+  }
+}
+
+/// Library calls that plain instructions become: 128-bit division, frem,
+/// conversions between floating point and 128-bit integers.
+std::string instructionLibcall(const Instruction &I) {
+  Type *T = I.getType();
+  auto IsWide = [](Type *Ty) {
+    Ty = Ty->getScalarType();
+    return Ty->isIntegerTy() && Ty->getIntegerBitWidth() > 64;
+  };
+  switch (I.getOpcode()) {
+  case Instruction::SDiv: return IsWide(T) ? "__divti3" : "";
+  case Instruction::UDiv: return IsWide(T) ? "__udivti3" : "";
+  case Instruction::SRem: return IsWide(T) ? "__modti3" : "";
+  case Instruction::URem: return IsWide(T) ? "__umodti3" : "";
+  case Instruction::FRem: return mathName("fmod", T);
+  case Instruction::FPToSI:
+  case Instruction::FPToUI:
+    return IsWide(T) ? (I.getOpcode() == Instruction::FPToSI ? "__fixdfti" : "__fixunsdfti") : "";
+  case Instruction::SIToFP:
+  case Instruction::UIToFP:
+    return IsWide(I.getOperand(0)->getType())
+               ? (I.getOpcode() == Instruction::SIToFP ? "__floattidf" : "__floatuntidf")
+               : "";
+  default:
+    return "";
+  }
+}
+
+/// Whether code generation reaches a thread-local variable through
+/// __tls_get_addr: the general- and local-dynamic models, which clang uses
+/// for position-independent code that is not an executable.
+bool needsTlsGetAddr(const GlobalVariable &GV, const Module &M) {
+  if (!GV.isThreadLocal())
+    return false;
+  if (M.getPICLevel() == PICLevel::NotPIC || M.getPIELevel() != PIELevel::Default)
+    return false;
+  auto Mode = GV.getThreadLocalMode();
+  return Mode == GlobalValue::GeneralDynamicTLSModel ||
+         Mode == GlobalValue::LocalDynamicTLSModel;
+}
+
+bool usesTlsGetAddr(const Instruction &I, const Module &M) {
+  for (const Use &Op : I.operands())
+    if (auto *GV = dyn_cast<GlobalVariable>(Op->stripPointerCasts()))
+      if (needsTlsGetAddr(*GV, M))
+        return true;
+  return false;
+}
+
+bool mayUseStackProtector(const Function &F) {
+  if (!F.hasFnAttribute(Attribute::StackProtect) &&
+      !F.hasFnAttribute(Attribute::StackProtectStrong) &&
+      !F.hasFnAttribute(Attribute::StackProtectReq))
+    return false;
+  if (F.hasFnAttribute(Attribute::StackProtectReq))
+    return true;
+  for (const Instruction &I : instructions(F))
+    if (isa<AllocaInst>(I))
+      return true;
+  return false;
+}
+
+/// Whether an inline asm string may transfer control to other code.
+bool asmMayCall(const InlineAsm &IA) {
+  StringRef S = IA.getAsmString();
+  // "call" as a mnemonic (not inside "syscall" or a symbol name).
+  for (size_t Pos = S.find("call"); Pos != StringRef::npos; Pos = S.find("call", Pos + 1)) {
+    bool Start = Pos == 0 || !(isAlnum(S[Pos - 1]) || S[Pos - 1] == '_');
+    if (Start)
+      return true;
+  }
+  return S.contains("jmp *") || S.contains("jmpq *");
+}
+
+} // namespace
+
+class CallGraphBuilder {
+public:
+  CallGraphBuilder(const Module &M, CallGraphInfo &G) : M(M), G(G) {}
+
+  void build() {
+    for (const Function &F : M) {
+      if (F.isDeclaration()) {
+        if (!F.isIntrinsic() && isAddressTaken(F))
+          addReference(F);
+        continue;
+      }
+      if (auto Id = cTypeId(F))
+        (void)Id, G.HasTypeIds = true;
+    }
+    for (const Function &F : M)
+      if (!F.isDeclaration())
+        addFunction(F);
+  }
+
+private:
+  const Module &M;
+  CallGraphInfo &G;
+
+  void typeOf(const Function &F, uint32_t &TypeId, uint32_t &IRTypeId, bool &Coarse) {
+    IRTypeId = irTypeHash(F.getFunctionType());
+    if (auto Id = cTypeId(F)) {
+      TypeId = *Id;
+      Coarse = false;
+    } else {
+      TypeId = IRTypeId;
+      Coarse = true;
+    }
+  }
+
+  void addReference(const Function &F) {
+    AddressReference R{&F, 0, 0, false};
+    typeOf(F, R.TypeId, R.IRTypeId, R.TypeCoarse);
+    G.References.push_back(R);
+  }
+
+  void addFunction(const Function &F) {
+    FunctionNode &N = G.Nodes[&F];
+    N.F = &F;
+    N.AddressTaken = isAddressTaken(F);
+    typeOf(F, N.TypeId, N.IRTypeId, N.TypeCoarse);
+    if (N.AddressTaken) {
+      G.ByType[(uint64_t(N.TypeCoarse) << 32) | N.TypeId].push_back(&F);
+      if (!N.TypeCoarse) // coarse calls match by IR type
+        G.ByType[(uint64_t(1) << 32) | N.IRTypeId].push_back(&F);
+    }
+
+    bool TlsSeen = false;
+    for (const Instruction &I : instructions(F)) {
+      if (!TlsSeen && usesTlsGetAddr(I, M)) {
+        TlsSeen = true;
+        addCodegen(N, "__tls_get_addr", &I);
+      }
+      if (auto *CB = dyn_cast<CallBase>(&I)) {
+        addCall(N, *CB);
+        continue;
+      }
+      std::string Lib = instructionLibcall(I);
+      if (!Lib.empty())
+        addCodegen(N, Lib, &I);
+    }
+    if (mayUseStackProtector(F))
+      addCodegen(N, "__stack_chk_fail", nullptr);
+  }
+
+  void addEdge(FunctionNode &N, CallEdge E) {
+    // One edge per distinct callee; the first call keeps its location.
+    for (CallEdge &Old : N.Calls) {
+      if (Old.Kind == E.Kind && Old.Callee == E.Callee && Old.Name == E.Name &&
+          Old.TypeId == E.TypeId && Old.IRTypeId == E.IRTypeId &&
+          ((Old.Flags ^ E.Flags) & callflags::TypeCoarse) == 0) {
+        Old.Flags |= E.Flags & ~callflags::Tail;
+        if (!(E.Flags & callflags::Tail))
+          Old.Flags &= ~callflags::Tail; // tail only if every call is
+        return;
+      }
+    }
+    N.Calls.push_back(std::move(E));
+  }
+
+  void addCodegen(FunctionNode &N, StringRef Name, const Instruction *I) {
+    CallEdge E;
+    E.Kind = CallKind::External;
+    E.Flags = callflags::Codegen;
+    E.Name = Name.str();
+    E.Callee = M.getFunction(Name);
+    if (E.Callee && E.Callee->isDeclaration())
+      E.Callee = nullptr;
+    if (E.Callee)
+      E.Kind = E.Callee->hasLocalLinkage() ? CallKind::Defined : CallKind::External;
+    E.Site = I;
+    if (I)
+      E.Loc = I->getDebugLoc();
+    ++NumCodegenCalls;
+    addEdge(N, std::move(E));
+  }
+
+  void addCall(FunctionNode &N, const CallBase &CB) {
+    if (auto *II = dyn_cast<IntrinsicInst>(&CB)) {
+      std::string Lib = intrinsicLibcall(*II, *N.F);
+      if (!Lib.empty())
+        addCodegen(N, Lib, &CB);
+      return;
+    }
+    uint8_t Flags = 0;
+    if (auto *CI = dyn_cast<CallInst>(&CB); CI && CI->isTailCall())
+      Flags |= callflags::Tail;
+    if (isa<InvokeInst>(CB))
+      Flags |= callflags::Invoke;
+    if (isa<CallBrInst>(CB))
+      Flags |= callflags::CallBr;
+
+    CallEdge E;
+    E.Site = &CB;
+    E.Loc = CB.getDebugLoc();
+    E.IRTypeId = irTypeHash(CB.getFunctionType());
+
+    const Value *Target = CB.getCalledOperand()->stripPointerCasts();
+    if (auto *IA = dyn_cast<InlineAsm>(Target)) {
+      // Only an asm that can jump elsewhere is a call we cannot see into.
+      if (!asmMayCall(*IA))
+        return;
+      N.Leaf = false;
+      E.Kind = CallKind::Asm;
+      E.Flags = Flags;
+      addEdge(N, std::move(E));
+      return;
+    }
+    N.Leaf = false;
+    if (auto *GA = dyn_cast<GlobalAlias>(Target))
+      if (!GA->isInterposable())
+        Target = GA->getAliaseeObject();
+    if (auto *Callee = dyn_cast<Function>(Target)) {
+      if (Callee->getFunctionType() != CB.getFunctionType())
+        Flags |= callflags::Cast;
+      E.Flags = Flags;
+      E.Name = Callee->getName().str();
+      if (!Callee->isDeclaration() && Callee->hasLocalLinkage()) {
+        E.Kind = CallKind::Defined;
+        E.Callee = Callee;
+      } else {
+        // Another definition may replace a weak one at link time, and a
+        // declaration lives in another file or in code without metadata.
+        E.Kind = CallKind::External;
+        E.Callee = Callee->isDeclaration() ? nullptr : Callee;
+      }
+      addEdge(N, std::move(E));
+      return;
+    }
+    if (auto *GV = dyn_cast<GlobalValue>(Target)) {
+      // An ifunc or an interposable alias: resolved by name at load time.
+      E.Kind = CallKind::External;
+      E.Flags = Flags;
+      E.Name = GV->getName().str();
+      addEdge(N, std::move(E));
+      return;
+    }
+    ++NumIndirect;
+    E.Kind = CallKind::Indirect;
+    if (auto Id = cTypeId(CB)) {
+      E.TypeId = *Id;
+    } else {
+      E.TypeId = E.IRTypeId;
+      Flags |= callflags::TypeCoarse;
+    }
+    E.Flags = Flags;
+    addEdge(N, std::move(E));
+  }
+};
+
+bool isAddressTaken(const Function &F) {
+  SmallPtrSet<const Value *, 8> Seen;
+  for (const Use &U : F.uses()) {
+    const User *Usr = U.getUser();
+    if (auto *CB = dyn_cast<CallBase>(Usr)) {
+      if (CB->isCallee(&U))
+        continue;
+      return true;
+    }
+    if (auto *GV = dyn_cast<GlobalVariable>(Usr)) {
+      if (isBookkeepingGlobal(GV))
+        continue;
+      return true;
+    }
+    if (auto *GA = dyn_cast<GlobalAlias>(Usr)) {
+      // An alias is another name for the function: look at its uses too.
+      for (const Use &AU : GA->uses())
+        if (!(isa<CallBase>(AU.getUser()) && cast<CallBase>(AU.getUser())->isCallee(&AU)))
+          return true;
+      continue;
+    }
+    if (auto *C = dyn_cast<Constant>(Usr)) {
+      if (constantEscapes(C, Seen))
+        return true;
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+std::string calleeLabel(const CallEdge &E) {
+  switch (E.Kind) {
+  case CallKind::Defined:
+    return E.Callee ? E.Callee->getName().str() : E.Name;
+  case CallKind::External:
+    return E.Name;
+  case CallKind::Indirect: {
+    std::string S;
+    raw_string_ostream OS(S);
+    OS << "<indirect " << ((E.Flags & callflags::TypeCoarse) ? "ir-type " : "type ")
+       << format_hex(E.TypeId, 10) << ">";
+    return OS.str();
+  }
+  case CallKind::Asm:
+    return "<inline asm>";
+  }
+  return "";
+}
+
+ArrayRef<const Function *> CallGraphInfo::indirectTargets(const CallEdge &E) const {
+  if (E.Kind != CallKind::Indirect)
+    return {};
+  uint64_t Key = (uint64_t((E.Flags & callflags::TypeCoarse) != 0) << 32) | E.TypeId;
+  auto It = ByType.find(Key);
+  if (It == ByType.end())
+    return {};
+  return It->second;
+}
+
+const Function *CallGraphInfo::resolvedCallee(const CallEdge &E) const {
+  if (E.Kind == CallKind::Defined)
+    return E.Callee;
+  if (E.Kind == CallKind::External && E.Callee && !E.Callee->isInterposable() &&
+      !E.Callee->hasAvailableExternallyLinkage() && Nodes.count(E.Callee))
+    return E.Callee;
+  return nullptr;
+}
+
+bool CallGraphInfo::invalidate(Module &, const PreservedAnalyses &PA,
+                               ModuleAnalysisManager::Invalidator &) {
+  auto PAC = PA.getChecker<CapriCallGraphAnalysis>();
+  return !PAC.preserved() && !PAC.preservedSet<AllAnalysesOn<Module>>();
+}
+
+CallGraphInfo CapriCallGraphAnalysis::run(Module &M, ModuleAnalysisManager &) {
+  CallGraphInfo G;
+  CallGraphBuilder(M, G).build();
+  return G;
+}
+
+static void printLoc(raw_ostream &OS, const DebugLoc &DL) {
+  if (!DL)
+    return;
+  OS << " at " << DL->getFilename() << ":" << DL.getLine();
+}
+
+void CallGraphInfo::print(raw_ostream &OS) const {
+  OS << "capri call graph (" << (HasTypeIds ? "C type ids" : "IR types only") << ")\n";
+  for (const auto &[F, N] : Nodes) {
+    OS << "function " << F->getName();
+    if (N.AddressTaken)
+      OS << " address-taken";
+    if (N.Leaf)
+      OS << " leaf";
+    OS << " type " << (N.TypeCoarse ? "ir:" : "c:") << format_hex(N.TypeId, 10) << "\n";
+    for (const CallEdge &E : N.Calls) {
+      static const char *Kinds[] = {"defined", "external", "indirect", "asm"};
+      OS << "  call " << Kinds[static_cast<int>(E.Kind)] << " " << calleeLabel(E);
+      if (E.Flags & callflags::Tail) OS << " tail";
+      if (E.Flags & callflags::Invoke) OS << " invoke";
+      if (E.Flags & callflags::CallBr) OS << " callbr";
+      if (E.Flags & callflags::Codegen) OS << " codegen";
+      if (E.Flags & callflags::Cast) OS << " cast";
+      printLoc(OS, E.Loc);
+      OS << "\n";
+      if (E.Kind == CallKind::Indirect) {
+        auto Targets = indirectTargets(E);
+        if (Targets.empty())
+          OS << "    unresolved\n";
+        for (const Function *T : Targets)
+          OS << "    -> " << T->getName() << "\n";
+      }
+    }
+  }
+  for (const AddressReference &R : References)
+    OS << "reference " << R.F->getName() << " type " << (R.TypeCoarse ? "ir:" : "c:")
+       << format_hex(R.TypeId, 10) << "\n";
+}
+
+PreservedAnalyses CapriCallGraphPrinter::run(Module &M, ModuleAnalysisManager &MAM) {
+  MAM.getResult<CapriCallGraphAnalysis>(M).print(OS);
+  return PreservedAnalyses::all();
+}
+
+} // namespace capri

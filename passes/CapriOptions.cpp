@@ -1,0 +1,33 @@
+//===-- CapriOptions.cpp - command-line options of the capri plugin -------===//
+#include "CapriOptions.h"
+
+using namespace llvm;
+
+namespace capri {
+
+cl::opt<RecursionSeverity> RecursionDiagnostic(
+    "capri-recursion", cl::desc("How to report recursion found at compile time"),
+    cl::init(RecursionSeverity::Remark),
+    cl::values(clEnumValN(RecursionSeverity::Off, "off", "say nothing"),
+               clEnumValN(RecursionSeverity::Remark, "remark",
+                          "an analysis remark (-Rpass-analysis=capri)"),
+               clEnumValN(RecursionSeverity::Warning, "warning", "a warning"),
+               clEnumValN(RecursionSeverity::Error, "error", "an error")));
+
+cl::opt<unsigned> ExternalReserve(
+    "capri-external-reserve",
+    cl::desc("Bytes of stack assumed for a call into code without capri "
+             "metadata (libc, other libraries) or an unresolved indirect call"),
+    cl::init(16384));
+
+cl::opt<unsigned> FrameMargin(
+    "capri-frame-margin",
+    cl::desc("Bytes added to every frame estimate for what the code generator "
+             "adds that IR does not show"),
+    cl::init(16));
+
+cl::opt<bool> EmitMetadata("capri-emit-metadata",
+                           cl::desc("Write the capri metadata record into the module"),
+                           cl::init(true));
+
+} // namespace capri

@@ -1,0 +1,439 @@
+//===-- FrameBound.cpp - an upper bound of each function's stack frame ----===//
+#include "FrameBound.h"
+#include "CapriOptions.h"
+
+#include "llvm/ADT/BitVector.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/PostOrderIterator.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/Statistic.h"
+#include "llvm/IR/CFG.h"
+#include "llvm/IR/DataLayout.h"
+#include "llvm/IR/Function.h"
+#include "llvm/IR/InlineAsm.h"
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace llvm;
+
+#define DEBUG_TYPE "capri-frame"
+
+STATISTIC(NumFrames, "Frames bounded");
+STATISTIC(NumDynamicAlloca, "Functions with dynamic allocas");
+
+namespace capri {
+
+AnalysisKey CapriFrameAnalysis::Key;
+
+namespace {
+
+// x86-64 System V facts the model rests on.
+constexpr uint64_t ReturnAddress = 8;
+constexpr uint64_t CalleeSaved = 6 * 8; // rbx, rbp, r12-r15
+constexpr uint64_t VarargsSaveArea = 6 * 8 + 8 * 16;
+constexpr unsigned ArgGPRs = 6, ArgSSEs = 8;
+constexpr unsigned AllocatableGPRs = 13; // 16 less rsp, and two for scratch
+constexpr unsigned CallerSavedGPRs = 9;  // rax rcx rdx rsi rdi r8-r11
+constexpr unsigned AllocatableXMMs = 15;
+constexpr uint64_t RedZone = 128;
+/// Padding that keeps rsp 16-byte aligned at calls.
+constexpr uint64_t CallAlignment = 8;
+
+/// What a value occupies when it lives in registers or is spilled.
+struct RegUse {
+  unsigned GPRs = 0;
+  uint64_t VecBytes = 0; ///< spill bytes of SSE/AVX/x87 registers
+};
+
+RegUse regUse(Type *T, const DataLayout &DL) {
+  RegUse R;
+  if (T->isVoidTy() || T->isLabelTy() || T->isMetadataTy() || T->isTokenTy())
+    return R;
+  if (T->isIntegerTy() || T->isPointerTy()) {
+    R.GPRs = std::max<uint64_t>(1, divideCeil(DL.getTypeSizeInBits(T).getFixedValue(), 64));
+    return R;
+  }
+  if (T->isFloatingPointTy() || T->isVectorTy()) {
+    TypeSize Bits = DL.getTypeSizeInBits(T);
+    uint64_t B = Bits.isScalable() ? 128 : Bits.getFixedValue();
+    R.VecBytes = alignTo(divideCeil(B, 8), 16);
+    return R;
+  }
+  if (auto *ST = dyn_cast<StructType>(T)) {
+    for (Type *E : ST->elements()) {
+      RegUse S = regUse(E, DL);
+      R.GPRs += S.GPRs;
+      R.VecBytes += S.VecBytes;
+    }
+    return R;
+  }
+  if (auto *AT = dyn_cast<ArrayType>(T)) {
+    RegUse S = regUse(AT->getElementType(), DL);
+    R.GPRs = S.GPRs * AT->getNumElements();
+    R.VecBytes = S.VecBytes * AT->getNumElements();
+    return R;
+  }
+  R.GPRs = 1;
+  return R;
+}
+
+/// AddressSanitizer's frame: every object gets redzones and 32-byte
+/// alignment, and the frame starts with a 32-byte redzone. The sizes follow
+/// the published layout (an object of n bytes takes at most n + 256 + 32).
+uint64_t asanObjectSize(uint64_t Size, uint64_t Align) {
+  uint64_t WithRedzone = Size <= 4      ? 16
+                         : Size <= 16   ? 32
+                         : Size <= 128  ? Size + 32
+                         : Size <= 512  ? Size + 64
+                         : Size <= 4096 ? Size + 128
+                                        : Size + 256;
+  return alignTo(std::max<uint64_t>(WithRedzone, 32), std::max<uint64_t>(Align, 32));
+}
+
+/// Bytes a call passes on the stack (System V x86-64 classification,
+/// rounded up: an upper bound, not the exact ABI).
+uint64_t stackArgumentBytes(const CallBase &CB, const DataLayout &DL) {
+  unsigned GPRs = 0, SSEs = 0;
+  uint64_t Bytes = 0;
+  for (unsigned I = 0, E = CB.arg_size(); I < E; ++I) {
+    Type *T = CB.getArgOperand(I)->getType();
+    if (Type *ByVal = CB.getParamByValType(I)) {
+      Bytes += alignTo(DL.getTypeAllocSize(ByVal).getFixedValue(), 8);
+      continue;
+    }
+    if (T->isX86_FP80Ty() || T->isFP128Ty()) {
+      Bytes += 16;
+      continue;
+    }
+    RegUse R = regUse(T, DL);
+    for (unsigned G = 0; G < R.GPRs; ++G)
+      if (++GPRs > ArgGPRs)
+        Bytes += 8;
+    for (uint64_t V = 0; V < R.VecBytes; V += 16)
+      if (++SSEs > ArgSSEs)
+        Bytes += 16;
+  }
+  if (CB.hasStructRetAttr())
+    ++GPRs;
+  return alignTo(Bytes, 16);
+}
+
+} // namespace
+
+bool isRealCall(const CallBase &CB) {
+  return !isa<IntrinsicInst>(CB) && !CB.isInlineAsm();
+}
+
+namespace {
+
+/// Register pressure over SSA liveness. A value is "in a register" from its
+/// definition to its last use; what the allocator cannot keep in registers
+/// it spills, and no vector register survives a call in this ABI.
+class PressureModel {
+public:
+  PressureModel(Function &F, const DataLayout &DL) : F(F), DL(DL) {}
+
+  struct Result {
+    unsigned MaxGPRs = 0;            ///< most GPR values live at once
+    uint64_t MaxVecBytes = 0;        ///< most vector bytes live at once
+    unsigned MaxGPRsAcrossCall = 0;  ///< GPR values live across one call
+    uint64_t MaxVecAcrossCall = 0;   ///< vector bytes live across one call
+    uint64_t BytesLiveAcrossBlocks = 0; ///< all values live across a block
+                                        ///< edge or a call, each its own slot
+  };
+
+  Result run() {
+    number();
+    solve();
+    return scan();
+  }
+
+private:
+  Function &F;
+  const DataLayout &DL;
+  DenseMap<const Value *, unsigned> Index;
+  std::vector<RegUse> Uses;
+  DenseMap<const BasicBlock *, unsigned> BlockIndex;
+  std::vector<BitVector> LiveIn, LiveOut;
+
+  static bool isTracked(const Value *V) {
+    if (isa<AllocaInst>(V)) // a frame address: rematerialised from rsp
+      return false;
+    if (auto *I = dyn_cast<Instruction>(V))
+      return !I->getType()->isVoidTy() && !I->use_empty();
+    return isa<Argument>(V) && !V->use_empty();
+  }
+
+  int indexOf(const Value *V) const {
+    auto It = Index.find(V);
+    return It == Index.end() ? -1 : static_cast<int>(It->second);
+  }
+
+  void number() {
+    auto Add = [&](const Value *V) {
+      if (!isTracked(V))
+        return;
+      Index[V] = Uses.size();
+      Uses.push_back(regUse(V->getType(), DL));
+    };
+    for (Argument &A : F.args())
+      Add(&A);
+    unsigned B = 0;
+    for (BasicBlock &BB : F) {
+      BlockIndex[&BB] = B++;
+      for (Instruction &I : BB)
+        Add(&I);
+    }
+    LiveIn.assign(B, BitVector(Uses.size()));
+    LiveOut.assign(B, BitVector(Uses.size()));
+  }
+
+  /// Backward dataflow to a fixed point; phi operands are live out of the
+  /// incoming block only.
+  void solve() {
+    std::vector<BasicBlock *> Order;
+    SmallPtrSet<BasicBlock *, 32> Reached;
+    for (BasicBlock *BB : post_order(&F)) {
+      Order.push_back(BB);
+      Reached.insert(BB);
+    }
+    // Unreachable blocks still get code; include them.
+    for (BasicBlock &BB : F)
+      if (!Reached.count(&BB))
+        Order.push_back(&BB);
+    bool Changed = true;
+    while (Changed) {
+      Changed = false;
+      for (BasicBlock *BB : Order) {
+        unsigned B = BlockIndex[BB];
+        BitVector Out(Uses.size());
+        for (BasicBlock *S : successors(BB)) {
+          BitVector In = LiveIn[BlockIndex[S]];
+          for (PHINode &P : S->phis()) {
+            int PI = indexOf(&P);
+            if (PI >= 0)
+              In.reset(PI);
+            int VI = indexOf(P.getIncomingValueForBlock(BB));
+            if (VI >= 0)
+              In.set(VI);
+          }
+          Out |= In;
+        }
+        BitVector Live = Out;
+        for (Instruction &I : reverse(*BB)) {
+          int D = indexOf(&I);
+          if (D >= 0)
+            Live.reset(D);
+          if (isa<PHINode>(I))
+            continue;
+          for (const Use &Op : I.operands()) {
+            int U = indexOf(Op.get());
+            if (U >= 0)
+              Live.set(U);
+          }
+        }
+        for (PHINode &P : BB->phis()) {
+          int PI = indexOf(&P);
+          if (PI >= 0)
+            Live.set(PI);
+        }
+        if (Out != LiveOut[B] || Live != LiveIn[B]) {
+          LiveOut[B] = std::move(Out);
+          LiveIn[B] = std::move(Live);
+          Changed = true;
+        }
+      }
+    }
+  }
+
+  void account(const BitVector &Live, unsigned &GPRs, uint64_t &Vec) const {
+    GPRs = 0;
+    Vec = 0;
+    for (unsigned V : Live.set_bits()) {
+      GPRs += Uses[V].GPRs;
+      Vec += Uses[V].VecBytes;
+    }
+  }
+
+  Result scan() {
+    Result R;
+    BitVector Spilled(Uses.size());
+    for (BasicBlock &BB : F) {
+      unsigned B = BlockIndex[&BB];
+      BitVector Live = LiveOut[B];
+      Spilled |= LiveOut[B];
+      Spilled |= LiveIn[B];
+      unsigned G;
+      uint64_t V;
+      for (Instruction &I : reverse(BB)) {
+        if (auto *CB = dyn_cast<CallBase>(&I); CB && isRealCall(*CB)) {
+          BitVector Across = Live;
+          int D = indexOf(&I);
+          if (D >= 0)
+            Across.reset(D);
+          account(Across, G, V);
+          R.MaxGPRsAcrossCall = std::max(R.MaxGPRsAcrossCall, G);
+          R.MaxVecAcrossCall = std::max(R.MaxVecAcrossCall, V);
+          Spilled |= Across;
+        }
+        int D = indexOf(&I);
+        if (D >= 0)
+          Live.reset(D);
+        if (!isa<PHINode>(I))
+          for (const Use &Op : I.operands()) {
+            int U = indexOf(Op.get());
+            if (U >= 0)
+              Live.set(U);
+          }
+        account(Live, G, V);
+        R.MaxGPRs = std::max(R.MaxGPRs, G);
+        R.MaxVecBytes = std::max(R.MaxVecBytes, V);
+      }
+    }
+    for (unsigned S : Spilled.set_bits())
+      R.BytesLiveAcrossBlocks += Uses[S].GPRs * 8 + Uses[S].VecBytes;
+    return R;
+  }
+};
+
+} // namespace
+
+FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
+  FrameBound FB;
+  const DataLayout &DL = F.getParent()->getDataLayout();
+  bool Asan = F.hasFnAttribute(Attribute::SanitizeAddress);
+  bool OptNone = F.hasOptNone();
+  if (Asan || F.hasFnAttribute(Attribute::SanitizeMemory) ||
+      F.hasFnAttribute(Attribute::SanitizeHWAddress) ||
+      F.hasFnAttribute(Attribute::SanitizeThread))
+    FB.Flags |= frameflags::Sanitized;
+  if (OptNone)
+    FB.Flags |= frameflags::OptNone;
+  if (F.isVarArg()) {
+    FB.Flags |= frameflags::Variadic;
+    FB.VarargsArea = VarargsSaveArea;
+  }
+  if (F.hasFnAttribute(Attribute::NoRedZone))
+    FB.Flags |= frameflags::NoRedZone;
+
+  uint64_t MaxAlign = 16;
+  uint64_t AsanObjects = 0;
+  bool Leaf = true;
+  for (Instruction &I : instructions(F)) {
+    if (auto *AI = dyn_cast<AllocaInst>(&I)) {
+      uint64_t Align = AI->getAlign().value();
+      MaxAlign = std::max(MaxAlign, Align);
+      if (!AI->isStaticAlloca()) {
+        FB.Flags |= frameflags::DynamicAlloca;
+        continue;
+      }
+      std::optional<TypeSize> Size = AI->getAllocationSize(DL);
+      uint64_t Bytes = Size ? Size->getKnownMinValue() : 0;
+      FB.Allocas = alignTo(FB.Allocas, Align) + Bytes;
+      if (Asan) {
+        AsanObjects += asanObjectSize(Bytes, Align);
+      }
+      continue;
+    }
+    if (auto *CB = dyn_cast<CallBase>(&I)) {
+      if (CB->isInlineAsm())
+        FB.Flags |= frameflags::InlineAsm;
+      if (CB->hasFnAttr(Attribute::ReturnsTwice))
+        FB.Flags |= frameflags::ReturnsTwice;
+      if (isRealCall(*CB)) {
+        Leaf = false;
+        FB.OutgoingArgs = std::max(FB.OutgoingArgs, stackArgumentBytes(*CB, DL));
+      }
+    }
+    // Vectors wider than 16 bytes are spilled to slots of their alignment,
+    // which realigns the frame.
+    if (I.getType()->isVectorTy()) {
+      TypeSize Bits = DL.getTypeSizeInBits(I.getType());
+      if (!Bits.isScalable() && Bits.getFixedValue() > 128)
+        MaxAlign = std::max<uint64_t>(MaxAlign, PowerOf2Ceil(Bits.getFixedValue() / 8));
+    }
+  }
+  if (Asan)
+    FB.Allocas = std::max(FB.Allocas, AsanObjects + 32);
+  FB.Allocas = alignTo(FB.Allocas, 16);
+  FB.MaxAlign = static_cast<unsigned>(std::min<uint64_t>(MaxAlign, 1u << 15));
+  if (FB.Flags & frameflags::DynamicAlloca)
+    ++NumDynamicAlloca;
+
+  PressureModel::Result P = PressureModel(F, DL).run();
+  if (OptNone) {
+    // The fast register allocator gives every value that lives across a
+    // block edge or a call a stack slot of its own, and never shares slots.
+    FB.Spills = P.BytesLiveAcrossBlocks;
+  } else {
+    uint64_t GPRExcess = std::max<int64_t>(
+        {0, int64_t(P.MaxGPRs) - int64_t(AllocatableGPRs),
+         int64_t(P.MaxGPRsAcrossCall) - int64_t(CalleeSaved / 8)});
+    uint64_t VecExcess = std::max<int64_t>(
+        {0, int64_t(P.MaxVecBytes) - int64_t(AllocatableXMMs * 16),
+         int64_t(P.MaxVecAcrossCall)});
+    FB.Spills = 8 * GPRExcess + VecExcess;
+  }
+  FB.Spills = alignTo(FB.Spills, 16);
+  if (Asan)
+    FB.Spills *= 2; // instrumentation adds shadow computations around accesses
+
+  // Callee-saved registers are pushed only when the allocator runs out of
+  // caller-saved ones or keeps values across calls; leave room for two the
+  // code generator's own temporaries may need.
+  uint64_t SavedRegs = std::min<uint64_t>(
+      CalleeSaved / 8,
+      std::max<int64_t>({0, int64_t(P.MaxGPRsAcrossCall) + 2,
+                         int64_t(P.MaxGPRs) + 2 - int64_t(CallerSavedGPRs)}));
+  if (!Leaf && SavedRegs == 0)
+    SavedRegs = 1; // a call needs at least the alignment push
+  Attribute FP = F.getFnAttribute("frame-pointer");
+  bool HasFP = OptNone || (FP.isValid() && FP.getValueAsString() != "none") ||
+               MaxAlign > 16 || (FB.Flags & frameflags::DynamicAlloca);
+  uint64_t MinSize = 8 * SavedRegs + (HasFP ? 8 : 0);
+
+  FB.Realign = MaxAlign > 16 ? MaxAlign : 0;
+  FB.Fixed = ReturnAddress + MinSize + (Leaf ? 0 : CallAlignment) + FrameMargin;
+  FB.Total = FB.Allocas + FB.Spills + FB.Fixed + FB.OutgoingArgs + FB.VarargsArea + FB.Realign;
+
+  // A leaf function may keep up to 128 bytes below rsp (the red zone) and
+  // lower its stack adjustment by as much, so the backend's figure for it
+  // can be up to 128 bytes short of what it uses. Cover that: the frame of
+  // a leaf is at least its pushes plus the whole red zone.
+  if (Leaf && !(FB.Flags & (frameflags::NoRedZone | frameflags::DynamicAlloca)) &&
+      MaxAlign <= 16) {
+    uint64_t WithRedZone = ReturnAddress + MinSize + RedZone;
+    if (FB.Total < WithRedZone) {
+      FB.Fixed += WithRedZone - FB.Total;
+      FB.Total = WithRedZone;
+    }
+  }
+  ++NumFrames;
+  return FB;
+}
+
+void FrameBound::print(raw_ostream &OS) const {
+  OS << "bound " << Total << " = allocas " << Allocas << " + spills " << Spills
+     << " + fixed " << Fixed << " + args " << OutgoingArgs << " + varargs " << VarargsArea
+     << " + realign " << Realign;
+  if (Flags & frameflags::DynamicAlloca) OS << " dynamic-alloca";
+  if (Flags & frameflags::InlineAsm) OS << " inline-asm";
+  if (Flags & frameflags::ReturnsTwice) OS << " returns-twice";
+  if (Flags & frameflags::Variadic) OS << " variadic";
+  if (Flags & frameflags::Sanitized) OS << " sanitized";
+  if (Flags & frameflags::OptNone) OS << " optnone";
+}
+
+PreservedAnalyses CapriFramePrinter::run(Function &F, FunctionAnalysisManager &FAM) {
+  if (F.isDeclaration())
+    return PreservedAnalyses::all();
+  OS << "frame " << F.getName() << ": ";
+  FAM.getResult<CapriFrameAnalysis>(F).print(OS);
+  OS << "\n";
+  return PreservedAnalyses::all();
+}
+
+} // namespace capri

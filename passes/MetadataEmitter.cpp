@@ -1,0 +1,304 @@
+//===-- MetadataEmitter.cpp - write the capri record into the module ------===//
+#include "MetadataEmitter.h"
+#include "CallGraph.h"
+#include "FrameBound.h"
+#include "StackAnalysis.h"
+
+#include "capri_metadata.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/Statistic.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/DebugInfoMetadata.h"
+#include "llvm/IR/DerivedTypes.h"
+#include "llvm/IR/Function.h"
+#include "llvm/IR/GlobalVariable.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Transforms/Utils/ModuleUtils.h"
+
+#include <cstring>
+
+using namespace llvm;
+
+#define DEBUG_TYPE "capri-metadata"
+
+STATISTIC(NumRecords, "Metadata records written");
+STATISTIC(NumRecordBytes, "Bytes of metadata records written");
+
+namespace capri {
+
+namespace {
+
+/// Little-endian byte buffer.
+class ByteWriter {
+public:
+  std::string Data;
+  void u8(uint8_t V) { Data.push_back(static_cast<char>(V)); }
+  void u16(uint16_t V) { raw(&V, 2); }
+  void u32(uint32_t V) { raw(&V, 4); }
+  void u64(uint64_t V) { raw(&V, 8); }
+  void bytes(StringRef S) { Data.append(S.data(), S.size()); }
+  void pad(size_t Align) {
+    while (Data.size() % Align)
+      Data.push_back(0);
+  }
+  size_t size() const { return Data.size(); }
+  void patch32(size_t At, uint32_t V) { std::memcpy(&Data[At], &V, 4); }
+
+private:
+  void raw(const void *P, size_t N) {
+    // Host byte order: capri targets little-endian machines only.
+    static_assert(sizeof(uint32_t) == 4, "");
+    Data.append(static_cast<const char *>(P), N);
+  }
+};
+
+class StringTable {
+public:
+  StringTable() { Data.push_back('\0'); }
+  uint32_t add(StringRef S) {
+    if (S.empty())
+      return 0;
+    auto [It, New] = Offsets.try_emplace(S, static_cast<uint32_t>(Data.size()));
+    if (New) {
+      Data.append(S.data(), S.size());
+      Data.push_back('\0');
+    }
+    return It->second;
+  }
+  std::string Data;
+
+private:
+  StringMap<uint32_t> Offsets;
+};
+
+std::string fileOf(const DIScope *S) {
+  if (!S)
+    return "";
+  return S->getFilename().str();
+}
+
+uint8_t linkageOf(const Function &F) {
+  if (F.hasLocalLinkage())
+    return CAPRI_MD_LINK_INTERNAL;
+  if (F.isInterposable() || F.hasLinkOnceLinkage() || F.hasWeakLinkage())
+    return CAPRI_MD_LINK_WEAK;
+  return CAPRI_MD_LINK_EXTERNAL;
+}
+
+uint8_t callKindOf(CallKind K) {
+  switch (K) {
+  case CallKind::Defined: return CAPRI_MD_CALL_LOCAL;
+  case CallKind::External: return CAPRI_MD_CALL_NAMED;
+  case CallKind::Indirect: return CAPRI_MD_CALL_INDIRECT;
+  case CallKind::Asm: return CAPRI_MD_CALL_ASM;
+  }
+  return CAPRI_MD_CALL_ASM;
+}
+
+uint8_t callFlagsOf(uint8_t F) {
+  uint8_t R = 0;
+  if (F & callflags::Tail) R |= CAPRI_MD_CALLF_TAIL;
+  if (F & callflags::Invoke) R |= CAPRI_MD_CALLF_INVOKE;
+  if (F & callflags::CallBr) R |= CAPRI_MD_CALLF_CALLBR;
+  if (F & callflags::TypeCoarse) R |= CAPRI_MD_CALLF_TYPE_COARSE;
+  if (F & callflags::Codegen) R |= CAPRI_MD_CALLF_CODEGEN;
+  if (F & callflags::Cast) R |= CAPRI_MD_CALLF_CAST;
+  return R;
+}
+
+void section(ByteWriter &W, uint32_t Tag, const std::string &Payload) {
+  W.u32(Tag);
+  W.u32(static_cast<uint32_t>(Payload.size()));
+  W.bytes(Payload);
+  W.pad(4);
+}
+
+/// Adds the passive constructor and destructor: each calls libcapri only
+/// when libcapri is linked in (weak reference), and does nothing else.
+void addRegistration(Module &M, GlobalVariable *Record) {
+  LLVMContext &Ctx = M.getContext();
+  Type *Ptr = PointerType::getUnqual(Ctx);
+  FunctionType *HookTy = FunctionType::get(Type::getVoidTy(Ctx), {Ptr}, false);
+  FunctionType *VoidTy = FunctionType::get(Type::getVoidTy(Ctx), false);
+
+  auto Make = [&](StringRef Name, StringRef Hook) {
+    Function *Decl = M.getFunction(Hook);
+    if (!Decl)
+      Decl = Function::Create(HookTy, GlobalValue::ExternalWeakLinkage, Hook, M);
+    Function *F = Function::Create(VoidTy, GlobalValue::InternalLinkage, Name, M);
+    F->addFnAttr(Attribute::NoUnwind);
+    F->addFnAttr(Attribute::NoInline);
+    BasicBlock *Entry = BasicBlock::Create(Ctx, "entry", F);
+    BasicBlock *Call = BasicBlock::Create(Ctx, "register", F);
+    BasicBlock *Done = BasicBlock::Create(Ctx, "done", F);
+    IRBuilder<> B(Entry);
+    B.CreateCondBr(B.CreateIsNotNull(Decl), Call, Done);
+    B.SetInsertPoint(Call);
+    B.CreateCall(HookTy, Decl, {Record});
+    B.CreateBr(Done);
+    B.SetInsertPoint(Done);
+    B.CreateRetVoid();
+    return F;
+  };
+  appendToGlobalCtors(M, Make("capri.module_ctor", "__capri_register_module"), 65535);
+  appendToGlobalDtors(M, Make("capri.module_dtor", "__capri_unregister_module"), 65535);
+}
+
+} // namespace
+
+PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &MAM) {
+  if (M.getNamedGlobal(RecordGlobalName))
+    return PreservedAnalyses::all(); // never twice for the same code
+
+  const CallGraphInfo &G = MAM.getResult<CapriCallGraphAnalysis>(M);
+  const StackAnalysisInfo &SA = MAM.getResult<CapriStackAnalysis>(M);
+  auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
+
+  // Functions this object defines (available_externally bodies are copies
+  // of definitions that live elsewhere).
+  std::vector<const Function *> Functions;
+  DenseMap<const Function *, uint32_t> IndexOf;
+  for (const auto &[F, N] : G.Nodes) {
+    if (F->hasAvailableExternallyLinkage())
+      continue;
+    IndexOf[F] = static_cast<uint32_t>(Functions.size());
+    Functions.push_back(F);
+  }
+
+  StringTable Strings;
+  ByteWriter FunctionsW, CallsW, RefsW;
+  uint32_t CallCount = 0;
+  for (const Function *F : Functions) {
+    const FunctionNode &N = *G.node(F);
+    const FrameBound &FB = FAM.getResult<CapriFrameAnalysis>(const_cast<Function &>(*F));
+    const StackInfo *SI = SA.get(F);
+    const DISubprogram *SP = F->getSubprogram();
+
+    uint16_t Flags = FB.Flags;
+    if (N.AddressTaken) Flags |= CAPRI_MD_FN_ADDRESS_TAKEN;
+    if (N.TypeCoarse) Flags |= CAPRI_MD_FN_TYPE_COARSE;
+    if (N.Leaf) Flags |= CAPRI_MD_FN_LEAF;
+    if (SI && SI->RecursionBound) Flags |= CAPRI_MD_FN_RECURSION_BOUND;
+
+    uint32_t FirstCall = CallCount;
+    for (const CallEdge &E : N.Calls) {
+      uint32_t Callee = 0;
+      if (E.Kind == CallKind::Defined) {
+        auto It = IndexOf.find(E.Callee);
+        if (It == IndexOf.end()) {
+          // A local function with no body here cannot happen; be safe.
+          CallsW.u8(CAPRI_MD_CALL_NAMED);
+          Callee = Strings.add(E.Callee->getName());
+        } else {
+          CallsW.u8(CAPRI_MD_CALL_LOCAL);
+          Callee = It->second;
+        }
+      } else {
+        CallsW.u8(callKindOf(E.Kind));
+        if (E.Kind == CallKind::External)
+          Callee = Strings.add(E.Name);
+      }
+      CallsW.u8(callFlagsOf(E.Flags));
+      CallsW.u16(0);
+      CallsW.u32(Callee);
+      CallsW.u32(E.Kind == CallKind::Indirect ? E.TypeId : 0);
+      CallsW.u32(E.IRTypeId);
+      CallsW.u32(E.Loc ? Strings.add(E.Loc->getFilename()) : 0);
+      CallsW.u32(E.Loc ? E.Loc.getLine() : 0);
+      ++CallCount;
+    }
+
+    FunctionsW.u32(Strings.add(F->getName()));
+    FunctionsW.u32(Strings.add(fileOf(SP)));
+    FunctionsW.u32(SP ? SP->getLine() : 0);
+    FunctionsW.u8(linkageOf(*F));
+    FunctionsW.u8(static_cast<uint8_t>(Log2_32(FB.MaxAlign)));
+    FunctionsW.u16(Flags);
+    FunctionsW.u32(static_cast<uint32_t>(std::min<uint64_t>(FB.Total, UINT32_MAX)));
+    FunctionsW.u32(static_cast<uint32_t>(std::min<uint64_t>(FB.Allocas, UINT32_MAX)));
+    FunctionsW.u32(static_cast<uint32_t>(std::min<uint64_t>(FB.Spills, UINT32_MAX)));
+    FunctionsW.u32(N.TypeId);
+    FunctionsW.u32(N.IRTypeId);
+    FunctionsW.u32(FirstCall);
+    FunctionsW.u32(CallCount - FirstCall);
+    FunctionsW.u32(SI ? SI->RecursionBound : 0);
+  }
+  uint32_t RefCount = 0;
+  for (const AddressReference &R : G.References) {
+    RefsW.u32(Strings.add(R.F->getName()));
+    RefsW.u32(R.TypeId);
+    RefsW.u32(R.IRTypeId);
+    RefsW.u32(R.TypeCoarse ? CAPRI_MD_FN_TYPE_COARSE : 0);
+    ++RefCount;
+  }
+
+  ByteWriter ModuleW;
+  ModuleW.u32(Strings.add(M.getSourceFileName()));
+  ModuleW.u32(Strings.add("capri 0.1 (LLVM " LLVM_VERSION_STRING ")"));
+  ModuleW.u32(Strings.add(M.getTargetTriple()));
+  ModuleW.u32(0);
+
+  auto Table = [](uint32_t EntrySize, uint32_t Count, const std::string &Entries) {
+    ByteWriter W;
+    W.u32(EntrySize);
+    W.u32(Count);
+    W.bytes(Entries);
+    return W.Data;
+  };
+  ByteWriter Body;
+  section(Body, CAPRI_MD_TAG_STRINGS, Strings.Data);
+  section(Body, CAPRI_MD_TAG_MODULE, ModuleW.Data);
+  section(Body, CAPRI_MD_TAG_FUNCTIONS,
+          Table(sizeof(capri_md_function_entry), Functions.size(), FunctionsW.Data));
+  section(Body, CAPRI_MD_TAG_CALLS, Table(sizeof(capri_md_call_entry), CallCount, CallsW.Data));
+  if (RefCount)
+    section(Body, CAPRI_MD_TAG_REFERENCES,
+            Table(sizeof(capri_md_reference_entry), RefCount, RefsW.Data));
+  Body.pad(CAPRI_MD_ALIGN);
+
+  uint32_t RecordSize = CAPRI_MD_HEADER_SIZE + 8 * Functions.size() + Body.size();
+  uint32_t ModuleFlags = 0;
+  if (WholeProgram) ModuleFlags |= CAPRI_MD_MODULE_LTO;
+  if (!G.HasTypeIds) ModuleFlags |= CAPRI_MD_MODULE_TYPES_COARSE;
+  ByteWriter Header;
+  Header.u32(CAPRI_MD_MAGIC);
+  Header.u16(CAPRI_MD_VERSION_MAJOR);
+  Header.u16(CAPRI_MD_VERSION_MINOR);
+  Header.u32(RecordSize);
+  Header.u32(CAPRI_MD_HEADER_SIZE);
+  Header.u32(ModuleFlags);
+  Header.u32(static_cast<uint32_t>(Functions.size()));
+  Header.u64(0);
+  Header.u64(0);
+  Header.u64(0);
+  assert(Header.size() == CAPRI_MD_HEADER_SIZE);
+
+  // <{ [48 x i8] header, [n x ptr] addresses, [k x i8] sections }>
+  LLVMContext &Ctx = M.getContext();
+  Type *Ptr = PointerType::getUnqual(Ctx);
+  std::vector<Constant *> Addresses;
+  for (const Function *F : Functions)
+    Addresses.push_back(const_cast<Function *>(F));
+  Constant *Parts[] = {
+      ConstantDataArray::getRaw(Header.Data, Header.size(), Type::getInt8Ty(Ctx)),
+      ConstantArray::get(ArrayType::get(Ptr, Addresses.size()), Addresses),
+      ConstantDataArray::getRaw(Body.Data, Body.size(), Type::getInt8Ty(Ctx)),
+  };
+  Constant *Init = ConstantStruct::getAnon(Ctx, Parts, /*Packed=*/true);
+  auto *Record = new GlobalVariable(M, Init->getType(), /*isConstant=*/false,
+                                    GlobalValue::InternalLinkage, Init, RecordGlobalName);
+  Record->setSection(CAPRI_MD_SECTION);
+  Record->setAlignment(Align(CAPRI_MD_ALIGN));
+  appendToUsed(M, {Record});
+  addRegistration(M, Record);
+
+  ++NumRecords;
+  NumRecordBytes += RecordSize;
+  return PreservedAnalyses::none();
+}
+
+} // namespace capri

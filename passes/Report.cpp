@@ -1,0 +1,92 @@
+//===-- Report.cpp - remarks and recursion diagnostics --------------------===//
+#include "Report.h"
+#include "CapriOptions.h"
+#include "Diagnostic.h"
+#include "StackAnalysis.h"
+
+#include "llvm/Analysis/OptimizationRemarkEmitter.h"
+#include "llvm/IR/DebugInfoMetadata.h"
+#include "llvm/IR/DiagnosticInfo.h"
+#include "llvm/IR/Function.h"
+#include "llvm/IR/Module.h"
+
+using namespace llvm;
+
+namespace capri {
+
+namespace {
+
+std::string where(const Function &F) {
+  const DISubprogram *SP = F.getSubprogram();
+  if (!SP)
+    return "";
+  return (SP->getFilename() + ":" + Twine(SP->getLine())).str();
+}
+
+std::string describeCycle(const RecursionCycle &C) {
+  std::string S;
+  raw_string_ostream OS(S);
+  for (size_t I = 0; I < C.Functions.size(); ++I) {
+    const Function *F = C.Functions[I];
+    OS << F->getName();
+    std::string W = where(*F);
+    if (!W.empty())
+      OS << " (" << W << ")";
+    OS << " -> ";
+  }
+  OS << C.Functions.front()->getName();
+  return OS.str();
+}
+
+} // namespace
+
+PreservedAnalyses CapriReportPass::run(Module &M, ModuleAnalysisManager &MAM) {
+  const StackAnalysisInfo &SA = MAM.getResult<CapriStackAnalysis>(M);
+  auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
+
+  for (Function &F : M) {
+    const StackInfo *SI = SA.get(&F);
+    if (!SI)
+      continue;
+    const FrameBound &FB = FAM.getResult<CapriFrameAnalysis>(F);
+    auto &ORE = FAM.getResult<OptimizationRemarkEmitterAnalysis>(F);
+    ORE.emit([&] {
+      OptimizationRemarkAnalysis R("capri-frame", "FrameBound", &F);
+      R << "frame bound " << ore::NV("FrameBytes", FB.Total) << " bytes (allocas "
+        << ore::NV("Allocas", FB.Allocas) << ", spills " << ore::NV("Spills", FB.Spills)
+        << ", fixed " << ore::NV("Fixed", FB.Fixed + FB.OutgoingArgs + FB.VarargsArea + FB.Realign)
+        << "); worst path " << ore::NV("WorstBytes", SI->Worst)
+        << (SI->Unbounded ? "+unbounded" : "") << " bytes:";
+      for (const std::string &P : SA.worstPath(&F))
+        R << " " << P;
+      return R;
+    });
+  }
+
+  if (RecursionDiagnostic == RecursionSeverity::Off)
+    return PreservedAnalyses::all();
+  for (const RecursionCycle &C : SA.Cycles) {
+    const Function &Head = *C.Functions.front();
+    std::string Text = (C.Bounded ? "bounded recursion (declared depth " +
+                                        std::to_string(C.DepthSum) + "): "
+                                  : std::string("unbounded recursion: ")) +
+                       describeCycle(C);
+    // A cycle bounded by declarations is information, never a warning.
+    if (C.Bounded || RecursionDiagnostic == RecursionSeverity::Remark) {
+      auto &ORE = FAM.getResult<OptimizationRemarkEmitterAnalysis>(const_cast<Function &>(Head));
+      ORE.emit([&] {
+        OptimizationRemarkAnalysis R("capri-recursion", "Recursion", &Head);
+        R << Text;
+        return R;
+      });
+      continue;
+    }
+    DiagnosticSeverity Sev =
+        RecursionDiagnostic == RecursionSeverity::Error ? DS_Error : DS_Warning;
+    std::string Loc = where(Head);
+    diagnose(M.getContext(), (Loc.empty() ? "" : Loc + ": ") + "capri: " + Text, Sev);
+  }
+  return PreservedAnalyses::all();
+}
+
+} // namespace capri
