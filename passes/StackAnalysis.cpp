@@ -273,7 +273,7 @@ std::vector<std::string> StackAnalysisInfo::worstPath(const Function *F) const {
     if (SI->Cycle >= 0)
       Path.back() += " (recursion)";
     if (!SI->NextExternal.empty()) {
-      Path.push_back(SI->NextExternal + " (no metadata)");
+      Path.push_back(SI->NextExternal + " (outside this module)");
       break;
     }
     F = SI->Next;
