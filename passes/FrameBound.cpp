@@ -23,6 +23,7 @@ using namespace llvm;
 
 STATISTIC(NumFrames, "Frames bounded");
 STATISTIC(NumDynamicAlloca, "Functions with dynamic allocas");
+STATISTIC(NumTooLargeForLiveness, "Functions too large for the liveness model");
 
 namespace capri {
 
@@ -146,7 +147,8 @@ public:
   };
 
   Result run() {
-    number();
+    if (!number())
+      return everything();
     solve();
     return scan();
   }
@@ -172,7 +174,10 @@ private:
     return It == Index.end() ? -1 : static_cast<int>(It->second);
   }
 
-  void number() {
+  /// Liveness sets cost blocks x values bits; beyond this, give up precision.
+  static constexpr uint64_t MaxLivenessBits = uint64_t(1) << 28;
+
+  bool number() {
     auto Add = [&](const Value *V) {
       if (!isTracked(V))
         return;
@@ -187,8 +192,13 @@ private:
       for (Instruction &I : BB)
         Add(&I);
     }
+    if (uint64_t(B) * Uses.size() > MaxLivenessBits) {
+      ++NumTooLargeForLiveness;
+      return false;
+    }
     LiveIn.assign(B, BitVector(Uses.size()));
     LiveOut.assign(B, BitVector(Uses.size()));
+    return true;
   }
 
   /// Backward dataflow to a fixed point; phi operands are live out of the
@@ -249,52 +259,88 @@ private:
     }
   }
 
-  void account(const BitVector &Live, unsigned &GPRs, uint64_t &Vec) const {
-    GPRs = 0;
-    Vec = 0;
-    for (unsigned V : Live.set_bits()) {
-      GPRs += Uses[V].GPRs;
-      Vec += Uses[V].VecBytes;
+  /// A live set with running totals, so a scan costs O(instructions).
+  struct LiveSet {
+    BitVector Bits;
+    unsigned GPRs = 0;
+    uint64_t Vec = 0;
+  };
+
+  void assign(LiveSet &L, const BitVector &Bits) const {
+    L.Bits = Bits;
+    L.GPRs = 0;
+    L.Vec = 0;
+    for (unsigned V : Bits.set_bits()) {
+      L.GPRs += Uses[V].GPRs;
+      L.Vec += Uses[V].VecBytes;
     }
+  }
+  void add(LiveSet &L, int V) const {
+    if (V < 0 || L.Bits.test(V))
+      return;
+    L.Bits.set(V);
+    L.GPRs += Uses[V].GPRs;
+    L.Vec += Uses[V].VecBytes;
+  }
+  void remove(LiveSet &L, int V) const {
+    if (V < 0 || !L.Bits.test(V))
+      return;
+    L.Bits.reset(V);
+    L.GPRs -= Uses[V].GPRs;
+    L.Vec -= Uses[V].VecBytes;
   }
 
   Result scan() {
     Result R;
     BitVector Spilled(Uses.size());
+    LiveSet Live;
     for (BasicBlock &BB : F) {
       unsigned B = BlockIndex[&BB];
-      BitVector Live = LiveOut[B];
+      assign(Live, LiveOut[B]);
       Spilled |= LiveOut[B];
       Spilled |= LiveIn[B];
-      unsigned G;
-      uint64_t V;
       for (Instruction &I : reverse(BB)) {
+        int D = indexOf(&I);
         if (auto *CB = dyn_cast<CallBase>(&I); CB && isRealCall(*CB)) {
-          BitVector Across = Live;
-          int D = indexOf(&I);
-          if (D >= 0)
-            Across.reset(D);
-          account(Across, G, V);
+          // Live across the call: live after it, less its own result.
+          bool Own = D >= 0 && Live.Bits.test(D);
+          unsigned G = Live.GPRs - (Own ? Uses[D].GPRs : 0);
+          uint64_t V = Live.Vec - (Own ? Uses[D].VecBytes : 0);
           R.MaxGPRsAcrossCall = std::max(R.MaxGPRsAcrossCall, G);
           R.MaxVecAcrossCall = std::max(R.MaxVecAcrossCall, V);
-          Spilled |= Across;
-        }
-        int D = indexOf(&I);
-        if (D >= 0)
-          Live.reset(D);
-        if (!isa<PHINode>(I))
-          for (const Use &Op : I.operands()) {
-            int U = indexOf(Op.get());
-            if (U >= 0)
-              Live.set(U);
+          if (Own) {
+            BitVector Across = Live.Bits;
+            Across.reset(D);
+            Spilled |= Across;
+          } else {
+            Spilled |= Live.Bits;
           }
-        account(Live, G, V);
-        R.MaxGPRs = std::max(R.MaxGPRs, G);
-        R.MaxVecBytes = std::max(R.MaxVecBytes, V);
+        }
+        remove(Live, D);
+        if (!isa<PHINode>(I))
+          for (const Use &Op : I.operands())
+            add(Live, indexOf(Op.get()));
+        R.MaxGPRs = std::max(R.MaxGPRs, Live.GPRs);
+        R.MaxVecBytes = std::max(R.MaxVecBytes, Live.Vec);
       }
     }
     for (unsigned S : Spilled.set_bits())
       R.BytesLiveAcrossBlocks += Uses[S].GPRs * 8 + Uses[S].VecBytes;
+    return R;
+  }
+
+  /// For functions too large to solve (blocks x values bits above the cap):
+  /// every value in a register at once and in a slot of its own. Sound, and
+  /// only as loose as such functions deserve.
+  Result everything() const {
+    Result R;
+    for (const RegUse &U : Uses) {
+      R.MaxGPRs += U.GPRs;
+      R.MaxVecBytes += U.VecBytes;
+      R.BytesLiveAcrossBlocks += U.GPRs * 8 + U.VecBytes;
+    }
+    R.MaxGPRsAcrossCall = R.MaxGPRs;
+    R.MaxVecAcrossCall = R.MaxVecBytes;
     return R;
   }
 };
