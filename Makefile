@@ -7,7 +7,7 @@ LLVM_BIN   := /usr/lib/llvm-19/bin
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
               -DCMAKE_C_COMPILER=$(LLVM_BIN)/clang -DCMAKE_CXX_COMPILER=$(LLVM_BIN)/clang++
 
-.PHONY: all deps build demo check check-fast check-asan fuzz verify-lua clean
+.PHONY: all deps build demo check verify-lua bench-compile clean
 
 all: build
 
@@ -38,6 +38,10 @@ check: build $(ASAN_BUILD)/CMakeCache.txt
 # The slow tier: the stack-bound verification on Lua 5.4 from Debian's sources.
 verify-lua: build
 	./bench/lua-verify.sh $(abspath $(BUILD))
+
+# The plugin's compile-time overhead on Lua 5.4 (CPU time and callgrind counts).
+bench-compile: build
+	python3 bench/plugin-overhead.py $(abspath $(BUILD)) --runs 5 --callgrind lvm.c lparser.c lstrlib.c
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
