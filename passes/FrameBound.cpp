@@ -441,7 +441,10 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
                MaxAlign > 16 || (FB.Flags & frameflags::DynamicAlloca);
   uint64_t MinSize = 8 * SavedRegs + (HasFP ? 8 : 0);
 
-  FB.Realign = MaxAlign > 16 ? MaxAlign : 0;
+  // A frame realigned to MaxAlign loses up to MaxAlign bytes to the aligning
+  // `and` of rsp, and the backend rounds the frame itself up to a multiple
+  // of MaxAlign: up to MaxAlign more.
+  FB.Realign = MaxAlign > 16 ? 2 * MaxAlign : 0;
   FB.Fixed = ReturnAddress + MinSize + (Leaf ? 0 : CallAlignment) + FrameMargin;
   FB.Total = FB.Allocas + FB.Spills + FB.Fixed + FB.OutgoingArgs + FB.VarargsArea + FB.Realign;
 

