@@ -1,5 +1,6 @@
 //===-- CallGraph.cpp - capri's call graph of a module --------------------===//
 #include "CallGraph.h"
+#include "Lowering.h"
 #include "TypeIdentity.h"
 
 #include "llvm/ADT/SmallPtrSet.h"
@@ -52,136 +53,6 @@ bool constantEscapes(const Constant *C, SmallPtrSetImpl<const Value *> &Seen) {
     }
     return true; // an instruction uses the address
   }
-  return false;
-}
-
-/// The libm name of a floating-point function for the type it works on.
-std::string mathName(StringRef Base, Type *T) {
-  if (auto *VT = dyn_cast<VectorType>(T))
-    T = VT->getElementType();
-  if (T->isFloatTy())
-    return (Base + "f").str();
-  if (T->isX86_FP80Ty() || T->isFP128Ty())
-    return (Base + "l").str();
-  return Base.str();
-}
-
-bool hasFeature(const Function &F, StringRef Feature) {
-  Attribute A = F.getFnAttribute("target-features");
-  return A.isValid() && A.getValueAsString().contains(Feature);
-}
-
-/// The library function code generation calls for an intrinsic, or "".
-/// Only a guess about lowering; it adds edges (conservative) and never makes
-/// a function look like a leaf that is not one.
-std::string intrinsicLibcall(const IntrinsicInst &II, const Function &Caller) {
-  Type *T = II.getType();
-  auto Unary = [&](StringRef Base) { return mathName(Base, T); };
-  switch (II.getIntrinsicID()) {
-  case Intrinsic::memcpy:
-  case Intrinsic::memmove:
-  case Intrinsic::memset: {
-    // Small constant sizes are expanded inline: FastISel up to 32 bytes at
-    // -O0, SelectionDAG up to a few stores otherwise.
-    uint64_t Inline = Caller.hasOptNone() ? 32 : Caller.hasOptSize() ? 64 : 128;
-    auto *Len = dyn_cast<ConstantInt>(II.getArgOperand(2));
-    if (Len && Len->getZExtValue() <= Inline)
-      return "";
-    return II.getIntrinsicID() == Intrinsic::memcpy    ? "memcpy"
-           : II.getIntrinsicID() == Intrinsic::memmove ? "memmove"
-                                                       : "memset";
-  }
-  case Intrinsic::floor:
-  case Intrinsic::ceil:
-  case Intrinsic::trunc:
-  case Intrinsic::rint:
-  case Intrinsic::nearbyint:
-    // SSE4.1 has roundss/roundsd; the x86-64 baseline does not.
-    if (hasFeature(Caller, "+sse4.1") && !T->isX86_FP80Ty())
-      return "";
-    switch (II.getIntrinsicID()) {
-    case Intrinsic::floor: return Unary("floor");
-    case Intrinsic::ceil: return Unary("ceil");
-    case Intrinsic::trunc: return Unary("trunc");
-    case Intrinsic::rint: return Unary("rint");
-    default: return Unary("nearbyint");
-    }
-  case Intrinsic::round: return Unary("round");
-  case Intrinsic::roundeven: return Unary("roundeven");
-  case Intrinsic::sin: return Unary("sin");
-  case Intrinsic::cos: return Unary("cos");
-  case Intrinsic::tan: return Unary("tan");
-  case Intrinsic::pow: return Unary("pow");
-  case Intrinsic::exp: return Unary("exp");
-  case Intrinsic::exp2: return Unary("exp2");
-  case Intrinsic::exp10: return Unary("exp10");
-  case Intrinsic::log: return Unary("log");
-  case Intrinsic::log2: return Unary("log2");
-  case Intrinsic::log10: return Unary("log10");
-  case Intrinsic::ldexp: return Unary("ldexp");
-  case Intrinsic::frexp: return mathName("frexp", II.getArgOperand(0)->getType());
-  case Intrinsic::lround:
-  case Intrinsic::llround:
-    return mathName(II.getIntrinsicID() == Intrinsic::lround ? "lround" : "llround",
-                    II.getArgOperand(0)->getType());
-  case Intrinsic::fma:
-    if (hasFeature(Caller, "+fma") && !T->isX86_FP80Ty())
-      return "";
-    return Unary("fma");
-  case Intrinsic::powi:
-    return T->isFloatTy() ? "__powisf2" : T->isX86_FP80Ty() ? "__powixf2" : "__powidf2";
-  case Intrinsic::clear_cache:
-    return "__clear_cache";
-  default:
-    return "";
-  }
-}
-
-/// Library calls that plain instructions become: 128-bit division, frem,
-/// conversions between floating point and 128-bit integers.
-std::string instructionLibcall(const Instruction &I) {
-  Type *T = I.getType();
-  auto IsWide = [](Type *Ty) {
-    Ty = Ty->getScalarType();
-    return Ty->isIntegerTy() && Ty->getIntegerBitWidth() > 64;
-  };
-  switch (I.getOpcode()) {
-  case Instruction::SDiv: return IsWide(T) ? "__divti3" : "";
-  case Instruction::UDiv: return IsWide(T) ? "__udivti3" : "";
-  case Instruction::SRem: return IsWide(T) ? "__modti3" : "";
-  case Instruction::URem: return IsWide(T) ? "__umodti3" : "";
-  case Instruction::FRem: return mathName("fmod", T);
-  case Instruction::FPToSI:
-  case Instruction::FPToUI:
-    return IsWide(T) ? (I.getOpcode() == Instruction::FPToSI ? "__fixdfti" : "__fixunsdfti") : "";
-  case Instruction::SIToFP:
-  case Instruction::UIToFP:
-    return IsWide(I.getOperand(0)->getType())
-               ? (I.getOpcode() == Instruction::SIToFP ? "__floattidf" : "__floatuntidf")
-               : "";
-  default:
-    return "";
-  }
-}
-
-/// Whether code generation reaches a thread-local variable through
-/// __tls_get_addr: the general- and local-dynamic models, which clang uses
-/// for position-independent code that is not an executable.
-bool needsTlsGetAddr(const GlobalVariable &GV, const Module &M) {
-  if (!GV.isThreadLocal())
-    return false;
-  if (M.getPICLevel() == PICLevel::NotPIC || M.getPIELevel() != PIELevel::Default)
-    return false;
-  auto Mode = GV.getThreadLocalMode();
-  return Mode == GlobalValue::GeneralDynamicTLSModel ||
-         Mode == GlobalValue::LocalDynamicTLSModel;
-}
-
-bool usesTlsGetAddr(const Instruction &I, const Module &M) {
-  for (const Use &Op : I.operands())
-    if (auto *GV = dyn_cast<GlobalVariable>(Op->stripPointerCasts()))
-      if (needsTlsGetAddr(*GV, M))
-        return true;
   return false;
 }
 
@@ -256,6 +127,7 @@ private:
     FunctionNode &N = G.Nodes[&F];
     N.F = &F;
     N.AddressTaken = isAddressTaken(F);
+    N.Leaf = mayBeMachineLeaf(F);
     typeOf(F, N.TypeId, N.IRTypeId, N.TypeCoarse);
     if (N.AddressTaken) {
       G.ByType[(uint64_t(N.TypeCoarse) << 32) | N.TypeId].push_back(&F);
@@ -273,9 +145,9 @@ private:
         addCall(N, *CB);
         continue;
       }
-      std::string Lib = instructionLibcall(I);
-      if (!Lib.empty())
-        addCodegen(N, Lib, &I);
+      Libcall Lib = instructionLibcall(I);
+      if (!Lib.Name.empty())
+        addCodegen(N, Lib.Name, &I);
     }
     if (mayUseStackProtector(F))
       addCodegen(N, "__stack_chk_fail", nullptr);
@@ -315,9 +187,9 @@ private:
 
   void addCall(FunctionNode &N, const CallBase &CB) {
     if (auto *II = dyn_cast<IntrinsicInst>(&CB)) {
-      std::string Lib = intrinsicLibcall(*II, *N.F);
-      if (!Lib.empty())
-        addCodegen(N, Lib, &CB);
+      Libcall Lib = intrinsicLibcall(*II, *N.F);
+      if (!Lib.Name.empty())
+        addCodegen(N, Lib.Name, &CB);
       return;
     }
     uint8_t Flags = 0;
@@ -338,13 +210,11 @@ private:
       // Only an asm that can jump elsewhere is a call we cannot see into.
       if (!asmMayCall(*IA))
         return;
-      N.Leaf = false;
       E.Kind = CallKind::Asm;
       E.Flags = Flags;
       addEdge(N, std::move(E));
       return;
     }
-    N.Leaf = false;
     if (auto *GA = dyn_cast<GlobalAlias>(Target))
       if (!GA->isInterposable())
         Target = GA->getAliaseeObject();

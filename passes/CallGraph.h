@@ -62,7 +62,7 @@ struct FunctionNode {
   const llvm::Function *F = nullptr;
   std::vector<CallEdge> Calls; ///< one per distinct callee
   bool AddressTaken = false;
-  bool Leaf = true; ///< no call at all, so the red zone may be used
+  bool Leaf = true; ///< may be a machine leaf, so the red zone may be used
   bool TypeCoarse = false;
   uint32_t TypeId = 0;
   uint32_t IRTypeId = 0;

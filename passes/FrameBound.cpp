@@ -1,6 +1,7 @@
 //===-- FrameBound.cpp - an upper bound of each function's stack frame ----===//
 #include "FrameBound.h"
 #include "CapriOptions.h"
+#include "Lowering.h"
 
 #include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseMap.h"
@@ -40,6 +41,8 @@ constexpr unsigned AllocatableGPRs = 13; // 16 less rsp, and two for scratch
 constexpr unsigned CallerSavedGPRs = 9;  // rax rcx rdx rsi rdi r8-r11
 constexpr unsigned AllocatableXMMs = 15;
 constexpr uint64_t RedZone = 128;
+/// Hoisted addresses and constants the code generator may keep in registers.
+constexpr int64_t MaxHoisted = 4;
 /// Padding that keeps rsp 16-byte aligned at calls.
 constexpr uint64_t CallAlignment = 8;
 
@@ -135,7 +138,11 @@ namespace {
 /// it spills, and no vector register survives a call in this ABI.
 class PressureModel {
 public:
-  PressureModel(Function &F, const DataLayout &DL) : F(F), DL(DL) {}
+  /// FastRegAlloc: the -O0 allocator also spills around instructions with
+  /// fixed-register constraints and around control flow that instruction
+  /// selection splits into blocks IR does not show.
+  PressureModel(Function &F, const DataLayout &DL, bool FastRegAlloc)
+      : F(F), DL(DL), FastRegAlloc(FastRegAlloc) {}
 
   struct Result {
     unsigned MaxGPRs = 0;            ///< most GPR values live at once
@@ -156,6 +163,7 @@ public:
 private:
   Function &F;
   const DataLayout &DL;
+  bool FastRegAlloc;
   DenseMap<const Value *, unsigned> Index;
   std::vector<RegUse> Uses;
   DenseMap<const BasicBlock *, unsigned> BlockIndex;
@@ -259,6 +267,33 @@ private:
     }
   }
 
+  /// Instructions around which the fast allocator spills what is live:
+  /// calls of any kind, fixed-register operations (division, variable
+  /// shifts), and instructions that selection lowers to several blocks.
+  static bool clobbersUnderFastRegAlloc(const Instruction &I) {
+    switch (I.getOpcode()) {
+    case Instruction::Call:
+    case Instruction::Invoke:
+    case Instruction::CallBr:
+    case Instruction::Switch:
+    case Instruction::Select:
+    case Instruction::SDiv:
+    case Instruction::UDiv:
+    case Instruction::SRem:
+    case Instruction::URem:
+    case Instruction::VAArg:
+    case Instruction::AtomicCmpXchg:
+    case Instruction::AtomicRMW:
+      return true;
+    case Instruction::Shl:
+    case Instruction::LShr:
+    case Instruction::AShr:
+      return !isa<Constant>(I.getOperand(1));
+    default:
+      return false;
+    }
+  }
+
   /// A live set with running totals, so a scan costs O(instructions).
   struct LiveSet {
     BitVector Bits;
@@ -301,7 +336,8 @@ private:
       Spilled |= LiveIn[B];
       for (Instruction &I : reverse(BB)) {
         int D = indexOf(&I);
-        if (auto *CB = dyn_cast<CallBase>(&I); CB && isRealCall(*CB)) {
+        auto *CB = dyn_cast<CallBase>(&I);
+        if ((CB && isRealCall(*CB)) || (FastRegAlloc && clobbersUnderFastRegAlloc(I))) {
           // Live across the call: live after it, less its own result.
           bool Own = D >= 0 && Live.Bits.test(D);
           unsigned G = Live.GPRs - (Own ? Uses[D].GPRs : 0);
@@ -367,7 +403,8 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
 
   uint64_t MaxAlign = 16;
   uint64_t AsanObjects = 0;
-  bool Leaf = true;
+  SmallPtrSet<const Value *, 8> HoistedValues;
+  bool Leaf = mayBeMachineLeaf(F);
   for (Instruction &I : instructions(F)) {
     if (auto *AI = dyn_cast<AllocaInst>(&I)) {
       uint64_t Align = AI->getAlign().value();
@@ -384,13 +421,21 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
       }
       continue;
     }
+    for (const Use &Op : I.operands()) {
+      const Value *V = Op.get();
+      if (auto *CB = dyn_cast<CallBase>(&I); CB && CB->isCallee(&Op))
+        continue;
+      if (isa<GlobalValue>(V) || isa<AllocaInst>(V))
+        HoistedValues.insert(V);
+      else if (auto *C = dyn_cast<ConstantInt>(V); C && !C->getValue().isSignedIntN(32))
+        HoistedValues.insert(V);
+    }
     if (auto *CB = dyn_cast<CallBase>(&I)) {
       if (CB->isInlineAsm())
         FB.Flags |= frameflags::InlineAsm;
       if (CB->hasFnAttr(Attribute::ReturnsTwice))
         FB.Flags |= frameflags::ReturnsTwice;
       if (isRealCall(*CB)) {
-        Leaf = false;
         FB.OutgoingArgs = std::max(FB.OutgoingArgs, stackArgumentBytes(*CB, DL));
       }
     }
@@ -409,15 +454,18 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   if (FB.Flags & frameflags::DynamicAlloca)
     ++NumDynamicAlloca;
 
-  PressureModel::Result P = PressureModel(F, DL).run();
+  PressureModel::Result P = PressureModel(F, DL, OptNone).run();
   if (OptNone) {
     // The fast register allocator gives every value that lives across a
     // block edge or a call a stack slot of its own, and never shares slots.
     FB.Spills = P.BytesLiveAcrossBlocks;
   } else {
+    // The code generator keeps hoisted addresses and wide constants in
+    // registers too, across calls as well, which IR liveness does not show.
+    int64_t Hoisted = std::min<int64_t>(HoistedValues.size(), MaxHoisted);
     uint64_t GPRExcess = std::max<int64_t>(
-        {0, int64_t(P.MaxGPRs) - int64_t(AllocatableGPRs),
-         int64_t(P.MaxGPRsAcrossCall) - int64_t(CalleeSaved / 8)});
+        {0, int64_t(P.MaxGPRs) + Hoisted - int64_t(AllocatableGPRs),
+         int64_t(P.MaxGPRsAcrossCall) + Hoisted - int64_t(CalleeSaved / 8)});
     uint64_t VecExcess = std::max<int64_t>(
         {0, int64_t(P.MaxVecBytes) - int64_t(AllocatableXMMs * 16),
          int64_t(P.MaxVecAcrossCall)});
@@ -427,15 +475,16 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   if (Asan)
     FB.Spills *= 2; // instrumentation adds shadow computations around accesses
 
-  // Callee-saved registers are pushed only when the allocator runs out of
-  // caller-saved ones or keeps values across calls; leave room for two the
-  // code generator's own temporaries may need.
-  uint64_t SavedRegs = std::min<uint64_t>(
-      CalleeSaved / 8,
-      std::max<int64_t>({0, int64_t(P.MaxGPRsAcrossCall) + 2,
-                         int64_t(P.MaxGPRs) + 2 - int64_t(CallerSavedGPRs)}));
-  if (!Leaf && SavedRegs == 0)
-    SavedRegs = 1; // a call needs at least the alignment push
+  // Callee-saved registers: optimised code that calls keeps values (and
+  // hoisted constants) across calls in them, often all six; otherwise they
+  // are pushed only when the caller-saved registers run out, with room for
+  // the code generator's own temporaries.
+  uint64_t SavedRegs =
+      !Leaf && !OptNone
+          ? CalleeSaved / 8
+          : std::min<uint64_t>(CalleeSaved / 8,
+                               std::max<int64_t>(0, int64_t(P.MaxGPRs) + MaxHoisted -
+                                                        int64_t(CallerSavedGPRs)));
   Attribute FP = F.getFnAttribute("frame-pointer");
   bool HasFP = OptNone || (FP.isValid() && FP.getValueAsString() != "none") ||
                MaxAlign > 16 || (FB.Flags & frameflags::DynamicAlloca);

@@ -1,0 +1,49 @@
+//===-- Lowering.h - calls that code generation introduces ----------------===//
+//
+// Code generation turns some IR that is not a call into a call: copies of
+// variable size become memcpy, floating-point intrinsics without an x86-64
+// instruction become libm calls, 128-bit division becomes __divti3, and
+// thread-local access in shared-object code calls __tls_get_addr. The call
+// graph needs them as edges, and the frame model needs to know whether a
+// function can still be a machine leaf (which may use the red zone).
+//
+//===----------------------------------------------------------------------===//
+#ifndef CAPRI_LOWERING_H
+#define CAPRI_LOWERING_H
+
+#include <string>
+
+namespace llvm {
+class Function;
+class GlobalVariable;
+class Instruction;
+class IntrinsicInst;
+class Module;
+} // namespace llvm
+
+namespace capri {
+
+struct Libcall {
+  std::string Name; ///< empty: no call
+  /// The backend always emits the call. When false (a constant-size copy
+  /// above the inline limit, which wider vector units may still expand),
+  /// the function may remain a machine leaf.
+  bool Certain = false;
+};
+
+/// The library function code generation calls for an intrinsic.
+Libcall intrinsicLibcall(const llvm::IntrinsicInst &II, const llvm::Function &Caller);
+/// Library calls that plain instructions become (128-bit division, frem,
+/// conversions between floating point and 128-bit integers).
+Libcall instructionLibcall(const llvm::Instruction &I);
+/// Whether an instruction reaches a thread-local variable through
+/// __tls_get_addr.
+bool usesTlsGetAddr(const llvm::Instruction &I, const llvm::Module &M);
+
+/// Whether code generation may leave F without any call (so that it may
+/// keep data in the red zone): no real call, no libcall that is certain.
+bool mayBeMachineLeaf(const llvm::Function &F);
+
+} // namespace capri
+
+#endif
