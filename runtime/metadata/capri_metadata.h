@@ -150,7 +150,22 @@ struct capri_md_module {
     const uint8_t *calls;
     uint32_t call_entry_size;
     struct capri_md_module_entry module; /* zeroed when absent */
+    const uint8_t *references; /* reference_count entries of reference_entry_size */
+    uint32_t reference_entry_size;
+    uint32_t reference_count;
 };
+
+/*
+ * The shortest entries the parser accepts (zero-extending the rest). An
+ * entry must at least reach the last field a reader cannot do without:
+ * a function's call slice (first_call, call_count), a call's ir_type_id,
+ * a reference's ir_type_id. Fields after these read as zero when absent.
+ */
+#define CAPRI_MD_FUNCTION_ENTRY_MIN 44u
+#define CAPRI_MD_CALL_ENTRY_MIN 16u
+#define CAPRI_MD_REFERENCE_ENTRY_MIN 12u
+/* log2_max_align must be below this (alignments up to 2 GiB). */
+#define CAPRI_MD_MAX_LOG2_ALIGN 32u
 
 enum capri_md_status {
     CAPRI_MD_OK = 0,
@@ -164,7 +179,11 @@ enum capri_md_status {
 /*
  * Parse the record starting at data[*offset], skipping zero padding.
  * On CAPRI_MD_OK fills *out and advances *offset past the record.
- * On failure writes a message to err (if errlen > 0).
+ * On failure writes a message to err (if errlen > 0) and leaves *offset at
+ * the start of the offending record (after any padding), zeroing *out.
+ * The whole record is validated before CAPRI_MD_OK: bounds of every
+ * section and table, string offsets, call slices, LOCAL callee indices.
+ * It never allocates and never reads outside data[0, size).
  */
 enum capri_md_status capri_md_next(const uint8_t *data, size_t size, size_t *offset,
                                    struct capri_md_module *out, char *err, size_t errlen);
@@ -178,8 +197,14 @@ void capri_md_function(const struct capri_md_module *m, uint32_t i,
 void capri_md_call(const struct capri_md_module *m, uint32_t i,
                    struct capri_md_call_entry *out);
 
+void capri_md_reference(const struct capri_md_module *m, uint32_t i,
+                        struct capri_md_reference_entry *out);
+
 /* The raw 64-bit address slot i as stored (before any relocation). */
 uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i);
+
+/* A short name for a status ("truncated", "corrupt", ...). */
+const char *capri_md_status_name(enum capri_md_status status);
 
 #ifdef __cplusplus
 }

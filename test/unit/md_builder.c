@@ -126,7 +126,7 @@ static uint32_t intern(struct buf *strings, const char *s)
     if (!s || !*s)
         return 0;
     size_t n = strlen(s) + 1;
-    if (strings->len < 1 << 16)
+    if (strings->len < 4096)
         for (size_t i = 1; i + n <= strings->len; i++)
             if (memcmp(strings->p + i, s, n) == 0 && strings->p[i - 1] == '\0')
                 return (uint32_t)i;

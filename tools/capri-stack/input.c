@@ -1,0 +1,210 @@
+/*
+ * Input files: load them, tell ELF files from archives, read every ELF
+ * object, and validate its capri records. A file that carries no capri
+ * metadata at all is an error: it was not built with the plugin, and a stack
+ * report without data would only look reassuring.
+ */
+#include "input.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef CAPRI_STACK_PLUGIN_PATH
+#define CAPRI_STACK_PLUGIN_PATH "build/lib/CapriPlugin.so"
+#endif
+
+const char *const capri_no_metadata_hint =
+    "it was not compiled with the capri plugin. Compile with "
+    "'clang -fpass-plugin=" CAPRI_STACK_PLUGIN_PATH "' (add -fstack-size-section for "
+    "backend frame sizes) or with capri-cc; under -flto the plugin must also be given at the "
+    "link: -Wl,--load-pass-plugin=" CAPRI_STACK_PLUGIN_PATH;
+
+static void object_free(struct object *obj)
+{
+    for (size_t i = 0; i < obj->blob_count; i++)
+        free(obj->blobs[i].data);
+    free(obj->blobs);
+    free(obj->records);
+    free(obj->sizes);
+    free(obj->name);
+    memset(obj, 0, sizeof *obj);
+}
+
+void inputs_free(struct inputs *in)
+{
+    for (size_t i = 0; i < in->count; i++)
+        object_free(&in->objects[i]);
+    free(in->objects);
+    memset(in, 0, sizeof *in);
+}
+
+/* Parse every record of every capri_meta section of obj. */
+static int load_records(struct object *obj, struct error *err)
+{
+    for (size_t b = 0; b < obj->blob_count; b++) {
+        const struct meta_blob *blob = &obj->blobs[b];
+        size_t offset = 0;
+        for (;;) {
+            struct capri_md_module mod;
+            char msg[256];
+            enum capri_md_status st =
+                capri_md_next(blob->data, blob->size, &offset, &mod, msg, sizeof msg);
+            if (st == CAPRI_MD_END)
+                break;
+            if (st != CAPRI_MD_OK)
+                return errorf(err, "%s: capri_meta record at offset %zu: %s", obj->name, offset,
+                              msg);
+            GROW(obj->records, obj->record_cap, obj->record_count + 1);
+            obj->records[obj->record_count++] = mod;
+        }
+    }
+    return 0;
+}
+
+static int is_bitcode(const uint8_t *data, size_t size)
+{
+    static const uint8_t raw[4] = { 'B', 'C', 0xc0, 0xde };
+    static const uint8_t wrapper[4] = { 0xde, 0xc0, 0x17, 0x0b };
+    return size >= 4 && (memcmp(data, raw, 4) == 0 || memcmp(data, wrapper, 4) == 0);
+}
+
+/*
+ * Read one ELF object and append it. Returns 1 (and appends nothing) when it
+ * has no capri records, 0 when appended, -1 on bad input.
+ */
+static int add_elf(struct inputs *in, const char *name, const uint8_t *data, size_t size,
+                   struct error *err)
+{
+    struct object obj;
+    memset(&obj, 0, sizeof obj);
+    obj.name = xstrdup(name);
+    if (elf_read(obj.name, data, size, &obj, err) || load_records(&obj, err)) {
+        object_free(&obj);
+        return -1;
+    }
+    if (obj.record_count == 0) {
+        object_free(&obj);
+        return 1;
+    }
+    GROW(in->objects, in->cap, in->count + 1);
+    in->objects[in->count++] = obj;
+    return 0;
+}
+
+struct archive_ctx {
+    struct inputs *in;
+    const char *archive;
+    size_t with_metadata, without_metadata;
+};
+
+static int add_member(void *ctxp, const char *member, const uint8_t *data, size_t size,
+                      struct error *err)
+{
+    struct archive_ctx *ctx = ctxp;
+    char *name = xasprintf("%s(%s)", ctx->archive, member);
+    int rc = 0;
+    if (is_bitcode(data, size)) {
+        rc = errorf(err, "%s: LLVM bitcode (compiled with -flto): capri records for LTO code "
+                    "are written at the link, so run capri-stack on the linked program", name);
+    } else if (!elf_looks_like(data, size)) {
+        warnf("%s: not an ELF object; skipped", name);
+    } else {
+        rc = add_elf(ctx->in, name, data, size, err);
+        if (rc == 1) {
+            ctx->without_metadata++;
+            warnf("%s: no capri metadata; calls into it count as calls into code without "
+                  "metadata", name);
+            rc = 0;
+        } else if (rc == 0) {
+            ctx->with_metadata++;
+        }
+    }
+    free(name);
+    return rc;
+}
+
+int inputs_add_buffer(struct inputs *in, const char *name, const uint8_t *data, size_t size,
+                      struct error *err)
+{
+    if (archive_looks_like(data, size)) {
+        struct archive_ctx ctx = { in, name, 0, 0 };
+        if (archive_walk(name, data, size, add_member, &ctx, err))
+            return -1;
+        if (ctx.with_metadata == 0)
+            return errorf(err, "%s: no member has capri metadata (section %s): %s", name,
+                          CAPRI_MD_SECTION, capri_no_metadata_hint);
+        return 0;
+    }
+    if (is_bitcode(data, size))
+        return errorf(err, "%s: LLVM bitcode (compiled with -flto): capri records for LTO code "
+                      "are written at the link, so run capri-stack on the linked program", name);
+    if (!elf_looks_like(data, size))
+        return errorf(err, "%s: not an ELF file or ar archive", name);
+    int rc = add_elf(in, name, data, size, err);
+    if (rc == 1)
+        return errorf(err, "%s: no capri metadata (section %s): %s", name, CAPRI_MD_SECTION,
+                      capri_no_metadata_hint);
+    return rc;
+}
+
+int inputs_add_records(struct inputs *in, const char *name, const uint8_t *meta, size_t size,
+                       const struct stack_size *sizes, size_t size_count, struct error *err)
+{
+    struct object obj;
+    memset(&obj, 0, sizeof obj);
+    obj.name = xstrdup(name);
+    obj.elf_type = 1; /* ET_REL */
+    obj.elf_machine = 62; /* EM_X86_64 */
+    GROW(obj.blobs, obj.blob_cap, 1);
+    obj.blobs[0].data = xmalloc(size);
+    memcpy(obj.blobs[0].data, meta, size);
+    obj.blobs[0].size = size;
+    obj.blob_count = 1;
+    obj.has_stack_sizes = sizes != NULL;
+    for (size_t i = 0; i < size_count; i++) {
+        GROW(obj.sizes, obj.size_cap, obj.size_count + 1);
+        obj.sizes[obj.size_count++] = sizes[i];
+    }
+    stack_sizes_finish(&obj);
+    if (load_records(&obj, err)) {
+        object_free(&obj);
+        return -1;
+    }
+    GROW(in->objects, in->cap, in->count + 1);
+    in->objects[in->count++] = obj;
+    return 0;
+}
+
+int inputs_add_file(struct inputs *in, const char *path, struct error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errorf(err, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return errorf(err, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return errorf(err, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return errorf(err, "%s: empty file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return errorf(err, "%s: cannot map: %s", path, strerror(errno));
+    /* Everything kept is copied out, so the mapping can go right after. */
+    int rc = inputs_add_buffer(in, path, map, size, err);
+    munmap(map, size);
+    return rc;
+}

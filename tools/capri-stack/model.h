@@ -1,0 +1,137 @@
+/*
+ * The whole-program model: every record of every input merged into one call
+ * graph. Nodes are functions with metadata, plus three kinds of stand-ins:
+ *
+ *   external     a named callee nobody defines (libc, libraries without
+ *                metadata): a leaf charged the external reserve;
+ *   unresolved   one shared leaf for indirect calls with no candidate and for
+ *                calls from inline asm, also charged the reserve;
+ *   type set     the candidates of indirect calls with one type identity. A
+ *                call edge goes to the set and the set has an edge to every
+ *                candidate, so N calls of a type with M candidates cost N+M
+ *                edges, not N*M. A set has no frame of its own.
+ */
+#ifndef CAPRI_STACK_MODEL_H
+#define CAPRI_STACK_MODEL_H
+
+#include "input.h"
+#include "map.h"
+
+#define NONE UINT32_MAX
+
+/*
+ * The reserve charged for a call into code without capri metadata and for a
+ * call whose target is unknown. 16 KiB covers the deepest common libc paths
+ * (printf family, getaddrinfo without DNS) with margin; measured per-function
+ * figures replace it in a later release. Override with --external-reserve.
+ */
+#define DEFAULT_EXTERNAL_RESERVE 16384u
+
+enum frame_source {
+    SOURCE_BACKEND,  /* .stack_sizes, corrected */
+    SOURCE_ESTIMATE, /* the plugin's frame_estimate */
+    SOURCE_RESERVE,  /* assumed for code without metadata */
+    SOURCE_NONE,     /* a type set: no frame */
+};
+
+enum indirect_mode {
+    INDIRECT_C_TYPE,  /* KCFI C-level type identity (IR type where only that is known) */
+    INDIRECT_IR_TYPE, /* IR function type: also covers calls through cast pointers */
+};
+
+struct model_options {
+    uint64_t external_reserve;
+    enum indirect_mode indirect;
+};
+
+struct module {
+    const struct object *object;
+    const struct capri_md_module *record;
+    uint32_t first_function; /* its functions are [first_function, +function_count) */
+};
+
+struct function {
+    const char *name;
+    const char *file;
+    uint32_t line;
+    uint32_t module;
+    struct capri_md_function_entry entry;
+    uint64_t address; /* relocated slot; 0 when unknown */
+    uint64_t backend; /* raw .stack_sizes figure, when has_backend */
+    int has_backend;
+    uint64_t frame; /* what the analysis charges */
+    enum frame_source source;
+    int address_taken;   /* ADDRESS_TAKEN flag, or named by another record's REFERENCES */
+    int indirect_target; /* a candidate of some resolved indirect call */
+    int called;          /* has an incoming edge */
+    int overridden;      /* a weak (or duplicate) definition that lost to another */
+};
+
+enum site_resolution {
+    SITE_DIRECT,     /* LOCAL or NAMED call to a function with metadata */
+    SITE_EXTERNAL,   /* NAMED call to code without metadata */
+    SITE_INDIRECT,   /* indirect call with at least one candidate */
+    SITE_UNRESOLVED, /* indirect call with no candidate */
+    SITE_ASM,        /* call from inline asm */
+};
+
+struct call_site {
+    uint32_t caller; /* function index */
+    struct capri_md_call_entry entry;
+    const char *file;
+    uint32_t line;
+    const char *callee_name; /* NAMED: the symbol */
+    enum site_resolution resolution;
+    uint32_t candidates; /* SITE_INDIRECT: number of possible targets */
+};
+
+enum node_kind { NODE_FUNCTION, NODE_EXTERNAL, NODE_UNRESOLVED, NODE_TYPE_SET };
+
+struct node {
+    enum node_kind kind;
+    const char *name; /* function or external symbol; "<unresolved>"; set: NULL */
+    uint32_t function; /* NODE_FUNCTION: index into functions */
+    uint32_t type_id;  /* NODE_TYPE_SET: the id matched */
+    int ir_type;       /* NODE_TYPE_SET: matched by IR type */
+    uint64_t frame;
+    enum frame_source source;
+};
+
+struct edge {
+    uint32_t to;
+    uint32_t site; /* call site index, or NONE for type set -> candidate */
+};
+
+struct model {
+    struct model_options options;
+    struct module *modules;
+    size_t module_count, module_cap;
+    struct function *functions;
+    size_t function_count, function_cap;
+    struct call_site *sites;
+    size_t site_count, site_cap;
+    /* Nodes: the first function_count are the functions, in order. */
+    struct node *nodes;
+    size_t node_count, node_cap;
+    /* Outgoing edges of node n: edges[edge_start[n] .. edge_start[n+1]). */
+    struct edge *edges;
+    uint32_t *edge_start;
+    size_t edge_count;
+    struct strmap symbols;   /* global and static names -> function index */
+    uint32_t main_function;  /* NONE when there is no main */
+    int any_stack_sizes;     /* some input had .stack_sizes */
+};
+
+void model_build(struct model *m, const struct inputs *in, const struct model_options *opts);
+void model_free(struct model *m);
+
+/* The function a name links to (global definition), or NONE. */
+uint32_t model_lookup(const struct model *m, const char *name);
+
+const char *frame_source_name(enum frame_source source);
+
+/* The corrected backend frame: see docs/capri-stack.md "How frames are corrected". */
+uint64_t corrected_backend_size(uint64_t backend, const struct capri_md_function_entry *f,
+                                uint16_t elf_machine);
+
+#endif

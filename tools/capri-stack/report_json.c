@@ -1,0 +1,293 @@
+/*
+ * The JSON report. Its schema is documented in docs/capri-stack.md and
+ * versioned by "schema_version": fields are only ever added within a
+ * version; renaming or removing one bumps it.
+ */
+#include "report.h"
+#include "json.h"
+
+#include <stdlib.h>
+
+#define JSON_SCHEMA_VERSION 1
+
+static void hex32(struct json *j, const char *key, uint32_t v)
+{
+    char buf[16];
+    snprintf(buf, sizeof buf, "0x%08x", v);
+    json_string(j, key, buf);
+}
+
+static void where(struct json *j, const char *file, uint32_t line)
+{
+    json_string(j, "file", file);
+    json_uint(j, "line", line);
+}
+
+static void inputs(struct json *j, const struct report *r)
+{
+    json_array_begin(j, "inputs");
+    for (size_t i = 0; i < r->inputs->count; i++) {
+        const struct object *o = &r->inputs->objects[i];
+        size_t functions = 0;
+        for (size_t k = 0; k < o->record_count; k++)
+            functions += o->records[k].function_count;
+        json_object_begin(j, NULL);
+        json_string(j, "object", o->name);
+        json_uint(j, "records", o->record_count);
+        json_uint(j, "functions", functions);
+        json_bool(j, "stack_sizes", o->has_stack_sizes);
+        json_array_begin(j, "versions");
+        for (size_t k = 0; k < o->record_count; k++) {
+            char v[32];
+            snprintf(v, sizeof v, "%u.%u", o->records[k].version_major,
+                     o->records[k].version_minor);
+            json_string(j, NULL, v);
+        }
+        json_array_end(j);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void settings(struct json *j, const struct report *r)
+{
+    const struct analysis *a = r->analysis;
+    json_object_begin(j, "settings");
+    json_uint(j, "external_reserve", r->model->options.external_reserve);
+    json_string(j, "indirect", r->model->options.indirect == INDIRECT_IR_TYPE ? "ir-type" : "c-type");
+    json_array_begin(j, "fail_on");
+    for (int f = 0; f < FINDING_COUNT; f++)
+        if (r->fail_on & (1u << f))
+            json_string(j, NULL, finding_names[f]);
+    json_array_end(j);
+    if (a->options.has_stack_limit)
+        json_uint(j, "stack_limit", a->options.stack_limit);
+    else
+        json_null(j, "stack_limit");
+    json_array_begin(j, "roots");
+    for (size_t i = 0; i < a->options.root_count; i++)
+        json_string(j, NULL, a->options.roots[i]);
+    json_array_end(j);
+    json_object_end(j);
+}
+
+static void functions(struct json *j, const struct model *m)
+{
+    json_array_begin(j, "functions");
+    for (size_t i = 0; i < m->function_count; i++) {
+        const struct function *f = &m->functions[i];
+        json_object_begin(j, NULL);
+        json_string(j, "function", f->name);
+        where(j, f->file, f->line);
+        json_string(j, "object", m->modules[f->module].object->name);
+        json_string(j, "linkage", f->entry.linkage == CAPRI_MD_LINK_INTERNAL ? "internal"
+                                  : f->entry.linkage == CAPRI_MD_LINK_WEAK   ? "weak"
+                                                                             : "external");
+        json_uint(j, "frame", f->frame);
+        json_string(j, "source", frame_source_name(f->source));
+        json_uint(j, "estimate", f->entry.frame_estimate);
+        if (f->has_backend)
+            json_uint(j, "backend", f->backend);
+        else
+            json_null(j, "backend");
+        json_bool(j, "dynamic_alloca", (f->entry.flags & CAPRI_MD_FN_DYNAMIC_ALLOCA) != 0);
+        json_bool(j, "address_taken", f->address_taken);
+        json_uint(j, "calls", f->entry.call_count);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void recursion_of(struct json *j, const struct model *m, const struct cycle *cy)
+{
+    json_array_begin(j, "functions");
+    for (size_t k = 0; k < cy->count; k++) {
+        const struct function *f = &m->functions[cy->functions[k]];
+        json_object_begin(j, NULL);
+        json_string(j, "function", f->name);
+        where(j, f->file, f->line);
+        json_uint(j, "frame", f->frame);
+        json_string(j, "source", frame_source_name(f->source));
+        json_uint(j, "recursion_bound", f->entry.recursion_bound);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    json_bool(j, "bounded", cy->bounded);
+    json_uint(j, "frame_sum", cy->frame_sum);
+    json_uint(j, "bound_sum", cy->bound_sum);
+    if (cy->bounded)
+        json_uint(j, "charge", cy->charge);
+    else
+        json_null(j, "charge");
+}
+
+static void path(struct json *j, const struct report *r, const struct root *rt)
+{
+    const struct model *m = r->model;
+    const struct analysis *a = r->analysis;
+    struct path_step *steps;
+    size_t n = analysis_path(a, rt->function, &steps);
+    json_array_begin(j, "path");
+    for (size_t i = 0; i < n; i++) {
+        const struct node *nd = &m->nodes[steps[i].node];
+        json_object_begin(j, NULL);
+        json_string(j, "function", node_label(m, steps[i].node));
+        json_string(j, "kind", nd->kind == NODE_FUNCTION   ? "function"
+                               : nd->kind == NODE_EXTERNAL ? "external"
+                                                           : "unresolved");
+        json_uint(j, "frame", nd->frame);
+        json_string(j, "source", frame_source_name(nd->source));
+        if (nd->kind == NODE_FUNCTION) {
+            const struct function *f = &m->functions[nd->function];
+            where(j, f->file, f->line);
+        } else {
+            json_string(j, "file", "");
+            json_uint(j, "line", 0);
+        }
+        if (steps[i].via_site != NONE) {
+            const struct call_site *s = &m->sites[steps[i].via_site];
+            json_object_begin(j, "call");
+            where(j, s->file, s->line);
+            json_bool(j, "indirect", steps[i].indirect || s->resolution == SITE_UNRESOLVED);
+            json_bool(j, "asm", s->resolution == SITE_ASM);
+            json_object_end(j);
+        } else {
+            json_null(j, "call");
+        }
+        uint32_t c = a->results[steps[i].node].cycle;
+        if (nd->kind == NODE_FUNCTION && c != NONE) {
+            json_object_begin(j, "recursion");
+            recursion_of(j, m, &a->cycles[c]);
+            json_object_end(j);
+        } else {
+            json_null(j, "recursion");
+        }
+        json_object_end(j);
+    }
+    json_array_end(j);
+    free(steps);
+}
+
+static void unbounded_list(struct json *j, unsigned unbounded)
+{
+    json_array_begin(j, "unbounded");
+    if (unbounded & UNBOUNDED_RECURSION)
+        json_string(j, NULL, "recursion");
+    if (unbounded & UNBOUNDED_DYNAMIC)
+        json_string(j, NULL, "dynamic-alloca");
+    json_array_end(j);
+}
+
+static void roots(struct json *j, const struct report *r)
+{
+    const struct model *m = r->model;
+    const struct analysis *a = r->analysis;
+    json_array_begin(j, "roots");
+    for (size_t i = 0; i < a->root_count; i++) {
+        const struct root *rt = &a->roots[i];
+        const struct function *f = &m->functions[rt->function];
+        json_object_begin(j, NULL);
+        json_string(j, "function", f->name);
+        where(j, f->file, f->line);
+        json_uint(j, "stack", rt->worst);
+        json_bool(j, "bounded", rt->unbounded == 0);
+        unbounded_list(j, rt->unbounded);
+        path(j, r, rt);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void findings(struct json *j, const struct report *r)
+{
+    const struct model *m = r->model;
+    const struct analysis *a = r->analysis;
+    json_object_begin(j, "findings");
+
+    json_array_begin(j, "recursion");
+    for (size_t i = 0; i < a->cycle_count; i++) {
+        json_object_begin(j, NULL);
+        recursion_of(j, m, &a->cycles[i]);
+        json_object_end(j);
+    }
+    json_array_end(j);
+
+    json_array_begin(j, "unresolved_indirect");
+    for (size_t i = 0; i < a->unresolved_count; i++) {
+        const struct call_site *s = &m->sites[a->unresolved_sites[i]];
+        json_object_begin(j, NULL);
+        json_string(j, "caller", m->functions[s->caller].name);
+        where(j, s->file, s->line);
+        json_string(j, "kind", site_kind(s));
+        hex32(j, "type_id", s->entry.type_id);
+        hex32(j, "ir_type_id", s->entry.ir_type_id);
+        json_uint(j, "reserve", m->options.external_reserve);
+        json_object_end(j);
+    }
+    json_array_end(j);
+
+    json_array_begin(j, "external");
+    for (size_t i = 0; i < a->external_count; i++) {
+        const struct call_site *s = &m->sites[a->external_sites[i]];
+        json_object_begin(j, NULL);
+        json_string(j, "callee", s->callee_name);
+        json_string(j, "caller", m->functions[s->caller].name);
+        where(j, s->file, s->line);
+        json_bool(j, "codegen", (s->entry.flags & CAPRI_MD_CALLF_CODEGEN) != 0);
+        json_uint(j, "reserve", m->options.external_reserve);
+        json_object_end(j);
+    }
+    json_array_end(j);
+
+    json_array_begin(j, "dynamic_alloca");
+    for (size_t i = 0; i < a->dynamic_count; i++) {
+        const struct function *f = &m->functions[a->dynamic_functions[i]];
+        json_object_begin(j, NULL);
+        json_string(j, "function", f->name);
+        where(j, f->file, f->line);
+        json_uint(j, "static_frame", f->frame);
+        json_string(j, "source", frame_source_name(f->source));
+        json_object_end(j);
+    }
+    json_array_end(j);
+
+    json_array_begin(j, "stack_limit");
+    for (size_t i = 0; i < a->over_limit_count; i++) {
+        const struct root *rt = &a->roots[a->over_limit_roots[i]];
+        json_object_begin(j, NULL);
+        json_string(j, "root", m->functions[rt->function].name);
+        json_uint(j, "stack", rt->worst);
+        json_bool(j, "bounded", rt->unbounded == 0);
+        json_uint(j, "limit", a->options.stack_limit);
+        json_object_end(j);
+    }
+    json_array_end(j);
+
+    json_object_end(j);
+}
+
+void report_json(FILE *out, const struct report *r)
+{
+    struct json j;
+    json_init(&j, out);
+    json_object_begin(&j, NULL);
+    json_uint(&j, "schema_version", JSON_SCHEMA_VERSION);
+    json_string(&j, "kind", "report");
+    json_object_begin(&j, "tool");
+    json_string(&j, "name", "capri-stack");
+    json_string(&j, "version", CAPRI_STACK_VERSION);
+    json_object_end(&j);
+    inputs(&j, r);
+    settings(&j, r);
+    roots(&j, r);
+    findings(&j, r);
+    functions(&j, r->model);
+    json_array_begin(&j, "failed");
+    for (int f = 0; f < FINDING_COUNT; f++)
+        if (report_fails(r, (enum finding)f))
+            json_string(&j, NULL, finding_names[f]);
+    json_array_end(&j);
+    json_uint(&j, "exit_code", (uint64_t)r->exit_code);
+    json_object_end(&j);
+    json_finish(&j);
+}

@@ -1,0 +1,220 @@
+/*
+ * SARIF 2.1.0, for code-scanning services. One rule per finding class; a
+ * result's level is "error" when its class was selected with --fail-on (it
+ * fails the build) and "warning" otherwise. Bounded recursion is a "note".
+ */
+#include "report.h"
+#include "json.h"
+
+#include <stdlib.h>
+
+struct rule {
+    enum finding finding;
+    const char *text;
+};
+
+static const struct rule rules[FINDING_COUNT] = {
+    { FINDING_RECURSION, "Recursion cycle without a declared bound: the stack it needs is "
+                         "unbounded. Break the cycle or declare CAPRI_RECURSION_BOUND(n)." },
+    { FINDING_UNRESOLVED, "Indirect call (or call from inline asm) with no known target: it is "
+                          "charged the external reserve." },
+    { FINDING_DYNAMIC_ALLOCA, "Function with dynamic allocas (VLA or alloca of run-time size): "
+                              "its frame has no static bound." },
+    { FINDING_EXTERNAL, "Call into code without capri metadata: it is charged the external "
+                        "reserve." },
+    { FINDING_STACK_LIMIT, "Root whose worst-case stack exceeds the limit given with "
+                           "--fail-on stack>N (or cannot be bounded)." },
+};
+
+/* Percent-encode a path into a URI reference; absolute paths become file:// URIs. */
+static char *path_uri(const char *path)
+{
+    size_t len = strlen(path);
+    char *uri = xmalloc(len * 3 + 8);
+    size_t n = 0;
+    if (path[0] == '/') {
+        memcpy(uri, "file://", 7);
+        n = 7;
+    }
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("-._~/", c))
+            uri[n++] = (char)c;
+        else
+            n += (size_t)sprintf(uri + n, "%%%02X", c);
+    }
+    uri[n] = '\0';
+    return uri;
+}
+
+static void physical_location(struct json *j, const char *file, uint32_t line, const char *msg)
+{
+    json_object_begin(j, NULL);
+    if (msg) {
+        json_object_begin(j, "message");
+        json_string(j, "text", msg);
+        json_object_end(j);
+    }
+    json_object_begin(j, "physicalLocation");
+    json_object_begin(j, "artifactLocation");
+    char *uri = path_uri(file);
+    json_string(j, "uri", uri);
+    free(uri);
+    json_object_end(j);
+    if (line > 0) {
+        json_object_begin(j, "region");
+        json_uint(j, "startLine", line);
+        json_object_end(j);
+    }
+    json_object_end(j);
+    json_object_end(j);
+}
+
+/* Writes a result and leaves its object open, for relatedLocations; the caller closes it. */
+static void result(struct json *j, const struct report *r, enum finding f, const char *level,
+                   const char *message, const char *file, uint32_t line)
+{
+    json_object_begin(j, NULL);
+    json_string(j, "ruleId", finding_names[f]);
+    json_uint(j, "ruleIndex", (uint64_t)f);
+    if (!level)
+        level = (r->fail_on & (1u << f)) ? "error" : "warning";
+    json_string(j, "level", level);
+    json_object_begin(j, "message");
+    json_string(j, "text", message);
+    json_object_end(j);
+    json_array_begin(j, "locations");
+    if (file && *file)
+        physical_location(j, file, line, NULL);
+    json_array_end(j);
+}
+
+static void cycle_results(struct json *j, const struct report *r)
+{
+    const struct model *m = r->model;
+    const struct analysis *a = r->analysis;
+    for (size_t i = 0; i < a->cycle_count; i++) {
+        const struct cycle *cy = &a->cycles[i];
+        const struct function *first = &m->functions[cy->functions[0]];
+        char *msg;
+        if (cy->bounded)
+            msg = xasprintf("Bounded recursion through %s and %zu other function(s): charged "
+                            "%llu bytes (sum of bounds %llu).", first->name, cy->count - 1,
+                            (unsigned long long)cy->charge, (unsigned long long)cy->bound_sum);
+        else
+            msg = xasprintf("Unbounded recursion through %s and %zu other function(s), %llu "
+                            "bytes per trip.", first->name, cy->count - 1,
+                            (unsigned long long)cy->frame_sum);
+        result(j, r, FINDING_RECURSION, cy->bounded ? "note" : NULL, msg, first->file,
+               first->line);
+        free(msg);
+        json_array_begin(j, "relatedLocations");
+        for (size_t k = 1; k < cy->count; k++) {
+            const struct function *f = &m->functions[cy->functions[k]];
+            if (*f->file)
+                physical_location(j, f->file, f->line, f->name);
+        }
+        json_array_end(j);
+        json_object_end(j);
+    }
+}
+
+static void site_results(struct json *j, const struct report *r)
+{
+    const struct model *m = r->model;
+    const struct analysis *a = r->analysis;
+    for (size_t i = 0; i < a->unresolved_count; i++) {
+        const struct call_site *s = &m->sites[a->unresolved_sites[i]];
+        char *msg = s->resolution == SITE_ASM
+                        ? xasprintf("Call from inline asm in %s has no known target; charged "
+                                    "%llu bytes.", m->functions[s->caller].name,
+                                    (unsigned long long)m->options.external_reserve)
+                        : xasprintf("Indirect call in %s (type id 0x%08x) has no candidate "
+                                    "target; charged %llu bytes.", m->functions[s->caller].name,
+                                    s->entry.type_id,
+                                    (unsigned long long)m->options.external_reserve);
+        result(j, r, FINDING_UNRESOLVED, NULL, msg, s->file, s->line);
+        json_object_end(j);
+        free(msg);
+    }
+    for (size_t i = 0; i < a->external_count; i++) {
+        const struct call_site *s = &m->sites[a->external_sites[i]];
+        char *msg = xasprintf("Call from %s to %s, which has no capri metadata; charged %llu "
+                              "bytes.", m->functions[s->caller].name, s->callee_name,
+                              (unsigned long long)m->options.external_reserve);
+        result(j, r, FINDING_EXTERNAL, NULL, msg, s->file, s->line);
+        json_object_end(j);
+        free(msg);
+    }
+}
+
+static void function_results(struct json *j, const struct report *r)
+{
+    const struct model *m = r->model;
+    const struct analysis *a = r->analysis;
+    for (size_t i = 0; i < a->dynamic_count; i++) {
+        const struct function *f = &m->functions[a->dynamic_functions[i]];
+        char *msg = xasprintf("%s uses dynamic allocas: its frame is unbounded (static part "
+                              "%llu bytes, %s).", f->name, (unsigned long long)f->frame,
+                              frame_source_name(f->source));
+        result(j, r, FINDING_DYNAMIC_ALLOCA, NULL, msg, f->file, f->line);
+        json_object_end(j);
+        free(msg);
+    }
+    for (size_t i = 0; i < a->over_limit_count; i++) {
+        const struct root *rt = &a->roots[a->over_limit_roots[i]];
+        const struct function *f = &m->functions[rt->function];
+        char *msg = rt->unbounded
+                        ? xasprintf("Worst-case stack of %s is unbounded (%s; at least %llu "
+                                    "bytes), over the limit of %llu bytes.", f->name,
+                                    unbounded_reason(rt->unbounded),
+                                    (unsigned long long)rt->worst,
+                                    (unsigned long long)a->options.stack_limit)
+                        : xasprintf("Worst-case stack of %s is %llu bytes, over the limit of "
+                                    "%llu bytes.", f->name, (unsigned long long)rt->worst,
+                                    (unsigned long long)a->options.stack_limit);
+        result(j, r, FINDING_STACK_LIMIT, NULL, msg, f->file, f->line);
+        json_object_end(j);
+        free(msg);
+    }
+}
+
+void report_sarif(FILE *out, const struct report *r)
+{
+    struct json j;
+    json_init(&j, out);
+    json_object_begin(&j, NULL);
+    json_string(&j, "$schema", "https://json.schemastore.org/sarif-2.1.0.json");
+    json_string(&j, "version", "2.1.0");
+    json_array_begin(&j, "runs");
+    json_object_begin(&j, NULL);
+    json_object_begin(&j, "tool");
+    json_object_begin(&j, "driver");
+    json_string(&j, "name", "capri-stack");
+    json_string(&j, "version", CAPRI_STACK_VERSION);
+    json_array_begin(&j, "rules");
+    for (int f = 0; f < FINDING_COUNT; f++) {
+        json_object_begin(&j, NULL);
+        json_string(&j, "id", finding_names[f]);
+        json_object_begin(&j, "shortDescription");
+        json_string(&j, "text", rules[f].text);
+        json_object_end(&j);
+        json_object_begin(&j, "defaultConfiguration");
+        json_string(&j, "level", (r->fail_on & (1u << f)) ? "error" : "warning");
+        json_object_end(&j);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_object_end(&j); /* driver */
+    json_object_end(&j); /* tool */
+    json_array_begin(&j, "results");
+    cycle_results(&j, r);
+    site_results(&j, r);
+    function_results(&j, r);
+    json_array_end(&j);
+    json_object_end(&j); /* run */
+    json_array_end(&j);
+    json_object_end(&j);
+    json_finish(&j);
+}
