@@ -32,6 +32,11 @@ AnalysisKey CapriFrameAnalysis::Key;
 
 namespace {
 
+bool hasTargetFeature(const Function &F, StringRef Feature) {
+  Attribute A = F.getFnAttribute("target-features");
+  return A.isValid() && A.getValueAsString().contains(Feature);
+}
+
 // x86-64 System V facts the model rests on.
 constexpr uint64_t ReturnAddress = 8;
 constexpr uint64_t CalleeSaved = 6 * 8; // rbx, rbp, r12-r15
@@ -405,6 +410,9 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   uint64_t AsanObjects = 0;
   SmallPtrSet<const Value *, 8> HoistedValues;
   bool Leaf = mayBeMachineLeaf(F);
+  uint64_t VectorWidth = hasTargetFeature(F, "+avx512f") ? 64
+                         : hasTargetFeature(F, "+avx")   ? 32
+                                                         : 16;
   for (Instruction &I : instructions(F)) {
     if (auto *AI = dyn_cast<AllocaInst>(&I)) {
       uint64_t Align = AI->getAlign().value();
@@ -440,11 +448,13 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
       }
     }
     // Vectors wider than 16 bytes are spilled to slots of their alignment,
-    // which realigns the frame.
+    // which realigns the frame, when the target has registers that wide
+    // (otherwise they are split into 16-byte registers).
     if (I.getType()->isVectorTy()) {
       TypeSize Bits = DL.getTypeSizeInBits(I.getType());
       if (!Bits.isScalable() && Bits.getFixedValue() > 128)
-        MaxAlign = std::max<uint64_t>(MaxAlign, PowerOf2Ceil(Bits.getFixedValue() / 8));
+        MaxAlign = std::max<uint64_t>(
+            MaxAlign, std::min<uint64_t>(PowerOf2Ceil(Bits.getFixedValue() / 8), VectorWidth));
     }
   }
   if (Asan)
@@ -501,9 +511,8 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   // lower its stack adjustment by as much, so the backend's figure for it
   // can be up to 128 bytes short of what it uses. Cover that: the frame of
   // a leaf is at least its pushes plus the whole red zone.
-  if (Leaf && !(FB.Flags & (frameflags::NoRedZone | frameflags::DynamicAlloca)) &&
-      MaxAlign <= 16) {
-    uint64_t WithRedZone = ReturnAddress + MinSize + RedZone;
+  if (Leaf && !(FB.Flags & (frameflags::NoRedZone | frameflags::DynamicAlloca))) {
+    uint64_t WithRedZone = ReturnAddress + MinSize + RedZone + FB.Realign;
     if (FB.Total < WithRedZone) {
       FB.Fixed += WithRedZone - FB.Total;
       FB.Total = WithRedZone;
