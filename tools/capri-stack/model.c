@@ -230,12 +230,16 @@ static void collect_candidates(struct builder *b)
             capri_md_reference(rec, i, &r);
             const char *name = capri_md_string(rec, r.name);
             uint32_t def = model_lookup(m, name);
-            if (def != MAP_MISSING) {
-                m->functions[def].address_taken = 1;
-                continue;
-            }
             int coarse = (r.flags & CAPRI_MD_FN_TYPE_COARSE) ||
                          (rec->flags & CAPRI_MD_MODULE_TYPES_COARSE);
+            if (def != MAP_MISSING) {
+                /* Also under the type the referring module saw, in case the
+                 * definition's record describes its type differently
+                 * (say, coarsely): the conservative union. */
+                m->functions[def].address_taken = 1;
+                add_candidate(b, def, r.type_id, r.ir_type_id, coarse);
+                continue;
+            }
             int fresh = strmap_get(&b->externals, SCOPE_EXTERNAL, name) == MAP_MISSING;
             uint32_t node = external_node(b, name);
             if (fresh)
@@ -266,9 +270,13 @@ static uint32_t link_candidates(struct builder *b, uint32_t set, const struct ca
             hi = mid;
     }
     uint32_t n = 0;
-    for (size_t i = lo; i < count && list[i].id == id; i++, n++)
+    for (size_t i = lo; i < count && list[i].id == id; i++) {
+        if (i > lo && list[i].node == list[i - 1].node)
+            continue; /* sorted by (id, node): a duplicate */
+        n++;
         if (set != NONE)
             add_edge(b, set, list[i].node, NONE);
+    }
     return n;
 }
 

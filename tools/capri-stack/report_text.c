@@ -4,29 +4,22 @@
  * says where it comes from (backend, estimate, reserve).
  */
 #include "report.h"
+#include "table.h"
 
 #include <stdlib.h>
 
-#define NAME_WIDTH_MAX 40
+#define RIGHT(col) (1u << (col))
 
-static int name_width(const struct model *m, const struct path_step *steps, size_t n, int w)
+static const char *stack_figure(char *buf, size_t len, uint64_t worst, unsigned unbounded)
 {
-    for (size_t i = 0; i < n; i++) {
-        int len = (int)strlen(node_label(m, steps[i].node));
-        if (len > w)
-            w = len;
-    }
-    return w > NAME_WIDTH_MAX ? NAME_WIDTH_MAX : w;
+    snprintf(buf, len, unbounded ? ">= %llu" : "%llu", (unsigned long long)worst);
+    return buf;
 }
 
-static void print_stack(FILE *out, uint64_t worst, unsigned unbounded, int width)
+static const char *number(char *buf, size_t len, uint64_t v)
 {
-    char buf[48];
-    if (unbounded)
-        snprintf(buf, sizeof buf, ">= %llu", (unsigned long long)worst);
-    else
-        snprintf(buf, sizeof buf, "%llu", (unsigned long long)worst);
-    fprintf(out, "%-*s", width, buf);
+    snprintf(buf, len, "%llu", (unsigned long long)v);
+    return buf;
 }
 
 static void print_summary(FILE *out, const struct report *r)
@@ -42,8 +35,7 @@ static void print_summary(FILE *out, const struct report *r)
             "backend, %zu estimate; external reserve %llu bytes; indirect calls by %s\n",
             m->function_count, m->function_count == 1 ? "" : "s", m->module_count,
             m->module_count == 1 ? "" : "s", r->inputs->count, r->inputs->count == 1 ? "" : "s",
-            backend, estimate,
-            (unsigned long long)m->options.external_reserve,
+            backend, estimate, (unsigned long long)m->options.external_reserve,
             m->options.indirect == INDIRECT_IR_TYPE ? "IR type" : "C type");
     if (!m->any_stack_sizes)
         fprintf(out, "note: no .stack_sizes in the inputs, so every frame is the plugin's "
@@ -59,40 +51,41 @@ static void print_roots(FILE *out, const struct report *r)
         fprintf(out, "  (no roots)\n");
         return;
     }
-    int w = 4;
-    for (size_t i = 0; i < a->root_count; i++) {
-        int len = (int)strlen(m->functions[a->roots[i].function].name);
-        if (len > w)
-            w = len;
-    }
-    if (w > NAME_WIDTH_MAX)
-        w = NAME_WIDTH_MAX;
-    fprintf(out, "  %-12s  %-*s  %s\n", "STACK", w, "ROOT", "DEFINED AT");
+    struct table t;
+    table_init(&t, 4, 0);
+    table_row(&t, "STACK", "ROOT", "DEFINED AT", "");
     for (size_t i = 0; i < a->root_count; i++) {
         const struct root *rt = &a->roots[i];
         const struct function *f = &m->functions[rt->function];
-        char loc[512];
-        fputs("  ", out);
-        print_stack(out, rt->worst, rt->unbounded, 12);
-        fprintf(out, "  %-*s  %s", w, f->name, location(loc, sizeof loc, f->file, f->line));
+        char stack[32], loc[512], why[64] = "";
         if (rt->unbounded)
-            fprintf(out, "  unbounded: %s", unbounded_reason(rt->unbounded));
-        fputc('\n', out);
+            snprintf(why, sizeof why, "unbounded: %s", unbounded_reason(rt->unbounded));
+        table_row(&t, stack_figure(stack, sizeof stack, rt->worst, rt->unbounded), f->name,
+                  location(loc, sizeof loc, f->file, f->line), why);
     }
+    table_print(out, &t, 2);
 }
 
-static void print_cycle_note(FILE *out, const struct model *m, const struct cycle *cy)
+static void cycle_note(struct table *t, const struct model *m, const struct cycle *cy)
 {
-    fprintf(out, "%25s recursion through", "");
-    for (size_t i = 0; i < cy->count && i < 8; i++)
-        fprintf(out, " %s", m->functions[cy->functions[i]].name);
-    if (cy->count > 8)
-        fprintf(out, " ... (%zu functions)", cy->count);
+    char names[512];
+    size_t len = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < cy->count && len + 1 < sizeof names; i++) {
+        int n = snprintf(names + len, sizeof names - len, " %s",
+                         m->functions[cy->functions[i]].name);
+        if (n < 0 || (size_t)n >= sizeof names - len) {
+            snprintf(names + len, sizeof names - len, " ...");
+            break;
+        }
+        len += (size_t)n;
+    }
     if (cy->bounded)
-        fprintf(out, ": bounded (sum of bounds %llu), charged %llu bytes\n",
-                (unsigned long long)cy->bound_sum, (unsigned long long)cy->charge);
+        table_note(t, "recursion through%s: bounded (sum of bounds %llu), charged %llu bytes",
+                   names, (unsigned long long)cy->bound_sum, (unsigned long long)cy->charge);
     else
-        fprintf(out, ": unbounded, %llu bytes per trip\n", (unsigned long long)cy->frame_sum);
+        table_note(t, "recursion through%s: unbounded, %llu bytes per trip", names,
+                   (unsigned long long)cy->frame_sum);
 }
 
 static void print_path(FILE *out, const struct report *r, const struct root *rt)
@@ -101,19 +94,18 @@ static void print_path(FILE *out, const struct report *r, const struct root *rt)
     const struct analysis *a = r->analysis;
     struct path_step *steps;
     size_t n = analysis_path(a, rt->function, &steps);
-    int w = name_width(m, steps, n, 8);
     fprintf(out, "\nPath of %s (", m->functions[rt->function].name);
     if (rt->unbounded)
         fprintf(out, "unbounded: %s; at least %llu bytes):\n", unbounded_reason(rt->unbounded),
                 (unsigned long long)rt->worst);
     else
         fprintf(out, "%llu bytes):\n", (unsigned long long)rt->worst);
-    fprintf(out, "  %10s  %-8s  %-*s  %-24s  %s\n", "FRAME", "SOURCE", w, "FUNCTION",
-            "DEFINED AT", "CALLED AT");
+    struct table t;
+    table_init(&t, 5, RIGHT(0));
+    table_row(&t, "FRAME", "SOURCE", "FUNCTION", "DEFINED AT", "CALLED AT");
     for (size_t i = 0; i < n; i++) {
         const struct node *nd = &m->nodes[steps[i].node];
-        char def[512], call[512];
-        def[0] = call[0] = '\0';
+        char frame[32], def[512] = "", call[512] = "";
         if (nd->kind == NODE_FUNCTION) {
             const struct function *f = &m->functions[nd->function];
             location(def, sizeof def, f->file, f->line);
@@ -129,18 +121,18 @@ static void print_path(FILE *out, const struct report *r, const struct root *rt)
                 snprintf(call + len, sizeof call - len, "%s(%s)", len ? " " : "", site_kind(s));
             }
         }
-        fprintf(out, "  %10llu  %-8s  %-*s  %-24s  %s\n", (unsigned long long)nd->frame,
-                frame_source_name(nd->source), w, node_label(m, steps[i].node), def, call);
+        table_row(&t, number(frame, sizeof frame, nd->frame), frame_source_name(nd->source),
+                  node_label(m, steps[i].node), def, call);
         if (nd->kind == NODE_FUNCTION) {
             const struct function *f = &m->functions[nd->function];
             if (f->entry.flags & CAPRI_MD_FN_DYNAMIC_ALLOCA)
-                fprintf(out, "%25s dynamic allocas: the frame above is only the static part\n",
-                        "");
+                table_note(&t, "dynamic allocas: the frame above is only the static part");
             uint32_t c = a->results[steps[i].node].cycle;
             if (c != NONE)
-                print_cycle_note(out, m, &a->cycles[c]);
+                cycle_note(&t, m, &a->cycles[c]);
         }
     }
+    table_print(out, &t, 2);
     free(steps);
 }
 
@@ -162,12 +154,15 @@ static void print_cycles(FILE *out, const struct report *r)
         else
             fprintf(out, "  unbounded: %zu function%s, %llu bytes per trip\n", cy->count,
                     cy->count == 1 ? "" : "s", (unsigned long long)cy->frame_sum);
+        struct table t;
+        table_init(&t, 4, RIGHT(1));
         for (size_t k = 0; k < cy->count; k++) {
             const struct function *f = &m->functions[cy->functions[k]];
-            char loc[512];
-            fprintf(out, "    %-24s %10llu  %-8s  %s\n", f->name, (unsigned long long)f->frame,
-                    frame_source_name(f->source), location(loc, sizeof loc, f->file, f->line));
+            char frame[32], loc[512];
+            table_row(&t, f->name, number(frame, sizeof frame, f->frame),
+                      frame_source_name(f->source), location(loc, sizeof loc, f->file, f->line));
         }
+        table_print(out, &t, 4);
     }
 }
 
@@ -179,16 +174,19 @@ static void print_unresolved(FILE *out, const struct report *r)
         return;
     fprintf(out, "\nUnresolved indirect calls: %zu (each charged %llu bytes)\n",
             a->unresolved_count, (unsigned long long)m->options.external_reserve);
-    fprintf(out, "  %-24s  %-24s  %-8s  %s\n", "CALLER", "LOCATION", "KIND", "TYPE ID");
+    struct table t;
+    table_init(&t, 4, 0);
+    table_row(&t, "CALLER", "LOCATION", "KIND", "TYPE ID");
     for (size_t i = 0; i < a->unresolved_count; i++) {
         const struct call_site *s = &m->sites[a->unresolved_sites[i]];
-        char loc[512];
-        fprintf(out, "  %-24s  %-24s  %-8s", m->functions[s->caller].name,
-                location(loc, sizeof loc, s->file, s->line), site_kind(s));
+        char loc[512], type[64] = "";
         if (s->resolution == SITE_UNRESOLVED)
-            fprintf(out, "  0x%08x (ir 0x%08x)", s->entry.type_id, s->entry.ir_type_id);
-        fputc('\n', out);
+            snprintf(type, sizeof type, "0x%08x (ir 0x%08x)", s->entry.type_id,
+                     s->entry.ir_type_id);
+        table_row(&t, m->functions[s->caller].name, location(loc, sizeof loc, s->file, s->line),
+                  site_kind(s), type);
     }
+    table_print(out, &t, 2);
 }
 
 static void print_external(FILE *out, const struct report *r)
@@ -199,14 +197,17 @@ static void print_external(FILE *out, const struct report *r)
         return;
     fprintf(out, "\nCalls into code without metadata: %zu (each charged %llu bytes)\n",
             a->external_count, (unsigned long long)m->options.external_reserve);
-    fprintf(out, "  %-24s  %-24s  %-24s  %s\n", "CALLEE", "CALLER", "LOCATION", "RESERVE");
+    struct table t;
+    table_init(&t, 4, RIGHT(3));
+    table_row(&t, "CALLEE", "CALLER", "LOCATION", "RESERVE");
     for (size_t i = 0; i < a->external_count; i++) {
         const struct call_site *s = &m->sites[a->external_sites[i]];
-        char loc[512];
-        fprintf(out, "  %-24s  %-24s  %-24s  %llu\n", s->callee_name, m->functions[s->caller].name,
-                location(loc, sizeof loc, s->file, s->line),
-                (unsigned long long)m->options.external_reserve);
+        char loc[512], reserve[32];
+        table_row(&t, s->callee_name, m->functions[s->caller].name,
+                  location(loc, sizeof loc, s->file, s->line),
+                  number(reserve, sizeof reserve, m->options.external_reserve));
     }
+    table_print(out, &t, 2);
 }
 
 static void print_dynamic(FILE *out, const struct report *r)
@@ -216,13 +217,16 @@ static void print_dynamic(FILE *out, const struct report *r)
     if (a->dynamic_count == 0)
         return;
     fprintf(out, "\nUnbounded frames (dynamic allocas): %zu\n", a->dynamic_count);
-    fprintf(out, "  %-24s  %12s  %-8s  %s\n", "FUNCTION", "STATIC PART", "SOURCE", "DEFINED AT");
+    struct table t;
+    table_init(&t, 4, RIGHT(1));
+    table_row(&t, "FUNCTION", "STATIC PART", "SOURCE", "DEFINED AT");
     for (size_t i = 0; i < a->dynamic_count; i++) {
         const struct function *f = &m->functions[a->dynamic_functions[i]];
-        char loc[512];
-        fprintf(out, "  %-24s  %12llu  %-8s  %s\n", f->name, (unsigned long long)f->frame,
-                frame_source_name(f->source), location(loc, sizeof loc, f->file, f->line));
+        char frame[32], loc[512];
+        table_row(&t, f->name, number(frame, sizeof frame, f->frame),
+                  frame_source_name(f->source), location(loc, sizeof loc, f->file, f->line));
     }
+    table_print(out, &t, 2);
 }
 
 static void print_over_limit(FILE *out, const struct report *r)
@@ -233,12 +237,15 @@ static void print_over_limit(FILE *out, const struct report *r)
         return;
     fprintf(out, "\nRoots over the stack limit of %llu bytes: %zu\n",
             (unsigned long long)a->options.stack_limit, a->over_limit_count);
+    struct table t;
+    table_init(&t, 2, 0);
     for (size_t i = 0; i < a->over_limit_count; i++) {
         const struct root *rt = &a->roots[a->over_limit_roots[i]];
-        fputs("  ", out);
-        print_stack(out, rt->worst, rt->unbounded, 12);
-        fprintf(out, "  %s\n", m->functions[rt->function].name);
+        char stack[32];
+        table_row(&t, stack_figure(stack, sizeof stack, rt->worst, rt->unbounded),
+                  m->functions[rt->function].name);
     }
+    table_print(out, &t, 2);
 }
 
 static void print_result(FILE *out, const struct report *r)
