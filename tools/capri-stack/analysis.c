@@ -402,7 +402,7 @@ int analysis_run(struct analysis *a, const struct model *m, const struct analysi
     if (rc)
         return -1;
     sort_model = m;
-    qsort(a->roots, a->root_count, sizeof *a->roots, root_order);
+    sort_array(a->roots, a->root_count, sizeof *a->roots, root_order);
     collect_findings(a);
     return 0;
 }

@@ -252,9 +252,9 @@ static void collect_candidates(struct builder *b)
         if (f->address_taken && !f->overridden)
             add_candidate(b, i, f->entry.type_id, f->entry.ir_type_id, is_coarse_function(m, f));
     }
-    qsort(b->by_c, b->c_count, sizeof *b->by_c, by_id);
-    qsort(b->by_coarse_ir, b->coarse_count, sizeof *b->by_coarse_ir, by_id);
-    qsort(b->by_ir, b->ir_count, sizeof *b->by_ir, by_id);
+    sort_array(b->by_c, b->c_count, sizeof *b->by_c, by_id);
+    sort_array(b->by_coarse_ir, b->coarse_count, sizeof *b->by_coarse_ir, by_id);
+    sort_array(b->by_ir, b->ir_count, sizeof *b->by_ir, by_id);
 }
 
 /* Add edges from set to every candidate with this id; returns how many. */

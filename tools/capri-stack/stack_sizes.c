@@ -61,7 +61,7 @@ void stack_sizes_finish(struct object *obj)
 {
     if (obj->size_count == 0)
         return;
-    qsort(obj->sizes, obj->size_count, sizeof *obj->sizes, by_address);
+    sort_array(obj->sizes, obj->size_count, sizeof *obj->sizes, by_address);
     size_t out = 0;
     for (size_t i = 0; i < obj->size_count; i++) {
         if (out > 0 && obj->sizes[out - 1].address == obj->sizes[i].address)

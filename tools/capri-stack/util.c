@@ -93,6 +93,12 @@ int parse_size(const char *text, uint64_t *out)
     return 0;
 }
 
+void sort_array(void *items, size_t count, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (count > 1)
+        qsort(items, count, size, cmp);
+}
+
 uint64_t hash_bytes(const void *data, size_t len)
 {
     const uint8_t *p = data;

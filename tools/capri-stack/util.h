@@ -79,6 +79,9 @@ static inline uint64_t sat_mul(uint64_t a, uint64_t b)
 /* Parse "4096", "64K", "2M" (K and M are 1024-based). Returns 0 on success. */
 int parse_size(const char *text, uint64_t *out);
 
+/* qsort that accepts an empty (possibly NULL) array, which qsort itself does not. */
+void sort_array(void *items, size_t count, size_t size, int (*cmp)(const void *, const void *));
+
 /* FNV-1a, for the hash tables. */
 uint64_t hash_bytes(const void *data, size_t len);
 

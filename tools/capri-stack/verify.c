@@ -63,7 +63,7 @@ static void summarise(struct verify_summary *s, const struct model *m)
         }
     }
     if (s->compared > 0) {
-        qsort(ratios, s->compared, sizeof *ratios, by_ratio);
+        sort_array(ratios, s->compared, sizeof *ratios, by_ratio);
         size_t n = s->compared;
         s->median = n % 2 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
         size_t rank = (n * 9 + 9) / 10; /* nearest rank: ceil(0.9 n) */
@@ -73,7 +73,7 @@ static void summarise(struct verify_summary *s, const struct model *m)
         s->sum_ratio = s->sum_corrected ? (double)s->sum_estimates / (double)s->sum_corrected : 0;
     }
     free(ratios);
-    qsort(s->under, s->under_count, sizeof *s->under, by_shortfall);
+    sort_array(s->under, s->under_count, sizeof *s->under, by_shortfall);
 }
 
 static void print_text(FILE *out, const struct verify_summary *s, const struct model *m)
