@@ -399,6 +399,39 @@ static void test_recursion(void)
     world_free(&w);
 }
 
+static void test_findings_follow_roots(void)
+{
+    struct world w;
+    world_init(&w);
+    struct mdb b;
+    mdb_init(&b);
+    uint32_t one = mdb_fn(&b, "one", 1), two = mdb_fn(&b, "two", 2);
+    uint32_t loop = mdb_fn(&b, "loop", 3), other = mdb_fn(&b, "other", 4);
+    mdb_local(&b, one, loop);
+    mdb_local(&b, loop, loop);
+    mdb_named(&b, two, "puts");
+    mdb_local(&b, other, other);
+    world_add(&w, &b, "f.o", NULL, 0);
+    mdb_free(&b);
+    const char *roots[] = { "one" };
+    w.ao.roots = roots;
+    w.ao.root_count = 1;
+    CHECK_EQ(world_run(&w), 0);
+    CHECK_EQ(w.a.cycle_count, 1);
+    CHECK_EQ(w.a.unbounded_cycles, 1);
+    CHECK_EQ(w.a.cycles[0].functions[0], loop);
+    CHECK_EQ(w.a.results[loop].cycle, 0);
+    CHECK_EQ(w.a.results[other].cycle, NONE);
+    CHECK_EQ(w.a.external_count, 0);
+    analysis_free(&w.a);
+    w.ao.root_count = 0; /* the whole program */
+    struct error err;
+    CHECK_EQ(analysis_run(&w.a, &w.m, &w.ao, &err), 0);
+    CHECK_EQ(w.a.cycle_count, 2);
+    CHECK_EQ(w.a.external_count, 1);
+    world_free(&w);
+}
+
 static void test_recursion_across_records(void)
 {
     struct world w;
@@ -465,6 +498,7 @@ static void test_roots_and_findings(void)
     CHECK_EQ(analysis_run(&w.a, &w.m, &w.ao, &err), 0);
     CHECK_EQ(w.a.root_count, 2);
     CHECK_EQ(w.a.over_limit_count, 0);
+    CHECK_EQ(w.a.dynamic_count, 0); /* vla is not reachable from these roots */
     CHECK_STR(w.m.functions[w.a.roots[0].function].name, "local_helper"); /* 7 > 5 */
     analysis_free(&w.a);
     const char *bad[] = { "nonexistent" };
@@ -602,6 +636,7 @@ int main(void)
     RUN(test_references_and_asm);
     RUN(test_recursion);
     RUN(test_recursion_across_records);
+    RUN(test_findings_follow_roots);
     RUN(test_roots_and_findings);
     RUN(test_deep_graphs);
     RUN(test_verify_summary);

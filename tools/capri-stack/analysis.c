@@ -340,10 +340,71 @@ static int chosen_roots(struct analysis *a, uint8_t *seen, struct error *err)
 
 /* ---- Findings ---------------------------------------------------------------- */
 
+/*
+ * With --root the report is about what those roots can reach, so findings
+ * elsewhere in the program are left out: mark the reachable nodes.
+ */
+static uint8_t *reachable_from_roots(const struct analysis *a)
+{
+    const struct model *m = a->model;
+    uint8_t *seen = xcalloc(m->node_count ? m->node_count : 1, 1);
+    uint32_t *stack = xmalloc((m->node_count ? m->node_count : 1) * sizeof *stack);
+    size_t sp = 0;
+    for (size_t r = 0; r < a->root_count; r++)
+        if (!seen[a->roots[r].function]) {
+            seen[a->roots[r].function] = 1;
+            stack[sp++] = a->roots[r].function;
+        }
+    while (sp > 0) {
+        uint32_t v = stack[--sp];
+        for (uint32_t e = m->edge_start[v]; e < m->edge_start[v + 1]; e++) {
+            uint32_t w = m->edges[e].to;
+            if (!seen[w]) {
+                seen[w] = 1;
+                stack[sp++] = w;
+            }
+        }
+    }
+    free(stack);
+    return seen;
+}
+
+/* Drop the cycles no root reaches, renumbering the rest. */
+static void keep_reachable_cycles(struct analysis *a, const uint8_t *reach)
+{
+    const struct model *m = a->model;
+    uint32_t *renumber = xmalloc((a->cycle_count ? a->cycle_count : 1) * sizeof *renumber);
+    size_t kept = 0;
+    a->unbounded_cycles = 0;
+    for (size_t i = 0; i < a->cycle_count; i++) {
+        struct cycle *cy = &a->cycles[i];
+        if (cy->count > 0 && reach[cy->functions[0]]) {
+            renumber[i] = (uint32_t)kept;
+            a->unbounded_cycles += !cy->bounded;
+            a->cycles[kept++] = *cy;
+        } else {
+            renumber[i] = NONE;
+            free(cy->functions);
+        }
+    }
+    a->cycle_count = kept;
+    for (size_t v = 0; v < m->node_count; v++)
+        if (a->results[v].cycle != NONE)
+            a->results[v].cycle = renumber[a->results[v].cycle];
+    free(renumber);
+}
+
 static void collect_findings(struct analysis *a)
 {
     const struct model *m = a->model;
+    uint8_t *reach = NULL;
+    if (a->options.root_count > 0) {
+        reach = reachable_from_roots(a);
+        keep_reachable_cycles(a, reach);
+    }
     for (uint32_t s = 0; s < m->site_count; s++) {
+        if (reach && !reach[m->sites[s].caller])
+            continue;
         switch (m->sites[s].resolution) {
         case SITE_UNRESOLVED:
         case SITE_ASM:
@@ -359,7 +420,7 @@ static void collect_findings(struct analysis *a)
         }
     }
     for (uint32_t f = 0; f < m->function_count; f++)
-        if (m->functions[f].entry.flags & CAPRI_MD_FN_DYNAMIC_ALLOCA) {
+        if ((m->functions[f].entry.flags & CAPRI_MD_FN_DYNAMIC_ALLOCA) && (!reach || reach[f])) {
             GROW(a->dynamic_functions, a->dynamic_cap, a->dynamic_count + 1);
             a->dynamic_functions[a->dynamic_count++] = f;
         }
@@ -369,6 +430,7 @@ static void collect_findings(struct analysis *a)
                 GROW(a->over_limit_roots, a->over_limit_cap, a->over_limit_count + 1);
                 a->over_limit_roots[a->over_limit_count++] = r;
             }
+    free(reach);
 }
 
 size_t finding_count(const struct analysis *a, enum finding f)

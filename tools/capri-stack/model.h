@@ -21,9 +21,10 @@
 
 /*
  * The reserve charged for a call into code without capri metadata and for a
- * call whose target is unknown. 16 KiB covers the deepest common libc paths
- * (printf family, getaddrinfo without DNS) with margin; measured per-function
- * figures replace it in a later release. Override with --external-reserve.
+ * call whose target is unknown: a deliberately generous placeholder for one
+ * libc call, the same as the plugin's -capri-external-reserve default.
+ * Measured per-function libc figures replace it in a later release.
+ * Override with --external-reserve.
  */
 #define DEFAULT_EXTERNAL_RESERVE 16384u
 

@@ -36,6 +36,13 @@ static void inputs(struct json *j, const struct report *r)
         json_uint(j, "records", o->record_count);
         json_uint(j, "functions", functions);
         json_bool(j, "stack_sizes", o->has_stack_sizes);
+        int lto = 0, coarse = 0;
+        for (size_t k = 0; k < o->record_count; k++) {
+            lto |= (o->records[k].flags & CAPRI_MD_MODULE_LTO) != 0;
+            coarse |= (o->records[k].flags & CAPRI_MD_MODULE_TYPES_COARSE) != 0;
+        }
+        json_bool(j, "lto", lto);
+        json_bool(j, "types_coarse", coarse);
         json_array_begin(j, "versions");
         for (size_t k = 0; k < o->record_count; k++) {
             char v[32];
