@@ -291,6 +291,8 @@ static int emit(const struct options *o, const struct report *r, const struct mo
     if (out != stdout) {
         if (fclose(out) != 0 && rc == 0)
             rc = errorf(err, "%s: write failed: %s", svg ? dot_path : o->output, strerror(errno));
+        if (rc != 0 && !svg)
+            unlink(o->output); /* no half-written report for a script to pick up */
     } else if (fflush(out) != 0 && rc == 0) {
         rc = errorf(err, "writing the report: %s", strerror(errno));
     }
