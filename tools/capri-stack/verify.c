@@ -8,6 +8,7 @@
  */
 #include "verify.h"
 #include "json.h"
+#include "table.h"
 
 #include <stdlib.h>
 
@@ -34,6 +35,23 @@ static int by_ratio(const void *x, const void *y)
     return p < q ? -1 : p > q;
 }
 
+/*
+ * A weak definition that lost to another one: once linked (or merged with
+ * ld -r) its address slot points at the winner's code, so the backend size
+ * found there is not its own frame and comparing would be noise.
+ */
+static int is_shadowed_copy(const struct model *m, const struct function *f)
+{
+    if (!f->overridden || f->entry.linkage == CAPRI_MD_LINK_INTERNAL)
+        return 0;
+    uint32_t w = model_lookup(m, f->name);
+    if (w == NONE)
+        return 0;
+    const struct function *winner = &m->functions[w];
+    return winner != f && winner->address == f->address &&
+           m->modules[winner->module].object == m->modules[f->module].object;
+}
+
 static void summarise(struct verify_summary *s, const struct model *m)
 {
     memset(s, 0, sizeof *s);
@@ -42,6 +60,10 @@ static void summarise(struct verify_summary *s, const struct model *m)
     for (uint32_t i = 0; i < m->function_count; i++) {
         const struct function *f = &m->functions[i];
         uint64_t estimate = f->entry.frame_estimate;
+        if (is_shadowed_copy(m, f)) {
+            s->duplicates++;
+            continue;
+        }
         if (!f->has_backend) {
             s->without_backend++;
             continue;
@@ -81,24 +103,30 @@ static void print_text(FILE *out, const struct verify_summary *s, const struct m
     fprintf(out, "capri-stack verify: %zu functions, %zu compared (%zu without a backend size, "
             "%zu without an estimate)\n", s->functions, s->compared, s->without_backend,
             s->without_estimate);
+    if (s->duplicates)
+        fprintf(out, "note: %zu weak definitions that lost to another copy at the same address "
+                "were not compared\n", s->duplicates);
     fprintf(out, "\nUnderestimates: %zu\n", s->under_count);
     if (s->under_count) {
-        fprintf(out, "  %-24s  %10s  %10s  %10s  %s\n", "FUNCTION", "ESTIMATE", "BACKEND",
-                "CORRECTED", "DEFINED AT");
+        struct table t;
+        table_init(&t, 5, (1u << 1) | (1u << 2) | (1u << 3));
+        table_row(&t, "FUNCTION", "ESTIMATE", "BACKEND", "CORRECTED", "DEFINED AT");
         for (size_t i = 0; i < s->under_count; i++) {
             const struct comparison *c = &s->under[i];
             const struct function *f = &m->functions[c->function];
-            char loc[512];
+            char loc[512], est[32], back[32], corr[32];
             if (!*f->file)
                 snprintf(loc, sizeof loc, "(%s)", m->modules[f->module].object->name);
             else if (f->line)
                 snprintf(loc, sizeof loc, "%s:%u", f->file, f->line);
             else
                 snprintf(loc, sizeof loc, "%s", f->file);
-            fprintf(out, "  %-24s  %10llu  %10llu  %10llu  %s\n", f->name,
-                    (unsigned long long)c->estimate, (unsigned long long)c->backend,
-                    (unsigned long long)c->corrected, loc);
+            snprintf(est, sizeof est, "%llu", (unsigned long long)c->estimate);
+            snprintf(back, sizeof back, "%llu", (unsigned long long)c->backend);
+            snprintf(corr, sizeof corr, "%llu", (unsigned long long)c->corrected);
+            table_row(&t, f->name, est, back, corr, loc);
         }
+        table_print(out, &t, 2);
     }
     fprintf(out, "\nEstimate / corrected backend size per function: median %.2f, p90 %.2f, "
             "max %.2f, min %.2f\n", s->median, s->p90, s->max, s->min);
@@ -127,6 +155,7 @@ static void print_json(FILE *out, const struct verify_summary *s, const struct m
     json_uint(&j, "compared", s->compared);
     json_uint(&j, "without_backend", s->without_backend);
     json_uint(&j, "without_estimate", s->without_estimate);
+    json_uint(&j, "duplicates", s->duplicates);
     json_uint(&j, "underestimate_count", s->under_count);
     json_array_begin(&j, "underestimates");
     for (size_t i = 0; i < s->under_count; i++) {

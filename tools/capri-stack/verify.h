@@ -13,6 +13,7 @@ struct verify_summary {
     size_t compared;         /* with both an estimate and a backend size */
     size_t without_backend;  /* not in .stack_sizes */
     size_t without_estimate; /* frame_estimate 0 */
+    size_t duplicates;       /* losing weak copies at the winner's address */
     struct comparison *under; /* underestimates, largest shortfall first */
     size_t under_count, under_cap;
     double median, p90, max, min; /* of estimate / corrected backend */
