@@ -66,20 +66,24 @@ static void print_roots(FILE *out, const struct report *r)
     table_print(out, &t, 2);
 }
 
+/* At most this many names of a cycle in a path's note; the findings list them all. */
+#define CYCLE_NOTE_NAMES 4
+
 static void cycle_note(struct table *t, const struct model *m, const struct cycle *cy)
 {
     char names[512];
     size_t len = 0;
     names[0] = '\0';
-    for (size_t i = 0; i < cy->count && len + 1 < sizeof names; i++) {
-        int n = snprintf(names + len, sizeof names - len, " %s",
+    for (size_t i = 0; i < cy->count && i < CYCLE_NOTE_NAMES; i++) {
+        int n = snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : " ",
                          m->functions[cy->functions[i]].name);
-        if (n < 0 || (size_t)n >= sizeof names - len) {
-            snprintf(names + len, sizeof names - len, " ...");
+        if (n < 0 || (size_t)n >= sizeof names - len)
             break;
-        }
         len += (size_t)n;
     }
+    if (cy->count > CYCLE_NOTE_NAMES && len < sizeof names)
+        snprintf(names + len, sizeof names - len, " and %zu more",
+                 cy->count - CYCLE_NOTE_NAMES);
     if (cy->bounded)
         table_note(t, "recursion through%s: bounded (sum of bounds %llu), charged %llu bytes",
                    names, (unsigned long long)cy->bound_sum, (unsigned long long)cy->charge);
