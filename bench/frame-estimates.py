@@ -3,8 +3,7 @@
 
     bench/frame-estimates.py BUILD_DIR [--opt O0 O2 ...]
 
-Builds the Lua interpreter with capri-cc at each level, saving the plugin's
-optimization records, then compares every function's estimate with the
+Builds the Lua interpreter with capri-cc at each level, then compares every function's estimate with the
 backend's corrected size (capri-stack verify and capri-stack --format json)
 and prints Markdown tables: the per-function distribution of estimate over
 corrected backend size, the sums, what the estimates are made of, where the
@@ -14,7 +13,6 @@ and the functions with the largest excess.
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -32,37 +30,21 @@ def lua_source(build):
     return os.path.join(src, "src")
 
 
-def records(path):
-    """Function -> (FrameBytes, Allocas, Spills) from an optimization record."""
-    out = {}
-    for doc in open(path).read().split("\n---"):
-        if "Name:            FrameBound" not in doc:
-            continue
-        fn = re.search(r"Function:\s+'?([^'\n]+)", doc).group(1)
-        nums = {k: int(re.search(k + r":\s+'?(\d+)", doc).group(1))
-                for k in ("FrameBytes", "Allocas", "Spills")}
-        out[fn] = nums
-    return out
-
-
 def build_level(build, src, opt):
     out = os.path.join(build, "lua", "estimates-" + opt)
     os.makedirs(out, exist_ok=True)
     cc = os.path.join(build, "bin", "capri-cc")
-    objs, recs = [], {}
+    objs = []
     for f in sorted(os.listdir(src)):
         if not f.endswith(".c") or f in ("luac.c", "onelua.c"):
             continue
         o = os.path.join(out, f[:-2] + ".o")
-        y = o + ".yaml"
-        subprocess.run([cc, "-" + opt, "-g", "-DLUA_USE_LINUX", "-c", os.path.join(src, f), "-o", o,
-                        "-fsave-optimization-record", "-foptimization-record-file=" + y], check=True)
+        subprocess.run([cc, "-" + opt, "-g", "-DLUA_USE_LINUX", "-c", os.path.join(src, f), "-o", o],
+                       check=True)
         objs.append(o)
-        for fn, nums in records(y).items():
-            recs[(f, fn)] = nums
     exe = os.path.join(out, "lua")
     subprocess.run([cc, "-" + opt] + objs + ["-o", exe, "-lm"], check=True)
-    return exe, recs
+    return exe
 
 
 def main():
@@ -78,7 +60,7 @@ def main():
                "|---|---|---|---|---|---|---|---|---|"]
     details = []
     for opt in args.opt:
-        exe, recs = build_level(build, src, opt)
+        exe = build_level(build, src, opt)
         v = json.loads(subprocess.run([stack, "verify", "--format", "json", exe],
                                       capture_output=True, text=True).stdout)
         r = v["ratio"]
@@ -87,15 +69,9 @@ def main():
                        f"{v['sum_corrected_backend']:,} | {v['sum_ratio']:.2f} |")
         rep = json.loads(subprocess.run([stack, "--format", "json", exe],
                                         capture_output=True, text=True).stdout)
-        rows = []
-        for fn in rep["functions"]:
-            if fn.get("backend") is None or fn.get("estimate") is None:
-                continue
-            base = os.path.basename(fn["file"]) if fn["file"] else ""
-            parts = recs.get((base, fn["function"]))
-            if not parts:
-                continue
-            rows.append((fn, parts))
+        rows = [(fn, {"FrameBytes": fn["estimate"], "Allocas": fn["estimate_allocas"],
+                      "Spills": fn["estimate_spills"]})
+                for fn in rep["functions"] if fn["backend"] is not None]
         alloc = sum(p["Allocas"] for _, p in rows)
         spill = sum(p["Spills"] for _, p in rows)
         total = sum(p["FrameBytes"] for _, p in rows)

@@ -100,7 +100,7 @@ struct capri_md_function_entry {
     uint32_t file;
     uint32_t line;
     uint8_t linkage;
-    uint8_t log2_max_align; /* largest alignment any stack object asks for */
+    uint8_t log2_max_align; /* largest alignment of a stack object or spilled vector */
     uint16_t flags;
     uint32_t frame_estimate;  /* upper bound of the frame, return address included */
     uint32_t estimate_allocas;/* of which: static stack objects */

@@ -93,11 +93,14 @@ static void functions(struct json *j, const struct model *m)
         json_uint(j, "frame", f->frame);
         json_string(j, "source", frame_source_name(f->source));
         json_uint(j, "estimate", f->entry.frame_estimate);
+        json_uint(j, "estimate_allocas", f->entry.estimate_allocas);
+        json_uint(j, "estimate_spills", f->entry.estimate_spills);
         if (f->has_backend)
             json_uint(j, "backend", f->backend);
         else
             json_null(j, "backend");
         json_bool(j, "dynamic_alloca", (f->entry.flags & CAPRI_MD_FN_DYNAMIC_ALLOCA) != 0);
+        json_bool(j, "leaf", (f->entry.flags & CAPRI_MD_FN_LEAF) != 0);
         json_bool(j, "address_taken", f->address_taken);
         json_uint(j, "calls", f->entry.call_count);
         json_object_end(j);
