@@ -36,18 +36,26 @@ bool isBookkeepingGlobal(const GlobalVariable *GV) {
          N == "llvm.global.annotations" || N.starts_with("__capri_");
 }
 
-/// Whether some use of C (reached from a function) is more than bookkeeping.
-bool constantEscapes(const Constant *C, SmallPtrSetImpl<const Value *> &Seen) {
-  if (!Seen.insert(C).second)
+/// Whether some use of V (a function, or a constant or alias built from
+/// it) is more than a direct call or bookkeeping.
+bool addressEscapes(const Value *V, SmallPtrSetImpl<const Value *> &Seen) {
+  if (!Seen.insert(V).second)
     return false;
-  for (const User *U : C->users()) {
-    if (auto *GV = dyn_cast<GlobalVariable>(U)) {
-      if (!isBookkeepingGlobal(GV))
-        return true;
-      continue;
+  for (const Use &U : V->uses()) {
+    const User *Usr = U.getUser();
+    if (auto *CB = dyn_cast<CallBase>(Usr)) {
+      if (CB->isCallee(&U))
+        continue;
+      return true;
     }
-    if (auto *UC = dyn_cast<Constant>(U)) {
-      if (constantEscapes(UC, Seen))
+    if (auto *GV = dyn_cast<GlobalVariable>(Usr)) {
+      if (isBookkeepingGlobal(GV))
+        continue;
+      return true;
+    }
+    // Constant expressions, initialisers and aliases: follow their uses.
+    if (isa<Constant>(Usr)) {
+      if (addressEscapes(Usr, Seen))
         return true;
       continue;
     }
@@ -258,33 +266,7 @@ private:
 
 bool isAddressTaken(const Function &F) {
   SmallPtrSet<const Value *, 8> Seen;
-  for (const Use &U : F.uses()) {
-    const User *Usr = U.getUser();
-    if (auto *CB = dyn_cast<CallBase>(Usr)) {
-      if (CB->isCallee(&U))
-        continue;
-      return true;
-    }
-    if (auto *GV = dyn_cast<GlobalVariable>(Usr)) {
-      if (isBookkeepingGlobal(GV))
-        continue;
-      return true;
-    }
-    if (auto *GA = dyn_cast<GlobalAlias>(Usr)) {
-      // An alias is another name for the function: look at its uses too.
-      for (const Use &AU : GA->uses())
-        if (!(isa<CallBase>(AU.getUser()) && cast<CallBase>(AU.getUser())->isCallee(&AU)))
-          return true;
-      continue;
-    }
-    if (auto *C = dyn_cast<Constant>(Usr)) {
-      if (constantEscapes(C, Seen))
-        return true;
-      continue;
-    }
-    return true;
-  }
-  return false;
+  return addressEscapes(&F, Seen);
 }
 
 std::string calleeLabel(const CallEdge &E) {
