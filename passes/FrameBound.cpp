@@ -146,8 +146,14 @@ public:
   /// FastRegAlloc: the -O0 allocator also spills around instructions with
   /// fixed-register constraints and around control flow that instruction
   /// selection splits into blocks IR does not show.
-  PressureModel(Function &F, const DataLayout &DL, bool FastRegAlloc)
-      : F(F), DL(DL), FastRegAlloc(FastRegAlloc) {}
+  /// AccessesCall: a sanitizer that runs after the plugin will turn memory
+  /// accesses into calls (TSan, MSan) or checks with calls on their slow
+  /// path (ASan), so values live across an access may be spilled too.
+  /// Shadowed: MSan gives every value a shadow value, doubling pressure.
+  PressureModel(Function &F, const DataLayout &DL, bool FastRegAlloc, bool AccessesCall,
+                bool Shadowed)
+      : F(F), DL(DL), FastRegAlloc(FastRegAlloc), AccessesCall(AccessesCall),
+        Shadowed(Shadowed) {}
 
   struct Result {
     unsigned MaxGPRs = 0;            ///< most GPR values live at once
@@ -169,6 +175,8 @@ private:
   Function &F;
   const DataLayout &DL;
   bool FastRegAlloc;
+  bool AccessesCall;
+  bool Shadowed;
   DenseMap<const Value *, unsigned> Index;
   std::vector<RegUse> Uses;
   DenseMap<const BasicBlock *, unsigned> BlockIndex;
@@ -195,7 +203,12 @@ private:
       if (!isTracked(V))
         return;
       Index[V] = Uses.size();
-      Uses.push_back(regUse(V->getType(), DL));
+      RegUse U = regUse(V->getType(), DL);
+      if (Shadowed) {
+        U.GPRs *= 2;
+        U.VecBytes *= 2;
+      }
+      Uses.push_back(U);
     };
     for (Argument &A : F.args())
       Add(&A);
@@ -342,7 +355,15 @@ private:
       for (Instruction &I : reverse(BB)) {
         int D = indexOf(&I);
         auto *CB = dyn_cast<CallBase>(&I);
-        if ((CB && isRealCall(*CB)) || (FastRegAlloc && clobbersUnderFastRegAlloc(I))) {
+        bool SanitizerCall = AccessesCall && I.mayReadOrWriteMemory();
+        if (SanitizerCall) {
+          // The sanitizer's call comes before the access: the access's own
+          // operands live across it too.
+          for (const Use &Op : I.operands())
+            add(Live, indexOf(Op.get()));
+        }
+        if ((CB && isRealCall(*CB)) || (FastRegAlloc && clobbersUnderFastRegAlloc(I)) ||
+            SanitizerCall) {
           // Live across the call: live after it, less its own result.
           bool Own = D >= 0 && Live.Bits.test(D);
           unsigned G = Live.GPRs - (Own ? Uses[D].GPRs : 0);
@@ -409,6 +430,7 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   uint64_t MaxAlign = 16;
   uint64_t AsanObjects = 0;
   SmallPtrSet<const Value *, 8> HoistedValues;
+  bool MayAccessMemory = false;
   bool Leaf = mayBeMachineLeaf(F);
   uint64_t VectorWidth = hasTargetFeature(F, "+avx512f") ? 64
                          : hasTargetFeature(F, "+avx")   ? 32
@@ -429,6 +451,7 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
       }
       continue;
     }
+    MayAccessMemory |= I.mayReadOrWriteMemory();
     for (const Use &Op : I.operands()) {
       const Value *V = Op.get();
       if (auto *CB = dyn_cast<CallBase>(&I); CB && CB->isCallee(&Op))
@@ -464,7 +487,10 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   if (FB.Flags & frameflags::DynamicAlloca)
     ++NumDynamicAlloca;
 
-  PressureModel::Result P = PressureModel(F, DL, OptNone).run();
+  bool Msan = F.hasFnAttribute(Attribute::SanitizeMemory);
+  bool AccessesCall = Asan || Msan || F.hasFnAttribute(Attribute::SanitizeThread) ||
+                      F.hasFnAttribute(Attribute::SanitizeHWAddress);
+  PressureModel::Result P = PressureModel(F, DL, OptNone, AccessesCall, Msan).run();
   if (OptNone) {
     // The fast register allocator gives every value that lives across a
     // block edge or a call a stack slot of its own, and never shares slots.
@@ -489,8 +515,10 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   // hoisted constants) across calls in them, often all six; otherwise they
   // are pushed only when the caller-saved registers run out, with room for
   // the code generator's own temporaries.
+  // Sanitizers that instrument memory accesses add calls of their own.
+  bool MayCall = !Leaf || (AccessesCall && MayAccessMemory);
   uint64_t SavedRegs =
-      !Leaf && !OptNone
+      MayCall && !OptNone
           ? CalleeSaved / 8
           : std::min<uint64_t>(CalleeSaved / 8,
                                std::max<int64_t>(0, int64_t(P.MaxGPRs) + MaxHoisted -
@@ -504,7 +532,7 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   // `and` of rsp, and the backend rounds the frame itself up to a multiple
   // of MaxAlign: up to MaxAlign more.
   FB.Realign = MaxAlign > 16 ? 2 * MaxAlign : 0;
-  FB.Fixed = ReturnAddress + MinSize + (Leaf ? 0 : CallAlignment) + FrameMargin;
+  FB.Fixed = ReturnAddress + MinSize + (MayCall ? CallAlignment : 0) + FrameMargin;
   FB.Total = FB.Allocas + FB.Spills + FB.Fixed + FB.OutgoingArgs + FB.VarargsArea + FB.Realign;
 
   // A leaf function may keep up to 128 bytes below rsp (the red zone) and
@@ -513,6 +541,12 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   // a leaf is at least its pushes plus the whole red zone.
   if (Leaf && !(FB.Flags & (frameflags::NoRedZone | frameflags::DynamicAlloca))) {
     uint64_t WithRedZone = ReturnAddress + MinSize + RedZone + FB.Realign;
+    // Under a sanitizer that instruments memory accesses the function may
+    // or may not end up calling (the sanitizer may prove every access
+    // safe). The backend's figure is then read as a leaf's, 128 bytes
+    // higher than a caller's frame needs: cover both readings.
+    if (AccessesCall && MayAccessMemory)
+      WithRedZone = std::max(WithRedZone, FB.Total + RedZone);
     if (FB.Total < WithRedZone) {
       FB.Fixed += WithRedZone - FB.Total;
       FB.Total = WithRedZone;
