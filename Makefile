@@ -28,8 +28,9 @@ $(ASAN_BUILD)/CMakeCache.txt: | deps
 demo: build
 	@$(MAKE) --no-print-directory -C examples/demo BUILD=$(abspath $(BUILD))
 
-# All tests: lit (plugin, end to end, tools) and C unit tests through ctest,
-# then the same C code again under ASan+UBSan, then a bounded fuzzing run.
+# All tests: lit (plugin, end to end, tools), C unit tests, bounded fuzzing
+# runs and the Lua verification through ctest, then capri's C code again
+# under ASan+UBSan.
 check: build $(ASAN_BUILD)/CMakeCache.txt
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)

@@ -64,19 +64,6 @@ bool addressEscapes(const Value *V, SmallPtrSetImpl<const Value *> &Seen) {
   return false;
 }
 
-bool mayUseStackProtector(const Function &F) {
-  if (!F.hasFnAttribute(Attribute::StackProtect) &&
-      !F.hasFnAttribute(Attribute::StackProtectStrong) &&
-      !F.hasFnAttribute(Attribute::StackProtectReq))
-    return false;
-  if (F.hasFnAttribute(Attribute::StackProtectReq))
-    return true;
-  for (const Instruction &I : instructions(F))
-    if (isa<AllocaInst>(I))
-      return true;
-  return false;
-}
-
 /// Whether an inline asm string may transfer control to other code.
 bool asmMayCall(const InlineAsm &IA) {
   StringRef S = IA.getAsmString();
@@ -135,7 +122,7 @@ private:
     FunctionNode &N = G.Nodes[&F];
     N.F = &F;
     N.AddressTaken = isAddressTaken(F);
-    N.Leaf = mayBeMachineLeaf(F);
+    N.Leaf = machineCalls(F) != MachineCalls::Definite;
     typeOf(F, N.TypeId, N.IRTypeId, N.TypeCoarse);
     if (N.AddressTaken) {
       G.ByType[(uint64_t(N.TypeCoarse) << 32) | N.TypeId].push_back(&F);
@@ -157,8 +144,21 @@ private:
       if (!Lib.Name.empty())
         addCodegen(N, Lib.Name, &I);
     }
-    if (mayUseStackProtector(F))
+    if (stackProtectorCall(F) != MachineCalls::None)
       addCodegen(N, "__stack_chk_fail", nullptr);
+    std::string Sanitizer = sanitizerRuntimeCall(F);
+    if (!Sanitizer.empty())
+      addCodegen(N, Sanitizer, nullptr);
+  }
+
+  /// Calls with no line (introduced by code generation, or given line 0
+  /// when an optimisation moved them) are placed at their function.
+  static void locateInFunction(const FunctionNode &N, CallEdge &E) {
+    if (E.Loc && E.Loc.getLine() != 0)
+      return;
+    if (const DISubprogram *SP = N.F->getSubprogram())
+      E.Loc = DILocation::get(SP->getContext(), SP->getLine(), 0,
+                              const_cast<DISubprogram *>(SP));
   }
 
   void addEdge(FunctionNode &N, CallEdge E) {
@@ -190,6 +190,7 @@ private:
     if (I)
       E.Loc = I->getDebugLoc();
     ++NumCodegenCalls;
+    locateInFunction(N, E);
     addEdge(N, std::move(E));
   }
 
@@ -211,6 +212,7 @@ private:
     CallEdge E;
     E.Site = &CB;
     E.Loc = CB.getDebugLoc();
+    locateInFunction(N, E);
     E.IRTypeId = irTypeHash(CB.getFunctionType());
 
     const Value *Target = CB.getCalledOperand()->stripPointerCasts();

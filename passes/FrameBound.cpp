@@ -430,8 +430,13 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   uint64_t MaxAlign = 16;
   uint64_t AsanObjects = 0;
   SmallPtrSet<const Value *, 8> HoistedValues;
-  bool MayAccessMemory = false;
-  bool Leaf = mayBeMachineLeaf(F);
+  // Leaf: may use the red zone (readers add 128 bytes to the backend's
+  // figure). MayCall: may call, so needs callee-saved registers and call
+  // alignment. Both at once: code generation decides, and the bound must
+  // hold for either reading of the backend's figure.
+  MachineCalls Calls = machineCalls(F);
+  bool Leaf = Calls != MachineCalls::Definite;
+  bool MayCall = Calls != MachineCalls::None;
   uint64_t VectorWidth = hasTargetFeature(F, "+avx512f") ? 64
                          : hasTargetFeature(F, "+avx")   ? 32
                                                          : 16;
@@ -451,7 +456,6 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
       }
       continue;
     }
-    MayAccessMemory |= I.mayReadOrWriteMemory();
     for (const Use &Op : I.operands()) {
       const Value *V = Op.get();
       if (auto *CB = dyn_cast<CallBase>(&I); CB && CB->isCallee(&Op))
@@ -482,6 +486,9 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   }
   if (Asan)
     FB.Allocas = std::max(FB.Allocas, AsanObjects + 32);
+  // The stack protector, which runs in code generation, adds its guard slot.
+  if (stackProtectorCall(F) != MachineCalls::None)
+    FB.Allocas = alignTo(FB.Allocas, 16) + 16;
   FB.Allocas = alignTo(FB.Allocas, 16);
   FB.MaxAlign = static_cast<unsigned>(std::min<uint64_t>(MaxAlign, 1u << 15));
   if (FB.Flags & frameflags::DynamicAlloca)
@@ -515,8 +522,6 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   // hoisted constants) across calls in them, often all six; otherwise they
   // are pushed only when the caller-saved registers run out, with room for
   // the code generator's own temporaries.
-  // Sanitizers that instrument memory accesses add calls of their own.
-  bool MayCall = !Leaf || (AccessesCall && MayAccessMemory);
   uint64_t SavedRegs =
       MayCall && !OptNone
           ? CalleeSaved / 8
@@ -541,11 +546,11 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   // a leaf is at least its pushes plus the whole red zone.
   if (Leaf && !(FB.Flags & (frameflags::NoRedZone | frameflags::DynamicAlloca))) {
     uint64_t WithRedZone = ReturnAddress + MinSize + RedZone + FB.Realign;
-    // Under a sanitizer that instruments memory accesses the function may
-    // or may not end up calling (the sanitizer may prove every access
-    // safe). The backend's figure is then read as a leaf's, 128 bytes
-    // higher than a caller's frame needs: cover both readings.
-    if (AccessesCall && MayAccessMemory)
+    // When code generation decides whether the function calls (a tail
+    // call, an inline-expanded copy, the stack protector, a sanitizer that
+    // may prove every access safe), readers take the backend's figure as a
+    // leaf's, 128 bytes above what a caller's frame needs: cover both.
+    if (MayCall)
       WithRedZone = std::max(WithRedZone, FB.Total + RedZone);
     if (FB.Total < WithRedZone) {
       FB.Fixed += WithRedZone - FB.Total;

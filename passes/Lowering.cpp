@@ -151,20 +151,144 @@ bool usesTlsGetAddr(const Instruction &I, const Module &M) {
   return false;
 }
 
-bool mayBeMachineLeaf(const Function &F) {
-  const Module &M = *F.getParent();
-  for (const Instruction &I : instructions(F)) {
-    if (auto *CB = dyn_cast<CallBase>(&I)) {
-      if (isRealCall(*CB))
-        return false;
-      if (auto *II = dyn_cast<IntrinsicInst>(CB); II && intrinsicLibcall(*II, F).Certain)
-        return false;
+namespace {
+
+/// Arrays (or structs holding arrays) are what the stack protector guards;
+/// Large: an array of chars at least the protector's buffer size.
+void protectableArray(Type *T, unsigned BufferSize, bool &Any, bool &Large, unsigned Depth = 0) {
+  if (Depth > 8)
+    return;
+  if (auto *AT = dyn_cast<ArrayType>(T)) {
+    Any = true;
+    if (AT->getElementType()->isIntegerTy(8) && AT->getNumElements() >= BufferSize)
+      Large = true;
+    protectableArray(AT->getElementType(), BufferSize, Any, Large, Depth + 1);
+    return;
+  }
+  if (auto *ST = dyn_cast<StructType>(T))
+    for (Type *E : ST->elements())
+      protectableArray(E, BufferSize, Any, Large, Depth + 1);
+}
+
+/// Whether a stack object's address may escape (the strong protector
+/// guards such objects); approximate, so only ever a "Possible".
+bool addressMayEscape(const AllocaInst &AI) {
+  for (const User *U : AI.users()) {
+    if (auto *LI = dyn_cast<LoadInst>(U)) {
+      (void)LI;
       continue;
     }
-    if (instructionLibcall(I).Certain || usesTlsGetAddr(I, M))
-      return false;
+    if (auto *SI = dyn_cast<StoreInst>(U)) {
+      if (SI->getValueOperand() == &AI)
+        return true;
+      continue;
+    }
+    if (auto *II = dyn_cast<IntrinsicInst>(U))
+      if (II->isLifetimeStartOrEnd())
+        continue;
+    return true;
   }
-  return true;
+  return false;
+}
+
+/// A call in tail position (followed by a return of its result or of
+/// nothing) may be emitted as a jump, after the frame is gone.
+bool inTailPosition(const CallBase &CB) {
+  auto *CI = dyn_cast<CallInst>(&CB);
+  if (!CI || !CI->isTailCall())
+    return false;
+  // Markers that emit no code (lifetime ends, assumptions) may follow.
+  const Instruction *Next = CI->getNextNonDebugInstruction();
+  while (Next && isa<IntrinsicInst>(Next) && cast<IntrinsicInst>(Next)->isAssumeLikeIntrinsic())
+    Next = Next->getNextNonDebugInstruction();
+  auto *Ret = dyn_cast_or_null<ReturnInst>(Next);
+  return Ret && (!Ret->getReturnValue() || Ret->getReturnValue() == CI);
+}
+
+bool instrumentsAccesses(const Function &F) {
+  return F.hasFnAttribute(Attribute::SanitizeAddress) ||
+         F.hasFnAttribute(Attribute::SanitizeThread) ||
+         F.hasFnAttribute(Attribute::SanitizeMemory) ||
+         F.hasFnAttribute(Attribute::SanitizeHWAddress);
+}
+
+} // namespace
+
+MachineCalls stackProtectorCall(const Function &F) {
+  bool Strong = F.hasFnAttribute(Attribute::StackProtectStrong);
+  if (F.hasFnAttribute(Attribute::StackProtectReq))
+    return MachineCalls::Definite;
+  if (!Strong && !F.hasFnAttribute(Attribute::StackProtect))
+    return MachineCalls::None;
+  unsigned BufferSize = 8;
+  Attribute B = F.getFnAttribute("stack-protector-buffer-size");
+  if (B.isValid())
+    B.getValueAsString().getAsInteger(10, BufferSize);
+  MachineCalls Need = MachineCalls::None;
+  for (const Instruction &I : instructions(F)) {
+    auto *AI = dyn_cast<AllocaInst>(&I);
+    if (!AI)
+      continue;
+    if (!AI->isStaticAlloca() || AI->isArrayAllocation())
+      return MachineCalls::Definite; // variable-sized objects are always guarded
+    bool Any = false, Large = false;
+    protectableArray(AI->getAllocatedType(), BufferSize, Any, Large);
+    if (Large || (Strong && Any))
+      return MachineCalls::Definite;
+    if (Any || (Strong && addressMayEscape(*AI)))
+      Need = MachineCalls::Possible;
+  }
+  return Need;
+}
+
+std::string sanitizerRuntimeCall(const Function &F) {
+  bool Accesses = false;
+  for (const Instruction &I : instructions(F))
+    if (I.mayReadOrWriteMemory() && !isa<CallBase>(I)) {
+      Accesses = true;
+      break;
+    }
+  if (F.hasFnAttribute(Attribute::SanitizeThread))
+    return "__tsan_func_entry";
+  if (!Accesses)
+    return "";
+  if (F.hasFnAttribute(Attribute::SanitizeAddress))
+    return "__asan_report_load_n";
+  if (F.hasFnAttribute(Attribute::SanitizeMemory))
+    return "__msan_warning_noreturn";
+  if (F.hasFnAttribute(Attribute::SanitizeHWAddress))
+    return "__hwasan_loadN";
+  return "";
+}
+
+MachineCalls machineCalls(const Function &F) {
+  const Module &M = *F.getParent();
+  MachineCalls Result = MachineCalls::None;
+  auto Note = [&](MachineCalls C) { Result = std::max(Result, C); };
+  for (const Instruction &I : instructions(F)) {
+    if (usesTlsGetAddr(I, M))
+      return MachineCalls::Definite;
+    if (auto *CB = dyn_cast<CallBase>(&I)) {
+      if (isRealCall(*CB)) {
+        if (!inTailPosition(*CB))
+          return MachineCalls::Definite;
+        Note(MachineCalls::Possible);
+      } else if (auto *II = dyn_cast<IntrinsicInst>(CB)) {
+        Libcall L = intrinsicLibcall(*II, F);
+        if (L.Certain)
+          return MachineCalls::Definite;
+        if (!L.Name.empty())
+          Note(MachineCalls::Possible);
+      }
+      continue;
+    }
+    if (instructionLibcall(I).Certain)
+      return MachineCalls::Definite;
+  }
+  Note(stackProtectorCall(F));
+  if (instrumentsAccesses(F) && !sanitizerRuntimeCall(F).empty())
+    Note(MachineCalls::Possible);
+  return Result;
 }
 
 } // namespace capri

@@ -40,9 +40,21 @@ Libcall instructionLibcall(const llvm::Instruction &I);
 /// __tls_get_addr.
 bool usesTlsGetAddr(const llvm::Instruction &I, const llvm::Module &M);
 
-/// Whether code generation may leave F without any call (so that it may
-/// keep data in the red zone): no real call, no libcall that is certain.
-bool mayBeMachineLeaf(const llvm::Function &F);
+/// Whether the machine code of a function calls: Definite (it is not a
+/// leaf), Possible (code generation decides: a call in tail position may
+/// become a jump, a copy may be expanded inline, the stack protector or a
+/// sanitizer may or may not add its call), or None.
+enum class MachineCalls { None, Possible, Definite };
+MachineCalls machineCalls(const llvm::Function &F);
+
+/// Whether the stack protector will guard F (and so may call
+/// __stack_chk_fail): a replica of the backend's decision, which only says
+/// Definite where the backend certainly protects.
+MachineCalls stackProtectorCall(const llvm::Function &F);
+
+/// The runtime function a sanitizer that runs after the plugin calls from
+/// F, or "" (a representative of the family: report and entry hooks).
+std::string sanitizerRuntimeCall(const llvm::Function &F);
 
 } // namespace capri
 

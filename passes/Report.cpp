@@ -44,6 +44,17 @@ PreservedAnalyses CapriReportPass::run(Module &M, ModuleAnalysisManager &MAM) {
   const StackAnalysisInfo &SA = MAM.getResult<CapriStackAnalysis>(M);
   auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
 
+  std::vector<std::pair<const Function *, std::string>> Malformed;
+  recursionBounds(M, &Malformed);
+  for (const auto &[F, Text] : Malformed) {
+    std::string Loc = where(*F);
+    diagnose(M.getContext(),
+             (Loc.empty() ? "" : Loc + ": ") + "capri: CAPRI_RECURSION_BOUND(" + Text +
+                 ") on " + F->getName().str() +
+                 " is not a depth from 1 to 4294967295; the annotation is ignored",
+             DS_Warning);
+  }
+
   for (Function &F : M) {
     const StackInfo *SI = SA.get(&F);
     if (!SI)

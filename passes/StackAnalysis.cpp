@@ -21,7 +21,8 @@ namespace capri {
 
 AnalysisKey CapriStackAnalysis::Key;
 
-DenseMap<const Function *, unsigned> recursionBounds(const Module &M) {
+DenseMap<const Function *, unsigned>
+recursionBounds(const Module &M, std::vector<std::pair<const Function *, std::string>> *Malformed) {
   DenseMap<const Function *, unsigned> Bounds;
   const GlobalVariable *GA = M.getNamedGlobal("llvm.global.annotations");
   if (!GA || !GA->hasInitializer())
@@ -44,8 +45,12 @@ DenseMap<const Function *, unsigned> recursionBounds(const Module &M) {
     if (!Text.consume_front("capri.recursion_bound="))
       continue;
     unsigned Depth;
-    if (Text.trim().getAsInteger(10, Depth) || Depth == 0)
-      continue; // a malformed bound leaves the function unbounded
+    if (Text.trim().getAsInteger(10, Depth) || Depth == 0) {
+      // A malformed bound leaves the function unbounded.
+      if (Malformed)
+        Malformed->emplace_back(F, Text.str());
+      continue;
+    }
     Bounds[F] = Depth;
   }
   return Bounds;

@@ -55,8 +55,12 @@ public:
                   llvm::ModuleAnalysisManager::Invalidator &);
 };
 
-/// Parses CAPRI_RECURSION_BOUND annotations: function -> depth.
-llvm::DenseMap<const llvm::Function *, unsigned> recursionBounds(const llvm::Module &M);
+/// Parses CAPRI_RECURSION_BOUND annotations: function -> depth. Malformed
+/// ones (not a positive 32-bit number) are left out and, when Malformed is
+/// given, listed there with their text.
+llvm::DenseMap<const llvm::Function *, unsigned>
+recursionBounds(const llvm::Module &M,
+                std::vector<std::pair<const llvm::Function *, std::string>> *Malformed = nullptr);
 
 class CapriStackAnalysis : public llvm::AnalysisInfoMixin<CapriStackAnalysis> {
   friend llvm::AnalysisInfoMixin<CapriStackAnalysis>;
