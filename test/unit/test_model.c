@@ -324,6 +324,33 @@ static void test_references_and_asm(void)
     CHECK_EQ(w.a.unresolved_count, 1); /* the asm call */
     CHECK_STR(site_kind(&w.m.sites[w.a.unresolved_sites[0]]), "asm");
     CHECK_EQ(worst(&w, "asmfn"), 1003);
+    /* The indirect call may reach libc_func, which has no metadata: an external finding. */
+    CHECK_EQ(w.a.external_count, 1);
+    if (w.a.external_count == 1) {
+        CHECK(w.a.externals[0].indirect);
+        CHECK_STR(node_label(&w.m, w.a.externals[0].node), "libc_func");
+        CHECK_STR(w.m.functions[w.m.sites[w.a.externals[0].site].caller].name, "main");
+    }
+    world_free(&w);
+
+    /* A cast call matched both by C type and by IR type lists the candidate once;
+     * a NAMED call to the same function is a finding of its own. */
+    world_init(&w);
+    mdb_init(&b);
+    main_fn = mdb_fn(&b, "main", 10);
+    mdb_indirect(&b, main_fn, 4, 40, CAPRI_MD_CALLF_CAST);
+    mdb_named(&b, main_fn, "libc_func");
+    mdb_ref(&b, "libc_func", 4, 40);
+    world_add(&w, &b, "one.o", NULL, 0);
+    mdb_free(&b);
+    CHECK_EQ(world_run(&w), 0);
+    CHECK_EQ(w.a.external_count, 2);
+    if (w.a.external_count == 2) {
+        CHECK(w.a.externals[0].indirect);
+        CHECK(!w.a.externals[1].indirect);
+        CHECK_EQ(w.a.externals[0].node, w.a.externals[1].node);
+    }
+    CHECK_EQ(finding_count(&w.a, FINDING_EXTERNAL), 2);
     world_free(&w);
 }
 

@@ -44,6 +44,8 @@ static void check_file(const char *name, size_t objects, size_t records, size_t 
     struct error err;
     diag_quiet = 1;
     int rc = inputs_add_file(&in, path, &err);
+    if (rc == 0)
+        rc = inputs_finish(&in, &err);
     diag_quiet = 0;
     if (rc) {
         fprintf(stderr, "%s: %s\n", name, err.text);
@@ -153,6 +155,8 @@ static int read_buffer(const uint8_t *data, size_t size)
     memset(&in, 0, sizeof in);
     struct error err;
     int rc = inputs_add_buffer(&in, "buffer", copy, size, &err);
+    if (rc == 0)
+        rc = inputs_finish(&in, &err);
     if (rc == 0) {
         struct model m;
         struct model_options mo = { DEFAULT_EXTERNAL_RESERVE, INDIRECT_C_TYPE };
@@ -371,6 +375,54 @@ static void test_extended_numbering(void)
     free(obj);
 }
 
+/* Rename every "capri_meta" section of an object, so it has no metadata. */
+static void hide_metadata(uint8_t *data, size_t size)
+{
+    for (size_t i = 0; i + sizeof CAPRI_MD_SECTION <= size; i++)
+        if (memcmp(data + i, CAPRI_MD_SECTION, sizeof CAPRI_MD_SECTION) == 0)
+            data[i] = 'X';
+}
+
+/*
+ * An input without metadata next to one with metadata is code without
+ * metadata (a warning); alone it is an error. An archive none of whose
+ * members has metadata counts as one such input.
+ */
+static void test_inputs_without_metadata(void)
+{
+    size_t asize, bsize;
+    uint8_t *a = slurp("a.o", &asize), *b = slurp("b.o", &bsize);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return;
+    }
+    hide_metadata(b, bsize);
+    struct inputs in;
+    struct error err;
+    memset(&in, 0, sizeof in);
+    CHECK_EQ(inputs_add_buffer(&in, "bare.o", b, bsize, &err), 0);
+    CHECK_EQ(in.count, 0);
+    CHECK_EQ(in.bare_count, 1);
+    CHECK_EQ(inputs_finish(&in, &err), -1);
+    CHECK(strstr(err.text, "bare.o: no capri metadata (section capri_meta)") == err.text);
+    CHECK(strstr(err.text, "capri-cc") != NULL);
+    CHECK(strstr(err.text, "-fsanitize=kcfi -fno-sanitize=function") != NULL);
+    CHECK_EQ(inputs_add_buffer(&in, "second.o", b, bsize, &err), 0);
+    CHECK_EQ(inputs_finish(&in, &err), -1);
+    CHECK(strstr(err.text, "no input has capri metadata (section capri_meta): bare.o, second.o:") ==
+          err.text);
+    CHECK_EQ(inputs_add_buffer(&in, "a.o", a, asize, &err), 0);
+    diag_quiet = 1;
+    CHECK_EQ(inputs_finish(&in, &err), 0);
+    diag_quiet = 0;
+    CHECK_EQ(in.count, 1);
+    CHECK_EQ(in.bare_count, 2);
+    inputs_free(&in);
+    free(a);
+    free(b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -383,5 +435,6 @@ int main(int argc, char **argv)
     RUN(test_truncations_and_mutations);
     RUN(test_archives);
     RUN(test_extended_numbering);
+    RUN(test_inputs_without_metadata);
     return test_summary("test_reader");
 }

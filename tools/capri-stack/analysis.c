@@ -394,6 +394,12 @@ static void keep_reachable_cycles(struct analysis *a, const uint8_t *reach)
     free(renumber);
 }
 
+static void add_external(struct analysis *a, uint32_t site, uint32_t node, int indirect)
+{
+    GROW(a->externals, a->external_cap, a->external_count + 1);
+    a->externals[a->external_count++] = (struct external_call){ site, node, indirect };
+}
+
 static void collect_findings(struct analysis *a)
 {
     const struct model *m = a->model;
@@ -405,18 +411,47 @@ static void collect_findings(struct analysis *a)
     for (uint32_t s = 0; s < m->site_count; s++) {
         if (reach && !reach[m->sites[s].caller])
             continue;
-        switch (m->sites[s].resolution) {
-        case SITE_UNRESOLVED:
-        case SITE_ASM:
+        if (m->sites[s].resolution == SITE_UNRESOLVED || m->sites[s].resolution == SITE_ASM) {
             GROW(a->unresolved_sites, a->unresolved_cap, a->unresolved_count + 1);
             a->unresolved_sites[a->unresolved_count++] = s;
-            break;
-        case SITE_EXTERNAL:
-            GROW(a->external_sites, a->external_cap, a->external_count + 1);
-            a->external_sites[a->external_count++] = s;
-            break;
-        default:
-            break;
+        }
+    }
+    /*
+     * Calls into code without metadata, in call site order (a function's
+     * edges are in the order of its sites): direct edges to an external
+     * node, and the external candidates of indirect calls, found through
+     * the call's type sets (one by C type and maybe one by IR type: a
+     * candidate in both is listed once).
+     */
+    for (uint32_t v = 0; v < m->function_count; v++) {
+        if (reach && !reach[v])
+            continue;
+        for (uint32_t e = m->edge_start[v]; e < m->edge_start[v + 1]; e++) {
+            uint32_t s = m->edges[e].site, to = m->edges[e].to;
+            if (s == NONE)
+                continue;
+            if (m->nodes[to].kind == NODE_EXTERNAL && m->sites[s].resolution == SITE_EXTERNAL) {
+                add_external(a, s, to, 0);
+                continue;
+            }
+            if (m->nodes[to].kind != NODE_TYPE_SET)
+                continue;
+            int second_set = e > m->edge_start[v] && m->edges[e - 1].site == s;
+            size_t site_first = a->external_count;
+            if (second_set)
+                while (site_first > 0 && a->externals[site_first - 1].site == s)
+                    site_first--;
+            size_t site_end = a->external_count;
+            for (uint32_t k = m->edge_start[to]; k < m->edge_start[to + 1]; k++) {
+                uint32_t w = m->edges[k].to;
+                if (m->nodes[w].kind != NODE_EXTERNAL)
+                    continue;
+                int seen = 0;
+                for (size_t i = site_first; i < site_end && !seen; i++)
+                    seen = a->externals[i].node == w;
+                if (!seen)
+                    add_external(a, s, w, 1);
+            }
         }
     }
     for (uint32_t f = 0; f < m->function_count; f++)
@@ -478,7 +513,7 @@ void analysis_free(struct analysis *a)
     free(a->results);
     free(a->roots);
     free(a->unresolved_sites);
-    free(a->external_sites);
+    free(a->externals);
     free(a->dynamic_functions);
     free(a->over_limit_roots);
     memset(a, 0, sizeof *a);

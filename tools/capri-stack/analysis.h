@@ -47,6 +47,17 @@ struct root {
     unsigned unbounded;
 };
 
+/*
+ * A call into code without metadata: a NAMED call nobody defines, or an
+ * indirect call one of whose candidates is a referenced function nobody
+ * defines (one finding per such candidate).
+ */
+struct external_call {
+    uint32_t site;   /* call site index */
+    uint32_t node;   /* the NODE_EXTERNAL callee */
+    int indirect;    /* reached through an indirect call */
+};
+
 struct analysis_options {
     const char *const *roots; /* --root names, or NULL for the default roots */
     size_t root_count;
@@ -66,7 +77,7 @@ struct analysis {
     /* Findings. */
     uint32_t *unresolved_sites; /* SITE_UNRESOLVED and SITE_ASM */
     size_t unresolved_count, unresolved_cap;
-    uint32_t *external_sites;
+    struct external_call *externals;
     size_t external_count, external_cap;
     uint32_t *dynamic_functions;
     size_t dynamic_count, dynamic_cap;

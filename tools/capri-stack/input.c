@@ -1,13 +1,16 @@
 /*
  * Input files: load them, tell ELF files from archives, read every ELF
- * object, and validate its capri records. A file that carries no capri
- * metadata at all is an error: it was not built with the plugin, and a stack
- * report without data would only look reassuring.
+ * object, and validate its capri records. Inputs without any capri metadata
+ * are remembered; inputs_finish makes that an error when no input has any
+ * (nothing was built with the plugin, and a stack report without data would
+ * only look reassuring) and a warning otherwise (code without metadata, like
+ * a hand-written assembly file next to compiled C).
  */
 #include "input.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -16,12 +19,22 @@
 #ifndef CAPRI_STACK_PLUGIN_PATH
 #define CAPRI_STACK_PLUGIN_PATH "build/lib/CapriPlugin.so"
 #endif
+#ifndef CAPRI_STACK_CC_PATH
+#define CAPRI_STACK_CC_PATH "build/bin/capri-cc"
+#endif
 
 const char *const capri_no_metadata_hint =
-    "it was not compiled with the capri plugin. Compile with "
-    "'clang -fpass-plugin=" CAPRI_STACK_PLUGIN_PATH "' (add -fstack-size-section for "
-    "backend frame sizes) or with capri-cc; under -flto the plugin must also be given at the "
-    "link: -Wl,--load-pass-plugin=" CAPRI_STACK_PLUGIN_PATH;
+    "it was not compiled with the capri plugin. Compile with " CAPRI_STACK_CC_PATH
+    " (clang with the plugin and the flags capri needs), or with plain clang adding "
+    "-fpass-plugin=" CAPRI_STACK_PLUGIN_PATH " -fstack-size-section -fsanitize=kcfi "
+    "-fno-sanitize=function (without -fsanitize=kcfi indirect calls are matched coarsely, by "
+    "IR type); under -flto the plugin must also be given at the link: "
+    "-Wl,--load-pass-plugin=" CAPRI_STACK_PLUGIN_PATH;
+
+const char *const capri_bitcode_message =
+    "LLVM bitcode (from -flto or -emit-llvm), not native code: capri-stack needs the linked "
+    "binary or native objects (compile with -c, without -emit-llvm). Under -flto the capri "
+    "records are written at the link, so run capri-stack on the linked program";
 
 static void object_free(struct object *obj)
 {
@@ -39,7 +52,16 @@ void inputs_free(struct inputs *in)
     for (size_t i = 0; i < in->count; i++)
         object_free(&in->objects[i]);
     free(in->objects);
+    for (size_t i = 0; i < in->bare_count; i++)
+        free(in->bare[i].name);
+    free(in->bare);
     memset(in, 0, sizeof *in);
+}
+
+static void add_bare(struct inputs *in, const char *name, int archive)
+{
+    GROW(in->bare, in->bare_cap, in->bare_count + 1);
+    in->bare[in->bare_count++] = (struct bare_input){ xstrdup(name), archive };
 }
 
 /* Parse every record of every capri_meta section of obj. */
@@ -98,7 +120,7 @@ static int add_elf(struct inputs *in, const char *name, const uint8_t *data, siz
 struct archive_ctx {
     struct inputs *in;
     const char *archive;
-    size_t with_metadata, without_metadata;
+    size_t with_metadata;
 };
 
 static int add_member(void *ctxp, const char *member, const uint8_t *data, size_t size,
@@ -108,16 +130,13 @@ static int add_member(void *ctxp, const char *member, const uint8_t *data, size_
     char *name = xasprintf("%s(%s)", ctx->archive, member);
     int rc = 0;
     if (is_bitcode(data, size)) {
-        rc = errorf(err, "%s: LLVM bitcode (compiled with -flto): capri records for LTO code "
-                    "are written at the link, so run capri-stack on the linked program", name);
+        rc = errorf(err, "%s: %s", name, capri_bitcode_message);
     } else if (!elf_looks_like(data, size)) {
         warnf("%s: not an ELF object; skipped", name);
     } else {
         rc = add_elf(ctx->in, name, data, size, err);
         if (rc == 1) {
-            ctx->without_metadata++;
-            warnf("%s: no capri metadata; calls into it count as calls into code without "
-                  "metadata", name);
+            add_bare(ctx->in, name, 0);
             rc = 0;
         } else if (rc == 0) {
             ctx->with_metadata++;
@@ -131,24 +150,60 @@ int inputs_add_buffer(struct inputs *in, const char *name, const uint8_t *data, 
                       struct error *err)
 {
     if (archive_looks_like(data, size)) {
-        struct archive_ctx ctx = { in, name, 0, 0 };
+        size_t bare_before = in->bare_count;
+        struct archive_ctx ctx = { in, name, 0 };
         if (archive_walk(name, data, size, add_member, &ctx, err))
             return -1;
-        if (ctx.with_metadata == 0)
-            return errorf(err, "%s: no member has capri metadata (section %s): %s", name,
-                          CAPRI_MD_SECTION, capri_no_metadata_hint);
+        if (ctx.with_metadata == 0) {
+            /* One entry for the whole archive rather than one per member. */
+            while (in->bare_count > bare_before)
+                free(in->bare[--in->bare_count].name);
+            add_bare(in, name, 1);
+        }
         return 0;
     }
     if (is_bitcode(data, size))
-        return errorf(err, "%s: LLVM bitcode (compiled with -flto): capri records for LTO code "
-                      "are written at the link, so run capri-stack on the linked program", name);
+        return errorf(err, "%s: %s", name, capri_bitcode_message);
     if (!elf_looks_like(data, size))
         return errorf(err, "%s: not an ELF file or ar archive", name);
     int rc = add_elf(in, name, data, size, err);
-    if (rc == 1)
-        return errorf(err, "%s: no capri metadata (section %s): %s", name, CAPRI_MD_SECTION,
-                      capri_no_metadata_hint);
+    if (rc == 1) {
+        add_bare(in, name, 0);
+        rc = 0;
+    }
     return rc;
+}
+
+/* At most this many names in the error listing inputs without metadata. */
+#define BARE_NAMES 4
+
+int inputs_finish(struct inputs *in, struct error *err)
+{
+    if (in->count == 0) {
+        if (in->bare_count == 1)
+            return errorf(err, "%s: %s capri metadata (section %s): %s", in->bare[0].name,
+                          in->bare[0].archive ? "no member has" : "no", CAPRI_MD_SECTION,
+                          capri_no_metadata_hint);
+        char names[512] = "";
+        size_t len = 0;
+        for (size_t i = 0; i < in->bare_count && i < BARE_NAMES; i++) {
+            int n = snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
+                             in->bare[i].name);
+            if (n < 0 || (size_t)n >= sizeof names - len)
+                break;
+            len += (size_t)n;
+        }
+        if (in->bare_count > BARE_NAMES && len < sizeof names)
+            snprintf(names + len, sizeof names - len, " and %zu more",
+                     in->bare_count - BARE_NAMES);
+        return errorf(err, "no input has capri metadata (section %s): %s: %s", CAPRI_MD_SECTION,
+                      names, capri_no_metadata_hint);
+    }
+    for (size_t i = 0; i < in->bare_count; i++)
+        warnf("%s: %s capri metadata (section %s); its functions are treated as code without "
+              "metadata (calls into them are charged the external reserve)", in->bare[i].name,
+              in->bare[i].archive ? "no member has" : "no", CAPRI_MD_SECTION);
+    return 0;
 }
 
 int inputs_add_records(struct inputs *in, const char *name, const uint8_t *meta, size_t size,

@@ -38,19 +38,36 @@ struct object {
     int has_stack_sizes; /* a .stack_sizes section was present (maybe empty) */
 };
 
+/* An input (a file, or an archive member) that carries no capri metadata. */
+struct bare_input {
+    char *name;  /* "asm.o", "lib.a(x.o)", or "lib.a" when no member has metadata */
+    int archive; /* an archive none of whose members has metadata */
+};
+
 struct inputs {
-    struct object *objects;
+    struct object *objects; /* only objects with capri records */
     size_t count, cap;
+    struct bare_input *bare; /* inputs without metadata, in command-line order */
+    size_t bare_count, bare_cap;
 };
 
 /*
  * Read a file (ELF object, executable, shared object, or ar archive) and
  * append its objects. On bad input returns -1 with a message naming the file.
- * A file without any capri metadata is bad input too.
+ * A readable file (or archive member) without capri metadata is not an error
+ * here: it is remembered in `bare`, and inputs_finish decides.
  */
 int inputs_add_file(struct inputs *in, const char *path, struct error *err);
 int inputs_add_buffer(struct inputs *in, const char *name, const uint8_t *data, size_t size,
                       struct error *err);
+
+/*
+ * Call once every input is added. When no input has capri metadata at all,
+ * returns -1 with a message saying how to build them (a report without data
+ * would only look reassuring). Otherwise warns once per input without
+ * metadata (its functions are code without metadata) and returns 0.
+ */
+int inputs_finish(struct inputs *in, struct error *err);
 void inputs_free(struct inputs *in);
 
 /*
@@ -79,7 +96,9 @@ int archive_looks_like(const uint8_t *data, size_t size);
 int archive_walk(const char *name, const uint8_t *data, size_t size, archive_member_fn fn,
                  void *ctx, struct error *err);
 
-/* The hint printed for files without metadata; also used by docs tests. */
+/* The hint printed for files without metadata. */
 extern const char *const capri_no_metadata_hint;
+/* The message for LLVM bitcode inputs (after "NAME: "). */
+extern const char *const capri_bitcode_message;
 
 #endif

@@ -10,10 +10,12 @@
  * Exit codes: 0 clean, 1 a selected finding (verify: an underestimate),
  * 2 bad usage or bad input.
  */
+#include "output.h"
 #include "report.h"
 #include "verify.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +53,13 @@ static const char usage_text[] =
     "                         main, address-taken functions no known indirect call\n"
     "                         reaches, and without main every uncalled global function\n"
     "  --format F             text (default), json, sarif or dot\n"
-    "  --output FILE          write the report to FILE; FILE.svg renders the DOT graph\n"
-    "                         with Graphviz; without --format the suffix picks it\n"
+    "  --output FILE          write the report to FILE (a regular file is replaced only\n"
+    "                         by a complete report; an input is refused); FILE.svg\n"
+    "                         renders the DOT graph with Graphviz; without --format the\n"
+    "                         suffix picks it (verify: .json)\n"
     "  --fail-on LIST         exit 1 if any of these exist (comma-separated):\n"
     "                         recursion, unresolved-indirect, dynamic-alloca, external,\n"
-    "                         stack>BYTES (K and M suffixes: stack>64K)\n"
+    "                         stack>BYTES (K and M suffixes: stack>64K; one limit)\n"
     "  --external-reserve N   bytes charged for a call into code without metadata or\n"
     "                         with an unknown target (default 16384)\n"
     "  --indirect MODE        resolve indirect calls by C type (c-type, default) or by\n"
@@ -65,28 +69,50 @@ static const char usage_text[] =
     "exit status: 0 clean, 1 a selected finding (verify: an underestimate),\n"
     "2 bad usage or unreadable input\n";
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fputs("capri-stack: ", stderr);
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
     fputs("\n(run capri-stack --help for usage)\n", stderr);
+    va_end(ap);
     return -1;
 }
+
+#define FAIL_ON_CLASSES \
+    "recursion, unresolved-indirect, dynamic-alloca, external, stack>BYTES"
 
 static int parse_fail_on(struct options *o, const char *list)
 {
     char *copy = xstrdup(list);
-    int rc = 0;
+    int rc = 0, items = 0;
     for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
         while (*item == ' ')
             item++;
+        size_t len = strlen(item);
+        while (len > 0 && item[len - 1] == ' ')
+            item[--len] = '\0';
+        if (len == 0)
+            continue;
+        items++;
         if (strncmp(item, "stack>", 6) == 0) {
-            if (parse_size(item + 6, &o->stack_limit)) {
+            uint64_t limit;
+            if (parse_size(item + 6, &limit)) {
                 rc = usage_error("--fail-on: bad size in '%s' (use stack>BYTES, K or M suffix)",
                                  item);
                 break;
             }
+            if (o->has_stack_limit) {
+                rc = usage_error("--fail-on: more than one stack limit ('%s' after stack>%llu "
+                                 "bytes): give one stack>BYTES", item,
+                                 (unsigned long long)o->stack_limit);
+                break;
+            }
+            o->stack_limit = limit;
             o->has_stack_limit = 1;
             o->fail_on |= 1u << FINDING_STACK_LIMIT;
             continue;
@@ -98,14 +124,14 @@ static int parse_fail_on(struct options *o, const char *list)
                 found = 1;
             }
         if (!found) {
-            rc = usage_error("--fail-on: unknown finding '%s' (known: recursion, "
-                             "unresolved-indirect, dynamic-alloca, external, stack>BYTES)",
+            rc = usage_error("--fail-on: unknown finding '%s' (known: " FAIL_ON_CLASSES ")",
                              item);
             break;
         }
     }
-    if (rc == 0 && o->fail_on == 0)
-        rc = usage_error("--fail-on: empty list%s", "");
+    if (rc == 0 && items == 0)
+        rc = usage_error("--fail-on: empty list: give comma-separated finding classes ("
+                         FAIL_ON_CLASSES ")");
     free(copy);
     return rc;
 }
@@ -131,7 +157,13 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* The value of an option given as "--opt value" or "--opt=value". */
+/* What option_value returns for "--opt" at the end of the line (already reported). */
+static const char missing_value[] = "";
+
+/*
+ * The value of an option given as "--opt value" or "--opt=value"; NULL when
+ * argv[*i] is not this option.
+ */
 static const char *option_value(int argc, char **argv, int *i, const char *name)
 {
     size_t n = strlen(name);
@@ -144,9 +176,19 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
         return NULL;
     if (*i + 1 >= argc) {
         usage_error("%s needs a value", name);
-        return "";
+        return missing_value;
     }
     return argv[++*i];
+}
+
+/* -1 (with a message saying what the option takes) when value is empty. */
+static int empty_value(const char *value, const char *name, const char *what)
+{
+    if (value == missing_value)
+        return -1;
+    if (*value)
+        return 0;
+    return usage_error("%s needs a value: %s", name, what);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -179,23 +221,31 @@ static int parse_args(int argc, char **argv, struct options *o)
                    CAPRI_MD_VERSION_MAJOR, CAPRI_MD_VERSION_MINOR);
             return 1;
         } else if ((v = option_value(argc, argv, &i, "--format"))) {
-            if (!*v || parse_format(o, v))
+            if (empty_value(v, "--format",
+                            o->verify ? "text or json" : "text, json, sarif or dot") ||
+                parse_format(o, v))
                 return -1;
         } else if ((v = option_value(argc, argv, &i, "--output"))) {
-            if (!*v)
-                return usage_error("--output needs a file name%s", "");
+            if (empty_value(v, "--output", "the report file"))
+                return -1;
             o->output = v;
         } else if (!o->verify && (v = option_value(argc, argv, &i, "--root"))) {
-            if (!*v)
-                return usage_error("--root needs a function name%s", "");
+            if (empty_value(v, "--root", "a function name"))
+                return -1;
             o->roots[o->root_count++] = v;
         } else if (!o->verify && (v = option_value(argc, argv, &i, "--fail-on"))) {
-            if (!*v || parse_fail_on(o, v))
+            if (empty_value(v, "--fail-on", "comma-separated finding classes (" FAIL_ON_CLASSES
+                            ")") ||
+                parse_fail_on(o, v))
                 return -1;
         } else if (!o->verify && (v = option_value(argc, argv, &i, "--external-reserve"))) {
-            if (!*v || parse_size(v, &o->model.external_reserve))
+            if (empty_value(v, "--external-reserve", "a size in bytes (K or M suffix)"))
+                return -1;
+            if (parse_size(v, &o->model.external_reserve))
                 return usage_error("--external-reserve: bad size '%s'", v);
         } else if (!o->verify && (v = option_value(argc, argv, &i, "--indirect"))) {
+            if (empty_value(v, "--indirect", "c-type or ir-type"))
+                return -1;
             if (strcmp(v, "c-type") == 0)
                 o->model.indirect = INDIRECT_C_TYPE;
             else if (strcmp(v, "ir-type") == 0)
@@ -208,8 +258,24 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
     }
     if (o->file_count == 0)
-        return usage_error("no input files%s", "");
-    if (o->format == FORMAT_DEFAULT && o->output) {
+        return usage_error("no input files");
+    if (o->verify) {
+        /* verify writes text or JSON only: no suffix picks anything else. */
+        if (o->format != FORMAT_DEFAULT && o->format != FORMAT_TEXT && o->format != FORMAT_JSON)
+            return usage_error("verify writes text or json: --format %s is not supported for "
+                               "verify", o->format == FORMAT_SARIF ? "sarif" : "dot");
+        if (o->format == FORMAT_DEFAULT && o->output) {
+            static const char *const unsupported[] = { ".sarif", ".dot", ".gv", ".svg" };
+            for (size_t k = 0; k < sizeof unsupported / sizeof unsupported[0]; k++)
+                if (ends_with(o->output, unsupported[k]))
+                    return usage_error("verify writes text or json: the %s suffix of --output "
+                                       "%s is not supported for verify (use --format text or "
+                                       "--format json, or another file name)",
+                                       unsupported[k], o->output);
+            if (ends_with(o->output, ".json"))
+                o->format = FORMAT_JSON;
+        }
+    } else if (o->format == FORMAT_DEFAULT && o->output) {
         if (ends_with(o->output, ".json"))
             o->format = FORMAT_JSON;
         else if (ends_with(o->output, ".sarif"))
@@ -220,29 +286,113 @@ static int parse_args(int argc, char **argv, struct options *o)
     }
     if (o->format == FORMAT_DEFAULT)
         o->format = FORMAT_TEXT;
-    if (o->verify && o->format != FORMAT_TEXT && o->format != FORMAT_JSON)
-        return usage_error("verify: --format must be text or json%s", "");
     if (o->output && ends_with(o->output, ".svg") && o->format != FORMAT_DOT)
         return usage_error("--output %s: an SVG file needs --format dot", o->output);
     return 0;
 }
 
-/* Render DOT text to SVG with Graphviz. */
-static int render_svg(const char *dot_path, const char *svg_path, struct error *err)
+/* Run Graphviz: dot -Tsvg -o svg_path dot_path. */
+static int run_dot(const char *dot_path, const char *svg_path, const char *target,
+                   struct error *err)
 {
     char *argv[] = { "dot", "-Tsvg", "-o", (char *)svg_path, (char *)dot_path, NULL };
     pid_t pid;
     int rc = posix_spawnp(&pid, "dot", NULL, NULL, argv, environ);
     if (rc != 0)
         return errorf(err, "cannot run Graphviz 'dot' to render %s (%s): install graphviz, or "
-                      "write the graph with --output FILE.dot", svg_path, strerror(rc));
+                      "write the graph with --output FILE.dot", target, strerror(rc));
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return errorf(err, "waiting for dot: %s", strerror(errno));
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return errorf(err, "dot failed to render %s", svg_path);
+        return errorf(err, "dot failed to render %s", target);
     return 0;
+}
+
+/* A temporary file in $TMPDIR (or /tmp); -1 with err set on failure. */
+static int temp_file(char **path, struct error *err)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    *path = xasprintf("%s/capri-stack-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemp(*path);
+    if (fd < 0) {
+        errorf(err, "cannot create a temporary file in %s: %s",
+               tmpdir && *tmpdir ? tmpdir : "/tmp", strerror(errno));
+        free(*path);
+        *path = NULL;
+    }
+    return fd;
+}
+
+/*
+ * Render the DOT graph to SVG with Graphviz, in temporary files, and return
+ * the SVG text. dot does not report failed writes, so a file that does not
+ * end its <svg> element is an error too.
+ */
+static int render_svg(const struct report *r, const char *target, char **svg, size_t *svg_len,
+                      struct error *err)
+{
+    char *dot_path = NULL, *svg_path = NULL;
+    int svg_fd = -1, rc = -1;
+    int dot_fd = temp_file(&dot_path, err);
+    FILE *dot = dot_fd >= 0 ? fdopen(dot_fd, "w") : NULL;
+    *svg = NULL;
+    *svg_len = 0;
+    if (!dot) {
+        if (dot_fd >= 0) {
+            errorf(err, "%s: %s", dot_path, strerror(errno));
+            close(dot_fd);
+        }
+        goto out;
+    }
+    report_dot(dot, r);
+    int failed = fflush(dot) != 0 || ferror(dot);
+    if (fclose(dot) != 0 || failed) {
+        errorf(err, "writing the DOT graph to %s: %s", dot_path, strerror(errno));
+        goto out;
+    }
+    svg_fd = temp_file(&svg_path, err);
+    if (svg_fd < 0 || run_dot(dot_path, svg_path, target, err))
+        goto out;
+    size_t cap = 0;
+    for (;;) {
+        GROW(*svg, cap, *svg_len + 65536);
+        ssize_t n = read(svg_fd, *svg + *svg_len, cap - *svg_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            errorf(err, "reading the SVG dot wrote: %s", strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        *svg_len += (size_t)n;
+    }
+    /* The closing tag, then at most some white space. */
+    size_t end = *svg_len;
+    while (end > 0 && ((*svg)[end - 1] == '\n' || (*svg)[end - 1] == ' '))
+        end--;
+    if (end < 6 || memcmp(*svg + end - 6, "</svg>", 6) != 0) {
+        errorf(err, "dot wrote an incomplete SVG for %s", target);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0) {
+        free(*svg);
+        *svg = NULL;
+        *svg_len = 0;
+    }
+    if (svg_fd >= 0)
+        close(svg_fd);
+    if (svg_path)
+        unlink(svg_path);
+    if (dot_path)
+        unlink(dot_path);
+    free(svg_path);
+    free(dot_path);
+    return rc;
 }
 
 static void write_report(FILE *out, enum format format, const struct report *r)
@@ -255,54 +405,52 @@ static void write_report(FILE *out, enum format format, const struct report *r)
     }
 }
 
-/* Write to --output (or stdout); an .svg output goes through a DOT file. */
+/* Write the report (or verify's comparison) to out; returns -1 with err set on failure. */
+static int produce(FILE *out, const struct options *o, const struct report *r,
+                   const struct model *m, int *verify_rc, struct error *err)
+{
+    if (o->verify) {
+        *verify_rc = verify_run(out, m, o->format == FORMAT_JSON, err);
+        return *verify_rc < 0 ? -1 : 0;
+    }
+    write_report(out, o->format, r);
+    return 0;
+}
+
+/*
+ * Write to --output (or stdout). Nothing that existed is ever removed or
+ * replaced by a failed run: see output.h.
+ */
 static int emit(const struct options *o, const struct report *r, const struct model *m,
                 int *verify_rc, struct error *err)
 {
-    FILE *out = stdout;
-    char *dot_path = NULL;
-    int svg = o->output && ends_with(o->output, ".svg");
-    if (svg) {
-        const char *tmpdir = getenv("TMPDIR");
-        dot_path = xasprintf("%s/capri-stack-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-        int fd = mkstemp(dot_path);
-        if (fd < 0 || !(out = fdopen(fd, "w"))) {
-            int e = errno;
-            if (fd >= 0) {
-                close(fd);
-                unlink(dot_path);
-            }
-            free(dot_path);
-            return errorf(err, "cannot create a temporary file: %s", strerror(e));
-        }
-    } else if (o->output) {
-        out = fopen(o->output, "w");
-        if (!out)
-            return errorf(err, "%s: %s", o->output, strerror(errno));
+    if (!o->output) {
+        int rc = produce(stdout, o, r, m, verify_rc, err);
+        if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0)
+            rc = errorf(err, "writing the report: %s", strerror(errno));
+        return rc;
+    }
+    /* An SVG is rendered first: nothing is touched if Graphviz fails. */
+    char *svg = NULL;
+    size_t svg_len = 0;
+    int is_svg = ends_with(o->output, ".svg");
+    if (is_svg && render_svg(r, o->output, &svg, &svg_len, err))
+        return -1;
+    struct output dest;
+    FILE *out = NULL;
+    if (output_begin(&dest, o->output, err) || !(out = output_stream(&dest, err))) {
+        if (out == NULL && dest.path)
+            output_end(&dest, NULL, 0, err);
+        free(svg);
+        return -1;
     }
     int rc = 0;
-    if (o->verify) {
-        *verify_rc = verify_run(out, m, o->format == FORMAT_JSON, err);
-        if (*verify_rc < 0)
-            rc = -1;
-    } else {
-        write_report(out, o->format, r);
-    }
-    if (out != stdout) {
-        if (fclose(out) != 0 && rc == 0)
-            rc = errorf(err, "%s: write failed: %s", svg ? dot_path : o->output, strerror(errno));
-        if (rc != 0 && !svg)
-            unlink(o->output); /* no half-written report for a script to pick up */
-    } else if (fflush(out) != 0 && rc == 0) {
-        rc = errorf(err, "writing the report: %s", strerror(errno));
-    }
-    if (svg) {
-        if (rc == 0)
-            rc = render_svg(dot_path, o->output, err);
-        unlink(dot_path);
-        free(dot_path);
-    }
-    return rc;
+    if (is_svg)
+        fwrite(svg, 1, svg_len, out); /* errors surface in output_end */
+    else
+        rc = produce(out, o, r, m, verify_rc, err);
+    free(svg);
+    return output_end(&dest, out, rc == 0, err);
 }
 
 static int run(const struct options *o)
@@ -315,9 +463,13 @@ static int run(const struct options *o)
     memset(&in, 0, sizeof in);
     memset(&m, 0, sizeof m);
     memset(&a, 0, sizeof a);
+    if (o->output && output_check_not_input(o->output, o->files, o->file_count, &err))
+        goto fail;
     for (size_t i = 0; i < o->file_count; i++)
         if (inputs_add_file(&in, o->files[i], &err))
             goto fail;
+    if (inputs_finish(&in, &err))
+        goto fail;
     model_build(&m, &in, &o->model);
     if (o->verify) {
         int verify_rc = EXIT_BAD_INPUT;

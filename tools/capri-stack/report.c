@@ -1,6 +1,8 @@
 /* Helpers shared by the report formats. */
 #include "report.h"
 
+#include <stdlib.h>
+
 int report_fails(const struct report *r, enum finding f)
 {
     return (r->fail_on & (1u << f)) && finding_count(r->analysis, f) > 0;
@@ -46,4 +48,88 @@ const char *unbounded_reason(unsigned unbounded)
     if (unbounded & UNBOUNDED_DYNAMIC)
         return "dynamic-alloca";
     return "";
+}
+
+int call_location(const struct model *m, const struct call_site *s, const char **file,
+                  uint32_t *line)
+{
+    const struct function *caller = &m->functions[s->caller];
+    if (s->line == 0 && caller->file && *caller->file) {
+        *file = caller->file;
+        *line = caller->line;
+        return 1;
+    }
+    *file = s->file;
+    *line = s->line;
+    return 0;
+}
+
+const char *call_location_text(char *buf, size_t len, const struct model *m,
+                               const struct call_site *s)
+{
+    const char *file;
+    uint32_t line;
+    int at_function = call_location(m, s, &file, &line);
+    location(buf, len, file, line);
+    if (at_function) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, len - n, " (in function %s)", m->functions[s->caller].name);
+    }
+    return buf;
+}
+
+int module_is_coarse(const struct model *m, size_t module)
+{
+    return (m->modules[module].record->flags & CAPRI_MD_MODULE_TYPES_COARSE) != 0;
+}
+
+size_t coarse_module_count(const struct model *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->module_count; i++)
+        n += (size_t)module_is_coarse(m, i);
+    return n;
+}
+
+/* At most this many module names in the coarse-types note. */
+#define COARSE_NOTE_NAMES 4
+
+char *coarse_types_note(const struct model *m)
+{
+    size_t coarse = coarse_module_count(m);
+    if (coarse == 0 || m->options.indirect == INDIRECT_IR_TYPE)
+        return NULL;
+    char names[1024];
+    size_t len = 0, shown = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < m->module_count && shown < COARSE_NOTE_NAMES; i++) {
+        if (!module_is_coarse(m, i))
+            continue;
+        const struct module *mod = &m->modules[i];
+        const char *source = capri_md_string(mod->record, mod->record->module.source_file);
+        int n = mod->object->record_count > 1 && *source
+                    ? snprintf(names + len, sizeof names - len, "%s%s (%s)", shown ? ", " : "",
+                               mod->object->name, source)
+                    : snprintf(names + len, sizeof names - len, "%s%s", shown ? ", " : "",
+                               mod->object->name);
+        if (n < 0 || (size_t)n >= sizeof names - len)
+            break;
+        len += (size_t)n;
+        shown++;
+    }
+    if (coarse > shown && len < sizeof names)
+        snprintf(names + len, sizeof names - len, " and %zu more", coarse - shown);
+    return xasprintf("%zu of %zu module%s %s built without -fsanitize=kcfi, so %s only IR types: "
+                     "%s. Indirect calls in %s and functions %s defines are matched by IR type, "
+                     "which is coarser (more candidates). Compile with capri-cc, or add "
+                     "-fsanitize=kcfi -fno-sanitize=function, for C types.",
+                     coarse, m->module_count, m->module_count == 1 ? "" : "s",
+                     coarse == 1 ? "was" : "were", coarse == 1 ? "it has" : "they have", names,
+                     coarse == 1 ? "it" : "them", coarse == 1 ? "it" : "they");
+}
+
+const char *plural(char *buf, size_t len, size_t count, const char *noun)
+{
+    snprintf(buf, len, "%zu %s%s", count, noun, count == 1 ? "" : "s");
+    return buf;
 }

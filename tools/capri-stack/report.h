@@ -34,6 +34,32 @@ const char *node_label(const struct model *m, uint32_t node);
 /* "indirect" or "asm", and the type identity of a site, for the findings. */
 const char *site_kind(const struct call_site *s);
 
+/*
+ * Where to point a finding about a call: the call's own file:line, or, when
+ * the call has no line (code generation's calls like __stack_chk_fail, or
+ * calls LLVM moved and gave line 0), the calling function's definition.
+ * Returns 1 in that second case.
+ */
+int call_location(const struct model *m, const struct call_site *s, const char **file,
+                  uint32_t *line);
+
+/* The same as text: "a.c:12", or "a.c:3 (in function f)" after the fallback. */
+const char *call_location_text(char *buf, size_t len, const struct model *m,
+                               const struct call_site *s);
+
+/* Modules (records) without C-level type ids (built without -fsanitize=kcfi). */
+int module_is_coarse(const struct model *m, size_t module);
+size_t coarse_module_count(const struct model *m);
+
+/*
+ * A note naming the coarse modules (at most a few, "and N more"), or NULL
+ * when there are none or --indirect ir-type makes it moot. Caller frees.
+ */
+char *coarse_types_note(const struct model *m);
+
+/* "1 other function", "2 other functions": count and a noun, pluralised with "s". */
+const char *plural(char *buf, size_t len, size_t count, const char *noun);
+
 /* Why a figure is a lower bound, as "recursion", "dynamic-alloca" or both. */
 const char *unbounded_reason(unsigned unbounded);
 

@@ -23,6 +23,19 @@ static void where(struct json *j, const char *file, uint32_t line)
     json_uint(j, "line", line);
 }
 
+/*
+ * A finding's location: the call's, or the calling function's definition
+ * when the call has no line ("at_function": true).
+ */
+static void call_where(struct json *j, const struct model *m, const struct call_site *s)
+{
+    const char *file;
+    uint32_t line;
+    int at_function = call_location(m, s, &file, &line);
+    where(j, file, line);
+    json_bool(j, "at_function", at_function);
+}
+
 static void inputs(struct json *j, const struct report *r)
 {
     json_array_begin(j, "inputs");
@@ -227,7 +240,7 @@ static void findings(struct json *j, const struct report *r)
         const struct call_site *s = &m->sites[a->unresolved_sites[i]];
         json_object_begin(j, NULL);
         json_string(j, "caller", m->functions[s->caller].name);
-        where(j, s->file, s->line);
+        call_where(j, m, s);
         json_string(j, "kind", site_kind(s));
         hex32(j, "type_id", s->entry.type_id);
         hex32(j, "ir_type_id", s->entry.ir_type_id);
@@ -238,12 +251,14 @@ static void findings(struct json *j, const struct report *r)
 
     json_array_begin(j, "external");
     for (size_t i = 0; i < a->external_count; i++) {
-        const struct call_site *s = &m->sites[a->external_sites[i]];
+        const struct external_call *x = &a->externals[i];
+        const struct call_site *s = &m->sites[x->site];
         json_object_begin(j, NULL);
-        json_string(j, "callee", s->callee_name);
+        json_string(j, "callee", node_label(m, x->node));
         json_string(j, "caller", m->functions[s->caller].name);
-        where(j, s->file, s->line);
+        call_where(j, m, s);
         json_bool(j, "codegen", (s->entry.flags & CAPRI_MD_CALLF_CODEGEN) != 0);
+        json_bool(j, "indirect", x->indirect);
         json_uint(j, "reserve", m->options.external_reserve);
         json_object_end(j);
     }

@@ -97,14 +97,19 @@ static void cycle_results(struct json *j, const struct report *r)
     for (size_t i = 0; i < a->cycle_count; i++) {
         const struct cycle *cy = &a->cycles[i];
         const struct function *first = &m->functions[cy->functions[0]];
+        char through[600], others[64];
+        if (cy->count > 1)
+            snprintf(through, sizeof through, "%s and %s", first->name,
+                     plural(others, sizeof others, cy->count - 1, "other function"));
+        else
+            snprintf(through, sizeof through, "%s", first->name);
         char *msg;
         if (cy->bounded)
-            msg = xasprintf("Bounded recursion through %s and %zu other function(s): charged "
-                            "%llu bytes (sum of bounds %llu).", first->name, cy->count - 1,
-                            (unsigned long long)cy->charge, (unsigned long long)cy->bound_sum);
+            msg = xasprintf("Bounded recursion through %s: charged %llu bytes (sum of bounds "
+                            "%llu).", through, (unsigned long long)cy->charge,
+                            (unsigned long long)cy->bound_sum);
         else
-            msg = xasprintf("Unbounded recursion through %s and %zu other function(s), %llu "
-                            "bytes per trip.", first->name, cy->count - 1,
+            msg = xasprintf("Unbounded recursion through %s, %llu bytes per trip.", through,
                             (unsigned long long)cy->frame_sum);
         result(j, r, FINDING_RECURSION, cy->bounded ? "note" : NULL, msg, first->file,
                first->line);
@@ -120,31 +125,51 @@ static void cycle_results(struct json *j, const struct report *r)
     }
 }
 
+/* A result about a call, located at the call or, without a line, at its caller. */
+static void call_result(struct json *j, const struct report *r, enum finding f,
+                        const struct call_site *s, const char *message)
+{
+    const struct model *m = r->model;
+    const char *file;
+    uint32_t line;
+    char *text;
+    if (call_location(m, s, &file, &line))
+        text = xasprintf("%s The call has no source line: the location is the definition of "
+                         "the calling function (in function %s).", message,
+                         m->functions[s->caller].name);
+    else
+        text = xstrdup(message);
+    result(j, r, f, NULL, text, file, line);
+    json_object_end(j);
+    free(text);
+}
+
 static void site_results(struct json *j, const struct report *r)
 {
     const struct model *m = r->model;
     const struct analysis *a = r->analysis;
+    unsigned long long reserve = (unsigned long long)m->options.external_reserve;
     for (size_t i = 0; i < a->unresolved_count; i++) {
         const struct call_site *s = &m->sites[a->unresolved_sites[i]];
         char *msg = s->resolution == SITE_ASM
                         ? xasprintf("Call from inline asm in %s has no known target; charged "
-                                    "%llu bytes.", m->functions[s->caller].name,
-                                    (unsigned long long)m->options.external_reserve)
+                                    "%llu bytes.", m->functions[s->caller].name, reserve)
                         : xasprintf("Indirect call in %s (type id 0x%08x) has no candidate "
                                     "target; charged %llu bytes.", m->functions[s->caller].name,
-                                    s->entry.type_id,
-                                    (unsigned long long)m->options.external_reserve);
-        result(j, r, FINDING_UNRESOLVED, NULL, msg, s->file, s->line);
-        json_object_end(j);
+                                    s->entry.type_id, reserve);
+        call_result(j, r, FINDING_UNRESOLVED, s, msg);
         free(msg);
     }
     for (size_t i = 0; i < a->external_count; i++) {
-        const struct call_site *s = &m->sites[a->external_sites[i]];
-        char *msg = xasprintf("Call from %s to %s, which has no capri metadata; charged %llu "
-                              "bytes.", m->functions[s->caller].name, s->callee_name,
-                              (unsigned long long)m->options.external_reserve);
-        result(j, r, FINDING_EXTERNAL, NULL, msg, s->file, s->line);
-        json_object_end(j);
+        const struct external_call *x = &a->externals[i];
+        const struct call_site *s = &m->sites[x->site];
+        const char *caller = m->functions[s->caller].name, *callee = node_label(m, x->node);
+        char *msg = x->indirect
+                        ? xasprintf("Indirect call in %s may reach %s, which has no capri "
+                                    "metadata; charged %llu bytes.", caller, callee, reserve)
+                        : xasprintf("Call from %s to %s, which has no capri metadata; charged "
+                                    "%llu bytes.", caller, callee, reserve);
+        call_result(j, r, FINDING_EXTERNAL, s, msg);
         free(msg);
     }
 }
@@ -180,6 +205,65 @@ static void function_results(struct json *j, const struct report *r)
     }
 }
 
+static void notification(struct json *j, const char *id, const char *text)
+{
+    json_object_begin(j, NULL);
+    json_object_begin(j, "descriptor");
+    json_string(j, "id", id);
+    json_object_end(j);
+    json_string(j, "level", "note");
+    json_object_begin(j, "message");
+    json_string(j, "text", text);
+    json_object_end(j);
+    json_object_end(j);
+}
+
+/*
+ * What limits the whole report rather than one result: modules without
+ * C-level types (indirect calls matched coarsely) and missing .stack_sizes.
+ * Both as an invocation's notifications, which viewers show, and as run
+ * properties, which scripts read.
+ */
+static void run_notes(struct json *j, const struct report *r)
+{
+    const struct model *m = r->model;
+    size_t coarse = coarse_module_count(m);
+    char *coarse_note = coarse_types_note(m);
+    json_array_begin(j, "invocations");
+    json_object_begin(j, NULL);
+    json_bool(j, "executionSuccessful", 1);
+    json_array_begin(j, "toolExecutionNotifications");
+    if (coarse_note)
+        notification(j, "coarse-types", coarse_note);
+    if (!m->any_stack_sizes)
+        notification(j, "no-stack-sizes", "No .stack_sizes in the inputs, so every frame is "
+                     "the plugin's estimate (compile with -fstack-size-section for the "
+                     "backend's sizes).");
+    json_array_end(j);
+    json_object_end(j);
+    json_array_end(j);
+    free(coarse_note);
+
+    json_object_begin(j, "properties");
+    json_string(j, "indirect", m->options.indirect == INDIRECT_IR_TYPE ? "ir-type" : "c-type");
+    json_uint(j, "modules", m->module_count);
+    json_uint(j, "modulesTypesCoarse", coarse);
+    json_array_begin(j, "coarseModules");
+    for (size_t i = 0; i < m->module_count; i++)
+        if (module_is_coarse(m, i)) {
+            const struct module *mod = &m->modules[i];
+            json_object_begin(j, NULL);
+            json_string(j, "object", mod->object->name);
+            json_string(j, "source",
+                        capri_md_string(mod->record, mod->record->module.source_file));
+            json_object_end(j);
+        }
+    json_array_end(j);
+    json_bool(j, "stackSizes", m->any_stack_sizes);
+    json_uint(j, "externalReserve", m->options.external_reserve);
+    json_object_end(j);
+}
+
 void report_sarif(FILE *out, const struct report *r)
 {
     struct json j;
@@ -208,6 +292,7 @@ void report_sarif(FILE *out, const struct report *r)
     json_array_end(&j);
     json_object_end(&j); /* driver */
     json_object_end(&j); /* tool */
+    run_notes(&j, r);
     json_array_begin(&j, "results");
     cycle_results(&j, r);
     site_results(&j, r);

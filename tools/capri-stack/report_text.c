@@ -22,6 +22,22 @@ static const char *number(char *buf, size_t len, uint64_t v)
     return buf;
 }
 
+/* "C type", or which modules could only be matched by IR type. */
+static void indirect_summary(char *buf, size_t len, const struct model *m)
+{
+    size_t coarse = coarse_module_count(m), total = m->module_count;
+    if (m->options.indirect == INDIRECT_IR_TYPE)
+        snprintf(buf, len, "IR type");
+    else if (coarse == 0)
+        snprintf(buf, len, "C type");
+    else if (coarse == total)
+        snprintf(buf, len, "IR type (%zu of %zu module%s %s only IR types: built without "
+                 "KCFI)", coarse, total, total == 1 ? "" : "s", coarse == 1 ? "has" : "have");
+    else
+        snprintf(buf, len, "C type (%zu of %zu modules %s only IR types: matched by IR type)",
+                 coarse, total, coarse == 1 ? "has" : "have");
+}
+
 static void print_summary(FILE *out, const struct report *r)
 {
     const struct model *m = r->model;
@@ -31,15 +47,20 @@ static void print_summary(FILE *out, const struct report *r)
             backend++;
         else
             estimate++;
+    char indirect[160];
+    indirect_summary(indirect, sizeof indirect, m);
     fprintf(out, "capri-stack: %zu function%s in %zu record%s from %zu object%s; frames: %zu "
             "backend, %zu estimate; external reserve %llu bytes; indirect calls by %s\n",
             m->function_count, m->function_count == 1 ? "" : "s", m->module_count,
             m->module_count == 1 ? "" : "s", r->inputs->count, r->inputs->count == 1 ? "" : "s",
-            backend, estimate, (unsigned long long)m->options.external_reserve,
-            m->options.indirect == INDIRECT_IR_TYPE ? "IR type" : "C type");
+            backend, estimate, (unsigned long long)m->options.external_reserve, indirect);
     if (!m->any_stack_sizes)
         fprintf(out, "note: no .stack_sizes in the inputs, so every frame is the plugin's "
                 "estimate (compile with -fstack-size-section for the backend's sizes)\n");
+    char *coarse = coarse_types_note(m);
+    if (coarse)
+        fprintf(out, "note: %s\n", coarse);
+    free(coarse);
 }
 
 static void print_roots(FILE *out, const struct report *r)
@@ -183,11 +204,11 @@ static void print_unresolved(FILE *out, const struct report *r)
     table_row(&t, "CALLER", "LOCATION", "KIND", "TYPE ID");
     for (size_t i = 0; i < a->unresolved_count; i++) {
         const struct call_site *s = &m->sites[a->unresolved_sites[i]];
-        char loc[512], type[64] = "";
+        char loc[640], type[64] = "";
         if (s->resolution == SITE_UNRESOLVED)
             snprintf(type, sizeof type, "0x%08x (ir 0x%08x)", s->entry.type_id,
                      s->entry.ir_type_id);
-        table_row(&t, m->functions[s->caller].name, location(loc, sizeof loc, s->file, s->line),
+        table_row(&t, m->functions[s->caller].name, call_location_text(loc, sizeof loc, m, s),
                   site_kind(s), type);
     }
     table_print(out, &t, 2);
@@ -205,10 +226,15 @@ static void print_external(FILE *out, const struct report *r)
     table_init(&t, 4, RIGHT(3));
     table_row(&t, "CALLEE", "CALLER", "LOCATION", "RESERVE");
     for (size_t i = 0; i < a->external_count; i++) {
-        const struct call_site *s = &m->sites[a->external_sites[i]];
-        char loc[512], reserve[32];
-        table_row(&t, s->callee_name, m->functions[s->caller].name,
-                  location(loc, sizeof loc, s->file, s->line),
+        const struct external_call *x = &a->externals[i];
+        const struct call_site *s = &m->sites[x->site];
+        char loc[640], reserve[32];
+        call_location_text(loc, sizeof loc, m, s);
+        if (x->indirect) {
+            size_t len = strlen(loc);
+            snprintf(loc + len, sizeof loc - len, "%s(indirect)", len ? " " : "");
+        }
+        table_row(&t, node_label(m, x->node), m->functions[s->caller].name, loc,
                   number(reserve, sizeof reserve, m->options.external_reserve));
     }
     table_print(out, &t, 2);

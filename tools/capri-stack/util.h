@@ -94,7 +94,7 @@ void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * return -1; main prints it and exits 2.
  */
 struct error {
-    char text[1024];
+    char text[4096];
 };
 int errorf(struct error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

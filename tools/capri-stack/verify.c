@@ -100,12 +100,13 @@ static void summarise(struct verify_summary *s, const struct model *m)
 
 static void print_text(FILE *out, const struct verify_summary *s, const struct model *m)
 {
-    fprintf(out, "capri-stack verify: %zu functions, %zu compared (%zu without a backend size, "
-            "%zu without an estimate)\n", s->functions, s->compared, s->without_backend,
-            s->without_estimate);
+    fprintf(out, "capri-stack verify: %zu function%s, %zu compared (%zu without a backend size, "
+            "%zu without an estimate)\n", s->functions, s->functions == 1 ? "" : "s",
+            s->compared, s->without_backend, s->without_estimate);
     if (s->duplicates)
-        fprintf(out, "note: %zu weak definitions that lost to another copy at the same address "
-                "were not compared\n", s->duplicates);
+        fprintf(out, "note: %zu weak definition%s that lost to another copy at the same address "
+                "%s not compared\n", s->duplicates, s->duplicates == 1 ? "" : "s",
+                s->duplicates == 1 ? "was" : "were");
     fprintf(out, "\nUnderestimates: %zu\n", s->under_count);
     if (s->under_count) {
         struct table t;

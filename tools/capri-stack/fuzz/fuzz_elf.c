@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct inputs in;
     struct error err;
     memset(&in, 0, sizeof in);
-    if (inputs_add_buffer(&in, "fuzz", copy, size, &err) == 0) {
+    if (inputs_add_buffer(&in, "fuzz", copy, size, &err) == 0 && inputs_finish(&in, &err) == 0) {
         struct model_options mo = { DEFAULT_EXTERNAL_RESERVE, INDIRECT_C_TYPE };
         for (int mode = 0; mode < 2; mode++) {
             struct model m;
