@@ -64,16 +64,26 @@ bool addressEscapes(const Value *V, SmallPtrSetImpl<const Value *> &Seen) {
   return false;
 }
 
-/// Whether an inline asm string may transfer control to other code.
+/// Whether an inline asm string may transfer control to other code: a
+/// "call" mnemonic (not inside "syscall" or a name), or an indirect jump.
 bool asmMayCall(const InlineAsm &IA) {
   StringRef S = IA.getAsmString();
-  // "call" as a mnemonic (not inside "syscall" or a symbol name).
-  for (size_t Pos = S.find("call"); Pos != StringRef::npos; Pos = S.find("call", Pos + 1)) {
-    bool Start = Pos == 0 || !(isAlnum(S[Pos - 1]) || S[Pos - 1] == '_');
-    if (Start)
+  auto IsWordStart = [&](size_t Pos) {
+    return Pos == 0 || !(isAlnum(S[Pos - 1]) || S[Pos - 1] == '_' || S[Pos - 1] == '.');
+  };
+  for (size_t Pos = S.find("call"); Pos != StringRef::npos; Pos = S.find("call", Pos + 1))
+    if (IsWordStart(Pos))
+      return true;
+  for (size_t Pos = S.find("jmp"); Pos != StringRef::npos; Pos = S.find("jmp", Pos + 1)) {
+    if (!IsWordStart(Pos))
+      continue;
+    StringRef Rest = S.drop_front(Pos + 3);
+    Rest.consume_front("q");
+    Rest = Rest.ltrim(" \t");
+    if (Rest.starts_with("*"))
       return true;
   }
-  return S.contains("jmp *") || S.contains("jmpq *");
+  return false;
 }
 
 } // namespace
@@ -146,6 +156,9 @@ private:
     }
     if (stackProtectorCall(F) != MachineCalls::None)
       addCodegen(N, "__stack_chk_fail", nullptr);
+    std::string Profiling = profilingCall(F);
+    if (!Profiling.empty())
+      addCodegen(N, Profiling, nullptr);
     std::string Sanitizer = sanitizerRuntimeCall(F);
     if (!Sanitizer.empty())
       addCodegen(N, Sanitizer, nullptr);
@@ -204,6 +217,10 @@ private:
     uint8_t Flags = 0;
     if (auto *CI = dyn_cast<CallInst>(&CB); CI && CI->isTailCall())
       Flags |= callflags::Tail;
+    if (auto *CI = dyn_cast<CallInst>(&CB); CI && CI->isMustTailCall())
+      Flags |= callflags::MustTail;
+    if (CB.hasFnAttr(Attribute::ReturnsTwice))
+      Flags |= callflags::ReturnsTwice;
     if (isa<InvokeInst>(CB))
       Flags |= callflags::Invoke;
     if (isa<CallBrInst>(CB))
@@ -344,6 +361,8 @@ void CallGraphInfo::print(raw_ostream &OS) const {
       if (E.Flags & callflags::CallBr) OS << " callbr";
       if (E.Flags & callflags::Codegen) OS << " codegen";
       if (E.Flags & callflags::Cast) OS << " cast";
+      if (E.Flags & callflags::MustTail) OS << " musttail";
+      if (E.Flags & callflags::ReturnsTwice) OS << " returns-twice";
       printLoc(OS, E.Loc);
       OS << "\n";
       if (E.Kind == CallKind::Indirect) {

@@ -44,6 +44,8 @@ enum : uint8_t {
   TypeCoarse = 1 << 3,
   Codegen = 1 << 4,
   Cast = 1 << 5,
+  MustTail = 1 << 6,
+  ReturnsTwice = 1 << 7,
 };
 }
 

@@ -9,6 +9,7 @@
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/Statistic.h"
 #include "llvm/IR/CFG.h"
+#include "llvm/IR/CallingConv.h"
 #include "llvm/IR/DataLayout.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/InlineAsm.h"
@@ -89,6 +90,63 @@ RegUse regUse(Type *T, const DataLayout &DL) {
   return R;
 }
 
+/// Stack slots code generation creates for one instruction, each its own
+/// (they are not shared, even at -O2): conversions between x87 long double
+/// and integers go through memory, and so does a vector element at a
+/// variable index on targets without a wide-enough permute.
+uint64_t stackTemporaryBytes(const Instruction &I, uint64_t VectorWidth) {
+  switch (I.getOpcode()) {
+  case Instruction::FPToSI:
+  case Instruction::FPToUI:
+  case Instruction::SIToFP:
+  case Instruction::UIToFP:
+  case Instruction::FPTrunc:
+  case Instruction::FPExt:
+  case Instruction::BitCast: {
+    Type *From = I.getOperand(0)->getType()->getScalarType();
+    Type *To = I.getType()->getScalarType();
+    return From->isX86_FP80Ty() || To->isX86_FP80Ty() ? 16 : 0;
+  }
+  case Instruction::ExtractElement:
+  case Instruction::InsertElement: {
+    Value *Index = I.getOperand(I.getOpcode() == Instruction::ExtractElement ? 1 : 2);
+    if (isa<Constant>(Index))
+      return 0;
+    auto *VT = cast<VectorType>(I.getOpcode() == Instruction::ExtractElement
+                                    ? I.getOperand(0)->getType()
+                                    : I.getType());
+    const DataLayout &DL = I.getModule()->getDataLayout();
+    TypeSize Bits = DL.getTypeSizeInBits(VT);
+    uint64_t Bytes = Bits.isScalable() ? VectorWidth : divideCeil(Bits.getFixedValue(), 8);
+    return alignTo(Bytes, 16);
+  }
+  default:
+    return 0;
+  }
+}
+
+/// Registers a calling convention other than C's makes the function save:
+/// preserve_all/preserve_most keep (almost) every register, and the
+/// Windows x64 convention saves xmm6-15, rsi and rdi and reserves 32
+/// bytes of shadow space for its calls.
+uint64_t conventionSavedBytes(const Function &F) {
+  switch (F.getCallingConv()) {
+  case CallingConv::C:
+  case CallingConv::Fast:
+  case CallingConv::Cold:
+  case CallingConv::Tail:
+  case CallingConv::SwiftTail:
+  case CallingConv::Swift:
+    return 0;
+  case CallingConv::Win64:
+    return 10 * 16 + 2 * 8 + 32;
+  default:
+    // preserve_all, preserve_most, interrupt handlers, any other:
+    // every general-purpose and vector register.
+    return 16 * 8 + 16 * 64;
+  }
+}
+
 /// AddressSanitizer's frame: every object gets redzones and 32-byte
 /// alignment, and the frame starts with a 32-byte redzone. The sizes follow
 /// the published layout (an object of n bytes takes at most n + 256 + 32).
@@ -105,6 +163,12 @@ uint64_t asanObjectSize(uint64_t Size, uint64_t Align) {
 /// Bytes a call passes on the stack (System V x86-64 classification,
 /// rounded up: an upper bound, not the exact ABI).
 uint64_t stackArgumentBytes(const CallBase &CB, const DataLayout &DL) {
+  if (CB.getCallingConv() == CallingConv::Win64) {
+    // Windows x64: 32 bytes of shadow space, four register arguments, and
+    // every other argument in an 8-byte stack slot (larger ones by reference).
+    uint64_t Rest = CB.arg_size() > 4 ? CB.arg_size() - 4 : 0;
+    return alignTo(32 + 8 * Rest, 16);
+  }
   unsigned GPRs = 0, SSEs = 0;
   uint64_t Bytes = 0;
   for (unsigned I = 0, E = CB.arg_size(); I < E; ++I) {
@@ -465,6 +529,13 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
       else if (auto *C = dyn_cast<ConstantInt>(V); C && !C->getValue().isSignedIntN(32))
         HoistedValues.insert(V);
     }
+    if (uint64_t Temp = stackTemporaryBytes(I, VectorWidth)) {
+      FB.Allocas += Temp;
+      // A temporary holds a whole vector, aligned as its type: wider than
+      // 16 bytes, it realigns the frame.
+      if (isa<ExtractElementInst>(I) || isa<InsertElementInst>(I))
+        MaxAlign = std::max<uint64_t>(MaxAlign, std::min<uint64_t>(PowerOf2Ceil(Temp), 64));
+    }
     if (auto *CB = dyn_cast<CallBase>(&I)) {
       if (CB->isInlineAsm())
         FB.Flags |= frameflags::InlineAsm;
@@ -537,7 +608,8 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
   // `and` of rsp, and the backend rounds the frame itself up to a multiple
   // of MaxAlign: up to MaxAlign more.
   FB.Realign = MaxAlign > 16 ? 2 * MaxAlign : 0;
-  FB.Fixed = ReturnAddress + MinSize + (MayCall ? CallAlignment : 0) + FrameMargin;
+  FB.Fixed = ReturnAddress + MinSize + (MayCall ? CallAlignment : 0) + FrameMargin +
+             conventionSavedBytes(F);
   FB.Total = FB.Allocas + FB.Spills + FB.Fixed + FB.OutgoingArgs + FB.VarargsArea + FB.Realign;
 
   // A leaf function may keep up to 128 bytes below rsp (the red zone) and
@@ -550,7 +622,9 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
     // call, an inline-expanded copy, the stack protector, a sanitizer that
     // may prove every access safe), readers take the backend's figure as a
     // leaf's, 128 bytes above what a caller's frame needs: cover both.
-    if (MayCall)
+    // A realigned frame never uses the red zone, but readers add it to a
+    // leaf's figure all the same.
+    if (MayCall || MaxAlign > 16)
       WithRedZone = std::max(WithRedZone, FB.Total + RedZone);
     if (FB.Total < WithRedZone) {
       FB.Fixed += WithRedZone - FB.Total;

@@ -32,6 +32,109 @@ bool hasFeature(const Function &F, StringRef Feature) {
   return A.isValid() && A.getValueAsString().contains(Feature);
 }
 
+/// Intrinsics x86-64 code generation expands inline (or that emit no code).
+bool isInlineIntrinsic(const IntrinsicInst &II) {
+  StringRef Name = II.getCalledFunction()->getName();
+  if (Name.starts_with("llvm.x86.") || Name.starts_with("llvm.dbg.") ||
+      Name.starts_with("llvm.vector.reduce.") || Name.starts_with("llvm.experimental.noalias") ||
+      Name.starts_with("llvm.lifetime.") || Name.starts_with("llvm.invariant.") ||
+      Name.starts_with("llvm.var.annotation") || Name.starts_with("llvm.ptr.annotation") ||
+      Name.starts_with("llvm.masked.") || Name.starts_with("llvm.eh.typeid.for"))
+    return true;
+  switch (II.getIntrinsicID()) {
+  case Intrinsic::assume:
+  case Intrinsic::expect:
+  case Intrinsic::expect_with_probability:
+  case Intrinsic::annotation:
+  case Intrinsic::stacksave:
+  case Intrinsic::stackrestore:
+  case Intrinsic::stackprotector:
+  case Intrinsic::memcpy_inline:
+  case Intrinsic::memset_inline:
+  case Intrinsic::fabs:
+  case Intrinsic::copysign:
+  case Intrinsic::minnum:
+  case Intrinsic::maxnum:
+  case Intrinsic::minimum:
+  case Intrinsic::maximum:
+  case Intrinsic::sqrt:
+  case Intrinsic::fmuladd:
+  case Intrinsic::canonicalize:
+  case Intrinsic::is_fpclass:
+  case Intrinsic::lrint:
+  case Intrinsic::llrint:
+  case Intrinsic::ctpop:
+  case Intrinsic::ctlz:
+  case Intrinsic::cttz:
+  case Intrinsic::bswap:
+  case Intrinsic::bitreverse:
+  case Intrinsic::fshl:
+  case Intrinsic::fshr:
+  case Intrinsic::abs:
+  case Intrinsic::smin:
+  case Intrinsic::smax:
+  case Intrinsic::umin:
+  case Intrinsic::umax:
+  case Intrinsic::sadd_with_overflow:
+  case Intrinsic::uadd_with_overflow:
+  case Intrinsic::ssub_with_overflow:
+  case Intrinsic::usub_with_overflow:
+  case Intrinsic::sadd_sat:
+  case Intrinsic::uadd_sat:
+  case Intrinsic::ssub_sat:
+  case Intrinsic::usub_sat:
+  case Intrinsic::objectsize:
+  case Intrinsic::is_constant:
+  case Intrinsic::prefetch:
+  case Intrinsic::trap:
+  case Intrinsic::debugtrap:
+  case Intrinsic::ubsantrap:
+  case Intrinsic::vastart:
+  case Intrinsic::vaend:
+  case Intrinsic::vacopy:
+  case Intrinsic::threadlocal_address:
+  case Intrinsic::launder_invariant_group:
+  case Intrinsic::strip_invariant_group:
+  case Intrinsic::ptrmask:
+  case Intrinsic::pseudoprobe:
+  case Intrinsic::returnaddress:
+  case Intrinsic::frameaddress:
+  case Intrinsic::sponentry:
+  case Intrinsic::read_register:
+  case Intrinsic::write_register:
+  case Intrinsic::readcyclecounter:
+  case Intrinsic::donothing:
+  case Intrinsic::sideeffect:
+  case Intrinsic::codeview_annotation:
+  case Intrinsic::experimental_widenable_condition:
+  case Intrinsic::allow_runtime_check:
+  case Intrinsic::allow_ubsan_check:
+  case Intrinsic::get_active_lane_mask:
+  case Intrinsic::vector_extract:
+  case Intrinsic::vector_insert:
+  case Intrinsic::vector_reverse:
+  case Intrinsic::vector_splice:
+  case Intrinsic::vector_deinterleave2:
+  case Intrinsic::vector_interleave2:
+  case Intrinsic::experimental_constrained_fadd:
+  case Intrinsic::experimental_constrained_fsub:
+  case Intrinsic::experimental_constrained_fmul:
+  case Intrinsic::experimental_constrained_fdiv:
+  case Intrinsic::experimental_constrained_sqrt:
+  case Intrinsic::experimental_constrained_fcmp:
+  case Intrinsic::experimental_constrained_fcmps:
+  case Intrinsic::experimental_constrained_fptosi:
+  case Intrinsic::experimental_constrained_sitofp:
+  case Intrinsic::experimental_constrained_fpext:
+  case Intrinsic::experimental_constrained_fptrunc:
+  case Intrinsic::get_rounding:
+  case Intrinsic::set_rounding:
+    return true;
+  default:
+    return false;
+  }
+}
+
 } // namespace
 
 Libcall intrinsicLibcall(const IntrinsicInst &II, const Function &Caller) {
@@ -41,9 +144,11 @@ Libcall intrinsicLibcall(const IntrinsicInst &II, const Function &Caller) {
   case Intrinsic::memcpy:
   case Intrinsic::memmove:
   case Intrinsic::memset: {
-    // Small constant sizes are expanded inline: FastISel up to 32 bytes at
-    // -O0, SelectionDAG up to a few stores otherwise.
-    uint64_t Inline = Caller.hasOptNone() ? 32 : Caller.hasOptSize() ? 64 : 128;
+    // Small constant sizes are expanded inline: at -O0 FastISel expands
+    // copies up to 32 bytes (and calls memset for any size), otherwise
+    // SelectionDAG up to a few stores.
+    bool IsMemset = II.getIntrinsicID() == Intrinsic::memset;
+    uint64_t Inline = Caller.hasOptNone() ? (IsMemset ? 0 : 32) : Caller.hasOptSize() ? 64 : 128;
     auto *Len = dyn_cast<ConstantInt>(II.getArgOperand(2));
     if (Len && Len->getZExtValue() <= Inline)
       return {};
@@ -72,6 +177,12 @@ Libcall intrinsicLibcall(const IntrinsicInst &II, const Function &Caller) {
   case Intrinsic::sin: return Unary("sin");
   case Intrinsic::cos: return Unary("cos");
   case Intrinsic::tan: return Unary("tan");
+  case Intrinsic::asin: return Unary("asin");
+  case Intrinsic::acos: return Unary("acos");
+  case Intrinsic::atan: return Unary("atan");
+  case Intrinsic::sinh: return Unary("sinh");
+  case Intrinsic::cosh: return Unary("cosh");
+  case Intrinsic::tanh: return Unary("tanh");
   case Intrinsic::pow: return Unary("pow");
   case Intrinsic::exp: return Unary("exp");
   case Intrinsic::exp2: return Unary("exp2");
@@ -94,8 +205,21 @@ Libcall intrinsicLibcall(const IntrinsicInst &II, const Function &Caller) {
     return {T->isFloatTy() ? "__powisf2" : T->isX86_FP80Ty() ? "__powixf2" : "__powidf2", true};
   case Intrinsic::clear_cache:
     return {"__clear_cache", true};
-  default:
+  case Intrinsic::smul_with_overflow:
+  case Intrinsic::umul_with_overflow: {
+    Type *Op = II.getArgOperand(0)->getType()->getScalarType();
+    if (Op->isIntegerTy() && Op->getIntegerBitWidth() > 64)
+      return {II.getIntrinsicID() == Intrinsic::smul_with_overflow ? "__muloti4" : "__multi3",
+              true};
     return {};
+  }
+  default:
+    if (isInlineIntrinsic(II))
+      return {};
+    // An intrinsic this model does not know may be lowered to a call:
+    // charge it as one, under its own name, and keep the function a
+    // possible leaf.
+    return {II.getCalledFunction()->getName().str(), false};
   }
 }
 
@@ -105,22 +229,52 @@ Libcall instructionLibcall(const Instruction &I) {
     Ty = Ty->getScalarType();
     return Ty->isIntegerTy() && Ty->getIntegerBitWidth() > 64;
   };
-  auto Call = [](const char *Name) { return Libcall{Name, true}; };
+  // Helpers are named by the floating-point type: sf, df, xf (x87), tf.
+  auto FloatSuffix = [](Type *Ty) {
+    Ty = Ty->getScalarType();
+    return Ty->isFloatTy() ? "sf" : Ty->isX86_FP80Ty() ? "xf" : Ty->isFP128Ty() ? "tf" : "df";
+  };
+  auto Call = [](std::string Name) { return Libcall{std::move(Name), true}; };
+  // Arithmetic on __float128 and half has no x86-64 instruction.
+  bool SoftFloat = T->getScalarType()->isFP128Ty() || T->getScalarType()->isHalfTy() ||
+                   T->getScalarType()->isBFloatTy();
   switch (I.getOpcode()) {
   case Instruction::SDiv: return IsWide(T) ? Call("__divti3") : Libcall{};
   case Instruction::UDiv: return IsWide(T) ? Call("__udivti3") : Libcall{};
   case Instruction::SRem: return IsWide(T) ? Call("__modti3") : Libcall{};
   case Instruction::URem: return IsWide(T) ? Call("__umodti3") : Libcall{};
   case Instruction::FRem: return {mathName("fmod", T), true};
+  case Instruction::FAdd: return SoftFloat ? Call("__addtf3") : Libcall{};
+  case Instruction::FSub: return SoftFloat ? Call("__subtf3") : Libcall{};
+  case Instruction::FMul: return SoftFloat ? Call("__multf3") : Libcall{};
+  case Instruction::FDiv: return SoftFloat ? Call("__divtf3") : Libcall{};
+  case Instruction::FCmp:
+    return I.getOperand(0)->getType()->getScalarType()->isFP128Ty() ? Call("__cmptf2")
+                                                                     : Libcall{};
+  case Instruction::FPTrunc:
+  case Instruction::FPExt: {
+    Type *From = I.getOperand(0)->getType()->getScalarType();
+    if (From->isFP128Ty() || T->getScalarType()->isFP128Ty() || From->isHalfTy() ||
+        T->getScalarType()->isHalfTy())
+      return Call(I.getOpcode() == Instruction::FPExt ? "__extendsftf2" : "__trunctfsf2");
+    return {};
+  }
   case Instruction::FPToSI:
-  case Instruction::FPToUI:
-    return IsWide(T) ? Call(I.getOpcode() == Instruction::FPToSI ? "__fixdfti" : "__fixunsdfti")
-                     : Libcall{};
+  case Instruction::FPToUI: {
+    Type *From = I.getOperand(0)->getType();
+    if (!IsWide(T) && !From->getScalarType()->isFP128Ty())
+      return {};
+    return Call(std::string(I.getOpcode() == Instruction::FPToSI ? "__fix" : "__fixuns") +
+                FloatSuffix(From) + (IsWide(T) ? "ti" : "di"));
+  }
   case Instruction::SIToFP:
   case Instruction::UIToFP:
-    return IsWide(I.getOperand(0)->getType())
-               ? Call(I.getOpcode() == Instruction::SIToFP ? "__floattidf" : "__floatuntidf")
-               : Libcall{};
+    if (!IsWide(I.getOperand(0)->getType()) && !T->getScalarType()->isFP128Ty())
+      return {};
+    return Call(std::string(I.getOpcode() == Instruction::SIToFP ? "__float" : "__floatun") +
+                (IsWide(I.getOperand(0)->getType()) ? "ti" : "di") + FloatSuffix(T));
+  case Instruction::Resume:
+    return Call("_Unwind_Resume"); // C++ exception cleanups
   default:
     return {};
   }
@@ -261,6 +415,17 @@ std::string sanitizerRuntimeCall(const Function &F) {
   return "";
 }
 
+std::string profilingCall(const Function &F) {
+  for (const char *Attr : {"instrument-function-entry", "instrument-function-entry-inlined"}) {
+    Attribute A = F.getFnAttribute(Attr);
+    if (A.isValid())
+      return A.getValueAsString().str(); // mcount, __cyg_profile_func_enter, ...
+  }
+  if (F.getFnAttribute("fentry-call").getValueAsString() == "true")
+    return "__fentry__";
+  return "";
+}
+
 MachineCalls machineCalls(const Function &F) {
   const Module &M = *F.getParent();
   MachineCalls Result = MachineCalls::None;
@@ -285,6 +450,8 @@ MachineCalls machineCalls(const Function &F) {
     if (instructionLibcall(I).Certain)
       return MachineCalls::Definite;
   }
+  if (!profilingCall(F).empty())
+    return MachineCalls::Definite;
   Note(stackProtectorCall(F));
   if (instrumentsAccesses(F) && !sanitizerRuntimeCall(F).empty())
     Note(MachineCalls::Possible);

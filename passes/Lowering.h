@@ -52,6 +52,10 @@ MachineCalls machineCalls(const llvm::Function &F);
 /// Definite where the backend certainly protects.
 MachineCalls stackProtectorCall(const llvm::Function &F);
 
+/// The profiling hook code generation calls on entry (-pg, -mfentry,
+/// -finstrument-functions), or "".
+std::string profilingCall(const llvm::Function &F);
+
 /// The runtime function a sanitizer that runs after the plugin calls from
 /// F, or "" (a representative of the family: report and entry hooks).
 std::string sanitizerRuntimeCall(const llvm::Function &F);

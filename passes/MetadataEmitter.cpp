@@ -37,22 +37,21 @@ class ByteWriter {
 public:
   std::string Data;
   void u8(uint8_t V) { Data.push_back(static_cast<char>(V)); }
-  void u16(uint16_t V) { raw(&V, 2); }
-  void u32(uint32_t V) { raw(&V, 4); }
-  void u64(uint64_t V) { raw(&V, 8); }
+  void u16(uint16_t V) { le(V, 2); }
+  void u32(uint32_t V) { le(V, 4); }
+  void u64(uint64_t V) { le(V, 8); }
   void bytes(StringRef S) { Data.append(S.data(), S.size()); }
   void pad(size_t Align) {
     while (Data.size() % Align)
       Data.push_back(0);
   }
   size_t size() const { return Data.size(); }
-  void patch32(size_t At, uint32_t V) { std::memcpy(&Data[At], &V, 4); }
 
 private:
-  void raw(const void *P, size_t N) {
-    // Host byte order: capri targets little-endian machines only.
-    static_assert(sizeof(uint32_t) == 4, "");
-    Data.append(static_cast<const char *>(P), N);
+  /// The format is little-endian whatever the host's byte order.
+  void le(uint64_t V, unsigned Bytes) {
+    for (unsigned I = 0; I < Bytes; ++I)
+      Data.push_back(static_cast<char>((V >> (8 * I)) & 0xff));
   }
 };
 
@@ -107,6 +106,8 @@ uint8_t callFlagsOf(uint8_t F) {
   if (F & callflags::TypeCoarse) R |= CAPRI_MD_CALLF_TYPE_COARSE;
   if (F & callflags::Codegen) R |= CAPRI_MD_CALLF_CODEGEN;
   if (F & callflags::Cast) R |= CAPRI_MD_CALLF_CAST;
+  if (F & callflags::MustTail) R |= CAPRI_MD_CALLF_MUSTTAIL;
+  if (F & callflags::ReturnsTwice) R |= CAPRI_MD_CALLF_RETURNS_TWICE;
   return R;
 }
 
@@ -131,6 +132,8 @@ void addRegistration(Module &M, GlobalVariable *Record) {
       Decl = Function::Create(HookTy, GlobalValue::ExternalWeakLinkage, Hook, M);
     Function *F = Function::Create(VoidTy, GlobalValue::InternalLinkage, Name, M);
     F->addFnAttr(Attribute::NoUnwind);
+    // Bookkeeping, not program code: no sanitizer or coverage instruments it.
+    F->addFnAttr(Attribute::DisableSanitizerInstrumentation);
     F->addFnAttr(Attribute::NoInline);
     BasicBlock *Entry = BasicBlock::Create(Ctx, "entry", F);
     BasicBlock *Call = BasicBlock::Create(Ctx, "register", F);
@@ -144,8 +147,10 @@ void addRegistration(Module &M, GlobalVariable *Record) {
     B.CreateRetVoid();
     return F;
   };
-  appendToGlobalCtors(M, Make("capri.module_ctor", "__capri_register_module"), 65535);
-  appendToGlobalDtors(M, Make("capri.module_dtor", "__capri_unregister_module"), 65535);
+  // Registration is passive, so it can run first (priority 1, as the
+  // sanitizers' constructors do) and unregistration last.
+  appendToGlobalCtors(M, Make("capri.module_ctor", "__capri_register_module"), 1);
+  appendToGlobalDtors(M, Make("capri.module_dtor", "__capri_unregister_module"), 1);
 }
 
 } // namespace
@@ -260,6 +265,7 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
             Table(sizeof(capri_md_reference_entry), RefCount, RefsW.Data));
   Body.pad(CAPRI_MD_ALIGN);
 
+  assert(M.getDataLayout().getPointerSize() == 8 && "checked by the pipeline");
   uint32_t RecordSize = CAPRI_MD_HEADER_SIZE + 8 * Functions.size() + Body.size();
   uint32_t ModuleFlags = 0;
   if (WholeProgram) ModuleFlags |= CAPRI_MD_MODULE_LTO;
@@ -281,8 +287,16 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   LLVMContext &Ctx = M.getContext();
   Type *Ptr = PointerType::getUnqual(Ctx);
   std::vector<Constant *> Addresses;
-  for (const Function *F : Functions)
-    Addresses.push_back(const_cast<Function *>(F));
+  for (const Function *F : Functions) {
+    // A function in a COMDAT group may be discarded with its group by the
+    // linker (C++ inline variables' initialisers, templates); a reference
+    // from the record would then break the link. Such functions have no
+    // address slot (zero): readers match them by name, or use the estimate.
+    if (F->hasComdat())
+      Addresses.push_back(ConstantPointerNull::get(PointerType::getUnqual(M.getContext())));
+    else
+      Addresses.push_back(const_cast<Function *>(F));
+  }
   Constant *Parts[] = {
       ConstantDataArray::getRaw(Header.Data, Header.size(), Type::getInt8Ty(Ctx)),
       ConstantArray::get(ArrayType::get(Ptr, Addresses.size()), Addresses),

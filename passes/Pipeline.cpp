@@ -8,6 +8,7 @@
 #include "Diagnostic.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/Module.h"
+#include "llvm/TargetParser/Triple.h"
 
 using namespace llvm;
 
@@ -23,7 +24,32 @@ LTOPhase ltoPhaseOf(const Module &M) {
   return LTOPhase::ThinPreLink;
 }
 
+/// What the plugin cannot handle, as an error message ("" when fine). The
+/// frame model and the record are for x86-64 with 64-bit pointers; gcc-style
+/// split stacks compare against the same thread-control-block word capri
+/// uses and call a __morestack of their own.
+static std::string unsupported(const Module &M) {
+  Triple T(M.getTargetTriple());
+  if (T.getArch() != Triple::x86_64 || T.isX32() || M.getDataLayout().getPointerSize() != 8 ||
+      !M.getDataLayout().isLittleEndian())
+    return "capri: target " + M.getTargetTriple() +
+           " is not supported (capri supports x86_64 with 64-bit pointers)";
+  for (const Function &F : M)
+    if (F.hasFnAttribute("split-stack"))
+      return "capri: " + F.getName().str() +
+             " is compiled with -fsplit-stack, which uses the stack-limit word capri "
+             "uses; remove -fsplit-stack";
+  if (M.getModuleFlag("UnifiedLTO"))
+    return "capri: -funified-lto is not supported; use -flto (full LTO) or no LTO";
+  return "";
+}
+
 PreservedAnalyses CapriPipelinePass::run(Module &M, ModuleAnalysisManager &MAM) {
+  std::string Problem = unsupported(M);
+  if (!Problem.empty()) {
+    diagnose(M.getContext(), Problem, DS_Error);
+    return PreservedAnalyses::all();
+  }
   PreservedAnalyses PA = CapriTypeIdsPass().run(M, MAM);
   MAM.invalidate(M, PA);
   if (!AtLTOLink) {

@@ -116,7 +116,8 @@ void removeKcfiModuleFlag(Module &M) {
 }
 
 /// KCFI defines __kcfi_typeid_<fn> symbols in module asm for address-taken
-/// declarations; nothing reads them once the checks are gone.
+/// declarations (".weak __kcfi_typeid_f" and ".set __kcfi_typeid_f, N");
+/// nothing reads them once the checks are gone. Other lines stay.
 void removeKcfiTypeIdSymbols(Module &M) {
   StringRef Asm = M.getModuleInlineAsm();
   if (!Asm.contains("__kcfi_typeid_"))
@@ -125,7 +126,8 @@ void removeKcfiTypeIdSymbols(Module &M) {
   Asm.split(Lines, '\n');
   std::string Kept;
   for (StringRef L : Lines) {
-    if (L.contains("__kcfi_typeid_"))
+    StringRef T = L.trim();
+    if (T.starts_with(".weak __kcfi_typeid_") || T.starts_with(".set __kcfi_typeid_"))
       continue;
     if (L.empty())
       continue;

@@ -69,6 +69,8 @@ extern "C" {
 #define CAPRI_MD_CALLF_TYPE_COARSE (1u << 3) /* indirect resolved by IR type only */
 #define CAPRI_MD_CALLF_CODEGEN (1u << 4) /* call introduced by code generation */
 #define CAPRI_MD_CALLF_CAST (1u << 5)    /* function called through another type */
+#define CAPRI_MD_CALLF_MUSTTAIL (1u << 6) /* musttail: cannot be outlined */
+#define CAPRI_MD_CALLF_RETURNS_TWICE (1u << 7) /* setjmp and friends */
 
 /* On-disk entry layouts (little-endian, naturally aligned inside the record). */
 struct capri_md_header {

@@ -51,6 +51,21 @@ define void @tail_caller() {
   ret void
 }
 
+; CHECK-LABEL: function must_tail_caller
+; CHECK-NEXT:  call external ext tail musttail
+define void @must_tail_caller(i32 %x) {
+  musttail call void @ext(i32 %x)
+  ret void
+}
+
+; CHECK-LABEL: function setjmp_caller
+; CHECK-NEXT:  call external _setjmp returns-twice
+declare i32 @_setjmp(ptr) returns_twice
+define i32 @setjmp_caller(ptr %env) {
+  %r = call i32 @_setjmp(ptr %env) returns_twice
+  ret i32 %r
+}
+
 ; CHECK-LABEL: function invoker
 ; CHECK-NEXT:  call external ext invoke
 define void @invoker() personality ptr @__gxx_personality_v0 {
@@ -62,6 +77,14 @@ bad:
   resume { ptr, i32 } %lp
 }
 
+; An indirect jump, whatever the spacing, leaves the function.
+; CHECK-LABEL: function jumper
+; CHECK-NEXT:  call asm <inline asm>
+define void @jumper(ptr %p) {
+  call void asm sideeffect "jmpq\09*$0", "r"(ptr %p)
+  ret void
+}
+
 ; asm goto is a callbr; only an asm that itself calls is a call edge.
 ; CHECK-LABEL: function asm_user
 ; CHECK-NEXT:  call asm <inline asm>
@@ -70,6 +93,7 @@ bad:
 define void @asm_user() {
   call void asm sideeffect "nop", ""()
   call void asm sideeffect "call foo", ""()
+  call void asm sideeffect "syscall", ""()
   callbr void asm "jmp ${0:l}", "!i"() to label %a [label %b]
 a:
   ret void

@@ -1,0 +1,2 @@
+#include "inline-var.h"
+int from_b() { return (int)shared_name.size(); }
