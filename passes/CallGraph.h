@@ -12,6 +12,8 @@
 #ifndef CAPRI_CALL_GRAPH_H
 #define CAPRI_CALL_GRAPH_H
 
+#include "capri_metadata.h"
+
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SmallVector.h"
@@ -36,16 +38,17 @@ enum class CallKind : uint8_t {
   Asm,      ///< a call inside inline asm
 };
 
+/// Call flags: the metadata format's bits (docs/metadata.md).
 namespace callflags {
 enum : uint8_t {
-  Tail = 1 << 0,
-  Invoke = 1 << 1,
-  CallBr = 1 << 2,
-  TypeCoarse = 1 << 3,
-  Codegen = 1 << 4,
-  Cast = 1 << 5,
-  MustTail = 1 << 6,
-  ReturnsTwice = 1 << 7,
+  Tail = CAPRI_MD_CALLF_TAIL,
+  Invoke = CAPRI_MD_CALLF_INVOKE,
+  CallBr = CAPRI_MD_CALLF_CALLBR,
+  TypeCoarse = CAPRI_MD_CALLF_TYPE_COARSE,
+  Codegen = CAPRI_MD_CALLF_CODEGEN,
+  Cast = CAPRI_MD_CALLF_CAST,
+  MustTail = CAPRI_MD_CALLF_MUSTTAIL,
+  ReturnsTwice = CAPRI_MD_CALLF_RETURNS_TWICE,
 };
 }
 

@@ -21,6 +21,8 @@
 #ifndef CAPRI_FRAME_BOUND_H
 #define CAPRI_FRAME_BOUND_H
 
+#include "capri_metadata.h"
+
 #include "llvm/IR/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cstdint>
@@ -31,15 +33,16 @@ class CallBase;
 
 namespace capri {
 
+/// Frame flags: the metadata format's function bits (docs/metadata.md).
 namespace frameflags {
 enum : uint16_t {
-  DynamicAlloca = 1 << 0,
-  InlineAsm = 1 << 1,
-  ReturnsTwice = 1 << 2,
-  Variadic = 1 << 3,
-  Sanitized = 1 << 5,
-  OptNone = 1 << 7,
-  NoRedZone = 1 << 10,
+  DynamicAlloca = CAPRI_MD_FN_DYNAMIC_ALLOCA,
+  InlineAsm = CAPRI_MD_FN_INLINE_ASM,
+  ReturnsTwice = CAPRI_MD_FN_RETURNS_TWICE,
+  Variadic = CAPRI_MD_FN_VARIADIC,
+  Sanitized = CAPRI_MD_FN_SANITIZED,
+  OptNone = CAPRI_MD_FN_OPTNONE,
+  NoRedZone = CAPRI_MD_FN_NO_RED_ZONE,
 };
 }
 

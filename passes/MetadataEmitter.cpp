@@ -98,19 +98,6 @@ uint8_t callKindOf(CallKind K) {
   return CAPRI_MD_CALL_ASM;
 }
 
-uint8_t callFlagsOf(uint8_t F) {
-  uint8_t R = 0;
-  if (F & callflags::Tail) R |= CAPRI_MD_CALLF_TAIL;
-  if (F & callflags::Invoke) R |= CAPRI_MD_CALLF_INVOKE;
-  if (F & callflags::CallBr) R |= CAPRI_MD_CALLF_CALLBR;
-  if (F & callflags::TypeCoarse) R |= CAPRI_MD_CALLF_TYPE_COARSE;
-  if (F & callflags::Codegen) R |= CAPRI_MD_CALLF_CODEGEN;
-  if (F & callflags::Cast) R |= CAPRI_MD_CALLF_CAST;
-  if (F & callflags::MustTail) R |= CAPRI_MD_CALLF_MUSTTAIL;
-  if (F & callflags::ReturnsTwice) R |= CAPRI_MD_CALLF_RETURNS_TWICE;
-  return R;
-}
-
 void section(ByteWriter &W, uint32_t Tag, const std::string &Payload) {
   W.u32(Tag);
   W.u32(static_cast<uint32_t>(Payload.size()));
@@ -207,7 +194,7 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
         if (E.Kind == CallKind::External)
           Callee = Strings.add(E.Name);
       }
-      CallsW.u8(callFlagsOf(E.Flags));
+      CallsW.u8(E.Flags); // callflags are the format's bits
       CallsW.u16(0);
       CallsW.u32(Callee);
       CallsW.u32(E.Kind == CallKind::Indirect ? E.TypeId : 0);
