@@ -36,6 +36,17 @@ bool isBookkeepingGlobal(const GlobalVariable *GV) {
          N == "llvm.global.annotations" || N.starts_with("__capri_");
 }
 
+/// -finstrument-functions passes every function's own address to these
+/// hooks, which only record it: not a way to call the function.
+bool isProfilingHook(const CallBase &CB) {
+  const Function *Callee = CB.getCalledFunction();
+  if (!Callee)
+    return false;
+  StringRef N = Callee->getName();
+  return N == "__cyg_profile_func_enter" || N == "__cyg_profile_func_exit" ||
+         N == "__cyg_profile_func_enter_bare";
+}
+
 /// Whether some use of V (a function, or a constant or alias built from
 /// it) is more than a direct call or bookkeeping.
 bool addressEscapes(const Value *V, SmallPtrSetImpl<const Value *> &Seen) {
@@ -44,7 +55,7 @@ bool addressEscapes(const Value *V, SmallPtrSetImpl<const Value *> &Seen) {
   for (const Use &U : V->uses()) {
     const User *Usr = U.getUser();
     if (auto *CB = dyn_cast<CallBase>(Usr)) {
-      if (CB->isCallee(&U))
+      if (CB->isCallee(&U) || isProfilingHook(*CB))
         continue;
       return true;
     }

@@ -286,10 +286,13 @@ std::vector<std::string> StackAnalysisInfo::worstPath(const Function *F) const {
   return Path;
 }
 
-bool StackAnalysisInfo::invalidate(Module &, const PreservedAnalyses &PA,
-                                   ModuleAnalysisManager::Invalidator &) {
+bool StackAnalysisInfo::invalidate(Module &M, const PreservedAnalyses &PA,
+                                   ModuleAnalysisManager::Invalidator &Inv) {
+  // Built from the call graph (and the frames, which the module-level
+  // preserved set covers): stale when either is.
   auto PAC = PA.getChecker<CapriStackAnalysis>();
-  return !PAC.preserved() && !PAC.preservedSet<AllAnalysesOn<Module>>();
+  return (!PAC.preserved() && !PAC.preservedSet<AllAnalysesOn<Module>>()) ||
+         Inv.invalidate<CapriCallGraphAnalysis>(M, PA);
 }
 
 StackAnalysisInfo CapriStackAnalysis::run(Module &M, ModuleAnalysisManager &MAM) {

@@ -18,6 +18,7 @@ target triple = "x86_64-pc-linux-gnu"
 
 declare void @take(ptr)
 declare void @ext_callback()
+declare void @__cyg_profile_func_enter(ptr, ptr)
 
 ; CHECK-DAG: function in_table address-taken
 define void @in_table() { ret void }
@@ -35,10 +36,17 @@ define void @annotated() { ret void }
 ; CHECK-DAG: function used_only leaf
 define void @used_only() { ret void }
 ; CHECK-DAG: function called leaf
+; -finstrument-functions hands a function's own address to its hooks: that
+; records it, it does not make the function callable from elsewhere.
+; CHECK-DAG: function profiled type
+define void @profiled() {
+  call void @__cyg_profile_func_enter(ptr @profiled, ptr null)
+  ret void
+}
 define void @called() { ret void }
 ; A declaration whose address is taken is recorded as a reference.
 ; CHECK-DAG: reference ext_callback
-; CHECK-NOT: function {{annotated|used_only|called|behind_alias}} address-taken
+; CHECK-NOT: function {{annotated|used_only|called|behind_alias|profiled}} address-taken
 
 define void @user() {
   call void @called()
