@@ -1,7 +1,9 @@
 //===-- MetadataEmitter.cpp - write the capri record into the module ------===//
 #include "MetadataEmitter.h"
 #include "CallGraph.h"
+#include "CapriOptions.h"
 #include "FrameBound.h"
+#include "Pipeline.h"
 #include "StackAnalysis.h"
 
 #include "capri_metadata.h"
@@ -143,6 +145,8 @@ void addRegistration(Module &M, GlobalVariable *Record) {
 } // namespace
 
 PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &MAM) {
+  if (!EmitMetadata || !analysesModule(M, WholeProgram))
+    return PreservedAnalyses::all();
   if (M.getNamedGlobal(RecordGlobalName))
     return PreservedAnalyses::all(); // never twice for the same code
 

@@ -1,6 +1,5 @@
 //===-- Pipeline.cpp - the capri pipeline and where it runs ---------------===//
 #include "Pipeline.h"
-#include "CapriOptions.h"
 #include "MetadataEmitter.h"
 #include "Report.h"
 #include "TypeIdentity.h"
@@ -28,7 +27,7 @@ LTOPhase ltoPhaseOf(const Module &M) {
 /// frame model and the record are for x86-64 with 64-bit pointers; gcc-style
 /// split stacks compare against the same thread-control-block word capri
 /// uses and call a __morestack of their own.
-static std::string unsupported(const Module &M) {
+std::string unsupportedReason(const Module &M) {
   Triple T(M.getTargetTriple());
   if (T.getArch() != Triple::x86_64 || T.isX32() || M.getDataLayout().getPointerSize() != 8 ||
       !M.getDataLayout().isLittleEndian())
@@ -44,34 +43,27 @@ static std::string unsupported(const Module &M) {
   return "";
 }
 
-PreservedAnalyses CapriPipelinePass::run(Module &M, ModuleAnalysisManager &MAM) {
-  std::string Problem = unsupported(M);
-  if (!Problem.empty()) {
+bool analysesModule(const Module &M, bool AtLTOLink) {
+  return unsupportedReason(M).empty() && (AtLTOLink || ltoPhaseOf(M) == LTOPhase::None);
+}
+
+PreservedAnalyses CapriCheckPass::run(Module &M, ModuleAnalysisManager &) {
+  std::string Problem = unsupportedReason(M);
+  if (Problem.empty() && !AtLTOLink && ltoPhaseOf(M) == LTOPhase::ThinPreLink)
+    Problem = "capri: ThinLTO (-flto=thin) is not supported; use full LTO (-flto) or no LTO";
+  if (!Problem.empty())
     diagnose(M.getContext(), Problem, DS_Error);
-    return PreservedAnalyses::all();
-  }
-  PreservedAnalyses PA = CapriTypeIdsPass().run(M, MAM);
-  MAM.invalidate(M, PA);
-  if (!AtLTOLink) {
-    switch (ltoPhaseOf(M)) {
-    case LTOPhase::None:
-      break;
-    case LTOPhase::FullPreLink:
-      // The link analyses the whole program; give it the plugin with
-      // -Wl,--load-pass-plugin=<plugin> (capri-cc does).
-      return PreservedAnalyses::none();
-    case LTOPhase::ThinPreLink:
-      diagnose(M.getContext(),
-               "capri: ThinLTO (-flto=thin) is not supported; use full LTO "
-               "(-flto) or no LTO",
-               DS_Error);
-      return PreservedAnalyses::none();
-    }
-  }
-  CapriReportPass().run(M, MAM);
-  if (EmitMetadata)
-    CapriEmitMetadataPass(AtLTOLink).run(M, MAM);
-  return PreservedAnalyses::none();
+  // A full-LTO pre-link compile is left to the link, which analyses the
+  // whole program: give it the plugin with -Wl,--load-pass-plugin=<plugin>
+  // (capri-cc does).
+  return PreservedAnalyses::all();
+}
+
+void addCapriPipeline(ModulePassManager &MPM, bool AtLTOLink) {
+  MPM.addPass(CapriCheckPass(AtLTOLink));
+  MPM.addPass(CapriTypeIdsPass());
+  MPM.addPass(CapriReportPass(AtLTOLink));
+  MPM.addPass(CapriEmitMetadataPass(AtLTOLink));
 }
 
 } // namespace capri

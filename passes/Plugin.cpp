@@ -25,12 +25,12 @@ namespace {
 
 bool parseModulePass(StringRef Name, ModulePassManager &MPM,
                      ArrayRef<PassBuilder::PipelineElement>) {
-  if (Name == "capri") {
-    MPM.addPass(CapriPipelinePass(/*AtLTOLink=*/false));
+  if (Name == "capri" || Name == "capri-lto") {
+    addCapriPipeline(MPM, /*AtLTOLink=*/Name == "capri-lto");
     return true;
   }
-  if (Name == "capri-lto") {
-    MPM.addPass(CapriPipelinePass(/*AtLTOLink=*/true));
+  if (Name == "capri-check") {
+    MPM.addPass(CapriCheckPass(/*AtLTOLink=*/false));
     return true;
   }
   if (Name == "capri-type-ids") {
@@ -77,11 +77,11 @@ void registerCallbacks(PassBuilder &PB) {
   PB.registerPipelineParsingCallback(parseFunctionPass);
 
   PB.registerOptimizerLastEPCallback([](ModulePassManager &MPM, OptimizationLevel) {
-    MPM.addPass(CapriPipelinePass(/*AtLTOLink=*/false));
+    addCapriPipeline(MPM, /*AtLTOLink=*/false);
   });
   PB.registerFullLinkTimeOptimizationLastEPCallback(
       [](ModulePassManager &MPM, OptimizationLevel) {
-        MPM.addPass(CapriPipelinePass(/*AtLTOLink=*/true));
+        addCapriPipeline(MPM, /*AtLTOLink=*/true);
       });
 }
 

@@ -2,6 +2,7 @@
 #include "Report.h"
 #include "CapriOptions.h"
 #include "Diagnostic.h"
+#include "Pipeline.h"
 #include "StackAnalysis.h"
 
 #include "llvm/Analysis/OptimizationRemarkEmitter.h"
@@ -41,6 +42,8 @@ std::string describeCycle(const RecursionCycle &C) {
 } // namespace
 
 PreservedAnalyses CapriReportPass::run(Module &M, ModuleAnalysisManager &MAM) {
+  if (!analysesModule(M, AtLTOLink))
+    return PreservedAnalyses::all();
   const StackAnalysisInfo &SA = MAM.getResult<CapriStackAnalysis>(M);
   auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
 

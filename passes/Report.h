@@ -14,8 +14,13 @@
 namespace capri {
 
 struct CapriReportPass : llvm::PassInfoMixin<CapriReportPass> {
+  /// AtLTOLink: at the full-LTO link (a pre-link compile reports nothing).
+  explicit CapriReportPass(bool AtLTOLink = false) : AtLTOLink(AtLTOLink) {}
   llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &MAM);
   static bool isRequired() { return true; }
+
+private:
+  bool AtLTOLink;
 };
 
 } // namespace capri

@@ -1,5 +1,6 @@
 //===-- TypeIdentity.cpp - C-level type identity of functions and calls ---===//
 #include "TypeIdentity.h"
+#include "Pipeline.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/Statistic.h"
@@ -154,6 +155,8 @@ std::optional<uint32_t> cTypeId(const CallBase &CB) {
 }
 
 PreservedAnalyses CapriTypeIdsPass::run(Module &M, ModuleAnalysisManager &) {
+  if (!unsupportedReason(M).empty())
+    return PreservedAnalyses::all();
   LLVMContext &Ctx = M.getContext();
   bool Changed = false;
 
