@@ -15,6 +15,7 @@
 #include "llvm/IR/DebugInfoMetadata.h"
 #include "llvm/IR/DerivedTypes.h"
 #include "llvm/IR/Function.h"
+#include "llvm/IR/GlobalAlias.h"
 #include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Module.h"
@@ -232,6 +233,25 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
     ++RefCount;
   }
 
+  // Other names of defined functions, so calls by those names link.
+  ByteWriter AliasesW;
+  uint32_t AliasCount = 0;
+  for (const GlobalAlias &GA : M.aliases()) {
+    auto *Target = dyn_cast_or_null<Function>(GA.getAliaseeObject());
+    auto It = Target ? IndexOf.find(Target) : IndexOf.end();
+    if (It == IndexOf.end())
+      continue;
+    AliasesW.u32(Strings.add(GA.getName()));
+    AliasesW.u32(It->second);
+    AliasesW.u8(GA.hasLocalLinkage() ? CAPRI_MD_LINK_INTERNAL
+                : GA.isInterposable() || GA.hasLinkOnceLinkage() || GA.hasWeakLinkage()
+                    ? CAPRI_MD_LINK_WEAK
+                    : CAPRI_MD_LINK_EXTERNAL);
+    AliasesW.u8(0);
+    AliasesW.u16(0);
+    ++AliasCount;
+  }
+
   ByteWriter ModuleW;
   ModuleW.u32(Strings.add(M.getSourceFileName()));
   ModuleW.u32(Strings.add("capri 0.1 (LLVM " LLVM_VERSION_STRING ")"));
@@ -254,6 +274,9 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   if (RefCount)
     section(Body, CAPRI_MD_TAG_REFERENCES,
             Table(sizeof(capri_md_reference_entry), RefCount, RefsW.Data));
+  if (AliasCount)
+    section(Body, CAPRI_MD_TAG_ALIASES,
+            Table(sizeof(capri_md_alias_entry), AliasCount, AliasesW.Data));
   Body.pad(CAPRI_MD_ALIGN);
 
   assert(M.getDataLayout().getPointerSize() == 8 && "checked by the pipeline");

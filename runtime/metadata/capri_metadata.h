@@ -23,7 +23,7 @@ extern "C" {
 #define CAPRI_MD_SECTION "capri_meta"
 #define CAPRI_MD_MAGIC 0x49525043u /* "CPRI" little-endian */
 #define CAPRI_MD_VERSION_MAJOR 1u
-#define CAPRI_MD_VERSION_MINOR 0u
+#define CAPRI_MD_VERSION_MINOR 1u
 #define CAPRI_MD_HEADER_SIZE 48u
 #define CAPRI_MD_ALIGN 8u
 
@@ -37,6 +37,7 @@ extern "C" {
 #define CAPRI_MD_TAG_FUNCTIONS 3u
 #define CAPRI_MD_TAG_CALLS 4u
 #define CAPRI_MD_TAG_REFERENCES 5u /* declared functions whose address the module takes */
+#define CAPRI_MD_TAG_ALIASES 6u    /* other symbol names of defined functions (1.1) */
 
 /* Function linkage. */
 #define CAPRI_MD_LINK_EXTERNAL 0u /* strong global definition */
@@ -132,6 +133,16 @@ struct capri_md_reference_entry {
     uint32_t type_id;    /* KCFI type hash (or IR-type hash when coarse) */
     uint32_t ir_type_id;
     uint32_t flags;      /* CAPRI_MD_FN_TYPE_COARSE when type_id is an IR hash */
+};
+
+/* Another name for a function the module defines (a GlobalAlias): calls by
+ * that name reach the function. Linkage as for functions: an internal alias
+ * is visible in its module only, a weak one may be replaced at link time. */
+struct capri_md_alias_entry {
+    uint32_t name;     /* string offset */
+    uint32_t function; /* index in FUNCTIONS */
+    uint8_t linkage;   /* CAPRI_MD_LINK_* */
+    uint8_t reserved[3];
 };
 
 /* ---- Parser ---------------------------------------------------------------- */
