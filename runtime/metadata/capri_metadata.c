@@ -94,7 +94,7 @@ const char *capri_md_status_name(enum capri_md_status status)
 
 /* ---- Sections ---------------------------------------------------------------- */
 
-/* A FUNCTIONS/CALLS/REFERENCES payload: u32 entry_size, u32 count, entries. */
+/* A FUNCTIONS/CALLS/REFERENCES/ALIASES payload: u32 entry_size, u32 count, entries. */
 struct table {
     const uint8_t *entries;
     uint32_t entry_size, count;
@@ -228,6 +228,24 @@ static enum capri_md_status check_entries(const struct capri_md_module *mod, cha
         if (!string_ok(mod, r.name) || r.name == 0)
             return bad_string(err, errlen, "reference", i, r.name);
     }
+    for (uint32_t i = 0; i < mod->alias_count; i++) {
+        struct capri_md_alias_entry a;
+        capri_md_alias(mod, i, &a);
+        if (!string_ok(mod, a.name) || a.name == 0)
+            return bad_string(err, errlen, "alias", i, a.name);
+        if (a.function >= mod->function_count) {
+            msg_str(&m, "alias ");
+            msg_u64(&m, i);
+            msg_str(&m, ": function ");
+            msg_u64(&m, a.function);
+            msg_str(&m, " is not one of the record's ");
+            msg_u64(&m, mod->function_count);
+            msg_str(&m, " functions");
+            return CAPRI_MD_CORRUPT;
+        }
+        if (a.linkage > CAPRI_MD_LINK_WEAK)
+            return fail(err, errlen, CAPRI_MD_CORRUPT, "alias ", i, ": unknown linkage");
+    }
     return CAPRI_MD_OK;
 }
 
@@ -240,6 +258,7 @@ static enum capri_md_status parse_sections(const uint8_t *rec, uint32_t start, u
     int have_functions = 0;
     int have_calls = 0;
     int have_references = 0;
+    int have_aliases = 0;
     int have_strings = 0;
     int have_module = 0;
     uint32_t pos = start;
@@ -324,6 +343,15 @@ static enum capri_md_status parse_sections(const uint8_t *rec, uint32_t start, u
             mod->references = t.entries;
             mod->reference_entry_size = t.entry_size;
             mod->reference_count = t.count;
+            break;
+        case CAPRI_MD_TAG_ALIASES:
+            seen = &have_aliases;
+            st = parse_table(payload, size, CAPRI_MD_ALIAS_ENTRY_MIN, "ALIASES", &t, err, errlen);
+            if (st != CAPRI_MD_OK)
+                return st;
+            mod->aliases = t.entries;
+            mod->alias_entry_size = t.entry_size;
+            mod->alias_count = t.count;
             break;
         default:
             break; /* a later minor version's section: skip it */
@@ -493,6 +521,16 @@ void capri_md_reference(const struct capri_md_module *m, uint32_t i,
     }
     copy_entry(out, sizeof *out, m->references + (size_t)i * m->reference_entry_size,
                m->reference_entry_size);
+}
+
+void capri_md_alias(const struct capri_md_module *m, uint32_t i, struct capri_md_alias_entry *out)
+{
+    if (i >= m->alias_count || !m->aliases) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    copy_entry(out, sizeof *out, m->aliases + (size_t)i * m->alias_entry_size,
+               m->alias_entry_size);
 }
 
 uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i)

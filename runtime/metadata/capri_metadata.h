@@ -166,17 +166,23 @@ struct capri_md_module {
     const uint8_t *references; /* reference_count entries of reference_entry_size */
     uint32_t reference_entry_size;
     uint32_t reference_count;
+    const uint8_t *aliases; /* alias_count entries of alias_entry_size (1.1) */
+    uint32_t alias_entry_size;
+    uint32_t alias_count;
 };
 
 /*
  * The shortest entries the parser accepts (zero-extending the rest). An
  * entry must at least reach the last field a reader cannot do without:
  * a function's call slice (first_call, call_count), a call's ir_type_id,
- * a reference's ir_type_id. Fields after these read as zero when absent.
+ * a reference's ir_type_id, an alias's linkage (read as external when
+ * absent it would turn a static alias into a global name). Fields after
+ * these read as zero when absent.
  */
 #define CAPRI_MD_FUNCTION_ENTRY_MIN 44u
 #define CAPRI_MD_CALL_ENTRY_MIN 16u
 #define CAPRI_MD_REFERENCE_ENTRY_MIN 12u
+#define CAPRI_MD_ALIAS_ENTRY_MIN 9u
 /* log2_max_align must be below this (alignments up to 2 GiB). */
 #define CAPRI_MD_MAX_LOG2_ALIGN 32u
 
@@ -195,7 +201,8 @@ enum capri_md_status {
  * On failure writes a message to err (if errlen > 0) and leaves *offset at
  * the start of the offending record (after any padding), zeroing *out.
  * The whole record is validated before CAPRI_MD_OK: bounds of every
- * section and table, string offsets, call slices, LOCAL callee indices.
+ * section and table, string offsets, call slices, LOCAL callee indices,
+ * alias function indices and linkages.
  * It never allocates and never reads outside data[0, size).
  */
 enum capri_md_status capri_md_next(const uint8_t *data, size_t size, size_t *offset,
@@ -212,6 +219,8 @@ void capri_md_call(const struct capri_md_module *m, uint32_t i,
 
 void capri_md_reference(const struct capri_md_module *m, uint32_t i,
                         struct capri_md_reference_entry *out);
+void capri_md_alias(const struct capri_md_module *m, uint32_t i,
+                    struct capri_md_alias_entry *out);
 
 /* The raw 64-bit address slot i as stored (before any relocation). */
 uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i);

@@ -33,6 +33,7 @@ void mdb_free(struct mdb *b)
     free(b->fns);
     free(b->calls);
     free(b->refs);
+    free(b->aliases);
     memset(b, 0, sizeof *b);
 }
 
@@ -95,6 +96,12 @@ void mdb_ref(struct mdb *b, const char *name, uint32_t type_id, uint32_t ir_type
     b->refs[b->ref_count++] = (struct mdb_ref){ name, type_id, ir_type_id, 0 };
 }
 
+void mdb_alias(struct mdb *b, const char *name, uint32_t function, uint8_t linkage)
+{
+    b->aliases = grow_array(b->aliases, &b->alias_cap, b->alias_count + 1, sizeof *b->aliases);
+    b->aliases[b->alias_count++] = (struct mdb_alias){ name, function, linkage };
+}
+
 /* A growable byte buffer. */
 struct buf {
     uint8_t *p;
@@ -154,6 +161,7 @@ static void entry(struct buf *table, const void *e, size_t have, size_t want)
 uint8_t *mdb_build(const struct mdb *b, size_t *size)
 {
     struct buf strings = { 0 }, fns = { 0 }, calls = { 0 }, refs = { 0 }, mod = { 0 };
+    struct buf aliases = { 0 };
     struct buf rec = { 0 };
     uint8_t zero = 0;
     put(&strings, &zero, 1);
@@ -165,6 +173,10 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
     put32(&calls, (uint32_t)b->call_count);
     put32(&refs, sizeof(struct capri_md_reference_entry));
     put32(&refs, (uint32_t)b->ref_count);
+    uint32_t asize = b->alias_entry_size ? b->alias_entry_size
+                                         : sizeof(struct capri_md_alias_entry);
+    put32(&aliases, asize);
+    put32(&aliases, (uint32_t)b->alias_count);
     uint32_t next_call = 0;
     /* Calls grouped by caller, in the order they were added (counting sort). */
     size_t *start = calloc(b->fn_count + 1, sizeof *start);
@@ -221,6 +233,14 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
                                               b->refs[i].flags };
         put(&refs, &r, sizeof r);
     }
+    for (size_t i = 0; i < b->alias_count; i++) {
+        struct capri_md_alias_entry a;
+        memset(&a, 0, sizeof a);
+        a.name = intern(&strings, b->aliases[i].name);
+        a.function = b->aliases[i].function;
+        a.linkage = b->aliases[i].linkage;
+        entry(&aliases, &a, sizeof a, asize);
+    }
     struct capri_md_module_entry me = { intern(&strings, b->source), intern(&strings, "mdb"),
                                         intern(&strings, "x86_64-pc-linux-gnu"), 0 };
     put(&mod, &me, sizeof me);
@@ -243,6 +263,8 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
         section(&rec, CAPRI_MD_TAG_CALLS, &calls);
     if (b->ref_count)
         section(&rec, CAPRI_MD_TAG_REFERENCES, &refs);
+    if (b->alias_count)
+        section(&rec, CAPRI_MD_TAG_ALIASES, &aliases);
     pad(&rec, 8);
     uint32_t record_size = (uint32_t)rec.len;
     memcpy(rec.p + 8, &record_size, 4);
@@ -250,6 +272,7 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
     free(fns.p);
     free(calls.p);
     free(refs.p);
+    free(aliases.p);
     free(mod.p);
     *size = rec.len;
     return rec.p;

@@ -1,7 +1,8 @@
 /*
  * Build capri metadata records in memory, for the unit tests. Functions and
  * calls are added in any order; mdb_build groups the calls by caller and
- * writes a valid 1.0 record (which tests then corrupt on purpose).
+ * writes a valid record of the header's version (which tests then corrupt
+ * on purpose).
  */
 #ifndef CAPRI_TEST_MD_BUILDER_H
 #define CAPRI_TEST_MD_BUILDER_H
@@ -40,6 +41,12 @@ struct mdb_ref {
     uint32_t type_id, ir_type_id, flags;
 };
 
+struct mdb_alias {
+    const char *name;
+    uint32_t function; /* index of an mdb_fn */
+    uint8_t linkage;
+};
+
 struct mdb {
     struct mdb_fn *fns;
     size_t fn_count, fn_cap;
@@ -47,10 +54,13 @@ struct mdb {
     size_t call_count, call_cap;
     struct mdb_ref *refs;
     size_t ref_count, ref_cap;
+    struct mdb_alias *aliases;
+    size_t alias_count, alias_cap;
     uint32_t flags;
     uint16_t major, minor;
     const char *source;
-    uint32_t fn_entry_size, call_entry_size; /* 0: the 1.0 sizes */
+    uint32_t fn_entry_size, call_entry_size; /* 0: the sizes of the header's structs */
+    uint32_t alias_entry_size;                /* 0: sizeof(struct capri_md_alias_entry) */
 };
 
 void mdb_init(struct mdb *b);
@@ -64,6 +74,8 @@ void mdb_indirect(struct mdb *b, uint32_t caller, uint32_t type_id, uint32_t ir_
                   uint8_t flags);
 void mdb_asm(struct mdb *b, uint32_t caller);
 void mdb_ref(struct mdb *b, const char *name, uint32_t type_id, uint32_t ir_type_id);
+/* Another name for function `function` (ALIASES; the section is written when there is one). */
+void mdb_alias(struct mdb *b, const char *name, uint32_t function, uint8_t linkage);
 /* A malloc'd record; *size is its length (a multiple of 8). */
 uint8_t *mdb_build(const struct mdb *b, size_t *size);
 

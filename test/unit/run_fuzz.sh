@@ -25,6 +25,8 @@ fn walk linkage=static line=10 frame=32 bound=3 stack=16
 fn cb line=20 frame=16 flags=address_taken,leaf type=0x11 ir=0x22
 fn vla line=30 frame=8 flags=dynamic_alloca align=6
 ref extern_cb type=0x11 ir=0x22
+alias cb_alias fn=cb linkage=weak
+alias walk_alias fn=walk linkage=static
 SPEC
 cat > b.spec <<'SPEC'
 module source=b.c flags=coarse

@@ -27,7 +27,8 @@ static enum capri_md_status parse_one(const uint8_t *data, size_t size, struct c
     return capri_md_next(data, size, &off, m, err, errlen);
 }
 
-/* main (calls: LOCAL helper, NAMED printf, INDIRECT 0x11/0x22), helper (static, ASM), cb. */
+/* main (calls: LOCAL helper, NAMED printf, INDIRECT 0x11/0x22), helper (static, ASM), cb;
+ * aliases: cb_alias (weak) of cb, helper_alias (static) of helper. */
 static uint8_t *sample(size_t *size)
 {
     struct mdb b;
@@ -49,6 +50,8 @@ static uint8_t *sample(size_t *size)
     mdb_indirect(&b, main_fn, 0x11, 0x22, CAPRI_MD_CALLF_CAST);
     mdb_asm(&b, helper);
     mdb_ref(&b, "qsort_cb", 0x33, 0x44);
+    mdb_alias(&b, "cb_alias", cb, CAPRI_MD_LINK_WEAK);
+    mdb_alias(&b, "helper_alias", helper, CAPRI_MD_LINK_INTERNAL);
     uint8_t *rec = mdb_build(&b, size);
     mdb_free(&b);
     return rec;
@@ -64,11 +67,13 @@ static void test_valid(void)
     CHECK_EQ(capri_md_next(rec, size, &off, &m, err, sizeof err), CAPRI_MD_OK);
     CHECK_EQ(off, size);
     CHECK_EQ(m.record_size, size);
-    CHECK_EQ(m.version_major, 1);
-    CHECK_EQ(m.version_minor, 0);
+    CHECK_EQ(m.version_major, CAPRI_MD_VERSION_MAJOR);
+    CHECK_EQ(m.version_minor, CAPRI_MD_VERSION_MINOR);
     CHECK_EQ(m.function_count, 3);
     CHECK_EQ(m.call_count, 4);
     CHECK_EQ(m.reference_count, 1);
+    CHECK_EQ(m.alias_count, 2);
+    CHECK_EQ(m.alias_entry_size, 12);
     CHECK_EQ(m.function_entry_size, 48);
     CHECK_EQ(m.call_entry_size, 24);
     CHECK_STR(capri_md_string(&m, m.module.source_file), "sample.c");
@@ -112,6 +117,16 @@ static void test_valid(void)
     CHECK_STR(capri_md_string(&m, r.name), "qsort_cb");
     CHECK_EQ(r.type_id, 0x33);
 
+    struct capri_md_alias_entry al;
+    capri_md_alias(&m, 0, &al);
+    CHECK_STR(capri_md_string(&m, al.name), "cb_alias");
+    CHECK_EQ(al.function, 2);
+    CHECK_EQ(al.linkage, CAPRI_MD_LINK_WEAK);
+    capri_md_alias(&m, 1, &al);
+    CHECK_STR(capri_md_string(&m, al.name), "helper_alias");
+    CHECK_EQ(al.function, 1);
+    CHECK_EQ(al.linkage, CAPRI_MD_LINK_INTERNAL);
+
     CHECK_EQ(capri_md_address_slot(&m, 0), 0x1000);
     CHECK_EQ(capri_md_address_slot(&m, 2), 0x3000);
     /* Out-of-range requests are harmless. */
@@ -122,6 +137,9 @@ static void test_valid(void)
     CHECK_EQ(c.kind, 0);
     capri_md_reference(&m, 1, &r);
     CHECK_EQ(r.name, 0);
+    capri_md_alias(&m, 2, &al);
+    CHECK_EQ(al.name, 0);
+    CHECK_EQ(al.function, 0);
     CHECK_STR(capri_md_string(&m, m.strings_size), "");
     CHECK_STR(capri_md_string(&m, UINT32_MAX), "");
     CHECK_STR(capri_md_string(&m, 0), "");
@@ -242,6 +260,30 @@ static void c_ref_name(uint8_t *r, size_t *s)
 {
     set32(r, mdb_section_offset(r, *s, CAPRI_MD_TAG_REFERENCES) + 16, 9999);
 }
+static size_t aliases_entry(const uint8_t *rec, size_t size, uint32_t i)
+{
+    return mdb_section_offset(rec, size, CAPRI_MD_TAG_ALIASES) + 16 + 12 * (size_t)i;
+}
+static void c_alias_name(uint8_t *r, size_t *s) { set32(r, aliases_entry(r, *s, 1), 9999); }
+static void c_alias_name_empty(uint8_t *r, size_t *s) { set32(r, aliases_entry(r, *s, 0), 0); }
+static void c_alias_function(uint8_t *r, size_t *s) { set32(r, aliases_entry(r, *s, 0) + 4, 3); }
+static void c_alias_function_huge(uint8_t *r, size_t *s)
+{
+    set32(r, aliases_entry(r, *s, 1) + 4, 0xffffffffu);
+}
+static void c_alias_linkage(uint8_t *r, size_t *s) { r[aliases_entry(r, *s, 0) + 8] = 3; }
+static void c_alias_entry_small(uint8_t *r, size_t *s)
+{
+    set32(r, mdb_section_offset(r, *s, CAPRI_MD_TAG_ALIASES) + 8, CAPRI_MD_ALIAS_ENTRY_MIN - 1);
+}
+static void c_alias_count(uint8_t *r, size_t *s)
+{
+    set32(r, mdb_section_offset(r, *s, CAPRI_MD_TAG_ALIASES) + 12, 3);
+}
+static void c_alias_duplicate(uint8_t *r, size_t *s)
+{
+    set32(r, mdb_section_offset(r, *s, CAPRI_MD_TAG_REFERENCES), CAPRI_MD_TAG_ALIASES);
+}
 static void c_module_string(uint8_t *r, size_t *s)
 {
     set32(r, mdb_section_offset(r, *s, CAPRI_MD_TAG_MODULE) + 8 + 4, 9999);
@@ -275,9 +317,14 @@ static void test_corruption(void)
     EXPECT(c_header_big, CAPRI_MD_CORRUPT, "larger than the record");
     EXPECT(c_addresses_past, CAPRI_MD_CORRUPT, "address table");
     EXPECT(c_function_count, CAPRI_MD_CORRUPT, "FUNCTIONS has 3 entries but the header says 2");
-    EXPECT(c_major_newer, CAPRI_MD_NEWER_VERSION, "version 2.3 is newer than this reader's "
-                                                  "version 1.0");
-    EXPECT(c_major_zero, CAPRI_MD_CORRUPT, "version 0.0 is not known");
+    /* The messages name this reader's version: the header's constants. */
+    char newer[128], zero[128];
+    snprintf(newer, sizeof newer, "version 2.3 is newer than this reader's version %u.%u",
+             CAPRI_MD_VERSION_MAJOR, CAPRI_MD_VERSION_MINOR);
+    snprintf(zero, sizeof zero, "version 0.%u is not known to this reader (version %u.%u)",
+             CAPRI_MD_VERSION_MINOR, CAPRI_MD_VERSION_MAJOR, CAPRI_MD_VERSION_MINOR);
+    EXPECT(c_major_newer, CAPRI_MD_NEWER_VERSION, newer);
+    EXPECT(c_major_zero, CAPRI_MD_CORRUPT, zero);
     EXPECT(c_section_past, CAPRI_MD_CORRUPT, "run past the record end");
     EXPECT(c_strings_unterminated, CAPRI_MD_CORRUPT, "STRINGS");
     EXPECT(c_strings_first, CAPRI_MD_CORRUPT, "STRINGS");
@@ -297,6 +344,15 @@ static void test_corruption(void)
     EXPECT(c_call_file, CAPRI_MD_CORRUPT, "call 2: string offset 9999");
     EXPECT(c_call_kind, CAPRI_MD_CORRUPT, "unknown call kind");
     EXPECT(c_ref_name, CAPRI_MD_CORRUPT, "reference 0");
+    EXPECT(c_alias_name, CAPRI_MD_CORRUPT, "alias 1: string offset 9999");
+    EXPECT(c_alias_name_empty, CAPRI_MD_CORRUPT, "alias 0: string offset 0");
+    EXPECT(c_alias_function, CAPRI_MD_CORRUPT,
+           "alias 0: function 3 is not one of the record's 3 functions");
+    EXPECT(c_alias_function_huge, CAPRI_MD_CORRUPT, "alias 1: function 4294967295");
+    EXPECT(c_alias_linkage, CAPRI_MD_CORRUPT, "alias 0: unknown linkage");
+    EXPECT(c_alias_entry_small, CAPRI_MD_CORRUPT, "ALIASES entry_size 8 is below the minimum of 9");
+    EXPECT(c_alias_count, CAPRI_MD_CORRUPT, "ALIASES: 3 entries of 12 bytes do not fit");
+    EXPECT(c_alias_duplicate, CAPRI_MD_CORRUPT, "section tag 6 appears twice");
     EXPECT(c_module_string, CAPRI_MD_CORRUPT, "MODULE");
     EXPECT(c_module_short, CAPRI_MD_CORRUPT, "MODULE section has 8 bytes");
     EXPECT(c_duplicate, CAPRI_MD_CORRUPT, "appears twice");
@@ -431,6 +487,41 @@ static void test_entry_sizes(void)
     CHECK_STR(capri_md_string(&m, ce.callee), "g");
     free(rec);
 
+    /* ALIASES at its minimum (name, function, linkage): the reserved bytes read as 0. */
+    mdb_alias(&b, "g_alias", 1, CAPRI_MD_LINK_WEAK);
+    b.fn_entry_size = 48;
+    b.call_entry_size = 24;
+    b.alias_entry_size = CAPRI_MD_ALIAS_ENTRY_MIN;
+    rec = mdb_build(&b, &size);
+    CHECK_EQ(parse_one(rec, size, &m, err, sizeof err), CAPRI_MD_OK);
+    CHECK_EQ(m.alias_entry_size, CAPRI_MD_ALIAS_ENTRY_MIN);
+    struct capri_md_alias_entry ae;
+    memset(&ae, 0xee, sizeof ae);
+    capri_md_alias(&m, 0, &ae);
+    CHECK_STR(capri_md_string(&m, ae.name), "g_alias");
+    CHECK_EQ(ae.function, 1);
+    CHECK_EQ(ae.linkage, CAPRI_MD_LINK_WEAK);
+    CHECK_EQ(ae.reserved[0], 0);
+    CHECK_EQ(ae.reserved[2], 0);
+    free(rec);
+
+    /* A longer alias entry (a later minor version): the known fields still read. */
+    b.alias_entry_size = 20;
+    rec = mdb_build(&b, &size);
+    CHECK_EQ(parse_one(rec, size, &m, err, sizeof err), CAPRI_MD_OK);
+    capri_md_alias(&m, 0, &ae);
+    CHECK_STR(capri_md_string(&m, ae.name), "g_alias");
+    CHECK_EQ(ae.function, 1);
+    free(rec);
+
+    /* One byte short of the alias minimum: no linkage, so corrupt. */
+    b.alias_entry_size = CAPRI_MD_ALIAS_ENTRY_MIN - 1;
+    rec = mdb_build(&b, &size);
+    CHECK_EQ(parse_one(rec, size, &m, err, sizeof err), CAPRI_MD_CORRUPT);
+    CHECK_CONTAINS(err, "ALIASES entry_size 8 is below the minimum of 9");
+    free(rec);
+    b.alias_entry_size = 0;
+
     /* One byte below the minimum call entry. */
     b.fn_entry_size = 48;
     b.call_entry_size = CAPRI_MD_CALL_ENTRY_MIN - 4;
@@ -522,6 +613,12 @@ static void test_mutations(void)
                     struct capri_md_call_entry ce;
                     capri_md_call(&m, c, &ce);
                     (void)capri_md_string(&m, ce.file);
+                }
+                for (uint32_t k = 0; k < m.alias_count; k++) {
+                    struct capri_md_alias_entry ae;
+                    capri_md_alias(&m, k, &ae);
+                    (void)capri_md_string(&m, ae.name);
+                    CHECK(ae.function < m.function_count);
                 }
             }
             free(copy);

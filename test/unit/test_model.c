@@ -1,6 +1,7 @@
 /*
  * Unit tests for the whole-program model and the analysis, on records built
- * in memory: linking rules, frame correction, indirect-call resolution,
+ * in memory: linking rules (aliases too), frame correction, indirect-call
+ * resolution (the orphan rule too),
  * recursion with and without bounds, roots, findings, verify's statistics,
  * and graphs deep enough (50,000 functions) to overflow any recursive walk.
  */
@@ -294,6 +295,295 @@ static void test_indirect(void)
     CHECK_EQ(worst(&w, "coarse_caller"), 21);
     CHECK_EQ(worst(&w, "modern"), 401);
     CHECK_EQ(w.a.unresolved_count, 0);
+    world_free(&w);
+}
+
+/* A record's step in a root's path by function name, or NULL. */
+static const struct path_step *step_to(const struct world *w, struct path_step *steps, size_t n,
+                                       const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(node_label(&w->m, steps[i].node), name) == 0)
+            return &steps[i];
+    return NULL;
+}
+
+/*
+ * ALIASES: a NAMED call by an alias name reaches the aliased function; an
+ * alias defines its name under the linkage rules of functions (a static
+ * alias only within its record, strong beats weak, of two strong the first).
+ */
+static void test_aliases(void)
+{
+    struct world w;
+    struct mdb b;
+
+    /* impl.o: real_impl (4000) with a weak alias alias_name and a static alias
+     * hidden_alias, which inner (same record) calls. main.o calls both names. */
+    world_init(&w);
+    mdb_init(&b);
+    uint32_t real = mdb_fn(&b, "real_impl", 4000);
+    uint32_t inner = mdb_fn(&b, "inner", 10);
+    mdb_named(&b, inner, "hidden_alias");
+    mdb_alias(&b, "alias_name", real, CAPRI_MD_LINK_WEAK);
+    mdb_alias(&b, "hidden_alias", real, CAPRI_MD_LINK_INTERNAL);
+    world_add(&w, &b, "impl.o", NULL, 0);
+    mdb_free(&b);
+    mdb_init(&b);
+    uint32_t main_fn = mdb_fn(&b, "main", 100);
+    mdb_named(&b, main_fn, "alias_name");
+    mdb_named(&b, main_fn, "hidden_alias"); /* not visible here: code without metadata */
+    world_add(&w, &b, "main.o", NULL, 0);
+    mdb_free(&b);
+    CHECK_EQ(world_run(&w), 0);
+    CHECK_EQ(w.m.alias_count, 2);
+    CHECK_EQ(model_lookup(&w.m, "alias_name"), fn(&w.m, "real_impl"));
+    CHECK_EQ(model_lookup(&w.m, "hidden_alias"), NONE);
+    CHECK(w.m.functions[fn(&w.m, "real_impl")].alias_winner);
+    CHECK_EQ(worst(&w, "inner"), 4010);
+    CHECK_EQ(worst(&w, "main"), 100 + 4000); /* 4000 > the 1000 reserve of hidden_alias */
+    CHECK_EQ(w.a.external_count, 1);
+    if (w.a.external_count == 1)
+        CHECK_STR(node_label(&w.m, w.a.externals[0].node), "hidden_alias");
+    struct path_step *steps;
+    size_t n = analysis_path(&w.a, fn(&w.m, "main"), &steps);
+    const struct path_step *st = step_to(&w, steps, n, "real_impl");
+    CHECK(st != NULL);
+    if (st) {
+        CHECK_STR(w.m.sites[st->via_site].callee_name, "alias_name");
+        CHECK_EQ(w.m.sites[st->via_site].resolution, SITE_DIRECT);
+    }
+    free(steps);
+    analysis_free(&w.a);
+    /* --root by an alias name. */
+    const char *roots[] = { "alias_name" };
+    w.ao.roots = roots;
+    w.ao.root_count = 1;
+    struct error err;
+    CHECK_EQ(analysis_run(&w.a, &w.m, &w.ao, &err), 0);
+    CHECK_EQ(w.a.root_count, 1);
+    CHECK(root(&w.a, "real_impl") != NULL);
+    analysis_free(&w.a);
+    const char *static_roots[] = { "hidden_alias" };
+    w.ao.roots = static_roots;
+    CHECK_EQ(analysis_run(&w.a, &w.m, &w.ao, &err), 0);
+    CHECK(root(&w.a, "real_impl") != NULL);
+    world_free(&w);
+
+    /* A strong function beats a weak alias of that name, whichever comes first;
+     * a strong alias beats a weak function. */
+    for (int order = 0; order < 2; order++) {
+        world_init(&w);
+        for (int k = 0; k < 2; k++) {
+            mdb_init(&b);
+            if ((k == 0) == (order == 0)) {
+                uint32_t r = mdb_fn(&b, "real_impl", 4000);
+                mdb_alias(&b, "alias_name", r, CAPRI_MD_LINK_WEAK);
+                mdb_alias(&b, "weak_loser", r, CAPRI_MD_LINK_EXTERNAL);
+                mdb_named(&b, mdb_fn(&b, "main", 100), "alias_name");
+            } else {
+                mdb_fn(&b, "alias_name", 50); /* strong */
+                uint32_t wl = mdb_fn(&b, "weak_loser", 7);
+                mdb_fn_at(&b, wl)->linkage = CAPRI_MD_LINK_WEAK;
+                mdb_named(&b, mdb_fn(&b, "other", 1), "weak_loser");
+            }
+            world_add(&w, &b, k == 0 ? "first.o" : "second.o", NULL, 0);
+            mdb_free(&b);
+        }
+        CHECK_EQ(world_run(&w), 0);
+        uint32_t strong = model_lookup(&w.m, "alias_name");
+        CHECK(strong != NONE && w.m.functions[strong].entry.frame_estimate == 50);
+        CHECK_EQ(worst(&w, "main"), 150);
+        CHECK_EQ(model_lookup(&w.m, "weak_loser"), fn(&w.m, "real_impl"));
+        CHECK_EQ(worst(&w, "other"), 4001);
+        CHECK(w.m.functions[fn(&w.m, "weak_loser")].overridden);
+        CHECK(!w.m.functions[fn(&w.m, "real_impl")].overridden);
+        for (size_t i = 0; i < w.m.alias_count; i++)
+            CHECK_EQ(w.m.aliases[i].overridden, strcmp(w.m.aliases[i].name, "alias_name") == 0);
+        world_free(&w);
+    }
+
+    /* Two strong definitions, a function and an alias: the first wins, with a warning. */
+    world_init(&w);
+    mdb_init(&b);
+    mdb_fn(&b, "dup", 10);
+    world_add(&w, &b, "one.o", NULL, 0);
+    mdb_free(&b);
+    mdb_init(&b);
+    mdb_alias(&b, "dup", mdb_fn(&b, "big", 9000), CAPRI_MD_LINK_EXTERNAL);
+    mdb_named(&b, mdb_fn(&b, "main", 1), "dup");
+    world_add(&w, &b, "two.o", NULL, 0);
+    mdb_free(&b);
+    diag_quiet = 1;
+    CHECK_EQ(world_run(&w), 0);
+    diag_quiet = 0;
+    CHECK_EQ(worst(&w, "main"), 11);
+    CHECK(w.m.aliases[0].overridden);
+    world_free(&w);
+
+    /* A library: a static function exported only through a global alias is a
+     * root; a weak function that lost its name but whose alias won stays a
+     * live indirect-call candidate. */
+    world_init(&w);
+    mdb_init(&b);
+    uint32_t impl = mdb_fn(&b, "impl", 30);
+    mdb_fn_at(&b, impl)->linkage = CAPRI_MD_LINK_INTERNAL;
+    mdb_alias(&b, "api", impl, CAPRI_MD_LINK_EXTERNAL);
+    uint32_t wf = mdb_fn(&b, "wf", 60);
+    mdb_fn_at(&b, wf)->linkage = CAPRI_MD_LINK_WEAK;
+    mdb_fn_at(&b, wf)->flags = CAPRI_MD_FN_ADDRESS_TAKEN;
+    mdb_fn_at(&b, wf)->type_id = 7;
+    mdb_fn_at(&b, wf)->ir_type_id = 8;
+    mdb_alias(&b, "wf_alias", wf, CAPRI_MD_LINK_EXTERNAL);
+    world_add(&w, &b, "lib.o", NULL, 0);
+    mdb_free(&b);
+    mdb_init(&b);
+    mdb_fn(&b, "wf", 5); /* strong: wins the name wf */
+    mdb_indirect(&b, mdb_fn(&b, "caller", 1), 7, 8, 0);
+    world_add(&w, &b, "strong.o", NULL, 0);
+    mdb_free(&b);
+    CHECK_EQ(world_run(&w), 0);
+    CHECK(root(&w.a, "impl") != NULL);
+    uint32_t weak_wf = fn(&w.m, "wf"); /* lib.o's comes first */
+    CHECK(w.m.functions[weak_wf].overridden);
+    CHECK(function_live(&w.m.functions[weak_wf]));
+    CHECK(w.m.functions[weak_wf].indirect_target);
+    CHECK_EQ(worst(&w, "caller"), 61);
+    world_free(&w);
+}
+
+/*
+ * The orphan rule (--indirect c-type): a function whose pointer is cast to
+ * another C type, and whose own C type no indirect call has, is reached by
+ * C-typed calls of its IR type; callbacks whose C types have calls stay apart.
+ */
+static void test_orphans(void)
+{
+    struct world w;
+    struct mdb b;
+    for (int mode = 0; mode < 2; mode++) {
+        world_init(&w);
+        w.mo.indirect = mode ? INDIRECT_C_TYPE_STRICT : INDIRECT_C_TYPE;
+        /* things.o: void free_thing(struct thing *) stored as dtor_fn
+         * (void (*)(void *)) and called through it: C types 0x10 and 0x20,
+         * IR type 0x50 both. int_cb/point_cb: same IR type 0x60, C types 1
+         * and 2, each with its own call; point_cb_impl calls run_int_cb, so
+         * confusing them would make a cycle. */
+        mdb_init(&b);
+        uint32_t main_fn = mdb_fn(&b, "main", 100);
+        uint32_t free_thing = mdb_fn(&b, "free_thing", 4000);
+        mdb_fn_at(&b, free_thing)->flags = CAPRI_MD_FN_ADDRESS_TAKEN;
+        mdb_fn_at(&b, free_thing)->type_id = 0x10;
+        mdb_fn_at(&b, free_thing)->ir_type_id = 0x50;
+        uint32_t destroy = mdb_fn(&b, "destroy", 20);
+        mdb_local(&b, main_fn, destroy);
+        mdb_indirect(&b, destroy, 0x20, 0x50, 0);
+        uint32_t run_int = mdb_fn(&b, "run_int_cb", 30);
+        uint32_t run_point = mdb_fn(&b, "run_point_cb", 40);
+        uint32_t int_impl = mdb_fn(&b, "int_cb_impl", 50);
+        uint32_t point_impl = mdb_fn(&b, "point_cb_impl", 60);
+        mdb_fn_at(&b, int_impl)->flags = mdb_fn_at(&b, point_impl)->flags =
+            CAPRI_MD_FN_ADDRESS_TAKEN;
+        mdb_fn_at(&b, int_impl)->type_id = 1;
+        mdb_fn_at(&b, point_impl)->type_id = 2;
+        mdb_fn_at(&b, int_impl)->ir_type_id = mdb_fn_at(&b, point_impl)->ir_type_id = 0x60;
+        mdb_indirect(&b, run_int, 1, 0x60, 0);
+        mdb_indirect(&b, run_point, 2, 0x60, 0);
+        mdb_local(&b, point_impl, run_int);
+        mdb_local(&b, main_fn, run_point);
+        /* A signal handler (C 3, IR 0x70) no call matches even by IR type. */
+        uint32_t handler = mdb_fn(&b, "handler", 70);
+        mdb_fn_at(&b, handler)->flags = CAPRI_MD_FN_ADDRESS_TAKEN;
+        mdb_fn_at(&b, handler)->type_id = 3;
+        mdb_fn_at(&b, handler)->ir_type_id = 0x70;
+        /* libc_dtor: referenced under C 0x30, IR 0x50, defined nowhere. */
+        mdb_ref(&b, "libc_dtor", 0x30, 0x50);
+        world_add(&w, &b, "things.o", NULL, 0);
+        mdb_free(&b);
+        /* dead.o: a weak copy that loses to strong.o's: its call with free_thing's
+         * C type never runs, so free_thing stays an orphan. */
+        mdb_init(&b);
+        uint32_t dead = mdb_fn(&b, "dead", 1);
+        mdb_fn_at(&b, dead)->linkage = CAPRI_MD_LINK_WEAK;
+        mdb_indirect(&b, dead, 0x10, 0x50, 0);
+        world_add(&w, &b, "dead.o", NULL, 0);
+        mdb_free(&b);
+        mdb_init(&b);
+        mdb_fn(&b, "dead", 1);
+        world_add(&w, &b, "strong.o", NULL, 0);
+        mdb_free(&b);
+        CHECK_EQ(world_run(&w), 0);
+
+        const struct model *m = &w.m;
+        CHECK_EQ(m->functions[fn(m, "free_thing")].orphan, mode == 0);
+        CHECK_EQ(m->functions[fn(m, "handler")].orphan, mode == 0);
+        CHECK(!m->functions[fn(m, "int_cb_impl")].orphan);
+        CHECK(!m->functions[fn(m, "point_cb_impl")].orphan);
+        CHECK_EQ(m->orphan_count, mode == 0 ? 3u : 0u); /* free_thing, handler, libc_dtor */
+        /* The cast is found: destroy -> {free_thing 4000, libc_dtor reserve 1000}. */
+        CHECK_EQ(worst(&w, "destroy"), mode == 0 ? 4020u : 1020u);
+        CHECK_EQ(w.a.unresolved_count, mode == 0 ? 0u : 1u);
+        /* libc_dtor has no metadata: an external finding for destroy's call
+         * (and for dead's, which findings still list). */
+        size_t from_destroy = 0;
+        for (size_t i = 0; i < w.a.external_count; i++)
+            if (strcmp(m->functions[m->sites[w.a.externals[i].site].caller].name, "destroy") ==
+                0) {
+                from_destroy++;
+                CHECK(w.a.externals[i].indirect);
+                CHECK_STR(node_label(m, w.a.externals[i].node), "libc_dtor");
+            }
+        CHECK_EQ(from_destroy, mode == 0 ? 1u : 0u);
+        /* The callbacks of one IR type but two C types stay apart: no cycle. */
+        CHECK_EQ(w.a.cycle_count, 0);
+        CHECK_EQ(worst(&w, "run_point_cb"), 40 + 60 + 30 + 50);
+        /* Orphans keep their roots: the orphan edge is a guess. */
+        CHECK(root(&w.a, "free_thing") != NULL);
+        CHECK(root(&w.a, "handler") != NULL);
+        CHECK(!m->functions[fn(m, "free_thing")].indirect_target);
+        CHECK_EQ(root(&w.a, "main")->worst, mode == 0 ? 100u + 4020 : 100u + 1020);
+        if (mode == 0) {
+            struct path_step *steps;
+            size_t n = analysis_path(&w.a, fn(m, "main"), &steps);
+            const struct path_step *st = step_to(&w, steps, n, "free_thing");
+            CHECK(st && st->indirect && st->orphan);
+            free(steps);
+        }
+        world_free(&w);
+    }
+
+    /* What the rule does not count: a call by IR type only (a coarse module)
+     * does not stop an orphan, a reference is not a call, and a REFERENCES
+     * entry under a called C type makes the function a plain candidate. */
+    world_init(&w);
+    mdb_init(&b);
+    uint32_t cast_me = mdb_fn(&b, "cast_me", 300);
+    mdb_fn_at(&b, cast_me)->flags = CAPRI_MD_FN_ADDRESS_TAKEN;
+    mdb_fn_at(&b, cast_me)->type_id = 0x11;
+    mdb_fn_at(&b, cast_me)->ir_type_id = 0x55;
+    uint32_t named_later = mdb_fn(&b, "named_later", 500); /* not flagged here */
+    mdb_fn_at(&b, named_later)->type_id = 0x12;
+    mdb_fn_at(&b, named_later)->ir_type_id = 0x55;
+    mdb_indirect(&b, mdb_fn(&b, "c_caller", 1), 0x99, 0x55, 0);
+    world_add(&w, &b, "a.o", NULL, 0);
+    mdb_free(&b);
+    mdb_init(&b);
+    b.flags = CAPRI_MD_MODULE_TYPES_COARSE;
+    mdb_indirect(&b, mdb_fn(&b, "coarse_caller", 1), 0x11, 0x55, 0);
+    world_add(&w, &b, "coarse.o", NULL, 0);
+    mdb_free(&b);
+    mdb_init(&b);
+    mdb_ref(&b, "cast_me", 0x13, 0x55);     /* another C type: still an orphan */
+    mdb_ref(&b, "named_later", 0x99, 0x55); /* the called C type */
+    world_add(&w, &b, "refs.o", NULL, 0);
+    mdb_free(&b);
+    CHECK_EQ(world_run(&w), 0);
+    CHECK(w.m.functions[fn(&w.m, "cast_me")].orphan);
+    CHECK(!w.m.functions[fn(&w.m, "named_later")].orphan);
+    CHECK(w.m.functions[fn(&w.m, "named_later")].indirect_target);
+    CHECK_EQ(worst(&w, "c_caller"), 501);
+    CHECK_EQ(worst(&w, "coarse_caller"), 501);
+    CHECK(w.m.functions[fn(&w.m, "cast_me")].indirect_target); /* by the coarse call */
     world_free(&w);
 }
 
@@ -660,6 +950,8 @@ int main(void)
     RUN(test_frame_correction);
     RUN(test_linking);
     RUN(test_indirect);
+    RUN(test_aliases);
+    RUN(test_orphans);
     RUN(test_references_and_asm);
     RUN(test_recursion);
     RUN(test_recursion_across_records);

@@ -290,13 +290,14 @@ static void default_roots(struct analysis *a, uint8_t *seen)
         add_root(a, seen, m->main_function);
     for (uint32_t f = 0; f < m->function_count; f++) {
         const struct function *fn = &m->functions[f];
-        if (fn->overridden)
+        if (!function_live(fn))
             continue;
         if (fn->address_taken && !fn->indirect_target)
             add_root(a, seen, f);
         else if (m->main_function == NONE && !fn->called &&
-                 fn->entry.linkage != CAPRI_MD_LINK_INTERNAL)
-            add_root(a, seen, f);
+                 ((fn->entry.linkage != CAPRI_MD_LINK_INTERNAL && !fn->overridden) ||
+                  fn->alias_global))
+            add_root(a, seen, f); /* callable from outside by its name or an alias's */
     }
     if (a->root_count > 0)
         return;
@@ -330,6 +331,12 @@ static int chosen_roots(struct analysis *a, uint8_t *seen, struct error *err)
             if (m->functions[g].entry.linkage == CAPRI_MD_LINK_INTERNAL &&
                 strcmp(m->functions[g].name, name) == 0) {
                 add_root(a, seen, g);
+                found = 1;
+            }
+        for (size_t k = 0; k < m->alias_count; k++) /* static aliases of that name */
+            if (m->aliases[k].linkage == CAPRI_MD_LINK_INTERNAL &&
+                strcmp(m->aliases[k].name, name) == 0) {
+                add_root(a, seen, m->aliases[k].function);
                 found = 1;
             }
         if (!found)
@@ -526,15 +533,17 @@ size_t analysis_path(const struct analysis *a, uint32_t root_function, struct pa
     *steps = NULL;
     uint32_t node = root_function;
     uint32_t via = NONE;
-    int indirect = 0;
+    int indirect = 0, orphan = 0;
     /* Each step enters a later component, so the walk ends; the bound is a guard. */
     for (size_t guard = 0; guard <= a->scc_count; guard++) {
         if (m->nodes[node].kind == NODE_TYPE_SET) {
             indirect = 1;
+            orphan = m->nodes[node].orphan;
         } else {
             GROW(*steps, cap, count + 1);
-            (*steps)[count++] = (struct path_step){ node, via, indirect };
+            (*steps)[count++] = (struct path_step){ node, via, indirect, orphan };
             indirect = 0;
+            orphan = 0;
         }
         uint32_t e = a->results[node].next_edge;
         if (e == NONE)

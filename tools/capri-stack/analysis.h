@@ -100,6 +100,7 @@ struct path_step {
     uint32_t node;
     uint32_t via_site; /* the call that reached this node, or NONE for the root */
     int indirect;      /* reached through a type set */
+    int orphan;        /* ... an orphan set: the callee's C type is no call's */
 };
 
 /* The worst path from a root (type sets are left out). Caller frees *steps. */

@@ -4,7 +4,7 @@
  *
  *   capri-stack [--root FN]... [--format text|json|sarif|dot] [--output FILE]
  *               [--fail-on LIST] [--external-reserve BYTES]
- *               [--indirect c-type|ir-type] FILE...
+ *               [--indirect c-type|c-type-strict|ir-type] FILE...
  *   capri-stack verify [--format text|json] [--output FILE] FILE...
  *
  * Exit codes: 0 clean, 1 a selected finding (verify: an underestimate),
@@ -43,7 +43,7 @@ struct options {
 static const char usage_text[] =
     "usage: capri-stack [--root FN]... [--format text|json|sarif|dot] [--output FILE]\n"
     "                   [--fail-on LIST] [--external-reserve BYTES]\n"
-    "                   [--indirect c-type|ir-type] FILE...\n"
+    "                   [--indirect c-type|c-type-strict|ir-type] FILE...\n"
     "       capri-stack verify [--format text|json] [--output FILE] FILE...\n"
     "\n"
     "FILE: object files, static archives, executables or shared objects built with the\n"
@@ -62,8 +62,10 @@ static const char usage_text[] =
     "                         stack>BYTES (K and M suffixes: stack>64K; one limit)\n"
     "  --external-reserve N   bytes charged for a call into code without metadata or\n"
     "                         with an unknown target (default 16384)\n"
-    "  --indirect MODE        resolve indirect calls by C type (c-type, default) or by\n"
-    "                         IR type (ir-type: conservative, covers casts)\n"
+    "  --indirect MODE        resolve indirect calls by C type (c-type, default: plus\n"
+    "                         functions whose C type no call has, by IR type, for\n"
+    "                         casts), by C type only (c-type-strict) or by IR type\n"
+    "                         (ir-type: the most conservative)\n"
     "  --help, --version\n"
     "\n"
     "exit status: 0 clean, 1 a selected finding (verify: an underestimate),\n"
@@ -244,14 +246,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             if (parse_size(v, &o->model.external_reserve))
                 return usage_error("--external-reserve: bad size '%s'", v);
         } else if (!o->verify && (v = option_value(argc, argv, &i, "--indirect"))) {
-            if (empty_value(v, "--indirect", "c-type or ir-type"))
+            if (empty_value(v, "--indirect", "c-type, c-type-strict or ir-type"))
                 return -1;
             if (strcmp(v, "c-type") == 0)
                 o->model.indirect = INDIRECT_C_TYPE;
+            else if (strcmp(v, "c-type-strict") == 0)
+                o->model.indirect = INDIRECT_C_TYPE_STRICT;
             else if (strcmp(v, "ir-type") == 0)
                 o->model.indirect = INDIRECT_IR_TYPE;
             else
-                return usage_error("--indirect: '%s' is not c-type or ir-type", v);
+                return usage_error("--indirect: '%s' is not c-type, c-type-strict or ir-type",
+                                   v);
         } else {
             return usage_error(o->verify ? "verify: unknown option '%s'" : "unknown option '%s'",
                                arg);

@@ -3,8 +3,21 @@
  *
  * Linking follows the static linker: a static (INTERNAL) function is visible
  * only inside its own record; among global definitions a strong one beats a
- * weak one, and of two strong ones the first wins with a warning. Indirect
- * calls link to every address-taken function of the same type identity.
+ * weak one, and of two strong ones the first wins with a warning. A name is
+ * defined by a function or by an alias of one (ALIASES, since 1.1), under
+ * the same rules. Indirect calls link to every address-taken function of the
+ * same type identity.
+ *
+ * Orphans (--indirect c-type, the default): an address-taken function none
+ * of whose C type ids is the C type id of any C-typed indirect call in the
+ * program (in live code) can only be reached through a pointer of another
+ * C type, i.e. through a cast, or from code without metadata. So a C-typed
+ * indirect call also reaches the orphans whose IR type id equals its own,
+ * through an orphan set. The orphans stay roots (code without metadata may
+ * still call them): the rule only adds edges. REFERENCES count on the
+ * candidate side (a reference is an address taken under the referring
+ * module's C type, so it adds ids the function may be matched by), never on
+ * the call side: taking an address is not calling it.
  */
 #include "model.h"
 #include "machine.h"
@@ -16,6 +29,21 @@
 
 /* An idmap value meaning "this type identity has no candidates". */
 #define EMPTY_SET (NONE - 1)
+
+const char *indirect_mode_name(enum indirect_mode mode)
+{
+    switch (mode) {
+    case INDIRECT_C_TYPE: return "c-type";
+    case INDIRECT_C_TYPE_STRICT: return "c-type-strict";
+    case INDIRECT_IR_TYPE: return "ir-type";
+    }
+    return "?";
+}
+
+int function_live(const struct function *f)
+{
+    return !f->overridden || f->alias_winner;
+}
 
 const char *frame_source_name(enum frame_source source)
 {
@@ -58,6 +86,7 @@ struct pending_edge {
 /* A possible indirect-call target, indexed by one of its type ids. */
 struct candidate {
     uint32_t id;
+    uint32_t ir; /* its IR type id (for orphans) */
     uint32_t node;
 };
 
@@ -68,10 +97,12 @@ struct builder {
     struct strmap externals; /* name -> external node */
     uint32_t unresolved;     /* the shared unresolved node, or NONE */
     /* Candidates by id: C-type ids of precisely typed targets; IR-type ids
-     * of coarsely typed targets; IR-type ids of all targets. */
-    struct candidate *by_c, *by_coarse_ir, *by_ir;
-    size_t c_count, c_cap, coarse_count, coarse_cap, ir_count, ir_cap;
+     * of coarsely typed targets; IR-type ids of all targets; IR-type ids of
+     * orphans. */
+    struct candidate *by_c, *by_coarse_ir, *by_ir, *by_orphan_ir;
+    size_t c_count, c_cap, coarse_count, coarse_cap, ir_count, ir_cap, orphan_count, orphan_cap;
     struct idmap c_sets, ir_sets; /* type key -> type set node (or EMPTY_SET) */
+    struct idmap orphan_sets;     /* IR type id -> orphan set node (or EMPTY_SET) */
 };
 
 static uint32_t add_node(struct model *m, struct node n)
@@ -133,6 +164,7 @@ static void add_functions(struct model *m, const struct inputs *in)
                 f->module = (uint32_t)m->module_count;
                 f->address = capri_md_address_slot(rec, i);
                 f->address_taken = (f->entry.flags & CAPRI_MD_FN_ADDRESS_TAKEN) != 0;
+                f->first_alias = NONE;
                 if (f->address != 0 && stack_size_find(obj, f->address, &f->backend) == 0) {
                     f->has_backend = 1;
                     f->frame = corrected_backend_size(f->backend, &f->entry, obj->elf_machine);
@@ -142,6 +174,19 @@ static void add_functions(struct model *m, const struct inputs *in)
                     f->source = SOURCE_ESTIMATE;
                 }
             }
+            /* Backwards, so that each function's list is in record order. */
+            GROW(m->aliases, m->alias_cap, m->alias_count + rec->alias_count);
+            for (uint32_t i = rec->alias_count; i-- > 0;) {
+                struct capri_md_alias_entry a;
+                capri_md_alias(rec, i, &a);
+                /* The parser checked a.function < rec->function_count. */
+                uint32_t fi = m->modules[m->module_count].first_function + a.function;
+                uint32_t k = (uint32_t)m->alias_count + i;
+                m->aliases[k] = (struct alias){ capri_md_string(rec, a.name), fi, a.linkage, 0,
+                                                m->functions[fi].first_alias };
+                m->functions[fi].first_alias = k;
+            }
+            m->alias_count += rec->alias_count;
             m->module_count++;
         }
     }
@@ -152,37 +197,97 @@ static const char *function_where(const struct model *m, const struct function *
     return m->modules[f->module].object->name;
 }
 
-/* The linker's rules, applied to records. */
+/* A definition of a name: a function's own, or an alias's. */
+struct definition {
+    const char *name;
+    uint32_t function;
+    uint8_t linkage;
+    uint32_t alias; /* index into aliases, or NONE for the function's own name */
+};
+
+static void lose(struct model *m, const struct definition *d)
+{
+    if (d->alias == NONE)
+        m->functions[d->function].overridden = 1;
+    else
+        m->aliases[d->alias].overridden = 1;
+}
+
+/*
+ * Enter one definition. `winners` maps (scope, name) to the index of the
+ * definition that currently holds the name; the linker's rules decide.
+ */
+static void define(struct model *m, struct strmap *winners, struct definition *defs,
+                   size_t *count, struct definition d)
+{
+    const struct function *f = &m->functions[d.function];
+    uint32_t scope = d.linkage == CAPRI_MD_LINK_INTERNAL ? f->module : SCOPE_GLOBAL;
+    defs[*count] = d;
+    uint32_t index = (uint32_t)(*count)++;
+    uint32_t prev = strmap_get(winners, scope, d.name);
+    if (prev == MAP_MISSING) {
+        strmap_put(winners, scope, d.name, index);
+        return;
+    }
+    const struct definition *p = &defs[prev];
+    if (scope != SCOPE_GLOBAL) {
+        lose(m, &d); /* the same static name twice in one record: the first stays */
+        return;
+    }
+    if (p->linkage == CAPRI_MD_LINK_WEAK && d.linkage == CAPRI_MD_LINK_EXTERNAL) {
+        lose(m, p);
+        strmap_put(winners, scope, d.name, index);
+        return;
+    }
+    if (p->linkage == CAPRI_MD_LINK_EXTERNAL && d.linkage == CAPRI_MD_LINK_EXTERNAL)
+        warnf("%s is defined in both %s and %s; using the first", d.name,
+              function_where(m, &m->functions[p->function]), function_where(m, f));
+    lose(m, &d);
+}
+
+/*
+ * The linker's rules, applied to records: in input order, each record's
+ * functions and then its aliases define names (a record cannot define one
+ * name twice, so the order inside a record does not matter).
+ */
 static void link_symbols(struct model *m)
 {
-    for (uint32_t i = 0; i < m->function_count; i++) {
-        struct function *f = &m->functions[i];
-        if (f->name[0] == '\0')
-            continue;
-        if (f->entry.linkage == CAPRI_MD_LINK_INTERNAL) {
-            if (strmap_get(&m->symbols, f->module, f->name) == MAP_MISSING)
-                strmap_put(&m->symbols, f->module, f->name, i);
-            else
-                f->overridden = 1;
-            continue;
-        }
-        uint32_t prev = strmap_get(&m->symbols, SCOPE_GLOBAL, f->name);
-        if (prev == MAP_MISSING) {
-            strmap_put(&m->symbols, SCOPE_GLOBAL, f->name, i);
-            continue;
-        }
-        struct function *p = &m->functions[prev];
-        if (p->entry.linkage == CAPRI_MD_LINK_WEAK && f->entry.linkage == CAPRI_MD_LINK_EXTERNAL) {
-            p->overridden = 1;
-            strmap_put(&m->symbols, SCOPE_GLOBAL, f->name, i);
-        } else {
-            if (p->entry.linkage == CAPRI_MD_LINK_EXTERNAL &&
-                f->entry.linkage == CAPRI_MD_LINK_EXTERNAL)
-                warnf("%s is defined in both %s and %s; using the first", f->name,
-                      function_where(m, p), function_where(m, f));
-            f->overridden = 1;
+    struct definition *defs =
+        xmalloc((m->function_count + m->alias_count + 1) * sizeof *defs);
+    size_t count = 0;
+    struct strmap winners;
+    memset(&winners, 0, sizeof winners);
+    size_t next_alias = 0;
+    for (uint32_t mi = 0; mi < m->module_count; mi++) {
+        uint32_t first = m->modules[mi].first_function;
+        uint32_t end = first + m->modules[mi].record->function_count;
+        for (uint32_t i = first; i < end; i++)
+            if (m->functions[i].name[0] != '\0')
+                define(m, &winners, defs, &count,
+                       (struct definition){ m->functions[i].name, i,
+                                            m->functions[i].entry.linkage, NONE });
+        for (uint32_t k = 0; k < m->modules[mi].record->alias_count; k++, next_alias++) {
+            const struct alias *a = &m->aliases[next_alias];
+            define(m, &winners, defs, &count,
+                   (struct definition){ a->name, a->function, a->linkage,
+                                        (uint32_t)next_alias });
         }
     }
+    /* The winners are the symbol table. */
+    for (size_t i = 0; i < winners.cap; i++) {
+        const struct strmap_entry *e = &winners.slots[i];
+        if (!e->name)
+            continue;
+        const struct definition *d = &defs[e->value];
+        strmap_put(&m->symbols, e->scope, e->name, d->function);
+        if (d->alias != NONE) {
+            m->functions[d->function].alias_winner = 1;
+            if (e->scope == SCOPE_GLOBAL)
+                m->functions[d->function].alias_global = 1;
+        }
+    }
+    strmap_free(&winners);
+    free(defs);
     m->main_function = model_lookup(m, "main");
 }
 
@@ -197,13 +302,13 @@ static void add_candidate(struct builder *b, uint32_t node, uint32_t type_id,
 {
     if (coarse) {
         GROW(b->by_coarse_ir, b->coarse_cap, b->coarse_count + 1);
-        b->by_coarse_ir[b->coarse_count++] = (struct candidate){ ir_type_id, node };
+        b->by_coarse_ir[b->coarse_count++] = (struct candidate){ ir_type_id, ir_type_id, node };
     } else {
         GROW(b->by_c, b->c_cap, b->c_count + 1);
-        b->by_c[b->c_count++] = (struct candidate){ type_id, node };
+        b->by_c[b->c_count++] = (struct candidate){ type_id, ir_type_id, node };
     }
     GROW(b->by_ir, b->ir_cap, b->ir_count + 1);
-    b->by_ir[b->ir_count++] = (struct candidate){ ir_type_id, node };
+    b->by_ir[b->ir_count++] = (struct candidate){ ir_type_id, ir_type_id, node };
 }
 
 static int by_id(const void *a, const void *c)
@@ -240,21 +345,83 @@ static void collect_candidates(struct builder *b)
                 add_candidate(b, def, r.type_id, r.ir_type_id, coarse);
                 continue;
             }
-            int fresh = strmap_get(&b->externals, SCOPE_EXTERNAL, name) == MAP_MISSING;
-            uint32_t node = external_node(b, name);
-            if (fresh)
-                add_candidate(b, node, r.type_id, r.ir_type_id, coarse);
+            /* Every reference, under its own type ids (duplicates merge later). */
+            add_candidate(b, external_node(b, name), r.type_id, r.ir_type_id, coarse);
         }
     }
     for (uint32_t i = 0; i < m->function_count; i++) {
         const struct function *f = &m->functions[i];
-        /* A losing weak copy is never what the pointer points to. */
-        if (f->address_taken && !f->overridden)
+        /* A losing weak copy is never what the pointer points to, unless an
+         * alias that won its name still names the code. */
+        if (f->address_taken && function_live(f))
             add_candidate(b, i, f->entry.type_id, f->entry.ir_type_id, is_coarse_function(m, f));
     }
     sort_array(b->by_c, b->c_count, sizeof *b->by_c, by_id);
     sort_array(b->by_coarse_ir, b->coarse_count, sizeof *b->by_coarse_ir, by_id);
     sort_array(b->by_ir, b->ir_count, sizeof *b->by_ir, by_id);
+}
+
+static int call_is_coarse(const struct model *m, const struct capri_md_module *rec,
+                          const struct capri_md_call_entry *c)
+{
+    return (c->flags & CAPRI_MD_CALLF_TYPE_COARSE) ||
+           (rec->flags & CAPRI_MD_MODULE_TYPES_COARSE) || m->options.indirect == INDIRECT_IR_TYPE;
+}
+
+/* Per-node state while finding orphans. */
+#define ORPHAN_PRECISE 1u /* has a C type id */
+#define ORPHAN_MATCHED 2u /* one of its C type ids is a C-typed call's */
+#define ORPHAN_COARSE 4u  /* has only an IR type somewhere: matched by IR already */
+
+/*
+ * The orphan rule (see the top of this file), for --indirect c-type: find
+ * the candidates none of whose C type ids any C-typed indirect call in live
+ * code has, and index them by IR type id.
+ */
+static void collect_orphans(struct builder *b)
+{
+    struct model *m = b->m;
+    if (m->options.indirect != INDIRECT_C_TYPE)
+        return;
+    struct idmap call_ids;
+    memset(&call_ids, 0, sizeof call_ids);
+    for (uint32_t fi = 0; fi < m->function_count; fi++) {
+        const struct function *f = &m->functions[fi];
+        if (!function_live(f))
+            continue; /* a losing weak copy's calls never run */
+        const struct capri_md_module *rec = m->modules[f->module].record;
+        for (uint32_t k = 0; k < f->entry.call_count; k++) {
+            struct capri_md_call_entry c;
+            capri_md_call(rec, f->entry.first_call + k, &c);
+            if (c.kind == CAPRI_MD_CALL_INDIRECT && !call_is_coarse(m, rec, &c))
+                idmap_put(&call_ids, c.type_id, 1);
+        }
+    }
+    uint8_t *state = xcalloc(m->node_count ? m->node_count : 1, 1);
+    for (size_t i = 0; i < b->c_count; i++) {
+        state[b->by_c[i].node] |= ORPHAN_PRECISE;
+        if (idmap_get(&call_ids, b->by_c[i].id) != MAP_MISSING)
+            state[b->by_c[i].node] |= ORPHAN_MATCHED;
+    }
+    for (size_t i = 0; i < b->coarse_count; i++)
+        state[b->by_coarse_ir[i].node] |= ORPHAN_COARSE;
+    for (size_t i = 0; i < b->c_count; i++) {
+        uint32_t node = b->by_c[i].node;
+        if (state[node] != ORPHAN_PRECISE)
+            continue;
+        GROW(b->by_orphan_ir, b->orphan_cap, b->orphan_count + 1);
+        b->by_orphan_ir[b->orphan_count++] =
+            (struct candidate){ b->by_c[i].ir, b->by_c[i].ir, node };
+    }
+    for (uint32_t n = 0; n < m->node_count; n++)
+        if (state[n] == ORPHAN_PRECISE) {
+            m->orphan_count++;
+            if (n < m->function_count)
+                m->functions[n].orphan = 1;
+        }
+    sort_array(b->by_orphan_ir, b->orphan_count, sizeof *b->by_orphan_ir, by_id);
+    free(state);
+    idmap_free(&call_ids);
 }
 
 /* Add edges from set to every candidate with this id; returns how many. */
@@ -284,6 +451,28 @@ static uint32_t count_candidates(struct builder *b, const struct candidate *list
                                  uint32_t id)
 {
     return link_candidates(b, NONE, list, count, id);
+}
+
+/* The orphan set of an IR type, created on first use, or EMPTY_SET. */
+static uint32_t orphan_set(struct builder *b, uint32_t ir_type_id, uint32_t *candidates)
+{
+    *candidates = count_candidates(b, b->by_orphan_ir, b->orphan_count, ir_type_id);
+    uint32_t set = idmap_get(&b->orphan_sets, ir_type_id);
+    if (set != MAP_MISSING)
+        return set;
+    if (*candidates == 0) {
+        idmap_put(&b->orphan_sets, ir_type_id, EMPTY_SET);
+        return EMPTY_SET;
+    }
+    set = add_node(b->m, (struct node){ .kind = NODE_TYPE_SET,
+                                        .function = NONE,
+                                        .type_id = ir_type_id,
+                                        .ir_type = 1,
+                                        .orphan = 1,
+                                        .source = SOURCE_NONE });
+    idmap_put(&b->orphan_sets, ir_type_id, set);
+    link_candidates(b, set, b->by_orphan_ir, b->orphan_count, ir_type_id);
+    return set;
 }
 
 /*
@@ -328,8 +517,8 @@ static uint32_t type_set(struct builder *b, int ir, uint32_t type_id, uint32_t i
 static void add_indirect(struct builder *b, struct call_site *s, uint32_t site, int call_coarse,
                          uint32_t caller)
 {
-    uint32_t n_c = 0, n_ir = 0;
-    uint32_t c_set = EMPTY_SET, ir_set = EMPTY_SET;
+    uint32_t n_c = 0, n_ir = 0, n_orphan = 0;
+    uint32_t c_set = EMPTY_SET, ir_set = EMPTY_SET, o_set = EMPTY_SET;
     /* A call through a cast pointer may reach functions of another C type
      * with the same IR type: match it both ways. */
     int use_ir = call_coarse || (s->entry.flags & CAPRI_MD_CALLF_CAST);
@@ -337,16 +526,20 @@ static void add_indirect(struct builder *b, struct call_site *s, uint32_t site, 
         c_set = type_set(b, 0, s->entry.type_id, s->entry.ir_type_id, &n_c);
     if (use_ir)
         ir_set = type_set(b, 1, s->entry.type_id, s->entry.ir_type_id, &n_ir);
+    else if (b->orphan_count > 0)
+        o_set = orphan_set(b, s->entry.ir_type_id, &n_orphan); /* by IR type already: all */
     if (c_set != EMPTY_SET)
         add_edge(b, caller, c_set, site);
     if (ir_set != EMPTY_SET)
         add_edge(b, caller, ir_set, site);
-    if (c_set == EMPTY_SET && ir_set == EMPTY_SET) {
+    if (o_set != EMPTY_SET)
+        add_edge(b, caller, o_set, site);
+    if (c_set == EMPTY_SET && ir_set == EMPTY_SET && o_set == EMPTY_SET) {
         s->resolution = SITE_UNRESOLVED;
         add_edge(b, caller, unresolved_node(b), site);
     } else {
         s->resolution = SITE_INDIRECT;
-        s->candidates = n_c + n_ir;
+        s->candidates = n_c + n_ir + n_orphan;
     }
 }
 
@@ -366,9 +559,7 @@ static void add_calls(struct builder *b)
             capri_md_call(rec, f->entry.first_call + k, &s->entry);
             s->file = capri_md_string(rec, s->entry.file);
             s->line = s->entry.line;
-            int call_coarse = (s->entry.flags & CAPRI_MD_CALLF_TYPE_COARSE) ||
-                              (rec->flags & CAPRI_MD_MODULE_TYPES_COARSE) ||
-                              m->options.indirect == INDIRECT_IR_TYPE;
+            int call_coarse = call_is_coarse(m, rec, &s->entry);
             uint32_t target;
             switch (s->entry.kind) {
             case CAPRI_MD_CALL_LOCAL:
@@ -402,10 +593,23 @@ static void add_calls(struct builder *b)
     }
 }
 
-/* Counting sort of the pending edges into the CSR arrays. */
+/*
+ * Counting sort of the pending edges into the CSR arrays, and who is called:
+ * only edges from live code count (a losing weak copy's calls never run),
+ * and a type set counts when a live function calls through it.
+ */
 static void finish_edges(struct builder *b)
 {
     struct model *m = b->m;
+    uint8_t *live = xcalloc(m->node_count ? m->node_count : 1, 1);
+    for (uint32_t f = 0; f < m->function_count; f++)
+        live[f] = (uint8_t)function_live(&m->functions[f]);
+    for (size_t i = 0; i < b->edge_count; i++) {
+        const struct pending_edge *e = &b->edges[i];
+        if (e->from < m->function_count && live[e->from] &&
+            m->nodes[e->to].kind == NODE_TYPE_SET)
+            live[e->to] = 1;
+    }
     m->edge_start = xcalloc(m->node_count + 1, sizeof *m->edge_start);
     for (size_t i = 0; i < b->edge_count; i++)
         m->edge_start[b->edges[i].from + 1]++;
@@ -418,13 +622,16 @@ static void finish_edges(struct builder *b)
     for (size_t i = 0; i < b->edge_count; i++) {
         const struct pending_edge *e = &b->edges[i];
         m->edges[fill[e->from]++] = (struct edge){ e->to, e->site };
-        if (e->to < m->function_count) {
+        if (e->to < m->function_count && live[e->from]) {
             m->functions[e->to].called = 1;
-            if (m->nodes[e->from].kind == NODE_TYPE_SET)
+            /* An orphan edge is a guess (a cast, or code without metadata
+             * calls it): it keeps its root. */
+            if (m->nodes[e->from].kind == NODE_TYPE_SET && !m->nodes[e->from].orphan)
                 m->functions[e->to].indirect_target = 1;
         }
     }
     free(fill);
+    free(live);
 }
 
 void model_build(struct model *m, const struct inputs *in, const struct model_options *opts)
@@ -446,21 +653,25 @@ void model_build(struct model *m, const struct inputs *in, const struct model_op
     b.m = m;
     b.unresolved = NONE;
     collect_candidates(&b);
+    collect_orphans(&b);
     add_calls(&b);
     finish_edges(&b);
     free(b.edges);
     free(b.by_c);
     free(b.by_coarse_ir);
     free(b.by_ir);
+    free(b.by_orphan_ir);
     strmap_free(&b.externals);
     idmap_free(&b.c_sets);
     idmap_free(&b.ir_sets);
+    idmap_free(&b.orphan_sets);
 }
 
 void model_free(struct model *m)
 {
     free(m->modules);
     free(m->functions);
+    free(m->aliases);
     free(m->sites);
     free(m->nodes);
     free(m->edges);

@@ -9,7 +9,8 @@
  *   type set     the candidates of indirect calls with one type identity. A
  *                call edge goes to the set and the set has an edge to every
  *                candidate, so N calls of a type with M candidates cost N+M
- *                edges, not N*M. A set has no frame of its own.
+ *                edges, not N*M. A set has no frame of its own. An orphan
+ *                set holds the orphans of one IR type (see model.c).
  */
 #ifndef CAPRI_STACK_MODEL_H
 #define CAPRI_STACK_MODEL_H
@@ -36,9 +37,14 @@ enum frame_source {
 };
 
 enum indirect_mode {
-    INDIRECT_C_TYPE,  /* KCFI C-level type identity (IR type where only that is known) */
-    INDIRECT_IR_TYPE, /* IR function type: also covers calls through cast pointers */
+    INDIRECT_C_TYPE,        /* KCFI C-level type identity (IR type where only that is
+                             * known), plus orphans by IR type (casts) */
+    INDIRECT_C_TYPE_STRICT, /* C-level type identity only: no orphan rule */
+    INDIRECT_IR_TYPE,       /* IR function type: also covers calls through cast pointers */
 };
+
+/* "c-type", "c-type-strict", "ir-type": the --indirect value. */
+const char *indirect_mode_name(enum indirect_mode mode);
 
 struct model_options {
     uint64_t external_reserve;
@@ -63,10 +69,26 @@ struct function {
     uint64_t frame; /* what the analysis charges */
     enum frame_source source;
     int address_taken;   /* ADDRESS_TAKEN flag, or named by another record's REFERENCES */
-    int indirect_target; /* a candidate of some resolved indirect call */
+    int indirect_target; /* a candidate of some resolved indirect call (not as an orphan) */
+    int orphan;          /* address-taken, but no C-typed indirect call has its C type */
     int called;          /* has an incoming edge */
-    int overridden;      /* a weak (or duplicate) definition that lost to another */
+    int overridden;      /* its own name is a weak (or duplicate) definition that lost */
+    int alias_winner;    /* some alias of it is the definition its name links to */
+    int alias_global;    /* ... and one of those aliases is a global name */
+    uint32_t first_alias; /* its aliases: a list through alias.next; NONE when none */
 };
+
+/* An ALIASES entry: another symbol name of a function. */
+struct alias {
+    const char *name;
+    uint32_t function; /* index into functions */
+    uint8_t linkage;   /* CAPRI_MD_LINK_* of the alias itself */
+    int overridden;    /* the name lost to another definition */
+    uint32_t next;     /* the function's next alias, or NONE */
+};
+
+/* Is the function's code reachable by some name (its own or an alias's)? */
+int function_live(const struct function *f);
 
 enum site_resolution {
     SITE_DIRECT,     /* LOCAL or NAMED call to a function with metadata */
@@ -94,6 +116,7 @@ struct node {
     uint32_t function; /* NODE_FUNCTION: index into functions */
     uint32_t type_id;  /* NODE_TYPE_SET: the id matched */
     int ir_type;       /* NODE_TYPE_SET: matched by IR type */
+    int orphan;        /* NODE_TYPE_SET: the orphans of that IR type */
     uint64_t frame;
     enum frame_source source;
 };
@@ -109,6 +132,9 @@ struct model {
     size_t module_count, module_cap;
     struct function *functions;
     size_t function_count, function_cap;
+    struct alias *aliases; /* every record's ALIASES, in input order */
+    size_t alias_count, alias_cap;
+    size_t orphan_count;   /* functions and metadata-less names that are orphans */
     struct call_site *sites;
     size_t site_count, site_cap;
     /* Nodes: the first function_count are the functions, in order. */
@@ -118,7 +144,7 @@ struct model {
     struct edge *edges;
     uint32_t *edge_start;
     size_t edge_count;
-    struct strmap symbols;   /* global and static names -> function index */
+    struct strmap symbols;   /* global and static names (functions, aliases) -> function */
     uint32_t main_function;  /* NONE when there is no main */
     int any_stack_sizes;     /* some input had .stack_sizes */
 };
@@ -126,7 +152,7 @@ struct model {
 void model_build(struct model *m, const struct inputs *in, const struct model_options *opts);
 void model_free(struct model *m);
 
-/* The function a name links to (global definition), or NONE. */
+/* The function a global name (a function's or an alias's) links to, or NONE. */
 uint32_t model_lookup(const struct model *m, const char *name);
 
 const char *frame_source_name(enum frame_source source);

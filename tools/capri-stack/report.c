@@ -29,7 +29,8 @@ const char *node_label(const struct model *m, uint32_t node)
     case NODE_UNRESOLVED:
         return "<unknown target>";
     case NODE_TYPE_SET:
-        return n->ir_type ? "<indirect: IR type>" : "<indirect: C type>";
+        return n->orphan ? "<indirect: orphans by IR type>"
+               : n->ir_type ? "<indirect: IR type>" : "<indirect: C type>";
     }
     return "?";
 }

@@ -27,8 +27,8 @@ static void node_line(FILE *out, const struct model *m, const struct analysis *a
     const struct node *n = &m->nodes[v];
     char label[512];
     if (n->kind == NODE_TYPE_SET)
-        snprintf(label, sizeof label, "indirect\n%s 0x%08x", n->ir_type ? "ir" : "type",
-                 n->type_id);
+        snprintf(label, sizeof label, "indirect\n%s 0x%08x",
+                 n->orphan ? "orphans ir" : n->ir_type ? "ir" : "type", n->type_id);
     else
         snprintf(label, sizeof label, "%s\n%llu B (%s)", node_label(m, v),
                  (unsigned long long)n->frame, frame_source_name(n->source));

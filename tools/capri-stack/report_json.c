@@ -74,7 +74,7 @@ static void settings(struct json *j, const struct report *r)
     const struct analysis *a = r->analysis;
     json_object_begin(j, "settings");
     json_uint(j, "external_reserve", r->model->options.external_reserve);
-    json_string(j, "indirect", r->model->options.indirect == INDIRECT_IR_TYPE ? "ir-type" : "c-type");
+    json_string(j, "indirect", indirect_mode_name(r->model->options.indirect));
     json_array_begin(j, "fail_on");
     for (int f = 0; f < FINDING_COUNT; f++)
         if (r->fail_on & (1u << f))
@@ -115,6 +115,11 @@ static void functions(struct json *j, const struct model *m)
         json_bool(j, "dynamic_alloca", (f->entry.flags & CAPRI_MD_FN_DYNAMIC_ALLOCA) != 0);
         json_bool(j, "leaf", (f->entry.flags & CAPRI_MD_FN_LEAF) != 0);
         json_bool(j, "address_taken", f->address_taken);
+        json_bool(j, "orphan", f->orphan);
+        json_array_begin(j, "aliases");
+        for (uint32_t k = f->first_alias; k != NONE; k = m->aliases[k].next)
+            json_string(j, NULL, m->aliases[k].name);
+        json_array_end(j);
         json_uint(j, "calls", f->entry.call_count);
         json_object_end(j);
     }
@@ -173,6 +178,12 @@ static void path(struct json *j, const struct report *r, const struct root *rt)
             where(j, s->file, s->line);
             json_bool(j, "indirect", steps[i].indirect || s->resolution == SITE_UNRESOLVED);
             json_bool(j, "asm", s->resolution == SITE_ASM);
+            json_bool(j, "orphan", steps[i].orphan);
+            /* The name called: differs from "function" for a call by an alias name. */
+            if (s->callee_name)
+                json_string(j, "callee", s->callee_name);
+            else
+                json_null(j, "callee");
             json_object_end(j);
         } else {
             json_null(j, "call");

@@ -245,7 +245,8 @@ static void run_notes(struct json *j, const struct report *r)
     free(coarse_note);
 
     json_object_begin(j, "properties");
-    json_string(j, "indirect", m->options.indirect == INDIRECT_IR_TYPE ? "ir-type" : "c-type");
+    json_string(j, "indirect", indirect_mode_name(m->options.indirect));
+    json_uint(j, "orphans", m->orphan_count);
     json_uint(j, "modules", m->module_count);
     json_uint(j, "modulesTypesCoarse", coarse);
     json_array_begin(j, "coarseModules");

@@ -22,20 +22,23 @@ static const char *number(char *buf, size_t len, uint64_t v)
     return buf;
 }
 
-/* "C type", or which modules could only be matched by IR type. */
+/* "C type" ("strict C type" without orphans), or which modules could only be
+ * matched by IR type. */
 static void indirect_summary(char *buf, size_t len, const struct model *m)
 {
     size_t coarse = coarse_module_count(m), total = m->module_count;
+    const char *c_type =
+        m->options.indirect == INDIRECT_C_TYPE_STRICT ? "strict C type" : "C type";
     if (m->options.indirect == INDIRECT_IR_TYPE)
         snprintf(buf, len, "IR type");
     else if (coarse == 0)
-        snprintf(buf, len, "C type");
+        snprintf(buf, len, "%s", c_type);
     else if (coarse == total)
         snprintf(buf, len, "IR type (%zu of %zu module%s %s only IR types: built without "
                  "KCFI)", coarse, total, total == 1 ? "" : "s", coarse == 1 ? "has" : "have");
     else
-        snprintf(buf, len, "C type (%zu of %zu modules %s only IR types: matched by IR type)",
-                 coarse, total, coarse == 1 ? "has" : "have");
+        snprintf(buf, len, "%s (%zu of %zu modules %s only IR types: matched by IR type)",
+                 c_type, coarse, total, coarse == 1 ? "has" : "have");
 }
 
 static void print_summary(FILE *out, const struct report *r)
@@ -140,11 +143,15 @@ static void print_path(FILE *out, const struct report *r, const struct root *rt)
         if (steps[i].via_site != NONE) {
             const struct call_site *s = &m->sites[steps[i].via_site];
             location(call, sizeof call, s->file, s->line);
+            size_t len = strlen(call);
             if (steps[i].indirect || s->resolution == SITE_UNRESOLVED ||
-                s->resolution == SITE_ASM) {
-                size_t len = strlen(call);
-                snprintf(call + len, sizeof call - len, "%s(%s)", len ? " " : "", site_kind(s));
-            }
+                s->resolution == SITE_ASM)
+                snprintf(call + len, sizeof call - len, "%s(%s%s)", len ? " " : "", site_kind(s),
+                         steps[i].orphan ? ", orphan" : "");
+            else if (s->callee_name && nd->kind == NODE_FUNCTION &&
+                     strcmp(s->callee_name, nd->name) != 0)
+                snprintf(call + len, sizeof call - len, "%s(as %s)", len ? " " : "",
+                         s->callee_name); /* a call by an alias name */
         }
         table_row(&t, number(frame, sizeof frame, nd->frame), frame_source_name(nd->source),
                   node_label(m, steps[i].node), def, call);

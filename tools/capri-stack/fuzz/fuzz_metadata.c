@@ -42,6 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             capri_md_reference(&m, i, &r);
             sink += strlen(capri_md_string(&m, r.name));
         }
+        for (uint32_t i = 0; i <= m.alias_count; i++) {
+            struct capri_md_alias_entry a;
+            capri_md_alias(&m, i, &a);
+            sink += strlen(capri_md_string(&m, a.name));
+            if (i < m.alias_count && a.function >= m.function_count)
+                abort(); /* the parser promised valid indices */
+        }
         sink += strlen(capri_md_string(&m, m.module.source_file));
         sink += strlen(capri_md_string(&m, UINT32_MAX));
     }
