@@ -184,20 +184,13 @@ int inputs_finish(struct inputs *in, struct error *err)
             return errorf(err, "%s: %s capri metadata (section %s): %s", in->bare[0].name,
                           in->bare[0].archive ? "no member has" : "no", CAPRI_MD_SECTION,
                           capri_no_metadata_hint);
-        char names[512] = "";
-        size_t len = 0;
-        for (size_t i = 0; i < in->bare_count && i < BARE_NAMES; i++) {
-            int n = snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
-                             in->bare[i].name);
-            if (n < 0 || (size_t)n >= sizeof names - len)
-                break;
-            len += (size_t)n;
-        }
-        if (in->bare_count > BARE_NAMES && len < sizeof names)
-            snprintf(names + len, sizeof names - len, " and %zu more",
-                     in->bare_count - BARE_NAMES);
+        struct name_list names;
+        name_list_init(&names, BARE_NAMES, "");
+        for (size_t i = 0; i < in->bare_count; i++)
+            name_list_add(&names, in->bare[i].name);
+        name_list_finish(&names, in->bare_count);
         return errorf(err, "no input has capri metadata (section %s): %s: %s", CAPRI_MD_SECTION,
-                      names, capri_no_metadata_hint);
+                      names.text, capri_no_metadata_hint);
     }
     for (size_t i = 0; i < in->bare_count; i++)
         warnf("%s: %s capri metadata (section %s); its functions are treated as code without "

@@ -95,24 +95,16 @@ static void print_roots(FILE *out, const struct report *r)
 
 static void cycle_note(struct table *t, const struct model *m, const struct cycle *cy)
 {
-    char names[512];
-    size_t len = 0;
-    names[0] = '\0';
-    for (size_t i = 0; i < cy->count && i < CYCLE_NOTE_NAMES; i++) {
-        int n = snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : " ",
-                         m->functions[cy->functions[i]].name);
-        if (n < 0 || (size_t)n >= sizeof names - len)
-            break;
-        len += (size_t)n;
-    }
-    if (cy->count > CYCLE_NOTE_NAMES && len < sizeof names)
-        snprintf(names + len, sizeof names - len, " and %zu more",
-                 cy->count - CYCLE_NOTE_NAMES);
+    struct name_list names;
+    name_list_init(&names, CYCLE_NOTE_NAMES, " ");
+    for (size_t i = 0; i < cy->count; i++)
+        name_list_add(&names, m->functions[cy->functions[i]].name);
+    name_list_finish(&names, cy->count);
     if (cy->bounded)
         table_note(t, "recursion through%s: bounded (sum of bounds %llu), charged %llu bytes",
-                   names, (unsigned long long)cy->bound_sum, (unsigned long long)cy->charge);
+                   names.text, (unsigned long long)cy->bound_sum, (unsigned long long)cy->charge);
     else
-        table_note(t, "recursion through%s: unbounded, %llu bytes per trip", names,
+        table_note(t, "recursion through%s: unbounded, %llu bytes per trip", names.text,
                    (unsigned long long)cy->frame_sum);
 }
 

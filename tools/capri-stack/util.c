@@ -130,3 +130,33 @@ int errorf(struct error *err, const char *fmt, ...)
     va_end(ap);
     return -1;
 }
+
+void name_list_init(struct name_list *l, size_t max, const char *lead)
+{
+    l->text[0] = '\0';
+    l->len = 0;
+    l->shown = 0;
+    l->max = max;
+    l->lead = lead;
+}
+
+void name_list_add(struct name_list *l, const char *name)
+{
+    if (l->shown >= l->max)
+        return;
+    int n = snprintf(l->text + l->len, sizeof l->text - l->len, "%s%s",
+                     l->shown ? ", " : l->lead, name);
+    if (n < 0 || (size_t)n >= sizeof l->text - l->len) {
+        l->text[l->len] = '\0'; /* drop a name that does not fit whole */
+        l->max = l->shown;
+        return;
+    }
+    l->len += (size_t)n;
+    l->shown++;
+}
+
+void name_list_finish(struct name_list *l, size_t total)
+{
+    if (total > l->shown && l->len < sizeof l->text)
+        snprintf(l->text + l->len, sizeof l->text - l->len, " and %zu more", total - l->shown);
+}

@@ -87,6 +87,19 @@ uint64_t hash_bytes(const void *data, size_t len);
 
 /* Diagnostics on stderr, prefixed "capri-stack: ". Quiet mode (the fuzzers) drops warnings. */
 extern int diag_quiet;
+/* A bounded list of names for a message: "lead a, b, c and N more". */
+struct name_list {
+    char text[512];
+    size_t len;   /* bytes used in text */
+    size_t shown; /* names in text */
+    size_t max;   /* names to show at most */
+    const char *lead;
+};
+void name_list_init(struct name_list *l, size_t max, const char *lead);
+void name_list_add(struct name_list *l, const char *name);
+/* Appends " and N more" when total exceeds the names shown. */
+void name_list_finish(struct name_list *l, size_t total);
+
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
