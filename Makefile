@@ -7,7 +7,7 @@ LLVM_BIN   := /usr/lib/llvm-19/bin
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
               -DCMAKE_C_COMPILER=$(LLVM_BIN)/clang -DCMAKE_CXX_COMPILER=$(LLVM_BIN)/clang++
 
-.PHONY: all deps build demo check verify-lua bench-compile clean
+.PHONY: all deps build demo check verify-lua bench-compile bench-switch clean
 
 all: build
 
@@ -43,6 +43,10 @@ verify-lua: build
 # The plugin's compile-time overhead on Lua 5.4 (CPU time and callgrind counts).
 bench-compile: build
 	python3 bench/plugin-overhead.py $(abspath $(BUILD)) --runs 7 --callgrind lvm.c lparser.c
+
+# The raw context switch against Boost.Context's fcontext, in one run.
+bench-switch: build
+	./bench/switch/run.sh $(abspath $(BUILD))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -7,6 +7,11 @@ PACKAGES="clang-19 llvm-19-dev llvm-19-tools lld-19 libclang-rt-19-dev
 cmake make python3 binutils graphviz zlib1g-dev libzstd-dev libedit-dev
 libxml2-dev libcurl4-openssl-dev dpkg-dev libstdc++-12-dev"
 
+# --bench: also the peers the benchmarks compare against.
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES="$PACKAGES libboost-context-dev"
+fi
+
 missing=""
 for p in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -70,7 +70,14 @@ capri_arch_switch:
     popq    %rbp
     .cfi_adjust_cfa_offset -8
     movq    %rdx, %rax              /* the resumed side gets `prev` */
-    ret
+    /* Return with an indirect jump, not `ret`: the return-stack predictor
+     * pairs each ret with the last call on this kernel thread, which after
+     * a switch is the other context's, so every ret would be mispredicted
+     * (about 5 ns here). The jump is predicted from its own history. */
+    popq    %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, rcx
+    jmpq    *%rcx
     .cfi_endproc
     .size   capri_arch_switch, .-capri_arch_switch
 
