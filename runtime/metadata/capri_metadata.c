@@ -485,52 +485,38 @@ const char *capri_md_string(const struct capri_md_module *m, uint32_t offset)
     return m->strings + offset; /* NUL-terminated: the table ends with a NUL */
 }
 
-/* Copy an entry of `have` bytes into a struct of `want` bytes, zero-extending. */
-static void copy_entry(void *out, size_t want, const uint8_t *entry, size_t have)
+/* Copy entry i of a table (count entries of entry_size bytes) into a struct
+ * of `want` bytes, zero-extending older, shorter entries; an index out of
+ * range (or no table) gives all zeros. */
+static void copy_entry(void *out, size_t want, const uint8_t *table, uint32_t count,
+                       uint32_t entry_size, uint32_t i)
 {
     memset(out, 0, want);
-    memcpy(out, entry, have < want ? have : want);
+    if (!table || i >= count)
+        return;
+    memcpy(out, table + (size_t)i * entry_size, entry_size < want ? entry_size : want);
 }
 
 void capri_md_function(const struct capri_md_module *m, uint32_t i,
                        struct capri_md_function_entry *out)
 {
-    if (i >= m->function_count || !m->functions) {
-        memset(out, 0, sizeof *out);
-        return;
-    }
-    copy_entry(out, sizeof *out, m->functions + (size_t)i * m->function_entry_size,
-               m->function_entry_size);
+    copy_entry(out, sizeof *out, m->functions, m->function_count, m->function_entry_size, i);
 }
 
 void capri_md_call(const struct capri_md_module *m, uint32_t i, struct capri_md_call_entry *out)
 {
-    if (i >= m->call_count || !m->calls) {
-        memset(out, 0, sizeof *out);
-        return;
-    }
-    copy_entry(out, sizeof *out, m->calls + (size_t)i * m->call_entry_size, m->call_entry_size);
+    copy_entry(out, sizeof *out, m->calls, m->call_count, m->call_entry_size, i);
 }
 
 void capri_md_reference(const struct capri_md_module *m, uint32_t i,
                         struct capri_md_reference_entry *out)
 {
-    if (i >= m->reference_count || !m->references) {
-        memset(out, 0, sizeof *out);
-        return;
-    }
-    copy_entry(out, sizeof *out, m->references + (size_t)i * m->reference_entry_size,
-               m->reference_entry_size);
+    copy_entry(out, sizeof *out, m->references, m->reference_count, m->reference_entry_size, i);
 }
 
 void capri_md_alias(const struct capri_md_module *m, uint32_t i, struct capri_md_alias_entry *out)
 {
-    if (i >= m->alias_count || !m->aliases) {
-        memset(out, 0, sizeof *out);
-        return;
-    }
-    copy_entry(out, sizeof *out, m->aliases + (size_t)i * m->alias_entry_size,
-               m->alias_entry_size);
+    copy_entry(out, sizeof *out, m->aliases, m->alias_count, m->alias_entry_size, i);
 }
 
 uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i)
