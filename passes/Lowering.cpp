@@ -328,10 +328,8 @@ void protectableArray(Type *T, unsigned BufferSize, bool &Any, bool &Large, unsi
 /// guards such objects); approximate, so only ever a "Possible".
 bool addressMayEscape(const AllocaInst &AI) {
   for (const User *U : AI.users()) {
-    if (auto *LI = dyn_cast<LoadInst>(U)) {
-      (void)LI;
+    if (isa<LoadInst>(U))
       continue;
-    }
     if (auto *SI = dyn_cast<StoreInst>(U)) {
       if (SI->getValueOperand() == &AI)
         return true;
