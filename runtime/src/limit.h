@@ -1,0 +1,57 @@
+/*
+ * The stack-limit word at %fs:0x70 (the split-stack slot of the x86-64
+ * TCB). While a capri thread runs it holds the bottom of its current chunk
+ * plus LIMIT_SLACK; the switch saves and restores it with the context.
+ * 0 means "no checks". A preemption request stores LIMIT_PREEMPT, above any
+ * stack pointer, so the next checkpoint takes its slow path; the slow path
+ * tells a request from growth with limit_classify.
+ */
+#ifndef CAPRI_LIMIT_H
+#define CAPRI_LIMIT_H
+
+#include <stdint.h>
+
+struct capri_thread;
+struct capri_sched;
+
+/* Room a checkpoint's fast path may use below the limit before it must
+ * grow; the next issue sizes it. */
+#define LIMIT_SLACK 256u
+#define LIMIT_PREEMPT (~(uintptr_t)0 - 4095)
+
+static inline uintptr_t limit_read(void)
+{
+    uintptr_t v;
+    __asm__ volatile("movq %%fs:0x70, %0" : "=r"(v));
+    return v;
+}
+
+static inline void limit_write(uintptr_t v) { __asm__ volatile("movq %0, %%fs:0x70" ::"r"(v) : "memory"); }
+
+static inline uintptr_t *limit_word_address(void)
+{
+    uintptr_t tp;
+    __asm__ volatile("movq %%fs:0, %0" : "=r"(tp));
+    return (uintptr_t *)(tp + 0x70);
+}
+
+/* The limit for a stack whose lowest usable address is lo. */
+static inline uintptr_t limit_for_stack(uintptr_t lo) { return lo + LIMIT_SLACK; }
+
+enum limit_kind {
+    LIMIT_NONE = 0,    /* 0: no checks on this thread */
+    LIMIT_KNOWN,       /* the current capri thread's own limit */
+    LIMIT_PREEMPTED,   /* a preemption request for the current thread */
+    LIMIT_UNKNOWN,     /* a value libcapri did not set: a thread it does not know */
+};
+/* What a value of the limit word means on this kernel thread now. */
+enum limit_kind limit_classify(uintptr_t value);
+/* Asks the thread running on scheduler s to come into the runtime at its
+ * next checkpoint (async-signal-safe, from any kernel thread). */
+void limit_request_preempt(struct capri_sched *s);
+/* For an unknown thread: the limit derived from its real stack. */
+uintptr_t limit_derive_unknown(void);
+/* Zeroes the word when a plain kernel thread that used libcapri exits. */
+void limit_track_kernel_thread(void);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * Schedulers: one per kernel thread. Each has
+ *  - a run queue: FIFO of ready threads that have run (owner only, no lock);
+ *  - a stealable list: FIFO of ready threads that may move (never ran, or
+ *    migratable), doubly linked under a spinlock the owner and thieves take;
+ *  - an inbox: threads made ready by other kernel threads, pushed with a CAS,
+ *    taken whole by the owner with one exchange;
+ *  - a timer heap, a chunk cache and its own context (stack) for idling.
+ * Every ready thread gets a sequence number from its scheduler when it
+ * becomes ready; the pick takes the lower of the two queue heads, so within
+ * a scheduler threads run in the order they became ready.
+ */
+#ifndef CAPRI_SCHED_H
+#define CAPRI_SCHED_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atomic.h"
+#include "chunk_pool.h"
+#include "thread.h"
+#include "timer.h"
+
+/* What the next context runs right after a switch, on behalf of the thread
+ * that switched away (which is then safely off its stack). */
+enum post_action {
+    POST_NONE = 0,
+    POST_REQUEUE,  /* the previous thread yielded: make it ready again */
+    POST_UNLOCK,   /* the previous thread blocked: release post_lock */
+    POST_EXIT,     /* the previous thread ended: publish, wake the joiner or free */
+};
+
+enum sched_idle_state { SCHED_AWAKE = 0, SCHED_SLEEPING = 1 };
+
+struct capri_sched {
+    /* Owner-only, hot. */
+    struct capri_thread *current;
+    struct capri_thread *rq_head, *rq_tail;
+    uint64_t ready_seq;
+    uint32_t switches; /* for the cached clock */
+    uint32_t index;
+    uint64_t now;      /* cached CLOCK_MONOTONIC, refreshed every 64 switches and when idle */
+    enum post_action post_action;
+    unsigned *post_lock;
+    struct capri_thread *post_wake; /* the joiner an exiting thread handed over to */
+    struct timer_heap timers;
+    struct chunk_cache chunks;
+    struct capri_thread ctx; /* the scheduler's own context (idle loop) */
+    void *ctx_stack;
+    size_t ctx_stack_size;
+    uintptr_t *limit_word;   /* &%fs:0x70 of this kernel thread */
+    pthread_t kthread;
+    long tid;
+    uint32_t in_handler;     /* signal handlers running (nesting count) */
+    void *altstack;          /* signal.c */
+    size_t altstack_size;
+    uint32_t started;
+
+    /* Shared with thieves. */
+    _Alignas(CACHE_LINE) unsigned steal_lock;
+    uint32_t steal_count;
+    struct capri_thread *st_head, *st_tail;
+
+    /* Shared with wakers. */
+    _Alignas(CACHE_LINE) struct capri_thread *inbox;
+    uint32_t idle_state; /* enum sched_idle_state */
+    uint32_t idle_epoch; /* the futex word idle schedulers sleep on */
+};
+
+struct runtime {
+    struct capri_sched *scheds;
+    uint32_t nscheds;
+    uint32_t started_scheds;
+    uint32_t live_threads;  /* capri threads spawned and not yet reaped/ended */
+    uint32_t max_threads;
+    uint32_t idle_count;    /* schedulers asleep */
+    uint32_t spinning;      /* schedulers looking for work */
+    uint32_t next_foreign;  /* round robin for spawns from foreign threads */
+    uint32_t main_exited;   /* main called capri_exit */
+    size_t stack_size;
+    int guard;
+    unsigned start_lock;
+};
+
+extern struct runtime capri_rt __attribute__((visibility("hidden")));
+
+/* The scheduler this kernel thread runs, or NULL for foreign threads. */
+struct capri_sched *sched_here(void);
+
+/* Makes t (blocked or new) ready on its scheduler: the run queue or the
+ * stealable list when the caller is that scheduler, its inbox otherwise
+ * (waking it if it sleeps). Foreign threads are woken on their futex. */
+void sched_make_ready(struct capri_thread *t);
+
+/* A new thread: onto the current scheduler's stealable list (or a
+ * scheduler's inbox from a foreign thread). */
+void sched_submit_new(struct capri_thread *t);
+
+/* Switches the running thread out with its state already set (BLOCKED or
+ * DEAD), releasing `lock` after the switch. Returns when resumed. */
+void sched_block(struct capri_sched *s, struct capri_thread *self, unsigned *lock);
+/* Exit: switches away for good (POST_EXIT), handing over to `joiner`
+ * directly when it is set and on this scheduler. */
+_Noreturn void sched_exit(struct capri_sched *s, struct capri_thread *self,
+                          struct capri_thread *joiner);
+/* capri_yield's work: true if another thread ran. */
+bool sched_yield(struct capri_sched *s, struct capri_thread *self);
+
+/* If t never ran and waits in s's stealable list, takes it out and puts it
+ * at the front of s's run queue (join runs it right away). */
+bool sched_run_next_if_new(struct capri_sched *s, struct capri_thread *t);
+
+/* Runs after every switch, in the resumed context, with the thread that
+ * switched away. Returns the scheduler the resumed context is on. */
+struct capri_sched *sched_after_switch(struct capri_thread *prev);
+
+/* Timers of the current scheduler. */
+int sched_timer_arm(struct capri_sched *s, struct capri_thread *t, uint64_t deadline);
+
+/* Starts the scheduler kernel threads (first spawn). */
+int sched_start_all(void);
+/* Sets scheduler 0 up on the calling (main) thread. */
+int sched_init_main(struct capri_sched *s, struct capri_thread *main_thread);
+
+/* idle.c: sleeping until work or a deadline, and waking a sleeper. */
+void sched_idle_wait(struct capri_sched *s, uint64_t deadline);
+void sched_idle_wake(struct capri_sched *s);
+/* Wakes some idle scheduler if none is looking for work already. */
+void sched_wake_idle_one(void);
+
+/* fork.c */
+void fork_install(void);
+
+/* tools.c: sanitizer and valgrind hooks around a switch (compiled out of
+ * normal builds). */
+void tools_thread_created(struct capri_thread *t);
+void tools_thread_destroyed(struct capri_thread *t);
+void tools_before_switch(struct capri_thread *from, struct capri_thread *to);
+void tools_after_switch(struct capri_thread *self);
+
+#endif

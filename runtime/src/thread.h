@@ -1,0 +1,135 @@
+/*
+ * A capri thread: its struct, its states, and the wait token every
+ * blocking primitive uses.
+ *
+ * The struct sits at the top of the thread's first chunk (CHUNK_THREAD in
+ * the slot table); a spawn takes one chunk and nothing else. Fields other
+ * kernel threads write (the wait token, the inbox link, the join word) are
+ * on their own cache line.
+ */
+#ifndef CAPRI_THREAD_H
+#define CAPRI_THREAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atomic.h"
+#include "capri.h"
+
+struct capri_sched;
+
+#define THREAD_CANARY 0x6361707269746864ull /* "capri thd" */
+#define THREAD_NAME_MAX 16
+#define THREAD_KEYS_INLINE 8
+
+/* Scheduling states (thread->run_state, written by the owner scheduler). */
+enum thread_run_state {
+    THREAD_NEW = 0,     /* never ran: may be stolen */
+    THREAD_READY = 1,   /* in a queue */
+    THREAD_RUNNING = 2,
+    THREAD_BLOCKED = 3, /* parked on a wait token */
+    THREAD_DEAD = 4,    /* finished; waiting to be reaped */
+};
+
+/* thread->flags (set at spawn or by the thread itself). */
+enum {
+    THREAD_MIGRATABLE = 1u << 0,
+    THREAD_MAIN = 1u << 1,      /* the process's main thread, on its own stack */
+    THREAD_SCHED_CTX = 1u << 2, /* a scheduler's own context */
+    THREAD_FOREIGN = 1u << 3,   /* a kernel thread libcapri does not run (waits on a futex) */
+    THREAD_CANCEL_DISABLED = 1u << 4,
+    THREAD_CANCELLING = 1u << 5, /* cancellation is being acted on */
+};
+
+/*
+ * The wait token: one 32-bit word, (sequence << 2) | state. A thread bumps
+ * the sequence and sets WAITING before it parks; every waker (queue, timer,
+ * cancel, close) does one CAS from exactly that value to WOKEN and only the
+ * winner makes it ready. 32 bits so foreign threads can futex-wait on it.
+ */
+#define TOKEN_IDLE 0u
+#define TOKEN_WAITING 1u
+#define TOKEN_WOKEN 2u
+#define TOKEN_STATE(t) ((t)&3u)
+#define TOKEN_SEQ(t) ((t) >> 2)
+
+/* Why a wait ended. */
+enum wake_reason { WAKE_SIGNALED = 1, WAKE_TIMEOUT = 2, WAKE_CANCELED = 3 };
+
+/* The join word (thread->join): 0, a joiner's struct pointer (aligned), or
+ * these bits. */
+#define JOIN_EXITING 1u
+#define JOIN_EXITED 2u
+#define JOIN_DETACHED 4u
+#define JOIN_BITS 7u
+
+struct capri_thread {
+    uint64_t canary;
+    void *sp;                  /* saved stack pointer while switched out */
+    struct capri_sched *sched; /* the scheduler it runs on (owner) */
+    struct capri_thread *next; /* run-queue / stealable-list link */
+    struct capri_thread *prev; /* stealable-list link (O(1) removal) */
+    uint32_t run_state;        /* enum thread_run_state */
+    uint32_t flags;
+    uint64_t ready_seq;   /* when it became ready on its scheduler (FIFO order) */
+    uint32_t queue_;      /* which queue holds it: 0 none, 1 run queue, 2 stealable */
+    uint32_t slot;        /* chunk slot of the first chunk; the handle's index */
+    capri_t handle;
+    void *(*fn)(void *);
+    void *arg;
+    void *result;
+    void *chunk;          /* first chunk (lowest usable address) */
+    uint32_t chunk_cls;
+    int32_t heap_index;   /* position in the scheduler's timer heap, -1: none */
+    uint64_t deadline;    /* timer key */
+    uint64_t timer_seq;   /* timer tie-break: insertion order */
+    uint32_t timer_token; /* the token value the timer may wake */
+    uint32_t wake_reason; /* written by the winner of the token */
+    struct capri_cleanup *cleanup;
+    void **keys;          /* key values: inline array or a larger allocation */
+    void *keys_inline[THREAD_KEYS_INLINE];
+    unsigned keys_cap;
+    char name[THREAD_NAME_MAX];
+    uintptr_t stack_lo, stack_hi; /* usable stack of the current chunk */
+    uintptr_t limit;      /* the value of %fs:0x70 while it runs */
+    uint32_t preempt;     /* a preemption request is pending */
+    uint32_t sigaltstack_flags_; /* a capri thread's recorded sigaltstack (see signal.c) */
+    void *sigaltstack_sp_;
+    size_t sigaltstack_size_;
+    void *asan_fake_stack;
+    void *tsan_fiber;
+    unsigned valgrind_id;
+
+    /* Written by other kernel threads. */
+    _Alignas(CACHE_LINE) uint32_t token;
+    uint32_t cancel_pending;
+    uintptr_t join;                   /* see JOIN_* */
+    struct capri_thread *inbox_next;  /* scheduler inbox link */
+};
+
+/* The thread running on this kernel thread: a capri thread, a scheduler
+ * context, or the foreign-thread stand-in (THREAD_FOREIGN) of a kernel
+ * thread libcapri does not run. Never NULL after runtime_ensure(). */
+struct capri_thread *thread_current(void);
+
+/* Sets the runtime up on first use (idempotent, cheap when done). 0 or an
+ * errno value. */
+int runtime_ensure(void);
+
+/* The struct of a handle, or NULL (stale, never valid, or not a thread). */
+struct capri_thread *thread_from_handle(capri_t handle);
+
+/* Ends the calling thread (cancellation and capri_exit). */
+_Noreturn void thread_exit(struct capri_thread *self, void *result);
+
+/* Acts on a pending cancellation if enabled: never returns then. */
+void thread_test_cancel(struct capri_thread *self);
+
+/* keys.c: run the destructors of a thread's keys (at exit). */
+void keys_run_destructors(struct capri_thread *t);
+void keys_release(struct capri_thread *t);
+
+/* cancel.c: run and pop every cleanup handler (at cancellation/exit). */
+void cleanup_run_all(struct capri_thread *t);
+
+#endif

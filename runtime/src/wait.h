@@ -1,0 +1,67 @@
+/*
+ * Waiting and waking: the token protocol (thread.h) and the intrusive FIFO
+ * wait queue every blocking primitive is built from.
+ *
+ * How a primitive waits (mutex, condition, semaphore, channel, join):
+ *
+ *     struct wait_node node;
+ *     spin_lock(&q->lock);
+ *     ... check the condition; if it holds, unlock and return ...
+ *     uint32_t tok = wait_prepare(self, &node);   // token = WAITING
+ *     waitq_push(q, &node);
+ *     int why = wait_park(self, tok, &q->lock, deadline, cancellable);
+ *     // q->lock is NOT held here. why: WAKE_SIGNALED (a waker popped us),
+ *     // WAKE_TIMEOUT or WAKE_CANCELED (we may still be queued):
+ *     if (why != WAKE_SIGNALED) waitq_remove_locked_by_self(q, &node);
+ *
+ * How a primitive wakes: under q->lock, pop nodes until wait_wake wins one
+ * (a waiter whose timer or canceller won first is unlinked and skipped).
+ */
+#ifndef CAPRI_WAIT_H
+#define CAPRI_WAIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capri.h"
+#include "thread.h"
+
+struct wait_node {
+    struct wait_node *prev, *next;
+    struct capri_thread *thread;
+    uint32_t token;  /* the token value to CAS from (seq | WAITING) */
+    uint32_t linked; /* in the queue (changed under the queue lock) */
+    uintptr_t data;  /* for the primitive (channel element pointer, rwlock kind) */
+    int result;      /* for the primitive (hand-off outcome) */
+};
+
+typedef struct capri_waitq_ waitq_t;
+
+/* Queue operations; the caller holds q->lock. */
+void waitq_push(waitq_t *q, struct wait_node *n);
+struct wait_node *waitq_pop(waitq_t *q);
+void waitq_remove(waitq_t *q, struct wait_node *n); /* no-op if not linked */
+static inline bool waitq_empty(const waitq_t *q) { return q->head == 0; }
+
+/* Bumps the thread's wait sequence, sets its token to WAITING and fills
+ * node->thread and node->token. Returns the token value. */
+uint32_t wait_prepare(struct capri_thread *self, struct wait_node *node);
+
+/* Blocks until a waker wins the token, the deadline (monotonic ns,
+ * DEADLINE_NONE: none) passes or (if cancellable) the thread is cancelled.
+ * `lock` (may be NULL) is released once the thread is safely switched away
+ * (or before a foreign thread sleeps). Returns the wake reason. */
+int wait_park(struct capri_thread *self, uint32_t token, unsigned *lock, uint64_t deadline,
+              bool cancellable);
+
+/* Tries to end the wait `token` of thread t with `reason`; the winner
+ * makes t ready (or wakes its futex) and returns true. */
+bool wait_wake(struct capri_thread *t, uint32_t token, int reason);
+
+/* Pops waiters until one is woken with WAKE_SIGNALED; returns its node
+ * (already unlinked, still valid until the woken thread runs: fill
+ * node->result / data before releasing the lock) or NULL. Caller holds
+ * q->lock. */
+struct wait_node *waitq_wake_one(waitq_t *q);
+
+#endif
