@@ -42,19 +42,30 @@ enum {
 };
 
 /*
- * The wait token: one 32-bit word, (sequence << 2) | state. A thread bumps
- * the sequence and sets WAITING before it parks; every waker (queue, timer,
- * cancel, close) does one CAS from exactly that value to WOKEN and only the
- * winner makes it ready. 32 bits so foreign threads can futex-wait on it.
+ * The wait token: one 32-bit word, (sequence << 4) | (reason << 2) | state.
+ * A thread bumps the sequence and sets WAITING before it parks; every waker
+ * (queue, timer, cancel, close) does one CAS from exactly that value to
+ * WOKEN with its reason, and only the winner makes it ready. The reason is
+ * in the word so the woken thread reads it with the state, and 32 bits so
+ * foreign threads can futex-wait on it.
  */
 #define TOKEN_IDLE 0u
 #define TOKEN_WAITING 1u
 #define TOKEN_WOKEN 2u
 #define TOKEN_STATE(t) ((t)&3u)
-#define TOKEN_SEQ(t) ((t) >> 2)
+#define TOKEN_REASON(t) (((t) >> 2) & 3u)
+#define TOKEN_SEQ(t) ((t) >> 4)
+#define TOKEN_WOKEN_BY(t, reason) (((t) & ~15u) | ((uint32_t)(reason) << 2) | TOKEN_WOKEN)
 
 /* Why a wait ended. */
 enum wake_reason { WAKE_SIGNALED = 1, WAKE_TIMEOUT = 2, WAKE_CANCELED = 3 };
+
+/* A thread's value for one key; the generation tells a value stored under
+ * a deleted key from one stored under the key's new incarnation. */
+struct key_value {
+    void *value;
+    uintptr_t generation;
+};
 
 /* The join word (thread->join): 0, a joiner's struct pointer (aligned), or
  * these bits. */
@@ -84,10 +95,11 @@ struct capri_thread {
     uint64_t deadline;    /* timer key */
     uint64_t timer_seq;   /* timer tie-break: insertion order */
     uint32_t timer_token; /* the token value the timer may wake */
-    uint32_t wake_reason; /* written by the winner of the token */
+    uint32_t join_token;  /* the token of the thread joining this one */
+    struct capri_thread *exit_joiner; /* the joiner an exit must still wake */
     struct capri_cleanup *cleanup;
-    void **keys;          /* key values: inline array or a larger allocation */
-    void *keys_inline[THREAD_KEYS_INLINE];
+    struct key_value *keys; /* inline array or a larger allocation */
+    struct key_value keys_inline[THREAD_KEYS_INLINE];
     unsigned keys_cap;
     char name[THREAD_NAME_MAX];
     uintptr_t stack_lo, stack_hi; /* usable stack of the current chunk */
@@ -103,6 +115,7 @@ struct capri_thread {
     /* Written by other kernel threads. */
     _Alignas(CACHE_LINE) uint32_t token;
     uint32_t cancel_pending;
+    uint32_t cancel_token;            /* the token of a cancellable wait, or 0 */
     uintptr_t join;                   /* see JOIN_* */
     struct capri_thread *inbox_next;  /* scheduler inbox link */
 };

@@ -28,6 +28,10 @@ typedef void (*capri_arch_start_fn)(void *prev, void *a, void *b);
  */
 void *capri_arch_prepare(void *stack_top, capri_arch_start_fn start, void *a, void *b);
 
+/* Sets the stack-limit word a context prepared by capri_arch_prepare
+ * starts with (0 unless set). */
+void capri_arch_set_limit(void *sp, unsigned long limit);
+
 /*
  * errno lives at a fixed offset from the thread pointer in every kernel
  * thread (initial-exec TLS). The switch saves and restores it through that

@@ -43,3 +43,9 @@ void *capri_arch_prepare(void *stack_top, capri_arch_start_fn start, void *a, vo
     memcpy((char *)&sp[2] + 4, &x87, 2);
     return sp;
 }
+
+void capri_arch_set_limit(void *sp, unsigned long limit)
+{
+    /* The limit word is the lowest slot of a saved context (x86_64.S). */
+    ((uint64_t *)sp)[0] = limit;
+}

@@ -10,8 +10,8 @@
  * becomes ready; the pick takes the lower of the two queue heads, so within
  * a scheduler threads run in the order they became ready.
  */
-#ifndef CAPRI_SCHED_H
-#define CAPRI_SCHED_H
+#ifndef CAPRI_SCHEDULER_H
+#define CAPRI_SCHEDULER_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -43,7 +43,7 @@ struct capri_sched {
     uint64_t now;      /* cached CLOCK_MONOTONIC, refreshed every 64 switches and when idle */
     enum post_action post_action;
     unsigned *post_lock;
-    struct capri_thread *post_wake; /* the joiner an exiting thread handed over to */
+    uint32_t current_woken; /* the running thread was made ready before it blocked */
     struct timer_heap timers;
     struct chunk_cache chunks;
     struct capri_thread ctx; /* the scheduler's own context (idle loop) */
@@ -105,7 +105,7 @@ void sched_block(struct capri_sched *s, struct capri_thread *self, unsigned *loc
 _Noreturn void sched_exit(struct capri_sched *s, struct capri_thread *self,
                           struct capri_thread *joiner);
 /* capri_yield's work: true if another thread ran. */
-bool sched_yield(struct capri_sched *s, struct capri_thread *self);
+bool sched_yield_to_next(struct capri_sched *s, struct capri_thread *self);
 
 /* If t never ran and waits in s's stealable list, takes it out and puts it
  * at the front of s's run queue (join runs it right away). */

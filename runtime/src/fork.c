@@ -1,0 +1,65 @@
+/*
+ * fork() from a capri thread: POSIX says the child has one thread, the
+ * caller. pthread_atfork quiesces the runtime around the fork (the chunk
+ * depot lock and every scheduler's stealable-list lock are held, so no
+ * queue is half-updated in the child), and the child keeps one scheduler:
+ * the forking thread's, holding only the forking thread.
+ *
+ * In the child, the other capri threads are gone: their chunks are leaked
+ * (not walked), threads waiting in shared primitives are never woken, and
+ * no scheduler kernel thread is started again (TSan refuses new threads
+ * after a multithreaded fork; a later spawn runs on the one scheduler).
+ */
+#include <pthread.h>
+
+#include "chunk_pool.h"
+#include "scheduler.h"
+#include "sys.h"
+
+static void fork_prepare(void)
+{
+    for (uint32_t i = 0; i < capri_rt.nscheds; i++)
+        spin_lock(&capri_rt.scheds[i].steal_lock);
+    chunk_pool_atfork_prepare();
+}
+
+static void fork_parent(void)
+{
+    chunk_pool_atfork_parent();
+    for (uint32_t i = capri_rt.nscheds; i-- > 0;)
+        spin_unlock(&capri_rt.scheds[i].steal_lock);
+}
+
+static void fork_child(void)
+{
+    struct capri_sched *keep = sched_here();
+    for (uint32_t i = 0; i < capri_rt.nscheds; i++)
+        capri_rt.scheds[i].steal_lock = 0;
+    chunk_pool_atfork_child(keep ? &keep->chunks : NULL);
+    if (!keep)
+        return; /* forked from a foreign thread: no capri thread survives */
+    /* The surviving scheduler becomes the only one: the others' queues
+     * and threads are dropped. */
+    struct capri_thread *self = keep->current;
+    keep->rq_head = keep->rq_tail = NULL;
+    keep->st_head = keep->st_tail = NULL;
+    keep->steal_count = 0;
+    keep->inbox = NULL;
+    keep->idle_state = SCHED_AWAKE;
+    keep->timers.count = 0;
+    keep->tid = sys_gettid();
+    keep->kthread = pthread_self();
+    if (self && self->heap_index >= 0)
+        self->heap_index = -1;
+    /* The survivor becomes the whole scheduler array (threads and TLS point
+     * at it, so it stays where it is). */
+    keep->index = 0;
+    capri_rt.scheds = keep;
+    capri_rt.nscheds = 1;
+    capri_rt.started_scheds = 1;
+    capri_rt.idle_count = 0;
+    capri_rt.spinning = 0;
+    capri_rt.live_threads = (self && !(self->flags & THREAD_MAIN)) ? 1u : 0u;
+}
+
+void fork_install(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }

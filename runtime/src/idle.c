@@ -1,0 +1,71 @@
+/*
+ * Idle schedulers sleep in the kernel until work or their next timer, and
+ * wakers wake them. This file is the whole protocol, so the I/O layer can
+ * replace the sleep with an epoll or io_uring wait and the wake with an
+ * eventfd write.
+ *
+ * Sleeper: read the epoch, set SLEEPING (sequentially consistent), look
+ * once more for work (inbox, stealable threads anywhere), then futex-wait
+ * on the epoch. Waker: publish the work (sequentially consistent), and if
+ * it wins SLEEPING -> AWAKE, bump the epoch and futex-wake. Either the
+ * sleeper's second look sees the work, or the waker sees SLEEPING; reading
+ * the epoch first makes a wake between the look and the wait harmless.
+ */
+#include <errno.h>
+
+#include "clock.h"
+#include "scheduler.h"
+#include "sys.h"
+
+static bool work_visible(struct capri_sched *s)
+{
+    if (load_seq(&s->inbox) || load_seq(&s->steal_count))
+        return true;
+    for (uint32_t i = 0; i < capri_rt.nscheds; i++)
+        if (load_seq(&capri_rt.scheds[i].steal_count))
+            return true;
+    return false;
+}
+
+void sched_idle_wait(struct capri_sched *s, uint64_t deadline)
+{
+    uint32_t epoch = load_acquire(&s->idle_epoch);
+    __atomic_fetch_add(&capri_rt.idle_count, 1u, __ATOMIC_SEQ_CST);
+    store_seq(&s->idle_state, (uint32_t)SCHED_SLEEPING);
+    if (!work_visible(s)) {
+        struct timespec ts, *tsp = NULL;
+        if (deadline != UINT64_MAX) {
+            clock_to_timespec(deadline, &ts);
+            tsp = &ts;
+        }
+        sys_futex_wait(&s->idle_epoch, epoch, tsp);
+    }
+    exchange_acq_rel(&s->idle_state, (uint32_t)SCHED_AWAKE);
+    __atomic_fetch_sub(&capri_rt.idle_count, 1u, __ATOMIC_SEQ_CST);
+}
+
+void sched_idle_wake(struct capri_sched *s)
+{
+    uint32_t expected = SCHED_SLEEPING;
+    if (__atomic_compare_exchange_n(&s->idle_state, &expected, (uint32_t)SCHED_AWAKE, false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+        __atomic_fetch_add(&s->idle_epoch, 1u, __ATOMIC_SEQ_CST);
+        sys_futex_wake(&s->idle_epoch, 1);
+    }
+}
+
+void sched_wake_idle_one(void)
+{
+    /* Go's policy: a scheduler already looking for work will find it; wake
+     * a sleeper only when nobody is looking. */
+    if (load_seq(&capri_rt.spinning) != 0)
+        return;
+    struct capri_sched *here = sched_here();
+    for (uint32_t i = 0; i < capri_rt.nscheds; i++) {
+        struct capri_sched *s = &capri_rt.scheds[i];
+        if (s != here && load_seq(&s->idle_state) == SCHED_SLEEPING) {
+            sched_idle_wake(s);
+            return;
+        }
+    }
+}

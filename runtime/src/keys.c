@@ -1,0 +1,128 @@
+/*
+ * Thread-local keys: a global table of destructors with generations, and
+ * per-thread values (inline for the first few keys). A value stored under
+ * a deleted key is invisible under the key's next incarnation because the
+ * generations differ.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "capri.h"
+#include "thread.h"
+
+#define KEYS_MAX 1024
+#define DESTRUCTOR_ROUNDS 4
+
+static struct {
+    unsigned lock;
+    struct {
+        uintptr_t generation; /* odd: in use */
+        void (*destructor)(void *);
+    } key[KEYS_MAX];
+} keys;
+
+int capri_key_create(capri_key_t *out, void (*destructor)(void *))
+{
+    if (!out)
+        return EINVAL;
+    spin_lock(&keys.lock);
+    for (unsigned i = 0; i < KEYS_MAX; i++) {
+        if (!(keys.key[i].generation & 1)) {
+            keys.key[i].destructor = destructor;
+            store_release(&keys.key[i].generation, keys.key[i].generation + 1);
+            spin_unlock(&keys.lock);
+            *out = i;
+            return 0;
+        }
+    }
+    spin_unlock(&keys.lock);
+    return EAGAIN;
+}
+
+int capri_key_delete(capri_key_t key)
+{
+    if (key >= KEYS_MAX)
+        return EINVAL;
+    spin_lock(&keys.lock);
+    int err = EINVAL;
+    if (keys.key[key].generation & 1) {
+        store_release(&keys.key[key].generation, keys.key[key].generation + 1);
+        keys.key[key].destructor = NULL;
+        err = 0;
+    }
+    spin_unlock(&keys.lock);
+    return err;
+}
+
+void *capri_getspecific(capri_key_t key)
+{
+    if (key >= KEYS_MAX || runtime_ensure() != 0)
+        return NULL;
+    struct capri_thread *t = thread_current();
+    if (key >= t->keys_cap)
+        return NULL;
+    struct key_value *kv = &t->keys[key];
+    return kv->generation == load_acquire(&keys.key[key].generation) ? kv->value : NULL;
+}
+
+int capri_setspecific(capri_key_t key, const void *value)
+{
+    if (key >= KEYS_MAX)
+        return EINVAL;
+    int err = runtime_ensure();
+    if (err)
+        return err;
+    uintptr_t gen = load_acquire(&keys.key[key].generation);
+    if (!(gen & 1))
+        return EINVAL;
+    struct capri_thread *t = thread_current();
+    if (key >= t->keys_cap) {
+        unsigned cap = t->keys_cap;
+        while (cap <= key)
+            cap *= 2;
+        struct key_value *grown = calloc(cap, sizeof *grown);
+        if (!grown)
+            return ENOMEM;
+        memcpy(grown, t->keys, t->keys_cap * sizeof *grown);
+        if (t->keys != t->keys_inline)
+            free(t->keys);
+        t->keys = grown;
+        t->keys_cap = cap;
+    }
+    t->keys[key].value = (void *)value;
+    t->keys[key].generation = gen;
+    return 0;
+}
+
+void keys_run_destructors(struct capri_thread *t)
+{
+    /* As pthreads: destructors may set values again; retry a few rounds. */
+    for (int round = 0; round < DESTRUCTOR_ROUNDS; round++) {
+        int ran = 0;
+        for (unsigned i = 0; i < t->keys_cap; i++) {
+            struct key_value *kv = &t->keys[i];
+            if (!kv->value)
+                continue;
+            uintptr_t gen = load_acquire(&keys.key[i].generation);
+            void (*destructor)(void *) = keys.key[i].destructor;
+            void *value = kv->value;
+            kv->value = NULL;
+            if (kv->generation == gen && (gen & 1) && destructor) {
+                destructor(value);
+                ran = 1;
+            }
+        }
+        if (!ran)
+            break;
+    }
+}
+
+void keys_release(struct capri_thread *t)
+{
+    if (t->keys != t->keys_inline)
+        free(t->keys);
+    t->keys = t->keys_inline;
+    t->keys_cap = THREAD_KEYS_INLINE;
+}

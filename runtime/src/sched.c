@@ -1,0 +1,519 @@
+/*
+ * Schedulers: queues, the pick, switching, post-switch actions, stealing
+ * and the scheduler's own loop. See scheduler.h for the data structures and
+ * docs/runtime-design.md for why they are shaped this way.
+ */
+#include "scheduler.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "clock.h"
+#include "limit.h"
+#include "log.h"
+#include "signal_wrap.h"
+#include "sys.h"
+#include "wait.h"
+
+enum { QUEUE_NONE = 0, QUEUE_RUN = 1, QUEUE_STEAL = 2 };
+
+struct runtime capri_rt;
+
+static __thread struct capri_sched *tls_sched;
+
+struct capri_sched *sched_here(void) { return tls_sched; }
+
+static inline bool stealable(const struct capri_thread *t)
+{
+    return t->run_state == THREAD_NEW || (t->flags & THREAD_MIGRATABLE);
+}
+
+/* ---- queues ------------------------------------------------------------ */
+
+static inline void runq_push(struct capri_sched *s, struct capri_thread *t)
+{
+    t->next = NULL;
+    t->queue_ = QUEUE_RUN;
+    if (s->rq_tail)
+        s->rq_tail->next = t;
+    else
+        s->rq_head = t;
+    s->rq_tail = t;
+}
+
+static inline void runq_push_front(struct capri_sched *s, struct capri_thread *t)
+{
+    t->queue_ = QUEUE_RUN;
+    t->next = s->rq_head;
+    s->rq_head = t;
+    if (!s->rq_tail)
+        s->rq_tail = t;
+}
+
+static inline struct capri_thread *runq_pop(struct capri_sched *s)
+{
+    struct capri_thread *t = s->rq_head;
+    if (t) {
+        s->rq_head = t->next;
+        if (!s->rq_head)
+            s->rq_tail = NULL;
+        t->queue_ = QUEUE_NONE;
+    }
+    return t;
+}
+
+/* The stealable list; the caller holds s->steal_lock. */
+static void steal_list_push(struct capri_sched *s, struct capri_thread *t)
+{
+    t->next = NULL;
+    t->prev = s->st_tail;
+    t->queue_ = QUEUE_STEAL;
+    if (s->st_tail)
+        s->st_tail->next = t;
+    else
+        s->st_head = t;
+    s->st_tail = t;
+    /* A read-modify-write, sequentially consistent: an idle scheduler sets
+     * SLEEPING and then reads this count (see idle.c). */
+    __atomic_fetch_add(&s->steal_count, 1u, __ATOMIC_SEQ_CST);
+}
+
+static void steal_list_unlink(struct capri_sched *s, struct capri_thread *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        s->st_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        s->st_tail = t->prev;
+    t->next = t->prev = NULL;
+    t->queue_ = QUEUE_NONE;
+    store_relaxed(&s->steal_count, s->steal_count - 1);
+}
+
+/* Ready on s, which is the caller's scheduler. */
+static void enqueue_ready(struct capri_sched *s, struct capri_thread *t)
+{
+    t->ready_seq = s->ready_seq++;
+    t->sched = s;
+    if (stealable(t)) {
+        spin_lock(&s->steal_lock);
+        steal_list_push(s, t);
+        spin_unlock(&s->steal_lock);
+    } else {
+        if (t->run_state != THREAD_NEW)
+            t->run_state = THREAD_READY;
+        runq_push(s, t);
+    }
+}
+
+static void make_ready_local(struct capri_sched *s, struct capri_thread *t)
+{
+    if (t->heap_index >= 0)
+        timer_remove(&s->timers, t);
+    if (t == s->current) {
+        /* Woken while still on its way to blocking: sched_block sees this
+         * and returns instead of switching away. */
+        s->current_woken = 1;
+        return;
+    }
+    enqueue_ready(s, t);
+}
+
+static void inbox_drain(struct capri_sched *s)
+{
+    struct capri_thread *list = exchange_acq_rel(&s->inbox, (struct capri_thread *)NULL);
+    /* The inbox is a stack: reverse it so threads run in arrival order. */
+    struct capri_thread *fifo = NULL;
+    while (list) {
+        struct capri_thread *n = list->inbox_next;
+        list->inbox_next = fifo;
+        fifo = list;
+        list = n;
+    }
+    while (fifo) {
+        struct capri_thread *n = fifo->inbox_next;
+        make_ready_local(s, fifo);
+        fifo = n;
+    }
+}
+
+static void inbox_push(struct capri_sched *s, struct capri_thread *t)
+{
+    struct capri_thread *old = load_relaxed(&s->inbox);
+    do
+        t->inbox_next = old;
+    while (!__atomic_compare_exchange_n(&s->inbox, &old, t, true, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED));
+    if (load_seq(&s->idle_state) == SCHED_SLEEPING)
+        sched_idle_wake(s);
+}
+
+void sched_make_ready(struct capri_thread *t)
+{
+    if (unlikely(t->flags & THREAD_FOREIGN)) {
+        sys_futex_wake(&t->token, 1);
+        return;
+    }
+    struct capri_sched *owner = t->sched;
+    if (owner == tls_sched)
+        make_ready_local(owner, t);
+    else
+        inbox_push(owner, t);
+}
+
+void sched_submit_new(struct capri_thread *t)
+{
+    struct capri_sched *s = tls_sched;
+    if (s) {
+        enqueue_ready(s, t);
+        if (load_relaxed(&capri_rt.idle_count) != 0)
+            sched_wake_idle_one();
+        return;
+    }
+    /* From a foreign thread: round robin over the schedulers' inboxes. */
+    uint32_t i = fetch_add_relaxed(&capri_rt.next_foreign, 1u) % capri_rt.nscheds;
+    t->sched = &capri_rt.scheds[i];
+    inbox_push(t->sched, t);
+}
+
+bool sched_run_next_if_new(struct capri_sched *s, struct capri_thread *t)
+{
+    bool taken = false;
+    spin_lock(&s->steal_lock);
+    if (t->queue_ == QUEUE_STEAL && t->sched == s && t->run_state == THREAD_NEW) {
+        steal_list_unlink(s, t);
+        taken = true;
+    }
+    spin_unlock(&s->steal_lock);
+    if (taken)
+        runq_push_front(s, t);
+    return taken;
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+int sched_timer_arm(struct capri_sched *s, struct capri_thread *t, uint64_t deadline)
+{
+    t->deadline = deadline;
+    t->timer_token = load_relaxed(&t->token);
+    return timer_add(&s->timers, t);
+}
+
+static void timers_fire(struct capri_sched *s)
+{
+    struct capri_thread *t;
+    while ((t = timer_pop_expired(&s->timers, s->now)) != NULL)
+        wait_wake(t, t->timer_token, WAKE_TIMEOUT);
+}
+
+/* ---- the pick ------------------------------------------------------------- */
+
+/* The next thread to run on s, or NULL: the inbox is drained first, due
+ * timers fire, then the older of the two queue heads wins. */
+static struct capri_thread *sched_pick(struct capri_sched *s)
+{
+    if (load_relaxed(&s->inbox))
+        inbox_drain(s);
+    if (s->timers.count && (++s->switches & 63) == 0) {
+        s->now = clock_now_ns();
+        timers_fire(s);
+    }
+    struct capri_thread *r = s->rq_head;
+    if (load_relaxed(&s->steal_count)) {
+        spin_lock(&s->steal_lock);
+        struct capri_thread *h = s->st_head;
+        if (h && (!r || h->ready_seq < r->ready_seq)) {
+            steal_list_unlink(s, h);
+            spin_unlock(&s->steal_lock);
+            return h;
+        }
+        spin_unlock(&s->steal_lock);
+    }
+    return r ? runq_pop(s) : NULL;
+}
+
+/* Takes half of another scheduler's stealable threads: the first is
+ * returned to run, the rest join s's own stealable list. */
+static struct capri_thread *sched_steal(struct capri_sched *s)
+{
+    uint32_t n = capri_rt.nscheds;
+    for (uint32_t k = 1; k < n; k++) {
+        struct capri_sched *v = &capri_rt.scheds[(s->index + k) % n];
+        uint32_t avail = load_relaxed(&v->steal_count);
+        if (!avail || !spin_trylock(&v->steal_lock))
+            continue;
+        uint32_t take = (v->steal_count + 1) / 2;
+        struct capri_thread *first = NULL, *list = NULL, *tail = NULL;
+        while (take-- && v->st_head) {
+            struct capri_thread *t = v->st_head;
+            steal_list_unlink(v, t);
+            if (!first) {
+                first = t;
+                continue;
+            }
+            t->next = NULL;
+            if (tail)
+                tail->next = t;
+            else
+                list = t;
+            tail = t;
+        }
+        spin_unlock(&v->steal_lock);
+        if (!first)
+            continue;
+        while (list) {
+            struct capri_thread *nx = list->next;
+            enqueue_ready(s, list);
+            list = nx;
+        }
+        first->sched = s;
+        return first;
+    }
+    return NULL;
+}
+
+/* ---- switching ------------------------------------------------------------ */
+
+static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t);
+
+struct capri_sched *sched_after_switch(struct capri_thread *prev)
+{
+    struct capri_sched *s = prev->sched;
+    enum post_action action = s->post_action;
+    s->post_action = POST_NONE;
+    switch (action) {
+    case POST_NONE:
+        break;
+    case POST_REQUEUE:
+        enqueue_ready(s, prev);
+        break;
+    case POST_UNLOCK:
+        if (s->post_lock)
+            spin_unlock(s->post_lock);
+        break;
+    case POST_EXIT:
+        reap_or_publish_exit(s, prev);
+        break;
+    }
+    return s;
+}
+
+static struct capri_sched *switch_to(struct capri_sched *s, struct capri_thread *from,
+                                     struct capri_thread *to)
+{
+    if (unlikely(to->canary != THREAD_CANARY))
+        capri_fatal_thread("thread struct overwritten (a stack overflow past the guard page?)", to);
+    s->current = to;
+    to->run_state = THREAD_RUNNING;
+    to->sched = s;
+    tools_before_switch(from, to);
+    struct capri_thread *prev = capri_arch_switch(&from->sp, to->sp, from);
+    /* Resumed, maybe on another kernel thread (a migratable thread): only
+     * what the switch returned says where we are. */
+    s = sched_after_switch(prev);
+    tools_after_switch(s->current);
+    return s;
+}
+
+bool sched_yield_to_next(struct capri_sched *s, struct capri_thread *self)
+{
+    struct capri_thread *next = sched_pick(s);
+    if (!next)
+        return false;
+    s->post_action = POST_REQUEUE;
+    switch_to(s, self, next);
+    return true;
+}
+
+void sched_block(struct capri_sched *s, struct capri_thread *self, unsigned *lock)
+{
+    struct capri_thread *next = sched_pick(s);
+    if (s->current_woken) {
+        /* Made ready while we were getting here: no switch. */
+        s->current_woken = 0;
+        if (next)
+            runq_push_front(s, next);
+        if (lock)
+            spin_unlock(lock);
+        self->run_state = THREAD_RUNNING;
+        return;
+    }
+    if (!next)
+        next = &s->ctx;
+    s->post_action = POST_UNLOCK;
+    s->post_lock = lock;
+    switch_to(s, self, next);
+}
+
+_Noreturn void sched_exit(struct capri_sched *s, struct capri_thread *self,
+                          struct capri_thread *joiner)
+{
+    struct capri_thread *next = NULL;
+    self->exit_joiner = joiner;
+    if (joiner && !(joiner->flags & THREAD_FOREIGN) && joiner->sched == s) {
+        /* Hand over to the joiner directly: win its token here, and the
+         * post-switch action publishes the exit before it looks. */
+        uint32_t expected = self->join_token;
+        if (cas_acq_rel(&joiner->token, &expected, TOKEN_WOKEN_BY(self->join_token, WAKE_SIGNALED))) {
+            if (joiner->heap_index >= 0)
+                timer_remove(&s->timers, joiner);
+            next = joiner;
+            self->exit_joiner = NULL;
+        }
+    }
+    if (!next)
+        next = sched_pick(s);
+    if (!next)
+        next = &s->ctx;
+    self->run_state = THREAD_DEAD;
+    s->post_action = POST_EXIT;
+    switch_to(s, self, next);
+    __builtin_unreachable();
+}
+
+/* ---- exit and reaping ---------------------------------------------------- */
+
+void thread_reap(struct capri_thread *t);
+
+static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t)
+{
+    (void)s;
+    /* Read what we need before publishing: once EXITED is visible, a
+     * joiner on another kernel thread may reap t and reuse its chunk. */
+    struct capri_thread *joiner = t->exit_joiner;
+    uint32_t join_token = t->join_token;
+    uintptr_t old = load_acquire(&t->join);
+    for (;;) {
+        if (old & JOIN_DETACHED) {
+            thread_reap(t);
+            break;
+        }
+        if (cas_acq_rel(&t->join, &old, (uintptr_t)JOIN_EXITED))
+            break;
+    }
+    if (joiner)
+        wait_wake(joiner, join_token, WAKE_SIGNALED);
+    if (fetch_sub_acq_rel(&capri_rt.live_threads, 1u) == 1 && load_acquire(&capri_rt.main_exited))
+        exit(0);
+}
+
+/* ---- the scheduler's own context ------------------------------------------ */
+
+static _Noreturn void sched_loop(struct capri_sched *s)
+{
+    for (;;) {
+        struct capri_thread *next = sched_pick(s);
+        if (!next)
+            next = sched_steal(s);
+        if (!next && capri_rt.nscheds > 1) {
+            /* Spin briefly before sleeping (a spawn or wake often follows
+             * soon): spinning schedulers also tell wakers not to wake more. */
+            fetch_add_acq_rel(&capri_rt.spinning, 1u);
+            for (int i = 0; i < 64 && !next; i++) {
+                cpu_relax();
+                if (load_relaxed(&s->inbox))
+                    next = sched_pick(s);
+                else
+                    next = sched_steal(s);
+            }
+            fetch_sub_acq_rel(&capri_rt.spinning, 1u);
+        }
+        if (next) {
+            s = switch_to(s, &s->ctx, next);
+            continue;
+        }
+        s->now = clock_now_ns();
+        timers_fire(s);
+        if (s->rq_head || load_relaxed(&s->steal_count) || load_relaxed(&s->inbox))
+            continue;
+        chunk_pool_decay(&s->chunks, s->now);
+        sched_idle_wait(s, timer_next_deadline(&s->timers));
+        s->now = clock_now_ns();
+        timers_fire(s);
+    }
+}
+
+static void sched_ctx_start(void *prev, void *a, void *b)
+{
+    (void)b;
+    sched_after_switch(prev);
+    sched_loop(a);
+}
+
+static void sched_common_init(struct capri_sched *s)
+{
+    tls_sched = s;
+    s->tid = sys_gettid();
+    s->kthread = pthread_self();
+    s->limit_word = limit_word_address();
+    s->ctx.canary = THREAD_CANARY;
+    s->ctx.flags = THREAD_SCHED_CTX;
+    s->ctx.sched = s;
+    s->ctx.heap_index = -1;
+    s->ctx.run_state = THREAD_RUNNING;
+    chunk_cache_register(&s->chunks);
+    limit_track_kernel_thread();
+    if (signal_sched_init(s) != 0)
+        capri_warn("no alternate signal stack for a scheduler; signal handlers run on thread stacks");
+}
+
+int sched_init_main(struct capri_sched *s, struct capri_thread *main_thread)
+{
+    sched_common_init(s);
+    /* Scheduler 0's context needs a stack of its own: the main thread's
+     * stack belongs to the main capri thread. */
+    s->ctx_stack_size = 64 * 1024;
+    void *stack = mmap(NULL, s->ctx_stack_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return ENOMEM;
+    s->ctx_stack = stack;
+    s->ctx.sp = capri_arch_prepare((char *)stack + s->ctx_stack_size, sched_ctx_start, s, NULL);
+    s->ctx.stack_lo = (uintptr_t)stack;
+    s->ctx.stack_hi = (uintptr_t)stack + s->ctx_stack_size;
+    s->started = 1;
+    main_thread->sched = s;
+    s->current = main_thread;
+    return 0;
+}
+
+static void *sched_kthread_main(void *arg)
+{
+    struct capri_sched *s = arg;
+    sched_common_init(s);
+    s->current = &s->ctx;
+    store_release(&s->started, 1u);
+    sched_loop(s);
+}
+
+int sched_start_all(void)
+{
+    spin_lock(&capri_rt.start_lock);
+    int err = 0;
+    for (uint32_t i = 0; i < capri_rt.nscheds; i++) {
+        struct capri_sched *s = &capri_rt.scheds[i];
+        if (load_acquire(&s->started) || s->kthread)
+            continue;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        pthread_t kt;
+        err = pthread_create(&kt, &attr, sched_kthread_main, s);
+        pthread_attr_destroy(&attr);
+        if (err)
+            break;
+        s->kthread = kt;
+        pthread_detach(kt);
+    }
+    if (!err)
+        store_release(&capri_rt.started_scheds, 1u);
+    spin_unlock(&capri_rt.start_lock);
+    return err;
+}

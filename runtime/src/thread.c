@@ -1,0 +1,486 @@
+/*
+ * Threads: start-up of the runtime, spawn, join, detach, exit, self, names,
+ * sleeping and yielding. The state machine is in thread.h; the queues and
+ * switching are in sched.c.
+ */
+#include "thread.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "chunk_pool.h"
+#include "clock.h"
+#include "config.h"
+#include "limit.h"
+#include "log.h"
+#include "scheduler.h"
+#include "signal_wrap.h"
+#include "sys.h"
+#include "wait.h"
+
+/* The stand-in of a kernel thread libcapri does not run (see thread.h). */
+static __thread struct capri_thread *tls_foreign;
+static pthread_key_t foreign_key;
+
+enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_FAILED };
+static uint32_t init_state;
+static int init_error;
+
+struct capri_thread *thread_current(void)
+{
+    struct capri_sched *s = sched_here();
+    return s ? s->current : tls_foreign;
+}
+
+/* Fields every thread struct needs, whatever it is. */
+static void thread_struct_init(struct capri_thread *t, uint32_t flags)
+{
+    memset(t, 0, sizeof *t);
+    t->canary = THREAD_CANARY;
+    t->flags = flags;
+    t->heap_index = -1;
+    t->keys = t->keys_inline;
+    t->keys_cap = THREAD_KEYS_INLINE;
+}
+
+static void foreign_release(void *p)
+{
+    struct capri_thread *t = p;
+    keys_run_destructors(t);
+    keys_release(t);
+    tls_foreign = NULL;
+    free(t);
+}
+
+static int adopt_foreign(void)
+{
+    struct capri_thread *t = aligned_alloc(CACHE_LINE, sizeof *t);
+    if (!t)
+        return ENOMEM;
+    thread_struct_init(t, THREAD_FOREIGN);
+    t->run_state = THREAD_RUNNING;
+    tls_foreign = t;
+    pthread_setspecific(foreign_key, t);
+    limit_track_kernel_thread();
+    return 0;
+}
+
+/* Claims a slot and generation for a thread whose struct sits at the top of
+ * `chunk`: the handle is (generation << 32) | slot, never 0. */
+static capri_t handle_claim(struct capri_thread *t, uint32_t slot)
+{
+    struct chunk_slot *cs = chunk_slot_at(slot);
+    uint32_t gen = load_relaxed(&cs->generation);
+    if (gen == 0) {
+        gen = 1;
+        store_relaxed(&cs->generation, gen);
+    }
+    cs->owner = t;
+    store_release(&cs->state, (uint8_t)CHUNK_THREAD);
+    t->slot = slot;
+    t->handle = ((uint64_t)gen << 32) | slot;
+    return t->handle;
+}
+
+/* Where the struct goes in a chunk: at the top, staggered by a few cache
+ * lines so that all threads' structs do not fall into the same cache sets. */
+static struct capri_thread *struct_place(void *chunk, size_t size, uint32_t slot)
+{
+    uintptr_t top = (uintptr_t)chunk + size - (uintptr_t)(slot & 3) * CACHE_LINE;
+    return (struct capri_thread *)((top - sizeof(struct capri_thread)) & ~(uintptr_t)(CACHE_LINE - 1));
+}
+
+static int adopt_main(struct capri_sched *s0)
+{
+    /* The main thread keeps its own stack; a class-0 chunk holds its struct
+     * so that its handle works like any other. */
+    uint32_t slot;
+    void *chunk = chunk_pool_take(NULL, 0, &slot);
+    if (!chunk)
+        return ENOMEM;
+    struct capri_thread *t = struct_place(chunk, chunk_class_size(0), slot);
+    thread_struct_init(t, THREAD_MAIN);
+    t->chunk = chunk;
+    t->run_state = THREAD_RUNNING;
+    handle_claim(t, slot);
+    memcpy(t->name, "main", 5);
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *lo;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
+            t->stack_lo = (uintptr_t)lo;
+            t->stack_hi = (uintptr_t)lo + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    int err = sched_init_main(s0, t);
+    if (err)
+        return err;
+    tools_thread_created(t);
+    return 0;
+}
+
+static int runtime_init(void)
+{
+    struct runtime_config cfg;
+    config_resolve(&cfg);
+    capri_arch_init();
+    if (pthread_key_create(&foreign_key, foreign_release) != 0)
+        return EAGAIN;
+    int err = chunk_pool_init(cfg.guard ? CHUNK_GUARD_MADVISE : CHUNK_GUARD_NONE);
+    if (err)
+        return err < 0 ? -err : err;
+    size_t bytes = (size_t)cfg.schedulers * sizeof(struct capri_sched);
+    struct capri_sched *scheds = aligned_alloc(CACHE_LINE, (bytes + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1));
+    if (!scheds)
+        return ENOMEM;
+    memset(scheds, 0, bytes);
+    for (uint32_t i = 0; i < cfg.schedulers; i++) {
+        scheds[i].index = i;
+        thread_struct_init(&scheds[i].ctx, THREAD_SCHED_CTX);
+        scheds[i].ctx.sched = &scheds[i];
+    }
+    capri_rt.scheds = scheds;
+    capri_rt.nscheds = cfg.schedulers;
+    capri_rt.stack_size = cfg.stack_size;
+    capri_rt.max_threads = cfg.max_threads;
+    capri_rt.guard = cfg.guard;
+    err = signal_runtime_init();
+    if (err)
+        capri_warn("signal handlers could not be set up; stack overflows are not reported");
+    fork_install();
+    if (sys_gettid() == getpid())
+        return adopt_main(&scheds[0]);
+    return 0;
+}
+
+static int runtime_ensure_slow(void)
+{
+    uint32_t state = load_acquire(&init_state);
+    if (state == INIT_NONE) {
+        uint32_t expected = INIT_NONE;
+        if (cas_acq_rel(&init_state, &expected, (uint32_t)INIT_RUNNING)) {
+            init_error = runtime_init();
+            store_release(&init_state, init_error ? (uint32_t)INIT_FAILED : (uint32_t)INIT_DONE);
+        }
+    }
+    while ((state = load_acquire(&init_state)) == INIT_RUNNING)
+        sched_yield();
+    if (state == INIT_FAILED)
+        return init_error;
+    if (sched_here() || tls_foreign)
+        return 0;
+    return adopt_foreign();
+}
+
+int runtime_ensure(void)
+{
+    if (likely(sched_here() != NULL || tls_foreign != NULL))
+        return 0;
+    return runtime_ensure_slow();
+}
+
+struct capri_thread *thread_from_handle(capri_t handle)
+{
+    struct chunk_slot *cs = chunk_slot_at((uint32_t)handle);
+    if (!cs || handle == 0)
+        return NULL;
+    if (load_acquire(&cs->generation) != (uint32_t)(handle >> 32) ||
+        load_acquire(&cs->state) != CHUNK_THREAD)
+        return NULL;
+    return cs->owner;
+}
+
+/* ---- spawn ---------------------------------------------------------------- */
+
+static void thread_start(void *prev, void *a, void *b)
+{
+    (void)b;
+    sched_after_switch(prev);
+    struct capri_thread *self = a;
+    tools_after_switch(self);
+    thread_exit(self, self->fn(self->arg));
+}
+
+int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t *attr)
+{
+    int err = runtime_ensure();
+    if (err)
+        return err;
+    if (!out || !fn)
+        return EINVAL;
+    size_t want = attr && attr->stack_size ? attr->stack_size : capri_rt.stack_size;
+    unsigned cls = chunk_class_for(want);
+    if (cls >= CHUNK_CLASSES)
+        return EINVAL;
+    if (fetch_add_acq_rel(&capri_rt.live_threads, 1u) >= capri_rt.max_threads) {
+        fetch_sub_acq_rel(&capri_rt.live_threads, 1u);
+        return EAGAIN;
+    }
+    struct capri_sched *s = sched_here();
+    uint32_t slot;
+    void *chunk = chunk_pool_take(s ? &s->chunks : NULL, cls, &slot);
+    if (!chunk) {
+        fetch_sub_acq_rel(&capri_rt.live_threads, 1u);
+        return ENOMEM;
+    }
+    size_t size = chunk_class_size(cls);
+    struct capri_thread *t = struct_place(chunk, size, slot);
+    thread_struct_init(t, attr && attr->migratable ? THREAD_MIGRATABLE : 0);
+    t->fn = fn;
+    t->arg = arg;
+    t->chunk = chunk;
+    t->chunk_cls = cls;
+    t->run_state = THREAD_NEW;
+    t->stack_lo = (uintptr_t)chunk;
+    t->stack_hi = (uintptr_t)t;
+    t->limit = limit_for_stack(t->stack_lo);
+    if (attr && attr->detached)
+        t->join = JOIN_DETACHED;
+    if (attr && attr->name)
+        strncpy(t->name, attr->name, THREAD_NAME_MAX - 1);
+    t->sp = capri_arch_prepare(t, thread_start, t, NULL);
+    capri_arch_set_limit(t->sp, t->limit);
+    *out = handle_claim(t, slot);
+    tools_thread_created(t);
+    if (capri_rt.nscheds > 1 && !load_acquire(&capri_rt.started_scheds))
+        sched_start_all();
+    sched_submit_new(t);
+    return 0;
+}
+
+/* ---- exit, join, detach ------------------------------------------------- */
+
+void thread_reap(struct capri_thread *t);
+void thread_reap(struct capri_thread *t)
+{
+    tools_thread_destroyed(t);
+    keys_release(t);
+    struct chunk_slot *cs = chunk_slot_at(t->slot);
+    uint32_t gen = cs->generation + 1;
+    store_release(&cs->generation, gen ? gen : 1u);
+    struct capri_sched *s = sched_here();
+    chunk_pool_give(s ? &s->chunks : NULL, t->chunk, t->chunk_cls);
+}
+
+static _Noreturn void main_exit(struct capri_thread *self)
+{
+    /* The process ends when the last capri thread has: the main thread
+     * parks for good, and its kernel thread goes on running scheduler 0. */
+    __atomic_store_n(&capri_rt.main_exited, 1u, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&capri_rt.live_threads, __ATOMIC_SEQ_CST) == 0)
+        exit(0);
+    for (;;) {
+        uint32_t token = wait_prepare(self, NULL);
+        wait_park(self, token, NULL, DEADLINE_NONE, false);
+    }
+}
+
+_Noreturn void thread_exit(struct capri_thread *self, void *result)
+{
+    if (self->flags & THREAD_FOREIGN)
+        pthread_exit(result);
+    self->flags |= THREAD_CANCEL_DISABLED;
+    cleanup_run_all(self);
+    keys_run_destructors(self);
+    if (self->flags & THREAD_MAIN)
+        main_exit(self);
+    self->result = result;
+    uintptr_t old = load_acquire(&self->join);
+    while (!cas_acq_rel(&self->join, &old, (uintptr_t)JOIN_EXITING | (old & JOIN_DETACHED)))
+        ;
+    struct capri_thread *joiner = (old & JOIN_BITS) ? NULL : (struct capri_thread *)old;
+    sched_exit(self->sched, self, joiner);
+}
+
+void thread_test_cancel(struct capri_thread *self)
+{
+    if (unlikely(load_relaxed(&self->cancel_pending)) &&
+        !(self->flags & (THREAD_CANCEL_DISABLED | THREAD_CANCELLING | THREAD_FOREIGN))) {
+        self->flags |= THREAD_CANCELLING;
+        thread_exit(self, CAPRI_CANCELED);
+    }
+}
+
+/* Claims an exited thread for reaping (one claimant wins). */
+static bool claim_exited(struct capri_thread *t)
+{
+    uintptr_t expected = JOIN_EXITED;
+    return cas_acq_rel(&t->join, &expected, (uintptr_t)JOIN_DETACHED | JOIN_EXITED);
+}
+
+int capri_join(capri_t handle, void **result)
+{
+    int err = runtime_ensure();
+    if (err)
+        return err;
+    struct capri_thread *self = thread_current();
+    struct capri_thread *t = thread_from_handle(handle);
+    if (!t)
+        return ESRCH;
+    if (t == self)
+        return EDEADLK;
+    for (;;) {
+        uintptr_t old = load_acquire(&t->join);
+        if (old & JOIN_DETACHED)
+            return EINVAL;
+        if (old == JOIN_EXITED) {
+            if (!claim_exited(t))
+                continue;
+            if (result)
+                *result = t->result;
+            thread_reap(t);
+            return 0;
+        }
+        if (old & JOIN_EXITING) {
+            /* Its exit is being published right now on some kernel thread. */
+            if (self->flags & THREAD_FOREIGN)
+                sched_yield();
+            else
+                capri_yield();
+            continue;
+        }
+        if (old != 0)
+            return EINVAL; /* someone else is joining it */
+        thread_test_cancel(self);
+        uint32_t token = wait_prepare(self, NULL);
+        t->join_token = token;
+        uintptr_t expected = 0;
+        if (!cas_acq_rel(&t->join, &expected, (uintptr_t)self))
+            continue;
+        if (!(self->flags & THREAD_FOREIGN))
+            sched_run_next_if_new(self->sched, t);
+        int why = wait_park(self, token, NULL, DEADLINE_NONE, true);
+        if (why == WAKE_CANCELED) {
+            /* Leave t joinable: withdraw unless it exited meanwhile. */
+            expected = (uintptr_t)self;
+            cas_acq_rel(&t->join, &expected, (uintptr_t)0);
+            thread_test_cancel(self);
+        }
+    }
+}
+
+int capri_detach(capri_t handle)
+{
+    int err = runtime_ensure();
+    if (err)
+        return err;
+    struct capri_thread *t = thread_from_handle(handle);
+    if (!t)
+        return ESRCH;
+    uintptr_t old = load_acquire(&t->join);
+    for (;;) {
+        if (old & JOIN_DETACHED)
+            return EINVAL;
+        if (old == JOIN_EXITED) {
+            if (claim_exited(t)) {
+                thread_reap(t);
+                return 0;
+            }
+            old = load_acquire(&t->join);
+            continue;
+        }
+        if (old != 0 && !(old & JOIN_EXITING))
+            return EINVAL; /* being joined */
+        if (cas_acq_rel(&t->join, &old, old | JOIN_DETACHED))
+            return 0;
+    }
+}
+
+_Noreturn void capri_exit(void *result)
+{
+    if (runtime_ensure() != 0)
+        pthread_exit(result);
+    thread_exit(thread_current(), result);
+}
+
+capri_t capri_self(void)
+{
+    struct capri_thread *t = thread_current();
+    return t ? t->handle : 0;
+}
+
+/* ---- yield and sleep ---------------------------------------------------- */
+
+void capri_yield(void)
+{
+    if (unlikely(runtime_ensure() != 0))
+        return;
+    struct capri_sched *s = sched_here();
+    if (unlikely(!s)) {
+        sched_yield();
+        return;
+    }
+    struct capri_thread *self = s->current;
+    thread_test_cancel(self);
+    sched_yield_to_next(s, self);
+}
+
+static int sleep_until_deadline(uint64_t deadline)
+{
+    int err = runtime_ensure();
+    if (err)
+        return err;
+    struct capri_thread *self = thread_current();
+    thread_test_cancel(self);
+    uint32_t token = wait_prepare(self, NULL);
+    if (wait_park(self, token, NULL, deadline, true) == WAKE_CANCELED)
+        thread_test_cancel(self);
+    return 0;
+}
+
+int capri_sleep_ns(uint64_t ns) { return sleep_until_deadline(clock_deadline_after(ns)); }
+
+int capri_sleep_until(const struct timespec *abstime)
+{
+    int invalid;
+    if (!abstime)
+        return EINVAL;
+    uint64_t deadline = clock_deadline_from_realtime(abstime, &invalid);
+    return invalid ? EINVAL : sleep_until_deadline(deadline);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+int capri_setname(capri_t handle, const char *name)
+{
+    struct capri_thread *t = thread_from_handle(handle);
+    if (!t)
+        return ESRCH;
+    if (!name)
+        return EINVAL;
+    char buf[THREAD_NAME_MAX] = {0};
+    strncpy(buf, name, THREAD_NAME_MAX - 1);
+    memcpy(t->name, buf, THREAD_NAME_MAX);
+    return 0;
+}
+
+int capri_getname(capri_t handle, char *buf, size_t len)
+{
+    struct capri_thread *t = thread_from_handle(handle);
+    if (!t)
+        return ESRCH;
+    size_t n = strnlen(t->name, THREAD_NAME_MAX);
+    if (!buf || len <= n)
+        return ERANGE;
+    memcpy(buf, t->name, n);
+    buf[n] = 0;
+    return 0;
+}
+
+int capri_pool_stats(struct capri_pool_stats *out)
+{
+    int err = runtime_ensure();
+    if (err)
+        return err;
+    if (!out)
+        return EINVAL;
+    chunk_pool_stats_collect(out);
+    return 0;
+}

@@ -1,0 +1,144 @@
+/*
+ * Waiting and waking: the wait token (exactly one waker wins) and the
+ * intrusive FIFO wait queue. See wait.h for the protocol primitives follow.
+ */
+#include "wait.h"
+
+#include <errno.h>
+
+#include "clock.h"
+#include "scheduler.h"
+#include "sys.h"
+
+void waitq_push(waitq_t *q, struct wait_node *n)
+{
+    struct wait_node *tail = q->tail;
+    n->next = NULL;
+    n->prev = tail;
+    if (tail)
+        tail->next = n;
+    else
+        q->head = n;
+    q->tail = n;
+    n->linked = 1;
+}
+
+void waitq_remove(waitq_t *q, struct wait_node *n)
+{
+    if (!n->linked)
+        return;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        q->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        q->tail = n->prev;
+    n->prev = n->next = NULL;
+    n->linked = 0;
+}
+
+struct wait_node *waitq_pop(waitq_t *q)
+{
+    struct wait_node *n = q->head;
+    if (n)
+        waitq_remove(q, n);
+    return n;
+}
+
+struct wait_node *waitq_wake_one(waitq_t *q)
+{
+    struct wait_node *n;
+    while ((n = waitq_pop(q)) != NULL)
+        if (wait_wake(n->thread, n->token, WAKE_SIGNALED))
+            return n;
+    return NULL;
+}
+
+uint32_t wait_prepare(struct capri_thread *self, struct wait_node *node)
+{
+    /* Only the thread itself moves its sequence on; wakers only turn
+     * WAITING into WOKEN, so a plain read of the sequence is exact. */
+    uint32_t token = ((TOKEN_SEQ(load_relaxed(&self->token)) + 1) << 4) | TOKEN_WAITING;
+    store_seq(&self->token, token);
+    if (node) {
+        node->thread = self;
+        node->token = token;
+        node->linked = 0;
+        node->result = 0;
+        node->prev = node->next = NULL;
+    }
+    return token;
+}
+
+bool wait_wake(struct capri_thread *t, uint32_t token, int reason)
+{
+    uint32_t expected = token;
+    if (!cas_acq_rel(&t->token, &expected, TOKEN_WOKEN_BY(token, reason)))
+        return false;
+    sched_make_ready(t);
+    return true;
+}
+
+/* A kernel thread libcapri does not run waits on its token with a futex. */
+static int park_foreign(struct capri_thread *self, uint32_t token, unsigned *lock, uint64_t deadline)
+{
+    if (lock)
+        spin_unlock(lock);
+    struct timespec ts, *tsp = NULL;
+    if (deadline != DEADLINE_NONE) {
+        clock_to_timespec(deadline, &ts);
+        tsp = &ts;
+    }
+    for (;;) {
+        uint32_t v = load_acquire(&self->token);
+        if (TOKEN_STATE(v) == TOKEN_WOKEN)
+            return (int)TOKEN_REASON(v);
+        long r = sys_futex_wait(&self->token, v, tsp);
+        if (r == -ETIMEDOUT) {
+            uint32_t expected = token;
+            if (cas_acq_rel(&self->token, &expected, TOKEN_WOKEN_BY(token, WAKE_TIMEOUT)))
+                return WAKE_TIMEOUT;
+        }
+    }
+}
+
+int wait_park(struct capri_thread *self, uint32_t token, unsigned *lock, uint64_t deadline,
+              bool cancellable)
+{
+    if (unlikely(self->flags & THREAD_FOREIGN))
+        return park_foreign(self, token, lock, deadline);
+
+    if (cancellable && !(self->flags & (THREAD_CANCEL_DISABLED | THREAD_CANCELLING))) {
+        /* Publish the cancellable token, then look for a pending cancel:
+         * capri_cancel does the mirror image (flag, then token), so one of
+         * the two sides sees the other (both sequentially consistent). */
+        store_seq(&self->cancel_token, token);
+        if (load_seq(&self->cancel_pending)) {
+            uint32_t expected = token;
+            if (cas_acq_rel(&self->token, &expected, TOKEN_WOKEN_BY(token, WAKE_CANCELED))) {
+                store_relaxed(&self->cancel_token, 0u);
+                if (lock)
+                    spin_unlock(lock);
+                return WAKE_CANCELED;
+            }
+            /* Another waker won and made us ready: block to consume that. */
+        }
+    }
+    struct capri_sched *s = self->sched;
+    if (deadline != DEADLINE_NONE && sched_timer_arm(s, self, deadline) != 0) {
+        /* No memory for the timer: time out at once rather than hang. */
+        uint32_t expected = token;
+        if (cas_acq_rel(&self->token, &expected, TOKEN_WOKEN_BY(token, WAKE_TIMEOUT))) {
+            store_relaxed(&self->cancel_token, 0u);
+            if (lock)
+                spin_unlock(lock);
+            return WAKE_TIMEOUT;
+        }
+    }
+    self->run_state = THREAD_BLOCKED;
+    sched_block(s, self, lock);
+    store_relaxed(&self->cancel_token, 0u);
+    return (int)TOKEN_REASON(load_acquire(&self->token));
+}
