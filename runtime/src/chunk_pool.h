@@ -38,12 +38,14 @@ struct chunk_slot {
     uint32_t generation; /* thread-handle generation; bumped when a thread is reaped */
     uint8_t state;       /* enum chunk_state */
     uint8_t cls;
-    uint16_t flags_;     /* the pool's own */
-    uint32_t released_at_; /* the pool's own (decay clock) */
+    uint16_t flags_;     /* the pool's own: resident bit, batch length */
+    uint32_t batch_tail_; /* the pool's own: last slot of a free batch */
     void *owner;         /* the struct capri_thread using it, or NULL */
 };
 
-/* A scheduler's private free lists: touched by its owner only, no locks. */
+/* A scheduler's private free lists: touched by its owner only, no locks.
+ * All zeroes is an empty cache, ready to use (count, not head, says whether
+ * a list is empty: slot 0 is a real chunk). */
 struct chunk_cache {
     uint32_t head[CHUNK_CLASSES];
     uint32_t count[CHUNK_CLASSES];
@@ -51,12 +53,28 @@ struct chunk_cache {
     uint64_t depot_transfers;
     uint64_t bytes_released;
     struct chunk_cache *next_registered_; /* the pool's list, for statistics */
+    uint32_t low_[CHUNK_CLASSES]; /* the pool's own: fewest free since the last decay */
+    uint64_t next_decay_;          /* the pool's own: when this cache decays next */
 };
+
+/* Decay (chunk_pool_decay): a free chunk's memory goes back to the kernel
+ * once it has sat unused in a cache or the depot for CHUNK_DECAY_NS (it is
+ * released between one and two periods after it was given back), or at
+ * once when the depot holds more than CHUNK_DEPOT_RESIDENT_MAX bytes of
+ * resident free chunks. */
+#define CHUNK_DECAY_NS 1000000000ull
+#define CHUNK_DEPOT_RESIDENT_MAX (64ull << 20)
 
 /* Once, before any other call (the runtime's initialisation). guard: the
  * wanted mode (CHUNK_GUARD_MADVISE normally; CHUNK_GUARD_NONE for dense
  * mode). Falls back from madvise to mprotect to none (printing a warning
- * once when it ends at none without being asked to). 0 or -errno. */
+ * once when it ends at none without being asked to). 0 or -errno; a later
+ * call does nothing and returns 0.
+ *
+ * Testing knob: CAPRI_GUARD_FORCE=mprotect in the environment skips
+ * MADV_GUARD_INSTALL, CAPRI_GUARD_FORCE=none acts as if no guard could be
+ * had (with the warning). The mode can also drop from madvise to mprotect
+ * later, when MADV_GUARD_INSTALL starts failing (mlockall). */
 int chunk_pool_init(enum chunk_guard_mode guard);
 enum chunk_guard_mode chunk_pool_guard_mode(void);
 
@@ -64,7 +82,11 @@ enum chunk_guard_mode chunk_pool_guard_mode(void);
 unsigned chunk_class_for(size_t bytes);
 size_t chunk_class_size(unsigned cls);
 
+/* Adds a cache to the statistics (once; again is harmless). Unregister
+ * flushes it to the depot and keeps its counters in the pool's totals, so
+ * its memory may then be reused. */
 void chunk_cache_register(struct chunk_cache *cache);
+void chunk_cache_unregister(struct chunk_cache *cache);
 
 /* Takes a chunk of class cls: from the cache (cache may be NULL: foreign
  * threads use the depot under its lock), refilled from the depot in
@@ -74,13 +96,19 @@ void chunk_cache_register(struct chunk_cache *cache);
  * The memory may hold old data. */
 void *chunk_pool_take(struct chunk_cache *cache, unsigned cls, uint32_t *slot);
 /* Gives a chunk back (its memory is kept warm; decay releases it later).
- * Sets its slot state to CHUNK_FREE and owner NULL; keeps the generation. */
+ * Sets its slot state to CHUNK_FREE and owner NULL; keeps the generation.
+ * Any cache may take back a chunk another took out. A chunk given twice, or
+ * an address that is not a chunk of class cls, traps (a bug in the caller:
+ * a corrupted free list would surface much later). */
 void chunk_pool_give(struct chunk_cache *cache, void *chunk, unsigned cls);
 /* Moves everything in a cache to the depot (a scheduler that stops). */
 void chunk_cache_flush(struct chunk_cache *cache);
 /* Releases memory of chunks that stayed free for a while (MADV_DONTNEED,
  * batched). Called by an idle scheduler; cheap when there is nothing to do. */
 void chunk_pool_decay(struct chunk_cache *cache, uint64_t now_ns);
+
+/* take, give, flush and decay are not async-signal-safe (the depot is a
+ * spinlock); chunk_slot_at, chunk_of_slot and chunk_pool_locate are. */
 
 /* The slot table entry for a slot, or NULL out of range. */
 struct chunk_slot *chunk_slot_at(uint32_t slot);
@@ -94,8 +122,12 @@ int chunk_pool_locate(const void *addr, uint32_t *slot, void **chunk, unsigned *
 
 void chunk_pool_stats_collect(struct capri_pool_stats *out);
 
-/* fork: prepare takes the depot lock, parent releases it, child resets it
- * and forgets the caches of schedulers that do not exist in the child. */
+/* fork: prepare takes the depot lock (and the carving lock), parent
+ * releases them, child resets them
+ * and forgets the caches of schedulers that do not exist in the child: their
+ * free chunks are leaked, not walked (as are the chunks of the threads that
+ * do not exist in the child), and the statistics restart from the
+ * survivor's own counters. */
 void chunk_pool_atfork_prepare(void);
 void chunk_pool_atfork_parent(void);
 void chunk_pool_atfork_child(struct chunk_cache *survivor);
