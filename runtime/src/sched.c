@@ -6,6 +6,7 @@
 #include "scheduler.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -23,9 +24,8 @@ enum { QUEUE_NONE = 0, QUEUE_RUN = 1, QUEUE_STEAL = 2 };
 
 struct runtime capri_rt;
 
-static __thread struct capri_sched *tls_sched;
-
-struct capri_sched *sched_here(void) { return tls_sched; }
+__thread struct capri_sched *capri_tls_sched;
+#define tls_sched capri_tls_sched
 
 static inline bool stealable(const struct capri_thread *t)
 {
@@ -126,7 +126,7 @@ static void make_ready_local(struct capri_sched *s, struct capri_thread *t)
     enqueue_ready(s, t);
 }
 
-static void inbox_drain(struct capri_sched *s)
+static __attribute__((noinline)) void inbox_drain(struct capri_sched *s)
 {
     struct capri_thread *list = exchange_acq_rel(&s->inbox, (struct capri_thread *)NULL);
     /* The inbox is a stack: reverse it so threads run in arrival order. */
@@ -206,7 +206,7 @@ int sched_timer_arm(struct capri_sched *s, struct capri_thread *t, uint64_t dead
     return timer_add(&s->timers, t);
 }
 
-static void timers_fire(struct capri_sched *s)
+static __attribute__((noinline)) void timers_fire(struct capri_sched *s)
 {
     struct capri_thread *t;
     while ((t = timer_pop_expired(&s->timers, s->now)) != NULL)
@@ -217,16 +217,16 @@ static void timers_fire(struct capri_sched *s)
 
 /* The next thread to run on s, or NULL: the inbox is drained first, due
  * timers fire, then the older of the two queue heads wins. */
-static struct capri_thread *sched_pick(struct capri_sched *s)
+static inline __attribute__((always_inline)) struct capri_thread *sched_pick(struct capri_sched *s)
 {
-    if (load_relaxed(&s->inbox))
+    if (unlikely(load_relaxed(&s->inbox) != NULL))
         inbox_drain(s);
-    if (s->timers.count && (++s->switches & 63) == 0) {
+    if (unlikely(s->timers.count != 0) && (++s->switches & 63) == 0) {
         s->now = clock_now_ns();
         timers_fire(s);
     }
     struct capri_thread *r = s->rq_head;
-    if (load_relaxed(&s->steal_count)) {
+    if (unlikely(load_relaxed(&s->steal_count) != 0)) {
         spin_lock(&s->steal_lock);
         struct capri_thread *h = s->st_head;
         if (h && (!r || h->ready_seq < r->ready_seq)) {
@@ -283,9 +283,8 @@ static struct capri_thread *sched_steal(struct capri_sched *s)
 
 static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t);
 
-struct capri_sched *sched_after_switch(struct capri_thread *prev)
+static __attribute__((noinline)) void post_actions(struct capri_sched *s, struct capri_thread *prev)
 {
-    struct capri_sched *s = prev->sched;
     enum post_action action = s->post_action;
     s->post_action = POST_NONE;
     switch (action) {
@@ -302,10 +301,17 @@ struct capri_sched *sched_after_switch(struct capri_thread *prev)
         reap_or_publish_exit(s, prev);
         break;
     }
+}
+
+struct capri_sched *sched_after_switch(struct capri_thread *prev)
+{
+    struct capri_sched *s = prev->sched;
+    if (unlikely(s->post_action != POST_NONE))
+        post_actions(s, prev);
     return s;
 }
 
-static struct capri_sched *switch_to(struct capri_sched *s, struct capri_thread *from,
+static inline __attribute__((always_inline)) struct capri_sched *switch_to(struct capri_sched *s, struct capri_thread *from,
                                      struct capri_thread *to)
 {
     if (unlikely(to->canary != THREAD_CANARY))
@@ -322,14 +328,39 @@ static struct capri_sched *switch_to(struct capri_sched *s, struct capri_thread 
     return s;
 }
 
-bool sched_yield_to_next(struct capri_sched *s, struct capri_thread *self)
+inline __attribute__((always_inline)) bool sched_yield_to_next(struct capri_sched *s, struct capri_thread *self)
 {
     struct capri_thread *next = sched_pick(s);
     if (!next)
         return false;
-    s->post_action = POST_REQUEUE;
+    if (likely(!stealable(self))) {
+        /* The run queue is this kernel thread's alone, so self can go to
+         * its tail before the switch: nobody can resume it before its
+         * registers are saved. */
+        self->ready_seq = s->ready_seq++;
+        self->run_state = THREAD_READY;
+        runq_push(s, self);
+    } else {
+        s->post_action = POST_REQUEUE; /* a thief could take it too early */
+    }
     switch_to(s, self, next);
     return true;
+}
+
+void capri_yield(void)
+{
+    struct capri_sched *s = sched_here();
+    if (unlikely(!s)) {
+        if (runtime_ensure() == 0 && (s = sched_here()) != NULL)
+            goto run;
+        sched_yield(); /* a kernel thread libcapri does not run */
+        return;
+    }
+run:;
+    struct capri_thread *self = s->current;
+    if (unlikely(load_relaxed(&self->cancel_pending)))
+        thread_test_cancel(self);
+    sched_yield_to_next(s, self);
 }
 
 void sched_block(struct capri_sched *s, struct capri_thread *self, unsigned *lock)

@@ -85,8 +85,10 @@ struct runtime {
 
 extern struct runtime capri_rt __attribute__((visibility("hidden")));
 
-/* The scheduler this kernel thread runs, or NULL for foreign threads. */
-struct capri_sched *sched_here(void);
+/* The scheduler this kernel thread runs, or NULL for foreign threads.
+ * Initial-exec TLS: one %fs-relative load, never a cached address. */
+extern __thread struct capri_sched *capri_tls_sched __attribute__((visibility("hidden")));
+static inline struct capri_sched *sched_here(void) { return capri_tls_sched; }
 
 /* Makes t (blocked or new) ready on its scheduler: the run queue or the
  * stealable list when the caller is that scheduler, its inbox otherwise
@@ -132,11 +134,6 @@ void sched_wake_idle_one(void);
 /* fork.c */
 void fork_install(void);
 
-/* tools.c: sanitizer and valgrind hooks around a switch (compiled out of
- * normal builds). */
-void tools_thread_created(struct capri_thread *t);
-void tools_thread_destroyed(struct capri_thread *t);
-void tools_before_switch(struct capri_thread *from, struct capri_thread *to);
-void tools_after_switch(struct capri_thread *self);
+#include "tools.h"
 
 #endif

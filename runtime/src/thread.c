@@ -408,20 +408,6 @@ capri_t capri_self(void)
 
 /* ---- yield and sleep ---------------------------------------------------- */
 
-void capri_yield(void)
-{
-    if (unlikely(runtime_ensure() != 0))
-        return;
-    struct capri_sched *s = sched_here();
-    if (unlikely(!s)) {
-        sched_yield();
-        return;
-    }
-    struct capri_thread *self = s->current;
-    thread_test_cancel(self);
-    sched_yield_to_next(s, self);
-}
-
 static int sleep_until_deadline(uint64_t deadline)
 {
     int err = runtime_ensure();

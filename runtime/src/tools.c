@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "scheduler.h"
+#include "tools.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -38,6 +39,7 @@ void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
+#ifdef CAPRI_ASAN
 /* The bounds a tool should know for a thread's stack (the struct above it
  * excluded); a scheduler context on a kernel thread's own stack has none. */
 static void stack_bounds(const struct capri_thread *t, const void **bottom, size_t *size)
@@ -45,6 +47,7 @@ static void stack_bounds(const struct capri_thread *t, const void **bottom, size
     *bottom = (const void *)t->stack_lo;
     *size = t->stack_hi > t->stack_lo ? t->stack_hi - t->stack_lo : 0;
 }
+#endif
 
 void tools_thread_created(struct capri_thread *t)
 {
@@ -73,6 +76,7 @@ void tools_thread_destroyed(struct capri_thread *t)
     (void)t;
 }
 
+#ifdef CAPRI_SWITCH_HOOKS
 void tools_before_switch(struct capri_thread *from, struct capri_thread *to)
 {
 #ifdef CAPRI_ASAN
@@ -92,7 +96,6 @@ void tools_before_switch(struct capri_thread *from, struct capri_thread *to)
 #endif
     (void)from;
     (void)to;
-    (void)stack_bounds;
 }
 
 void tools_after_switch(struct capri_thread *self)
@@ -102,3 +105,4 @@ void tools_after_switch(struct capri_thread *self)
 #endif
     (void)self;
 }
+#endif
