@@ -6,6 +6,8 @@
 #ifndef CAPRI_SIGNAL_WRAP_H
 #define CAPRI_SIGNAL_WRAP_H
 
+#include <stddef.h>
+
 struct capri_sched;
 
 /* At runtime start-up, once: re-flags handlers installed before libcapri
@@ -17,7 +19,13 @@ int signal_runtime_init(void);
  * altstack (64 KiB, guard page below). 0 or an errno value. */
 int signal_sched_init(struct capri_sched *s);
 /* True while a signal handler runs on this kernel thread (nothing may
- * yield or block on capri primitives then). */
+ * yield or block on capri primitives then): the number of nested handlers,
+ * the scheduler's in_handler on a scheduler's kernel thread. A handler left
+ * by siglongjmp/longjmp no longer counts (see signal.c). */
 int signal_in_handler(void);
+/* The calling kernel thread's scheduler altstack (its usable part, above
+ * the guard page), for tests and tools: 0, or ESRCH when this kernel thread
+ * runs no scheduler or its scheduler has none. */
+int signal_altstack_here(void **base, size_t *size);
 
 #endif
