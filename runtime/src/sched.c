@@ -177,10 +177,22 @@ void sched_submit_new(struct capri_thread *t)
             sched_wake_idle_one();
         return;
     }
-    /* From a foreign thread: round robin over the schedulers' inboxes. */
+    /* From a foreign thread: round robin over the schedulers' stealable
+     * lists (not their inboxes, which only their owner drains: a scheduler
+     * whose kernel thread is blocked elsewhere, such as a main thread in
+     * pthread_join, would keep the new thread from ever running). It counts
+     * as the oldest ready thread there: the owner's counter is the owner's. */
     uint32_t i = fetch_add_relaxed(&capri_rt.next_foreign, 1u) % capri_rt.nscheds;
-    t->sched = &capri_rt.scheds[i];
-    inbox_push(t->sched, t);
+    s = &capri_rt.scheds[i];
+    t->sched = s;
+    t->ready_seq = 0;
+    spin_lock(&s->steal_lock);
+    steal_list_push(s, t);
+    spin_unlock(&s->steal_lock);
+    if (load_seq(&s->idle_state) == SCHED_SLEEPING)
+        sched_idle_wake(s);
+    else
+        sched_wake_idle_one();
 }
 
 bool sched_run_next_if_new(struct capri_sched *s, struct capri_thread *t)
