@@ -485,9 +485,11 @@ static _Noreturn void sched_loop(struct capri_sched *s)
 
 static void sched_ctx_start(void *prev, void *a, void *b)
 {
+    (void)a;
     (void)b;
-    sched_after_switch(prev);
-    sched_loop(a);
+    struct capri_sched *s = sched_after_switch(prev);
+    tools_after_switch(&s->ctx);
+    sched_loop(s);
 }
 
 static void sched_common_init(struct capri_sched *s)
@@ -531,6 +533,18 @@ static void *sched_kthread_main(void *arg)
 {
     struct capri_sched *s = arg;
     sched_common_init(s);
+    /* The scheduler's context is this kernel thread's own stack; tools
+     * (ASan's fiber switches) need its bounds. */
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *lo;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
+            s->ctx.stack_lo = (uintptr_t)lo;
+            s->ctx.stack_hi = (uintptr_t)lo + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
     s->current = &s->ctx;
     store_release(&s->started, 1u);
     sched_loop(s);
