@@ -7,7 +7,7 @@ LLVM_BIN   := /usr/lib/llvm-19/bin
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
               -DCMAKE_C_COMPILER=$(LLVM_BIN)/clang -DCMAKE_CXX_COMPILER=$(LLVM_BIN)/clang++
 
-.PHONY: all deps build demo check verify-lua bench-compile bench-switch clean
+.PHONY: all deps build demo check verify-lua bench-compile bench-switch bench-runtime clean
 
 all: build
 
@@ -47,6 +47,11 @@ bench-compile: build
 # The raw context switch against Boost.Context's fcontext, in one run.
 bench-switch: build
 	./bench/switch/run.sh $(abspath $(BUILD))
+
+# The runtime side by side with pthreads, Boost.Context and Go: yield among
+# 100 threads, spawn+join, mutex, channel ping-pong, a million idle threads.
+bench-runtime: build
+	./bench/runtime/run.sh $(abspath $(BUILD))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

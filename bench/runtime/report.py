@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""report.py RESULTS RUNS IDLE_N IDLE_PTHREAD_N "STACKS": run.sh's tables.
+
+RESULTS holds "metric value" lines from RUNS interleaved runs; every figure
+printed is the median of a metric's values (upper median for even counts,
+as bench/switch/run.sh takes it)."""
+import sys
+from collections import defaultdict
+
+results, runs, idle_n, idle_pn, stacks = sys.argv[1:6]
+vals = defaultdict(list)
+for line in open(results):
+    k, v = line.split()
+    vals[k].append(float(v))
+
+
+def med(k):
+    v = sorted(vals.get(k, []))
+    return v[(len(v) + 1) // 2 - 1] if v else None
+
+
+def f(x, nd=2):
+    if x is None:
+        return "n/a"
+    return f"{x:,.{nd}f}"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a is not None and b else "n/a"
+
+
+def yes(c):
+    return "n/a" if c is None else ("**yes**" if c else "**no**")
+
+
+print(f"| benchmark (ns, median of {runs} runs) | capri | peer | peer ns | capri / peer | target | met |")
+print("|---|---|---|---|---|---|---|")
+yc, yf, yp = med("yield.capri"), med("yield.fcontext"), med("yield.pthread")
+ok = None if yc is None or yf is None else (yc <= 15 and yc <= 2 * yf)
+print(f"| yield, 100 threads, 1 scheduler (per switch) | {f(yc)} | Boost fcontext, 100 contexts round robin | {f(yf)} | {ratio(yc, yf)} | <= 15 ns and <= 2x fcontext | {yes(ok)} |")
+sw = med("yield.pthread_switched_pct")
+print(f"| | | pthreads sched_yield, 100 threads on 1 CPU ({f(sw, 0)}% switched) | {f(yp, 0)} | {ratio(yc, yp)} | report | |")
+for tag, label in (("1sched", "1 scheduler"), ("default", "default schedulers (2)")):
+    c = med(f"spawn.capri_{tag}")
+    ok = None if c is None else c <= 100
+    print(f"| spawn+join one at a time, {label}, warm pool | {f(c)} | fcontext make+run on a pooled stack | {f(med('spawn.fcontext'))} | {ratio(c, med('spawn.fcontext'))} | <= 100 ns | {yes(ok)} |")
+    print(f"| | | pthread_create+join | {f(med('spawn.pthread'), 0)} | {ratio(c, med('spawn.pthread'))} | | |")
+mc, mp = med("mutex.capri"), med("mutex.pthread")
+ok = None if mc is None or mp is None else mc <= mp * 1.02
+print(f"| uncontended mutex lock+unlock | {f(mc)} | pthread_mutex (default), same run | {f(mp)} | {ratio(mc, mp)} | no slower than pthreads | {yes(ok)} |")
+c1, c2 = med("chan.capri_1sched"), med("chan.capri_2sched")
+ok = None if c1 is None else c1 <= 50
+print(f"| channel ping-pong, 1 scheduler (per message) | {f(c1)} | pthreads mutex+cond, 1 CPU | {f(med('chan.pthread_cond_1cpu'), 0)} | {ratio(c1, med('chan.pthread_cond_1cpu'))} | <= 50 ns | {yes(ok)} |")
+print(f"| | | pthreads pipe pair, 1 CPU | {f(med('chan.pthread_pipe_1cpu'), 0)} | {ratio(c1, med('chan.pthread_pipe_1cpu'))} | | |")
+if "chan.go_1proc" in vals:
+    print(f"| | | Go 1.19 unbuffered chan, GOMAXPROCS=1 | {f(med('chan.go_1proc'))} | {ratio(c1, med('chan.go_1proc'))} | | |")
+print(f"| channel ping-pong, 2 schedulers (per message) | {f(c2)} | pthreads mutex+cond, 2 CPUs | {f(med('chan.pthread_cond_2cpu'), 0)} | {ratio(c2, med('chan.pthread_cond_2cpu'))} | report | |")
+print(f"| | | pthreads pipe pair, 2 CPUs | {f(med('chan.pthread_pipe_2cpu'), 0)} | {ratio(c2, med('chan.pthread_pipe_2cpu'))} | | |")
+if "chan.go_2proc" in vals:
+    print(f"| | | Go 1.19 unbuffered chan, GOMAXPROCS=2 | {f(med('chan.go_2proc'))} | {ratio(c2, med('chan.go_2proc'))} | | |")
+
+print()
+print(f"| idle threads, 1 KiB touched 3 calls deep, blocked (bytes per thread, median of {runs}) | threads | chunk (usable) | VmRSS | VmPTE | RSS + PTE | smaps_rollup Rss | spawn to blocked, ns/thread | target <= 8 KiB |")
+print("|---|---|---|---|---|---|---|---|---|")
+for s in stacks.split():
+    tag = s if s != "0" else "default"
+    k = lambda x: med(f"idle.capri_{tag}_{x}")
+    tot = k("total")
+    ok = None if tot is None else tot <= 8192
+    ck = k("chunk_kib")
+    print(f"| capri, attr.stack_size = {s} | {int(idle_n):,} | {f(ck, 0)} KiB | {f(k('rss'), 0)} | {f(k('pte'), 0)} | {f(tot, 0)} | {f(k('rollup'), 0)} | {f(k('spawn_ns'), 0)} | {yes(ok)} |")
+p = lambda x: med(f"idle.pthread_{x}")
+print(f"| pthreads, 16 KiB stacks | {int(idle_pn):,} | 16 KiB + guard | {f(p('rss'), 0)} | {f(p('pte'), 0)} | {f(p('total'), 0)} | {f(p('rollup'), 0)} | | (kernel: +{f(p('kstack'), 0)} kernel stack, +{f(p('slab'), 0)} slab) |")

@@ -1,0 +1,74 @@
+#!/bin/sh
+# run.sh BUILD_DIR [RUNS]
+# The runtime's benchmarks side by side with their peers in one run (issue
+# 3's targets): yield among 100 threads, spawn+join, uncontended mutex,
+# channel ping-pong, and resident memory of a million idle threads. Builds
+# every program (clang-19 -O2, BUILD_DIR/lib/libcapri.a), runs the whole set
+# RUNS times interleaved (default 5), and prints medians and ratios as
+# Markdown tables. README in this directory says what each program measures.
+#
+# Environment: IDLE_N (default 1000000) threads for idle_capri, IDLE_STACKS
+# (default "4096 8192 16384") the stack hints it tries, IDLE_PTHREAD_N
+# (default 10000) for idle_pthread. The Go peer runs when `go` is installed.
+set -eu
+build=$(cd "$1" && pwd)
+runs=${2:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out="$build/bench/runtime"
+mkdir -p "$out"
+idle_n=${IDLE_N:-1000000}
+idle_stacks=${IDLE_STACKS:-4096 8192 16384}
+idle_pthread_n=${IDLE_PTHREAD_N:-10000}
+
+if [ ! -f /usr/include/boost/context/detail/fcontext.hpp ]; then
+    "$root/scripts/install-deps.sh" --bench
+fi
+cc=/usr/lib/llvm-19/bin/clang
+cflags="-O2 -Wall -Wextra -I$root/runtime/include"
+for p in yield_capri spawn_capri mutex chan_capri idle_capri; do
+    "$cc" $cflags "$here/$p.c" "$build/lib/libcapri.a" -lpthread -ldl -o "$out/$p"
+done
+for p in yield_pthread spawn_pthread chan_pthread idle_pthread; do
+    "$cc" $cflags "$here/$p.c" -lpthread -o "$out/$p"
+done
+for p in yield_fcontext spawn_fcontext; do
+    "$cc"++ $cflags "$here/$p.cpp" -lboost_context -o "$out/$p"
+done
+have_go=0
+if command -v go >/dev/null 2>&1; then
+    GOCACHE="$out/gocache" go build -o "$out/chan_go" "$here/chan_go.go" && have_go=1
+fi
+
+results="$out/results.txt"
+: > "$results"
+run() { "$out/$@" >> "$results"; }
+i=0
+while [ "$i" -lt "$runs" ]; do
+    i=$((i + 1))
+    echo "run $i of $runs" >&2
+    run yield_capri
+    run yield_fcontext
+    run yield_pthread
+    run spawn_capri 1
+    run spawn_fcontext
+    run spawn_capri 0
+    run spawn_pthread
+    run mutex
+    run chan_capri 1
+    run chan_pthread cond 1 20000
+    run chan_pthread pipe 1 20000
+    run chan_capri 2 100000
+    run chan_pthread cond 2 20000
+    run chan_pthread pipe 2 20000
+    if [ "$have_go" = 1 ]; then
+        GOMAXPROCS=1 "$out/chan_go" >> "$results"
+        GOMAXPROCS=2 "$out/chan_go" 200000 >> "$results"
+    fi
+    for s in $idle_stacks; do
+        run idle_capri "$idle_n" "$s"
+    done
+    run idle_pthread "$idle_pthread_n" 16384
+done
+
+python3 "$here/report.py" "$results" "$runs" "$idle_n" "$idle_pthread_n" "$idle_stacks"
