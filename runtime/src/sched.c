@@ -37,7 +37,7 @@ static inline bool stealable(const struct capri_thread *t)
 static inline void runq_push(struct capri_sched *s, struct capri_thread *t)
 {
     t->next = NULL;
-    t->queue_ = QUEUE_RUN;
+    store_relaxed(&t->queue_, QUEUE_RUN);
     if (s->rq_tail)
         s->rq_tail->next = t;
     else
@@ -47,7 +47,7 @@ static inline void runq_push(struct capri_sched *s, struct capri_thread *t)
 
 static inline void runq_push_front(struct capri_sched *s, struct capri_thread *t)
 {
-    t->queue_ = QUEUE_RUN;
+    store_relaxed(&t->queue_, QUEUE_RUN);
     t->next = s->rq_head;
     s->rq_head = t;
     if (!s->rq_tail)
@@ -61,7 +61,7 @@ static inline struct capri_thread *runq_pop(struct capri_sched *s)
         s->rq_head = t->next;
         if (!s->rq_head)
             s->rq_tail = NULL;
-        t->queue_ = QUEUE_NONE;
+        store_relaxed(&t->queue_, QUEUE_NONE);
     }
     return t;
 }
@@ -71,7 +71,7 @@ static void steal_list_push(struct capri_sched *s, struct capri_thread *t)
 {
     t->next = NULL;
     t->prev = s->st_tail;
-    t->queue_ = QUEUE_STEAL;
+    store_relaxed(&t->queue_, QUEUE_STEAL);
     if (s->st_tail)
         s->st_tail->next = t;
     else
@@ -93,7 +93,7 @@ static void steal_list_unlink(struct capri_sched *s, struct capri_thread *t)
     else
         s->st_tail = t->prev;
     t->next = t->prev = NULL;
-    t->queue_ = QUEUE_NONE;
+    store_relaxed(&t->queue_, QUEUE_NONE);
     store_relaxed(&s->steal_count, s->steal_count - 1);
 }
 
@@ -101,14 +101,14 @@ static void steal_list_unlink(struct capri_sched *s, struct capri_thread *t)
 static void enqueue_ready(struct capri_sched *s, struct capri_thread *t)
 {
     t->ready_seq = s->ready_seq++;
-    t->sched = s;
+    store_relaxed(&t->sched, s);
     if (stealable(t)) {
         spin_lock(&s->steal_lock);
         steal_list_push(s, t);
         spin_unlock(&s->steal_lock);
     } else {
         if (t->run_state != THREAD_NEW)
-            t->run_state = THREAD_READY;
+            store_relaxed(&t->run_state, THREAD_READY);
         runq_push(s, t);
     }
 }
@@ -184,7 +184,7 @@ void sched_submit_new(struct capri_thread *t)
      * as the oldest ready thread there: the owner's counter is the owner's. */
     uint32_t i = fetch_add_relaxed(&capri_rt.next_foreign, 1u) % capri_rt.nscheds;
     s = &capri_rt.scheds[i];
-    t->sched = s;
+    store_relaxed(&t->sched, s);
     t->ready_seq = 0;
     spin_lock(&s->steal_lock);
     steal_list_push(s, t);
@@ -199,7 +199,10 @@ bool sched_run_next_if_new(struct capri_sched *s, struct capri_thread *t)
 {
     bool taken = false;
     spin_lock(&s->steal_lock);
-    if (t->queue_ == QUEUE_STEAL && t->sched == s && t->run_state == THREAD_NEW) {
+    /* t may be running elsewhere (stolen), writing these fields: read them
+     * atomically; while t is in s's list they only change under the lock. */
+    if (load_relaxed(&t->queue_) == QUEUE_STEAL && load_relaxed(&t->sched) == s &&
+        load_relaxed(&t->run_state) == THREAD_NEW) {
         steal_list_unlink(s, t);
         taken = true;
     }
@@ -285,7 +288,7 @@ static struct capri_thread *sched_steal(struct capri_sched *s)
             enqueue_ready(s, list);
             list = nx;
         }
-        first->sched = s;
+        store_relaxed(&first->sched, s);
         return first;
     }
     return NULL;
@@ -329,8 +332,8 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
     if (unlikely(to->canary != THREAD_CANARY))
         capri_fatal_thread("thread struct overwritten (a stack overflow past the guard page?)", to);
     s->current = to;
-    to->run_state = THREAD_RUNNING;
-    to->sched = s;
+    store_relaxed(&to->run_state, THREAD_RUNNING);
+    store_relaxed(&to->sched, s);
     tools_before_switch(from, to);
     struct capri_thread *prev = capri_arch_switch(&from->sp, to->sp, from);
     /* Resumed, maybe on another kernel thread (a migratable thread): only
@@ -350,7 +353,7 @@ inline __attribute__((always_inline)) bool sched_yield_to_next(struct capri_sche
          * its tail before the switch: nobody can resume it before its
          * registers are saved. */
         self->ready_seq = s->ready_seq++;
-        self->run_state = THREAD_READY;
+        store_relaxed(&self->run_state, THREAD_READY);
         runq_push(s, self);
     } else {
         s->post_action = POST_REQUEUE; /* a thief could take it too early */
@@ -385,7 +388,7 @@ void sched_block(struct capri_sched *s, struct capri_thread *self, unsigned *loc
             runq_push_front(s, next);
         if (lock)
             spin_unlock(lock);
-        self->run_state = THREAD_RUNNING;
+        store_relaxed(&self->run_state, THREAD_RUNNING);
         return;
     }
     if (!next)
@@ -415,7 +418,7 @@ _Noreturn void sched_exit(struct capri_sched *s, struct capri_thread *self,
         next = sched_pick(s);
     if (!next)
         next = &s->ctx;
-    self->run_state = THREAD_DEAD;
+    store_relaxed(&self->run_state, THREAD_DEAD);
     s->post_action = POST_EXIT;
     switch_to(s, self, next);
     __builtin_unreachable();
@@ -431,7 +434,7 @@ static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t)
     /* Read what we need before publishing: once EXITED is visible, a
      * joiner on another kernel thread may reap t and reuse its chunk. */
     struct capri_thread *joiner = t->exit_joiner;
-    uint32_t join_token = t->join_token;
+    uint32_t join_token = joiner ? t->join_token : 0;
     uintptr_t old = load_acquire(&t->join);
     for (;;) {
         if (old & JOIN_DETACHED) {
@@ -523,8 +526,9 @@ int sched_init_main(struct capri_sched *s, struct capri_thread *main_thread)
     s->ctx.sp = capri_arch_prepare((char *)stack + s->ctx_stack_size, sched_ctx_start, s, NULL);
     s->ctx.stack_lo = (uintptr_t)stack;
     s->ctx.stack_hi = (uintptr_t)stack + s->ctx_stack_size;
+    tools_thread_created(&s->ctx);
     s->started = 1;
-    main_thread->sched = s;
+    store_relaxed(&main_thread->sched, s);
     s->current = main_thread;
     return 0;
 }
@@ -556,7 +560,7 @@ int sched_start_all(void)
     int err = 0;
     for (uint32_t i = 0; i < capri_rt.nscheds; i++) {
         struct capri_sched *s = &capri_rt.scheds[i];
-        if (load_acquire(&s->started) || s->kthread)
+        if (load_acquire(&s->started) || s->launched)
             continue;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -566,7 +570,7 @@ int sched_start_all(void)
         pthread_attr_destroy(&attr);
         if (err)
             break;
-        s->kthread = kt;
+        s->launched = 1;
         pthread_detach(kt);
     }
     if (!err)

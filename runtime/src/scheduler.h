@@ -56,6 +56,7 @@ struct capri_sched {
     void *altstack;          /* signal.c */
     size_t altstack_size;
     uint32_t started;
+    uint32_t launched;       /* its kernel thread was created (under start_lock) */
 
     /* Shared with thieves. */
     _Alignas(CACHE_LINE) unsigned steal_lock;

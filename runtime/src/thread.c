@@ -80,7 +80,7 @@ static capri_t handle_claim(struct capri_thread *t, uint32_t slot)
         gen = 1;
         store_relaxed(&cs->generation, gen);
     }
-    cs->owner = t;
+    store_relaxed(&cs->owner, (void *)t);
     store_release(&cs->state, (uint8_t)CHUNK_THREAD);
     t->slot = slot;
     t->handle = ((uint64_t)gen << 32) | slot;
@@ -194,7 +194,11 @@ struct capri_thread *thread_from_handle(capri_t handle)
     if (load_acquire(&cs->generation) != (uint32_t)(handle >> 32) ||
         load_acquire(&cs->state) != CHUNK_THREAD)
         return NULL;
-    return cs->owner;
+    struct capri_thread *t = load_acquire(&cs->owner);
+    /* Reaped meanwhile (a use of a handle racing its join): stale. */
+    if (load_acquire(&cs->generation) != (uint32_t)(handle >> 32))
+        return NULL;
+    return t;
 }
 
 /* ---- spawn ---------------------------------------------------------------- */

@@ -33,10 +33,8 @@ void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, 
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
 #endif
 #ifdef CAPRI_TSAN
-void *__tsan_get_current_fiber(void);
 void *__tsan_create_fiber(unsigned flags);
 void __tsan_destroy_fiber(void *fiber);
-void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
 #ifdef CAPRI_ASAN
@@ -77,7 +75,8 @@ void tools_thread_destroyed(struct capri_thread *t)
 }
 
 #ifdef CAPRI_SWITCH_HOOKS
-void tools_before_switch(struct capri_thread *from, struct capri_thread *to)
+#ifndef CAPRI_TSAN
+void tools_asan_before_switch(struct capri_thread *from, struct capri_thread *to)
 {
 #ifdef CAPRI_ASAN
     const void *bottom;
@@ -87,16 +86,10 @@ void tools_before_switch(struct capri_thread *from, struct capri_thread *to)
     __sanitizer_start_switch_fiber(from->run_state == THREAD_DEAD ? NULL : &from->asan_fake_stack,
                                    bottom, size);
 #endif
-#ifdef CAPRI_TSAN
-    if (!to->tsan_fiber)
-        to->tsan_fiber = __tsan_get_current_fiber(); /* a scheduler context */
-    if (!from->tsan_fiber)
-        from->tsan_fiber = __tsan_get_current_fiber();
-    __tsan_switch_to_fiber(to->tsan_fiber, 0);
-#endif
     (void)from;
     (void)to;
 }
+#endif
 
 void tools_after_switch(struct capri_thread *self)
 {

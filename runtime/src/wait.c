@@ -74,10 +74,19 @@ uint32_t wait_prepare(struct capri_thread *self, struct wait_node *node)
 
 bool wait_wake(struct capri_thread *t, uint32_t token, int reason)
 {
+    /* A foreign waiter may see WOKEN, return and free its stand-in struct
+     * right after the CAS: read what we need first, and after the CAS touch
+     * nothing but the futex word (a wake on freed memory is harmless: every
+     * futex wait in libcapri rechecks its condition). A capri thread cannot
+     * run again until it is made ready, so it stays valid. */
+    bool foreign = (t->flags & THREAD_FOREIGN) != 0;
     uint32_t expected = token;
     if (!cas_acq_rel(&t->token, &expected, TOKEN_WOKEN_BY(token, reason)))
         return false;
-    sched_make_ready(t);
+    if (foreign)
+        sys_futex_wake(&t->token, 1);
+    else
+        sched_make_ready(t);
     return true;
 }
 
@@ -137,7 +146,7 @@ int wait_park(struct capri_thread *self, uint32_t token, unsigned *lock, uint64_
             return WAKE_TIMEOUT;
         }
     }
-    self->run_state = THREAD_BLOCKED;
+    store_relaxed(&self->run_state, THREAD_BLOCKED);
     sched_block(s, self, lock);
     store_relaxed(&self->cancel_token, 0u);
     return (int)TOKEN_REASON(load_acquire(&self->token));

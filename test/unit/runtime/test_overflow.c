@@ -168,6 +168,9 @@ static void run_child(const char *which, struct outcome *out)
         char opts[1024];
         snprintf(opts, sizeof opts, "%s%shandle_segv=0", prev ? prev : "", prev && *prev ? ":" : "");
         setenv("ASAN_OPTIONS", opts, 1);
+        prev = getenv("TSAN_OPTIONS");
+        snprintf(opts, sizeof opts, "%s%shandle_segv=0", prev ? prev : "", prev && *prev ? ":" : "");
+        setenv("TSAN_OPTIONS", opts, 1);
 #endif
         char *argv[] = {(char *)"rt_overflow", (char *)which, NULL};
         execv("/proc/self/exe", argv);
