@@ -2,6 +2,7 @@
 # they install what is missing, configure, build, and run.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 LLVM_BIN   := /usr/lib/llvm-19/bin
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -28,13 +29,19 @@ $(ASAN_BUILD)/CMakeCache.txt: | deps
 demo: build
 	@$(MAKE) --no-print-directory -C examples/demo BUILD=$(abspath $(BUILD))
 
-# All tests: lit (plugin, end to end, tools), C unit tests, bounded fuzzing
-# runs and the Lua verification through ctest, then capri's C code again
-# under ASan+UBSan.
-check: build $(ASAN_BUILD)/CMakeCache.txt
+$(TSAN_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(TSAN_BUILD) $(CMAKE_FLAGS) -DCAPRI_TSAN=ON
+
+# All tests: lit (plugin, end to end, tools), C unit tests (the runtime's
+# against libcapri.a and libcapri.so), bounded fuzzing runs and the Lua
+# verification through ctest; then capri's C code again under ASan+UBSan,
+# and the runtime under ThreadSanitizer.
+check: build $(ASAN_BUILD)/CMakeCache.txt $(TSAN_BUILD)/CMakeCache.txt
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The slow tier: the stack-bound verification on Lua 5.4 from Debian's sources.
 verify-lua: build
@@ -54,4 +61,4 @@ bench-runtime: build
 	./bench/runtime/run.sh $(abspath $(BUILD))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
