@@ -430,8 +430,11 @@ int chunk_pool_init(enum chunk_guard_mode guard)
         store_release(&pool.init_state, 0u);
         return -ENOMEM;
     }
-    /* Huge pages would make a 4 KiB stack cost 2 MiB. */
+    /* Huge pages would make a 4 KiB stack cost 2 MiB. Core dumps skip the
+     * reservation (hundreds of GiB of address space); slabs are marked for
+     * dumping again as they are carved. */
     sys_madvise(base, size, MADV_NOHUGEPAGE);
+    sys_madvise(base, size, MADV_DONTDUMP);
     uint32_t nslabs = (uint32_t)(size >> SLAB_SHIFT);
     struct chunk_slot *slots = sys_mmap_anon(nslabs * SLAB_SLOT_BYTES, PROT_NONE, MAP_NORESERVE);
     if (!slots) {
@@ -439,6 +442,7 @@ int chunk_pool_init(enum chunk_guard_mode guard)
         store_release(&pool.init_state, 0u);
         return -ENOMEM;
     }
+    sys_madvise(slots, nslabs * SLAB_SLOT_BYTES, MADV_DONTDUMP);
     for (unsigned c = 0; c < CHUNK_CLASSES; c++)
         carve.cur[c] = CHUNK_SLOT_NONE;
     carve.mprotect_max = mprotect_guard_limit();
@@ -464,6 +468,9 @@ static uint32_t slab_new(unsigned cls)
     if (sys_mprotect(pool.base + ((size_t)s << SLAB_SHIFT), SLAB_SIZE, PROT_READ | PROT_WRITE) < 0 ||
         sys_mprotect((char *)pool.slots + s * SLAB_SLOT_BYTES, SLAB_SLOT_BYTES, PROT_READ | PROT_WRITE) < 0)
         return CHUNK_SLOT_NONE;
+    /* Carved memory belongs in core dumps (thread stacks, the slot table). */
+    sys_madvise(pool.base + ((size_t)s << SLAB_SHIFT), SLAB_SIZE, MADV_DODUMP);
+    sys_madvise((char *)pool.slots + s * SLAB_SLOT_BYTES, SLAB_SLOT_BYTES, MADV_DODUMP);
     /* Published after the memory is writable: locate and chunk_slot_at
      * trust a slab whose class byte is set. */
     store_release(&slab_cls[s], (uint8_t)(cls + 1));

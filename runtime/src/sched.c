@@ -34,10 +34,11 @@ static inline bool stealable(const struct capri_thread *t)
 
 /* ---- queues ------------------------------------------------------------ */
 
+/* Run-queue membership is not recorded in t->queue_: only the stealable
+ * list's is ever asked about (sched_run_next_if_new). */
 static inline void runq_push(struct capri_sched *s, struct capri_thread *t)
 {
     t->next = NULL;
-    store_relaxed(&t->queue_, QUEUE_RUN);
     if (s->rq_tail)
         s->rq_tail->next = t;
     else
@@ -47,7 +48,6 @@ static inline void runq_push(struct capri_sched *s, struct capri_thread *t)
 
 static inline void runq_push_front(struct capri_sched *s, struct capri_thread *t)
 {
-    store_relaxed(&t->queue_, QUEUE_RUN);
     t->next = s->rq_head;
     s->rq_head = t;
     if (!s->rq_tail)
@@ -61,7 +61,6 @@ static inline struct capri_thread *runq_pop(struct capri_sched *s)
         s->rq_head = t->next;
         if (!s->rq_head)
             s->rq_tail = NULL;
-        store_relaxed(&t->queue_, QUEUE_NONE);
     }
     return t;
 }
@@ -332,8 +331,8 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
     if (unlikely(to->canary != THREAD_CANARY))
         capri_fatal_thread("thread struct overwritten (a stack overflow past the guard page?)", to);
     s->current = to;
+    /* to->sched is already s: every way into s's queues sets it. */
     store_relaxed(&to->run_state, THREAD_RUNNING);
-    store_relaxed(&to->sched, s);
     tools_before_switch(from, to);
     struct capri_thread *prev = capri_arch_switch(&from->sp, to->sp, from);
     /* Resumed, maybe on another kernel thread (a migratable thread): only

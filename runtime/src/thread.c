@@ -406,6 +406,10 @@ _Noreturn void capri_exit(void *result)
 
 capri_t capri_self(void)
 {
+    /* Like every call, the first one starts the runtime: main's handle is
+     * valid from its first capri_self on. */
+    if (runtime_ensure() != 0)
+        return 0;
     struct capri_thread *t = thread_current();
     return t ? t->handle : 0;
 }
