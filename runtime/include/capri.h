@@ -171,6 +171,8 @@ int capri_mutex_unlock(capri_mutex_t *m);  /* EPERM when the caller does not hol
 
 typedef struct capri_cond {
     struct capri_waitq_ q;
+    unsigned waiters; /* threads that may still touch it (queued or being woken) */
+    unsigned pad_;
 } capri_cond_t;
 int capri_cond_init(capri_cond_t *c);
 int capri_cond_destroy(capri_cond_t *c); /* EBUSY with waiters */
@@ -182,8 +184,8 @@ int capri_cond_broadcast(capri_cond_t *c);
 /* Writer-preferring: a thread that takes a second read lock while a writer
  * waits deadlocks, as with pthreads' writer-preferring rwlocks. */
 typedef struct capri_rwlock {
-    uintptr_t word; /* readers count, writer bit */
-    uintptr_t writer;
+    uintptr_t word; /* readers << 2 | waiter bit | writer bit */
+    uintptr_t writer; /* the write owner */
     unsigned waiting_writers;
     unsigned pad_;
     struct capri_waitq_ readers;
@@ -200,8 +202,10 @@ int capri_rwlock_timedwrlock(capri_rwlock_t *rw, const struct timespec *abstime)
 int capri_rwlock_unlock(capri_rwlock_t *rw);
 
 typedef struct capri_sem {
-    uintptr_t value;
+    uintptr_t value; /* count << 1 | waiter bit; the count is at most INT_MAX */
     struct capri_waitq_ q;
+    unsigned waiters; /* threads that may still touch it (queued or being woken) */
+    unsigned pad_;
 } capri_sem_t;
 int capri_sem_init(capri_sem_t *s, unsigned value);
 int capri_sem_destroy(capri_sem_t *s);
@@ -216,6 +220,9 @@ typedef struct capri_once {
     struct capri_waitq_ q;
 } capri_once_t;
 #define CAPRI_ONCE_INIT {0, {0, 0, 0, 0}}
+/* Concurrent callers wait until fn has returned (not a cancellation point).
+ * If fn does not return (cancelled, capri_exit), a waiting caller runs it
+ * again. EDEADLK: fn calls capri_once on its own object. */
 int capri_once(capri_once_t *once, void (*fn)(void));
 
 typedef struct capri_barrier {

@@ -1,0 +1,259 @@
+/*
+ * capri_mutex: an error-checking mutex with FIFO hand-off.
+ *
+ * m->word is the owner's struct capri_thread pointer (a capri thread or the
+ * stand-in of a foreign kernel thread; always 64-byte aligned) or 0, plus
+ * MUTEX_WAITERS (bit 0) while m->q holds waiters. Uncontended, lock is one
+ * CAS 0 -> self and unlock one CAS self -> 0.
+ *
+ * Invariants (changes of the waiter bit and hand-offs happen under q.lock):
+ *  - a waiter is queued only while the word has an owner and the bit set;
+ *  - while the bit is set, only q.lock holders change the word (the fast
+ *    paths' CASes expect 0 or a bare owner, so they fail);
+ *  - an unlock that finds the bit set hands the mutex to the first waiter:
+ *    the word becomes that waiter's pointer directly (no barging), with the
+ *    bit still set if more waiters remain.
+ *
+ * A waker pops a node, fills node->result and the word, and only then wins
+ * the waiter's token (wake_claim). If the waiter's timer won the token first,
+ * the hand-off still stands: the waiter takes q.lock, finds its node
+ * unlinked with result MUTEX_HANDED and returns 0 owning the mutex (a timed
+ * lock that lost the race to a hand-off succeeds, as pthreads allows).
+ *
+ * Mutex locks are not cancellation points (waits are not cancellable).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "clock.h"
+#include "scheduler.h"
+#include "sys.h"
+#include "thread.h"
+#include "wait.h"
+
+/* ---- deferred wakes (the same few lines are in every synchronisation file) --
+ * A waker wins a popped waiter's token under the queue lock (one CAS) and
+ * makes the waiter ready only once the lock is released: making ready may
+ * enter the kernel (a sleeping scheduler, a foreign thread's futex), and
+ * the kernel thread it wakes could preempt the waker and then spin on the
+ * lock the waker still holds. A capri thread whose token is won cannot run
+ * until it is made ready, so its node stays valid and the list links
+ * through the nodes; a foreign thread may return as soon as its token
+ * flips, so only its token's address is kept (futex_wake reads nothing). */
+struct wake_list {
+    struct wait_node *head, **tail;
+    uint32_t *futex[4];
+    unsigned nfutex;
+};
+#define WAKE_LIST(name) struct wake_list name = {NULL, &name.head, {NULL}, 0}
+
+/* n: popped, its result filled in. True if this waker won its token. */
+static bool wake_claim(struct wake_list *wl, struct wait_node *n)
+{
+    struct capri_thread *t = n->thread;
+    uint32_t expected = n->token;
+    uint32_t woken = TOKEN_WOKEN_BY(expected, WAKE_SIGNALED);
+    if (unlikely(t->flags & THREAD_FOREIGN)) {
+        if (wl->nfutex == sizeof wl->futex / sizeof wl->futex[0])
+            return wait_wake(t, expected, WAKE_SIGNALED); /* rare: under the lock */
+        if (!cas_acq_rel(&t->token, &expected, woken))
+            return false;
+        wl->futex[wl->nfutex++] = &t->token;
+        return true;
+    }
+    if (!cas_acq_rel(&t->token, &expected, woken))
+        return false;
+    n->next = NULL;
+    *wl->tail = n;
+    wl->tail = &n->next;
+    return true;
+}
+
+/* After the lock is released. */
+static inline void wake_run(struct wake_list *wl)
+{
+    for (unsigned i = 0; i < wl->nfutex; i++)
+        sys_futex_wake(wl->futex[i], 1);
+    for (struct wait_node *n = wl->head, *next; n; n = next) {
+        next = n->next;
+        sched_make_ready(n->thread);
+    }
+}
+
+#define MUTEX_WAITERS ((uintptr_t)1)
+#define MUTEX_HANDED 1
+
+/* The calling thread: a capri thread (one %fs load) or a foreign thread's
+ * stand-in, setting the runtime up on first use. NULL: no memory. */
+static inline struct capri_thread *mutex_self(void)
+{
+    struct capri_sched *s = sched_here();
+    if (likely(s))
+        return s->current;
+    struct capri_thread *self = thread_current();
+    if (unlikely(!self) && runtime_ensure() == 0)
+        self = thread_current();
+    return self;
+}
+
+int capri_mutex_init(capri_mutex_t *m)
+{
+    if (!m)
+        return EINVAL;
+    memset(m, 0, sizeof *m);
+    return 0;
+}
+
+int capri_mutex_destroy(capri_mutex_t *m)
+{
+    if (!m)
+        return EINVAL;
+    if (load_acquire(&m->word) != 0)
+        return EBUSY;
+    /* A zero word means no owner and no queued waiter (see the invariants). */
+    return 0;
+}
+
+/* Called with q.lock held and the waiter bit set; clears the bit if the
+ * queue became empty. The word is stable here (see the invariants). */
+static void mutex_fix_waiter_bit(capri_mutex_t *m)
+{
+    if (waitq_empty(&m->q)) {
+        uintptr_t w = load_relaxed(&m->word);
+        while ((w & MUTEX_WAITERS) && !cas_acq_rel(&m->word, &w, w & ~MUTEX_WAITERS)) {
+        }
+    }
+}
+
+static int mutex_lock_slow(capri_mutex_t *m, struct capri_thread *self, uintptr_t seen,
+                           const struct timespec *abstime, bool timed)
+{
+    uintptr_t me = (uintptr_t)self;
+    if ((seen & ~MUTEX_WAITERS) == me)
+        return EDEADLK;
+    uint64_t deadline = DEADLINE_NONE;
+    if (timed) {
+        int invalid = 0;
+        if (!abstime)
+            return EINVAL;
+        deadline = clock_deadline_from_realtime(abstime, &invalid);
+        if (invalid)
+            return EINVAL;
+    }
+
+    struct wait_node node;
+    memset(&node, 0, sizeof node);
+    spin_lock(&m->q.lock);
+    for (;;) {
+        uintptr_t w = load_relaxed(&m->word);
+        if (w == 0) {
+            if (cas_acq_rel(&m->word, &w, me)) {
+                spin_unlock(&m->q.lock);
+                return 0;
+            }
+            continue;
+        }
+        if (timed && clock_now_ns() >= deadline) {
+            spin_unlock(&m->q.lock);
+            return ETIMEDOUT;
+        }
+        if ((w & MUTEX_WAITERS) || cas_acq_rel(&m->word, &w, w | MUTEX_WAITERS))
+            break;
+    }
+    uint32_t tok = wait_prepare(self, &node);
+    waitq_push(&m->q, &node);
+    int why = wait_park(self, tok, &m->q.lock, deadline, false);
+    if (likely(why == WAKE_SIGNALED))
+        return 0; /* handed over: the word is already ours */
+
+    spin_lock(&m->q.lock);
+    int rc = ETIMEDOUT;
+    if (node.linked) {
+        waitq_remove(&m->q, &node);
+        mutex_fix_waiter_bit(m);
+    } else if (node.result == MUTEX_HANDED) {
+        rc = 0; /* an unlock handed it to us just before the timeout won */
+    }
+    spin_unlock(&m->q.lock);
+    return rc;
+}
+
+int capri_mutex_lock(capri_mutex_t *m)
+{
+    if (unlikely(!m))
+        return EINVAL;
+    struct capri_thread *self = mutex_self();
+    if (unlikely(!self))
+        return ENOMEM;
+    uintptr_t w = 0;
+    if (likely(cas_acq_rel(&m->word, &w, (uintptr_t)self)))
+        return 0;
+    return mutex_lock_slow(m, self, w, NULL, false);
+}
+
+int capri_mutex_timedlock(capri_mutex_t *m, const struct timespec *abstime)
+{
+    if (unlikely(!m))
+        return EINVAL;
+    struct capri_thread *self = mutex_self();
+    if (unlikely(!self))
+        return ENOMEM;
+    uintptr_t w = 0;
+    if (likely(cas_acq_rel(&m->word, &w, (uintptr_t)self)))
+        return 0;
+    return mutex_lock_slow(m, self, w, abstime, true);
+}
+
+int capri_mutex_trylock(capri_mutex_t *m)
+{
+    if (unlikely(!m))
+        return EINVAL;
+    struct capri_thread *self = mutex_self();
+    if (unlikely(!self))
+        return ENOMEM;
+    uintptr_t w = 0;
+    return cas_acq_rel(&m->word, &w, (uintptr_t)self) ? 0 : EBUSY;
+}
+
+static int mutex_unlock_slow(capri_mutex_t *m, uintptr_t me)
+{
+    WAKE_LIST(wl);
+    spin_lock(&m->q.lock);
+    uintptr_t w = load_relaxed(&m->word);
+    if ((w & ~MUTEX_WAITERS) != me) {
+        spin_unlock(&m->q.lock);
+        return EPERM;
+    }
+    struct wait_node *n = waitq_pop(&m->q);
+    if (n) {
+        n->result = MUTEX_HANDED;
+        store_release(&m->word,
+                      (uintptr_t)n->thread | (waitq_empty(&m->q) ? 0 : MUTEX_WAITERS));
+        /* If its timer won the token, the waiter finds the hand-off under
+         * q.lock and keeps the mutex. */
+        wake_claim(&wl, n);
+    } else {
+        store_release(&m->word, (uintptr_t)0);
+    }
+    spin_unlock(&m->q.lock);
+    wake_run(&wl);
+    return 0;
+}
+
+int capri_mutex_unlock(capri_mutex_t *m)
+{
+    if (unlikely(!m))
+        return EINVAL;
+    struct capri_thread *self = mutex_self();
+    if (unlikely(!self))
+        return EPERM;
+    uintptr_t me = (uintptr_t)self;
+    uintptr_t w = me;
+    if (likely(__atomic_compare_exchange_n(&m->word, &w, (uintptr_t)0, false, __ATOMIC_RELEASE,
+                                           __ATOMIC_RELAXED)))
+        return 0;
+    if ((w & ~MUTEX_WAITERS) != me)
+        return EPERM;
+    return mutex_unlock_slow(m, me);
+}
