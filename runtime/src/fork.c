@@ -60,6 +60,15 @@ static void fork_child(void)
     capri_rt.idle_count = 0;
     capri_rt.spinning = 0;
     capri_rt.live_threads = (self && !(self->flags & THREAD_MAIN)) ? 1u : 0u;
+    if (self && !(self->flags & THREAD_MAIN)) {
+        /* main does not exist in the child: the child ends, as a process
+         * whose last thread ended, when the forking thread (and whatever
+         * it spawns) has ended. A joiner of the forking thread does not
+         * exist either. */
+        capri_rt.main_exited = 1;
+        if ((self->join & JOIN_BITS) == 0)
+            self->join = 0;
+    }
 }
 
 void fork_install(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }

@@ -329,7 +329,7 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
                                      struct capri_thread *to)
 {
     if (unlikely(to->canary != THREAD_CANARY))
-        capri_fatal_thread("thread struct overwritten (a stack overflow past the guard page?)", to);
+        capri_fatal_thread("thread struct overwritten: a stack overflow from the chunk below jumped its guard page, or a stray write", to);
     s->current = to;
     /* to->sched is already s: every way into s's queues sets it. */
     store_relaxed(&to->run_state, THREAD_RUNNING);
@@ -372,6 +372,8 @@ void capri_yield(void)
     }
 run:;
     struct capri_thread *self = s->current;
+    if (unlikely(s->in_handler != 0))
+        return; /* nothing yields inside a signal handler */
     if (unlikely(load_relaxed(&self->cancel_pending)))
         thread_test_cancel(self);
     sched_yield_to_next(s, self);
@@ -434,6 +436,7 @@ static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t)
      * joiner on another kernel thread may reap t and reuse its chunk. */
     struct capri_thread *joiner = t->exit_joiner;
     uint32_t join_token = joiner ? t->join_token : 0;
+    bool counted = !(t->flags & THREAD_MAIN); /* main is not in live_threads */
     uintptr_t old = load_acquire(&t->join);
     for (;;) {
         if (old & JOIN_DETACHED) {
@@ -445,7 +448,8 @@ static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t)
     }
     if (joiner)
         wait_wake(joiner, join_token, WAKE_SIGNALED);
-    if (fetch_sub_acq_rel(&capri_rt.live_threads, 1u) == 1 && load_acquire(&capri_rt.main_exited))
+    if (counted && __atomic_fetch_sub(&capri_rt.live_threads, 1u, __ATOMIC_SEQ_CST) == 1 &&
+        __atomic_load_n(&capri_rt.main_exited, __ATOMIC_SEQ_CST))
         exit(0);
 }
 

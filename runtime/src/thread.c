@@ -253,7 +253,9 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
     capri_arch_set_limit(t->sp, t->limit);
     *out = handle_claim(t, slot);
     tools_thread_created(t);
-    if (capri_rt.nscheds > 1 && !load_acquire(&capri_rt.started_scheds))
+    /* Every scheduler not hosted by the main thread gets its kernel thread
+     * on the first spawn (all of them when a plain pthread started us). */
+    if (!load_acquire(&capri_rt.started_scheds))
         sched_start_all();
     sched_submit_new(t);
     return 0;
@@ -273,28 +275,27 @@ void thread_reap(struct capri_thread *t)
     chunk_pool_give(s ? &s->chunks : NULL, t->chunk, t->chunk_cls);
 }
 
-static _Noreturn void main_exit(struct capri_thread *self)
+/* main's capri_exit: the process ends when the last capri thread has.
+ * main's kernel thread goes on running scheduler 0; main itself ends like
+ * any thread (it can be joined), its stack simply never runs again. */
+static void main_exit_check(void)
 {
-    /* The process ends when the last capri thread has: the main thread
-     * parks for good, and its kernel thread goes on running scheduler 0. */
     __atomic_store_n(&capri_rt.main_exited, 1u, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&capri_rt.live_threads, __ATOMIC_SEQ_CST) == 0)
         exit(0);
-    for (;;) {
-        uint32_t token = wait_prepare(self, NULL);
-        wait_park(self, token, NULL, DEADLINE_NONE, false);
-    }
 }
 
 _Noreturn void thread_exit(struct capri_thread *self, void *result)
 {
-    if (self->flags & THREAD_FOREIGN)
+    if (self->flags & THREAD_FOREIGN) {
+        cleanup_run_all(self); /* its keys' destructors run at pthread exit */
         pthread_exit(result);
+    }
     self->flags |= THREAD_CANCEL_DISABLED;
     cleanup_run_all(self);
     keys_run_destructors(self);
     if (self->flags & THREAD_MAIN)
-        main_exit(self);
+        main_exit_check();
     self->result = result;
     uintptr_t old = load_acquire(&self->join);
     while (!cas_acq_rel(&self->join, &old, (uintptr_t)JOIN_EXITING | (old & JOIN_DETACHED)))

@@ -5,6 +5,7 @@
  * and configuration from the environment.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,107 @@ static void test_main_exit(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Run `body` in a child process that has not started the runtime; returns
+ * its wait status. */
+static int in_child(void (*body)(void))
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        body();
+        _exit(99); /* body must end the process itself */
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static capri_t main_handle;
+static void *join_main(void *arg)
+{
+    (void)arg;
+    void *r = NULL;
+    if (capri_join(main_handle, &r) != 0 || r != (void *)17)
+        _exit(7);
+    return NULL;
+}
+
+static void main_exits_and_is_joined(void)
+{
+    main_handle = capri_self();
+    capri_t t;
+    if (capri_spawn(&t, join_main, NULL, NULL) != 0)
+        _exit(6);
+    capri_exit((void *)17);
+}
+
+static void test_join_main(void)
+{
+    /* pthreads allow joining the main thread after it called pthread_exit;
+     * so does capri. The process then ends when the joiner has. */
+    int status = in_child(main_exits_and_is_joined);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void *from_pthread_spawned(void *arg) { return arg; }
+static void *first_call_from_pthread(void *arg)
+{
+    (void)arg;
+    capri_t t;
+    void *r = NULL;
+    if (capri_spawn(&t, from_pthread_spawned, (void *)5, NULL) != 0 || capri_join(t, &r) != 0)
+        return (void *)1;
+    return r;
+}
+
+static void pthread_starts_runtime(void)
+{
+    capri_config(CAPRI_CONFIG_SCHEDULERS, 1);
+    pthread_t p;
+    void *r = NULL;
+    pthread_create(&p, NULL, first_call_from_pthread, NULL);
+    pthread_join(p, &r);
+    _exit(r == (void *)5 ? 0 : 8);
+}
+
+static void test_pthread_first_one_scheduler(void)
+{
+    /* A plain pthread's first call starts every scheduler, even the only one. */
+    int status = in_child(pthread_starts_runtime);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void *fork_and_return(void *arg)
+{
+    (void)arg;
+    pid_t pid = fork();
+    if (pid != 0) {
+        int status = -1;
+        waitpid(pid, &status, 0);
+        return (void *)(intptr_t)status;
+    }
+    /* In the child the process's only thread ends here, and so does the
+     * child, with status 0. Were main resumed in the child instead, it would
+     * see this value and exit with 10. */
+    return (void *)(intptr_t)0x7f00;
+}
+
+static void main_joins_forker(void)
+{
+    capri_t t;
+    void *status = NULL;
+    if (capri_spawn(&t, fork_and_return, NULL, NULL) != 0 || capri_join(t, &status) != 0)
+        _exit(9);
+    /* Only the parent gets here: the child ended with its forking thread. */
+    int st = (int)(intptr_t)status;
+    _exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 10);
+}
+
+static void test_fork_child_ends_with_its_thread(void)
+{
+    int status = in_child(main_joins_forker);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_environment(void)
 {
     /* A malformed variable is reported and ignored. */
@@ -124,6 +226,8 @@ int main(void)
     /* These fork before the runtime starts in this process. */
     RUN(test_main_exit);
     RUN(test_environment);
+    RUN(test_join_main);
+    RUN(test_pthread_first_one_scheduler);
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
     /* TSan does not support a multithreaded process continuing after fork
@@ -131,6 +235,7 @@ int main(void)
     return test_summary("test_process");
 #endif
 #endif
+    RUN(test_fork_child_ends_with_its_thread);
     RUN(test_fork);
     return test_summary("test_process");
 }
