@@ -420,8 +420,8 @@ static void test_channels(void)
 int main(void)
 {
     /* Set the runtime up from main before any pthread touches it, so that
-     * main becomes scheduler 0's capri thread (a runtime first set up by a
-     * foreign thread leaves scheduler 0 without a kernel thread). */
+     * main is scheduler 0's capri thread (were a pthread first, main would
+     * stay a foreign thread). */
     capri_yield();
     RUN(test_mutex_counter);
     RUN(test_producer_consumer);
