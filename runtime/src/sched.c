@@ -22,6 +22,11 @@
 
 enum { QUEUE_NONE = 0, QUEUE_RUN = 1, QUEUE_STEAL = 2 };
 
+/* How long an idle scheduler looks for work before it sleeps in the kernel
+ * (Go's schedulers spin similarly): about the cost of one futex wake-up of a
+ * sleeping kernel thread on this class of machine. */
+#define SPIN_BEFORE_SLEEP_NS 50000u
+
 struct runtime capri_rt;
 
 __thread struct capri_sched *capri_tls_sched;
@@ -462,15 +467,20 @@ static _Noreturn void sched_loop(struct capri_sched *s)
         if (!next)
             next = sched_steal(s);
         if (!next && capri_rt.nscheds > 1) {
-            /* Spin briefly before sleeping (a spawn or wake often follows
-             * soon): spinning schedulers also tell wakers not to wake more. */
+            /* Spin a while before sleeping: work often arrives soon (a
+             * wake from another scheduler, a spawn), and waking a sleeping
+             * kernel thread costs microseconds. Spinning schedulers also
+             * tell wakers not to wake more. */
             fetch_add_acq_rel(&capri_rt.spinning, 1u);
-            for (int i = 0; i < 64 && !next; i++) {
+            uint64_t until = clock_now_ns() + SPIN_BEFORE_SLEEP_NS;
+            for (int i = 1; !next; i++) {
                 cpu_relax();
                 if (load_relaxed(&s->inbox))
                     next = sched_pick(s);
-                else
+                else if ((i & 7) == 0)
                     next = sched_steal(s);
+                if ((i & 63) == 0 && clock_now_ns() >= until)
+                    break;
             }
             fetch_sub_acq_rel(&capri_rt.spinning, 1u);
         }

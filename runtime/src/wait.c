@@ -59,9 +59,13 @@ struct wait_node *waitq_wake_one(waitq_t *q)
 uint32_t wait_prepare(struct capri_thread *self, struct wait_node *node)
 {
     /* Only the thread itself moves its sequence on; wakers only turn
-     * WAITING into WOKEN, so a plain read of the sequence is exact. */
+     * WAITING into WOKEN, so a plain read of the sequence is exact. A
+     * release store suffices: every waker reaches the thread through
+     * something published after this (a queue under its lock, the join
+     * word, the timer heap of this very scheduler); only the cancellation
+     * handshake needs a full barrier, and wait_park has it. */
     uint32_t token = ((TOKEN_SEQ(load_relaxed(&self->token)) + 1) << 4) | TOKEN_WAITING;
-    store_seq(&self->token, token);
+    store_release(&self->token, token);
     if (node) {
         node->thread = self;
         node->token = token;

@@ -12,7 +12,7 @@
  *     int why = wait_park(self, tok, &q->lock, deadline, cancellable);
  *     // q->lock is NOT held here. why: WAKE_SIGNALED (a waker popped us),
  *     // WAKE_TIMEOUT or WAKE_CANCELED (we may still be queued):
- *     if (why != WAKE_SIGNALED) waitq_remove_locked_by_self(q, &node);
+ *     if (why != WAKE_SIGNALED) { lock q; waitq_remove(q, &node); unlock q; }
  *
  * How a primitive wakes: under q->lock, pop nodes until wait_wake wins one
  * (a waiter whose timer or canceller won first is unlinked and skipped).
@@ -59,9 +59,11 @@ int wait_park(struct capri_thread *self, uint32_t token, unsigned *lock, uint64_
 bool wait_wake(struct capri_thread *t, uint32_t token, int reason);
 
 /* Pops waiters until one is woken with WAKE_SIGNALED; returns its node
- * (already unlinked, still valid until the woken thread runs: fill
- * node->result / data before releasing the lock) or NULL. Caller holds
- * q->lock. */
+ * (already unlinked) or NULL. Caller holds q->lock. The woken thread may
+ * run at once on another kernel thread and leave: anything it must find
+ * in its node (result, data) has to be written before it is woken, so the
+ * primitives claim a waiter's token, fill the node, and only then make it
+ * ready (see mutex.c). */
 struct wait_node *waitq_wake_one(waitq_t *q);
 
 #endif

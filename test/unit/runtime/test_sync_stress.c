@@ -427,10 +427,12 @@ int main(void)
     RUN(test_producer_consumer);
     RUN(test_semaphore_section);
     RUN(test_channels);
-    /* The load really ran on every scheduler (work stealing spreads it). */
+    /* How far work stealing spread the load: reported, not checked, since
+     * on a loaded machine the kernel may leave a scheduler's kernel thread
+     * without a CPU for the whole run (test_sched checks stealing itself,
+     * deterministically). */
     int want = expected_schedulers();
     int used = __builtin_popcount(sched_mask);
     fprintf(stderr, "  capri threads ran on %d of %d schedulers\n", used, want);
-    CHECK(used >= (want < 32 ? want : 32));
     return test_summary("test_sync_stress");
 }
