@@ -13,6 +13,14 @@
  * page-table share. GUARD (optional) sets CAPRI_CONFIG_GUARD (1: guard
  * page under every chunk, 0: dense); default: the runtime's default.
  *
+ * Why run.sh also tries a -Wl,-z,now build at 4 KiB: with lazy binding the
+ * first call a thread makes through an unresolved PLT entry runs
+ * _dl_runtime_resolve_xsavec on the thread's stack, which saves the whole
+ * XSAVE area (about 2.5 KiB with AVX-512); blocking in capri_sleep_ns
+ * instead of the semaphore (clock_gettime resolved on the thread's stack)
+ * overflows a 4 KiB chunk that way (seen at 74f4f28: "capri: stack
+ * overflow ... in ld-linux-x86-64.so.2", _dl_runtime_resolve_xsavec+15).
+ *
  * Checks: N threads reached the blocking call before the sample; after N
  * posts every thread wakes, finds its 1 KiB intact and is joined.
  *
@@ -24,7 +32,8 @@
  * chunk class the threads got ("idle.capri_TAG_chunk_kib"), the address
  * space carved into chunks ("..._mapped_gib") and the guard mode
  * ("..._guard_mode": 2 MADV_GUARD_INSTALL, 1 mprotect, 0 none).
- * Usage: idle_capri [N] [STACK] [GUARD]
+ * Usage: idle_capri [N] [STACK] [GUARD] [TAG] (GUARD -1: the default; TAG
+ * replaces the tag in the metric names).
  */
 #include "capri.h"
 #include "common.h"
@@ -70,6 +79,7 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 1000000;
     long stack = argc > 2 ? atol(argv[2]) : 0;
     long guard = argc > 3 ? atol(argv[3]) : -1;
+    const char *tag_arg = argc > 4 ? argv[4] : NULL;
     int rc;
     if ((rc = capri_config(CAPRI_CONFIG_SCHEDULERS, 1)))
         bench_fail("capri_config(SCHEDULERS) = %d", rc);
@@ -134,11 +144,13 @@ int main(int argc, char **argv)
     }
 
     char tag[32], name[64];
-    if (stack)
+    if (tag_arg)
+        snprintf(tag, sizeof tag, "%s", tag_arg);
+    else if (stack)
         snprintf(tag, sizeof tag, "%ld", stack);
     else
         snprintf(tag, sizeof tag, "default");
-    if (guard == 0)
+    if (guard == 0 && !tag_arg)
         strcat(tag, "_dense");
     double rss = (double)(after.rss - before.rss) / (double)n;
     double pte = (double)(after.pte - before.pte) / (double)n;

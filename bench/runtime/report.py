@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""report.py RESULTS RUNS IDLE_N IDLE_PTHREAD_N "STACKS": run.sh's tables.
+"""report.py RESULTS RUNS IDLE_N IDLE_PTHREAD_N "TAGS" OUT: run.sh's tables.
 
 RESULTS holds "metric value" lines from RUNS interleaved runs; every figure
 printed is the median of a metric's values (upper median for even counts,
@@ -7,7 +7,9 @@ as bench/switch/run.sh takes it)."""
 import sys
 from collections import defaultdict
 
-results, runs, idle_n, idle_pn, stacks = sys.argv[1:6]
+import os
+
+results, runs, idle_n, idle_pn, stacks, out = sys.argv[1:7]
 vals = defaultdict(list)
 for line in open(results):
     k, v = line.split()
@@ -43,7 +45,9 @@ print(f"| | | pthreads sched_yield, 100 threads on 1 CPU ({f(sw, 0)}% switched) 
 for tag, label in (("1sched", "1 scheduler"), ("default", "default schedulers (2)")):
     c = med(f"spawn.capri_{tag}")
     ok = None if c is None else c <= 100
-    print(f"| spawn+join one at a time, {label}, warm pool | {f(c)} | fcontext make+run on a pooled stack | {f(med('spawn.fcontext'))} | {ratio(c, med('spawn.fcontext'))} | <= 100 ns | {yes(ok)} |")
+    stolen = med("spawn.capri_default_stolen_pct") if tag == "default" else None
+    note = f" ({f(stolen, 1)}% ran on the other scheduler)" if stolen is not None else ""
+    print(f"| spawn+join one at a time, {label}, warm pool{note} | {f(c)} | fcontext make+run on a pooled stack | {f(med('spawn.fcontext'))} | {ratio(c, med('spawn.fcontext'))} | <= 100 ns | {yes(ok)} |")
     print(f"| | | pthread_create+join | {f(med('spawn.pthread'), 0)} | {ratio(c, med('spawn.pthread'))} | | |")
 mc, mp = med("mutex.capri"), med("mutex.pthread")
 ok = None if mc is None or mp is None else mc <= mp * 1.02
@@ -60,14 +64,25 @@ if "chan.go_2proc" in vals:
     print(f"| | | Go 1.19 unbuffered chan, GOMAXPROCS=2 | {f(med('chan.go_2proc'))} | {ratio(c2, med('chan.go_2proc'))} | | |")
 
 print()
-print(f"| idle threads, 1 KiB touched 3 calls deep, blocked (bytes per thread, median of {runs}) | threads | chunk (usable) | VmRSS | VmPTE | RSS + PTE | smaps_rollup Rss | spawn to blocked, ns/thread | target <= 8 KiB |")
+print(f"| idle threads, 1 KiB touched 3 calls deep, blocked (bytes per thread) | threads | chunk (usable) | VmRSS | VmPTE | RSS + PTE | smaps_rollup Rss | spawn to blocked, ns/thread | target <= 8 KiB |")
 print("|---|---|---|---|---|---|---|---|---|")
-for s in stacks.split():
-    tag = s if s != "0" else "default"
+for tag in stacks.split():
+    label = f"capri, attr.stack_size = {tag}"
+    if tag.endswith("_now"):
+        label = f"capri, attr.stack_size = {tag[:-4]}, linked -z now"
+    if tag == "0":
+        tag = "default"
     k = lambda x: med(f"idle.capri_{tag}_{x}")
+    if f"idle.capri_{tag}_failed" in vals:
+        why = ""
+        err = os.path.join(out, f"idle_{tag}.err")
+        if os.path.exists(err):
+            lines = [l.strip() for l in open(err) if l.strip()]
+            why = "; ".join(lines[:2]).replace("|", "/")
+        print(f"| {label} | {int(idle_n):,} | | failed: {why} | | | | | **no** |")
+        continue
     tot = k("total")
     ok = None if tot is None else tot <= 8192
-    ck = k("chunk_kib")
-    print(f"| capri, attr.stack_size = {s} | {int(idle_n):,} | {f(ck, 0)} KiB | {f(k('rss'), 0)} | {f(k('pte'), 0)} | {f(tot, 0)} | {f(k('rollup'), 0)} | {f(k('spawn_ns'), 0)} | {yes(ok)} |")
+    print(f"| {label} | {int(idle_n):,} | {f(k('chunk_kib'), 0)} KiB | {f(k('rss'), 0)} | {f(k('pte'), 0)} | {f(tot, 0)} | {f(k('rollup'), 0)} | {f(k('spawn_ns'), 0)} | {yes(ok)} |")
 p = lambda x: med(f"idle.pthread_{x}")
 print(f"| pthreads, 16 KiB stacks | {int(idle_pn):,} | 16 KiB + guard | {f(p('rss'), 0)} | {f(p('pte'), 0)} | {f(p('total'), 0)} | {f(p('rollup'), 0)} | | (kernel: +{f(p('kstack'), 0)} kernel stack, +{f(p('slab'), 0)} slab) |")
