@@ -294,6 +294,7 @@ _Noreturn void thread_exit(struct capri_thread *self, void *result)
     self->flags |= THREAD_CANCEL_DISABLED;
     cleanup_run_all(self);
     keys_run_destructors(self);
+    thread_chunk_flush(self);
     if (self->flags & THREAD_MAIN)
         main_exit_check();
     self->result = result;

@@ -103,6 +103,9 @@ struct capri_thread {
     unsigned keys_cap;
     char name[THREAD_NAME_MAX];
     uintptr_t stack_lo, stack_hi; /* usable stack of the current chunk */
+    void *cached_chunk;   /* the extra chunk it released last (thread_chunks.c) */
+    uint32_t cached_slot;
+    uint32_t cached_cls;
     uintptr_t limit;      /* the value of %fs:0x70 while it runs */
     uint32_t preempt;     /* a preemption request is pending */
     uint32_t sigaltstack_flags_; /* a capri thread's recorded sigaltstack (see signal.c) */
@@ -141,6 +144,16 @@ void thread_test_cancel(struct capri_thread *self);
 /* keys.c: run the destructors of a thread's keys (at exit). */
 void keys_run_destructors(struct capri_thread *t);
 void keys_release(struct capri_thread *t);
+
+/* thread_chunks.c: chunks beyond a thread's first (stack growth). The one
+ * released last stays cached on the thread, so a call that crosses a chunk
+ * boundary in a hot loop costs no pool operation; the cache goes back to
+ * the pool when the thread blocks or ends, and only classes up to
+ * THREAD_CACHED_CLASS_MAX are cached, so blocked threads hold no spare. */
+#define THREAD_CACHED_CLASS_MAX 4 /* 64 KiB */
+void *thread_chunk_take(struct capri_thread *t, unsigned cls, uint32_t *slot);
+void thread_chunk_release(struct capri_thread *t, void *chunk, uint32_t slot, unsigned cls);
+void thread_chunk_flush(struct capri_thread *t);
 
 /* cancel.c: run and pop every cleanup handler (at cancellation/exit). */
 void cleanup_run_all(struct capri_thread *t);

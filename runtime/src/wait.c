@@ -150,6 +150,8 @@ int wait_park(struct capri_thread *self, uint32_t token, unsigned *lock, uint64_
             return WAKE_TIMEOUT;
         }
     }
+    if (unlikely(self->cached_chunk != NULL))
+        thread_chunk_flush(self); /* a blocked thread holds no spare chunk */
     store_relaxed(&self->run_state, THREAD_BLOCKED);
     sched_block(s, self, lock);
     store_relaxed(&self->cancel_token, 0u);
