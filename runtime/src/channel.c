@@ -41,56 +41,8 @@
 #include "scheduler.h"
 #include "sys.h"
 #include "thread.h"
+#include "sync.h"
 #include "wait.h"
-
-/* ---- deferred wakes (the same few lines are in every synchronisation file) --
- * A waker wins a popped waiter's token under the queue lock (one CAS) and
- * makes the waiter ready only once the lock is released: making ready may
- * enter the kernel (a sleeping scheduler, a foreign thread's futex), and
- * the kernel thread it wakes could preempt the waker and then spin on the
- * lock the waker still holds. A capri thread whose token is won cannot run
- * until it is made ready, so its node stays valid and the list links
- * through the nodes; a foreign thread may return as soon as its token
- * flips, so only its token's address is kept (futex_wake reads nothing). */
-struct wake_list {
-    struct wait_node *head, **tail;
-    uint32_t *futex[4];
-    unsigned nfutex;
-};
-#define WAKE_LIST(name) struct wake_list name = {NULL, &name.head, {NULL}, 0}
-
-/* n: popped, its result filled in. True if this waker won its token. */
-static bool wake_claim(struct wake_list *wl, struct wait_node *n)
-{
-    struct capri_thread *t = n->thread;
-    uint32_t expected = n->token;
-    uint32_t woken = TOKEN_WOKEN_BY(expected, WAKE_SIGNALED);
-    if (unlikely(t->flags & THREAD_FOREIGN)) {
-        if (wl->nfutex == sizeof wl->futex / sizeof wl->futex[0])
-            return wait_wake(t, expected, WAKE_SIGNALED); /* rare: under the lock */
-        if (!cas_acq_rel(&t->token, &expected, woken))
-            return false;
-        wl->futex[wl->nfutex++] = &t->token;
-        return true;
-    }
-    if (!cas_acq_rel(&t->token, &expected, woken))
-        return false;
-    n->next = NULL;
-    *wl->tail = n;
-    wl->tail = &n->next;
-    return true;
-}
-
-/* After the lock is released. */
-static inline void wake_run(struct wake_list *wl)
-{
-    for (unsigned i = 0; i < wl->nfutex; i++)
-        sys_futex_wake(wl->futex[i], 1);
-    for (struct wait_node *n = wl->head, *next; n; n = next) {
-        next = n->next;
-        sched_make_ready(n->thread);
-    }
-}
 
 enum { CH_WAITING = 0, CH_DONE = 1, CH_CLOSED = 2 };
 
@@ -136,19 +88,6 @@ static inline void ch_copy(void *dst, const void *src, size_t size)
 static inline struct wait_node *ch_pop(waitq_t *q)
 {
     return waitq_empty(q) ? NULL : waitq_pop(q);
-}
-
-/* The calling thread: a capri thread (one %fs load) or a foreign thread's
- * stand-in, setting the runtime up on first use. NULL: no memory. */
-static inline struct capri_thread *ch_self(void)
-{
-    struct capri_sched *s = sched_here();
-    if (likely(s))
-        return s->current;
-    struct capri_thread *self = thread_current();
-    if (unlikely(!self) && runtime_ensure() == 0)
-        self = thread_current();
-    return self;
 }
 
 int capri_chan_create(capri_chan_t *out, size_t elem_size, size_t capacity)
@@ -244,7 +183,7 @@ static int ch_block(struct capri_chan *ch, struct capri_thread *self, waitq_t *q
 
 static inline struct capri_thread *ch_enter(void)
 {
-    struct capri_thread *self = ch_self();
+    struct capri_thread *self = sync_self();
     if (likely(self) && unlikely(load_relaxed(&self->cancel_pending)))
         thread_test_cancel(self);
     return self;
