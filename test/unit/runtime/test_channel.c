@@ -14,29 +14,9 @@
 
 #include "atomic.h"
 #include "capri.h"
+#include "rt_test.h"
 #include "test.h"
 #include "thread.h"
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static capri_t spawn(void *(*fn)(void *), void *arg)
-{
-    capri_t t = 0;
-    CHECK_EQ(capri_spawn(&t, fn, arg, NULL), 0);
-    return t;
-}
-
-static void *join(capri_t t)
-{
-    void *res = (void *)(intptr_t)0x5a5a;
-    CHECK_EQ(capri_join(t, &res), 0);
-    return res;
-}
 
 /* The first fields of channel.c's struct capri_chan (kept in sync): its
  * lock and the count of threads blocked on it. */

@@ -11,64 +11,10 @@
 
 #include "atomic.h"
 #include "capri.h"
+#include "rt_test.h"
 #include "test.h"
 #include "thread.h"
 #include "wait.h"
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static struct timespec abs_in_ms(long ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
-static capri_t spawn(void *(*fn)(void *), void *arg)
-{
-    capri_t t = 0;
-    CHECK_EQ(capri_spawn(&t, fn, arg, NULL), 0);
-    return t;
-}
-
-static void *join(capri_t t)
-{
-    void *res = (void *)(intptr_t)0x5a5a;
-    CHECK_EQ(capri_join(t, &res), 0);
-    return res;
-}
-
-static unsigned queued(struct capri_waitq_ *q)
-{
-    unsigned n = 0;
-    spin_lock(&q->lock);
-    for (struct wait_node *w = q->head; w; w = w->next)
-        n++;
-    spin_unlock(&q->lock);
-    return n;
-}
-
-static int wait_queued(struct capri_waitq_ *q, unsigned n)
-{
-    uint64_t end = now_ns() + 10000000000ull;
-    while (queued(q) != n) {
-        if (now_ns() > end)
-            return 0;
-        capri_sleep_ns(100000);
-    }
-    return 1;
-}
 
 static capri_mutex_t m;
 static capri_cond_t c;

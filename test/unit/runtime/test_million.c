@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "capri.h"
+#include "rt_test.h"
 #include "test.h"
 
 #ifdef CAPRI_TEST_SANITIZED
@@ -16,13 +17,6 @@ enum { SEQUENTIAL = 100000, CONCURRENT = 10000 };
 #else
 enum { SEQUENTIAL = 1000000, CONCURRENT = 100000 };
 #endif
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void *add_one(void *arg) { return (void *)((intptr_t)arg + 1); }
 

@@ -9,45 +9,12 @@
 
 #include "atomic.h"
 #include "capri.h"
+#include "rt_test.h"
 #include "test.h"
 #include "wait.h"
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static struct timespec abs_in_ms(long ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
-static capri_t spawn(void *(*fn)(void *), void *arg)
-{
-    capri_t t = 0;
-    CHECK_EQ(capri_spawn(&t, fn, arg, NULL), 0);
-    return t;
-}
-
-static void *join(capri_t t)
-{
-    void *res = (void *)(intptr_t)0x5a5a;
-    CHECK_EQ(capri_join(t, &res), 0);
-    return res;
-}
-
 /* Waiters queued on one of rw's queues (both are under writers.lock). */
-static unsigned queued(capri_rwlock_t *rw, struct capri_waitq_ *q)
+static unsigned rw_queued(capri_rwlock_t *rw, struct capri_waitq_ *q)
 {
     unsigned n = 0;
     spin_lock(&rw->writers.lock);
@@ -57,10 +24,10 @@ static unsigned queued(capri_rwlock_t *rw, struct capri_waitq_ *q)
     return n;
 }
 
-static int wait_queued(capri_rwlock_t *rw, struct capri_waitq_ *q, unsigned n)
+static int rw_wait_queued(capri_rwlock_t *rw, struct capri_waitq_ *q, unsigned n)
 {
     uint64_t end = now_ns() + 10000000000ull;
-    while (queued(rw, q) != n) {
+    while (rw_queued(rw, q) != n) {
         if (now_ns() > end)
             return 0;
         capri_sleep_ns(100000);
@@ -218,15 +185,15 @@ static void test_writer_preference(void)
     order_n = 0;
     CHECK_EQ(capri_rwlock_rdlock(&rw), 0);
     capri_t w1 = spawn(writer_fn, (void *)(intptr_t)1);
-    CHECK(wait_queued(&rw, &rw.writers, 1));
+    CHECK(rw_wait_queued(&rw, &rw.writers, 1));
     /* A writer waits: new readers queue behind it. */
     CHECK_EQ(capri_rwlock_tryrdlock(&rw), EBUSY);
     capri_t r1 = spawn(reader_fn, (void *)(intptr_t)10);
-    CHECK(wait_queued(&rw, &rw.readers, 1));
+    CHECK(rw_wait_queued(&rw, &rw.readers, 1));
     capri_t w2 = spawn(writer_fn, (void *)(intptr_t)2);
-    CHECK(wait_queued(&rw, &rw.writers, 2));
+    CHECK(rw_wait_queued(&rw, &rw.writers, 2));
     capri_t r2 = spawn(reader_fn, (void *)(intptr_t)11);
-    CHECK(wait_queued(&rw, &rw.readers, 2));
+    CHECK(rw_wait_queued(&rw, &rw.readers, 2));
     CHECK_EQ(rw.waiting_writers, 2);
     CHECK_EQ(capri_rwlock_unlock(&rw), 0);
     CHECK_EQ((intptr_t)join(w1), 0);
@@ -250,10 +217,10 @@ static void test_writer_timeout_lets_readers_in(void)
     CHECK_EQ(capri_rwlock_rdlock(&rw), 0);
     struct timed_arg w = {1, 80, -1, 0};
     capri_t tw = spawn(timed_locker, &w);
-    CHECK(wait_queued(&rw, &rw.writers, 1));
+    CHECK(rw_wait_queued(&rw, &rw.writers, 1));
     capri_t r1 = spawn(reader_fn, (void *)(intptr_t)10);
     capri_t r2 = spawn(reader_fn, (void *)(intptr_t)11);
-    CHECK(wait_queued(&rw, &rw.readers, 2));
+    CHECK(rw_wait_queued(&rw, &rw.readers, 2));
     join(tw);
     CHECK_EQ(w.rc, ETIMEDOUT);
     CHECK_EQ((intptr_t)join(r1), 0);

@@ -14,14 +14,8 @@
 #include <unistd.h>
 
 #include "capri.h"
+#include "rt_test.h"
 #include "test.h"
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static long kernel_tid(void) { return syscall(SYS_gettid); }
 

@@ -16,6 +16,7 @@
 
 #include "capri.h"
 #include "scheduler.h"
+#include "rt_test.h"
 #include "test.h"
 
 #ifdef CAPRI_TEST_SANITIZED
@@ -45,21 +46,6 @@ static int expected_schedulers(void)
     if (sched_getaffinity(0, sizeof set, &set) != 0)
         return 1;
     return CPU_COUNT(&set);
-}
-
-static capri_t spawn(void *(*fn)(void *), void *arg)
-{
-    capri_t t = 0;
-    int rc = capri_spawn(&t, fn, arg, NULL);
-    CHECK_EQ(rc, 0);
-    return t;
-}
-
-static void *join(capri_t t)
-{
-    void *res = (void *)(intptr_t)0x5a5a;
-    CHECK_EQ(capri_join(t, &res), 0);
-    return res;
 }
 
 static struct timespec abs_in_us(long us)
