@@ -78,7 +78,7 @@ while [ "$i" -lt "$runs" ]; do
     run chan_capri 1
     run chan_pthread cond 1 20000
     run chan_pthread pipe 1 20000
-    run chan_capri 2 100000
+    run chan_capri 2 20000
     run chan_pthread cond 2 20000
     run chan_pthread pipe 2 20000
     if [ "$have_go" = 1 ]; then
