@@ -337,9 +337,12 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
         capri_fatal_thread("thread struct overwritten: a stack overflow from the chunk below jumped its guard page, or a stray write", to);
     s->current = to;
     /* to->sched is already s: every way into s's queues sets it. */
+    bool no_matching_call = to->run_state == THREAD_NEW || from->run_state == THREAD_DEAD;
     store_relaxed(&to->run_state, THREAD_RUNNING);
     tools_before_switch(from, to);
-    struct capri_thread *prev = capri_arch_switch(&from->sp, to->sp, from);
+    struct capri_thread *prev = likely(!no_matching_call)
+                                    ? capri_arch_switch(&from->sp, to->sp, from)
+                                    : capri_arch_switch_jump(&from->sp, to->sp, from);
     /* Resumed, maybe on another kernel thread (a migratable thread): only
      * what the switch returned says where we are. */
     s = sched_after_switch(prev);

@@ -16,6 +16,10 @@
  * of the old context after leaving it).
  */
 void *capri_arch_switch(void **save_sp, void *load_sp, void *prev);
+/* The same switch for when the other side has no matching call: the first
+ * start of a context, the last switch away from an ending one (x86_64.S
+ * explains why the ending differs). */
+void *capri_arch_switch_jump(void **save_sp, void *load_sp, void *prev);
 
 typedef void (*capri_arch_start_fn)(void *prev, void *a, void *b);
 
