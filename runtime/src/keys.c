@@ -78,6 +78,13 @@ int capri_setspecific(capri_key_t key, const void *value)
     if (!(gen & 1))
         return EINVAL;
     struct capri_thread *t = thread_current();
+    if (!t->keys) {
+        /* The first value: the inline slots, cleared only now (a spawn
+         * leaves them as the chunk's memory had them). */
+        memset(t->keys_inline, 0, sizeof t->keys_inline);
+        t->keys = t->keys_inline;
+        t->keys_cap = THREAD_KEYS_INLINE;
+    }
     if (key >= t->keys_cap) {
         unsigned cap = t->keys_cap;
         while (cap <= key)
@@ -123,6 +130,6 @@ void keys_release(struct capri_thread *t)
 {
     if (t->keys != t->keys_inline)
         free(t->keys);
-    t->keys = t->keys_inline;
-    t->keys_cap = THREAD_KEYS_INLINE;
+    t->keys = NULL;
+    t->keys_cap = 0;
 }

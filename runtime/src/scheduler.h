@@ -80,6 +80,7 @@ struct runtime {
     uint32_t next_foreign;  /* round robin for spawns from foreign threads */
     uint32_t main_exited;   /* main called capri_exit */
     size_t stack_size;
+    unsigned stack_cls;     /* the chunk class of stack_size */
     int guard;
     unsigned start_lock;
 };

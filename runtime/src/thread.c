@@ -6,6 +6,7 @@
 #include "thread.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -37,15 +38,14 @@ struct capri_thread *thread_current(void)
     return s ? s->current : tls_foreign;
 }
 
-/* Fields every thread struct needs, whatever it is. */
+/* Fields every thread struct needs, whatever it is. The inline key slots
+ * at the end are left alone: they are cleared when first used. */
 static void thread_struct_init(struct capri_thread *t, uint32_t flags)
 {
-    memset(t, 0, sizeof *t);
+    memset(t, 0, offsetof(struct capri_thread, keys_inline));
     t->canary = THREAD_CANARY;
     t->flags = flags;
     t->heap_index = -1;
-    t->keys = t->keys_inline;
-    t->keys_cap = THREAD_KEYS_INLINE;
 }
 
 static void foreign_release(void *p)
@@ -131,6 +131,7 @@ static int runtime_init(void)
     struct runtime_config cfg;
     config_resolve(&cfg);
     capri_arch_init();
+    tools_init();
     if (pthread_key_create(&foreign_key, foreign_release) != 0)
         return EAGAIN;
     int err = chunk_pool_init(cfg.guard ? CHUNK_GUARD_MADVISE : CHUNK_GUARD_NONE);
@@ -149,6 +150,7 @@ static int runtime_init(void)
     capri_rt.scheds = scheds;
     capri_rt.nscheds = cfg.schedulers;
     capri_rt.stack_size = cfg.stack_size;
+    capri_rt.stack_cls = chunk_class_for(cfg.stack_size);
     capri_rt.max_threads = cfg.max_threads;
     capri_rt.guard = cfg.guard;
     err = signal_runtime_init();
@@ -219,8 +221,7 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
         return err;
     if (!out || !fn)
         return EINVAL;
-    size_t want = attr && attr->stack_size ? attr->stack_size : capri_rt.stack_size;
-    unsigned cls = chunk_class_for(want);
+    unsigned cls = attr && attr->stack_size ? chunk_class_for(attr->stack_size) : capri_rt.stack_cls;
     if (cls >= CHUNK_CLASSES)
         return EINVAL;
     if (fetch_add_acq_rel(&capri_rt.live_threads, 1u) >= capri_rt.max_threads) {
@@ -267,7 +268,8 @@ void thread_reap(struct capri_thread *t);
 void thread_reap(struct capri_thread *t)
 {
     tools_thread_destroyed(t);
-    keys_release(t);
+    if (t->keys)
+        keys_release(t);
     struct chunk_slot *cs = chunk_slot_at(t->slot);
     uint32_t gen = cs->generation + 1;
     store_release(&cs->generation, gen ? gen : 1u);
@@ -293,7 +295,8 @@ _Noreturn void thread_exit(struct capri_thread *self, void *result)
     }
     self->flags |= THREAD_CANCEL_DISABLED;
     cleanup_run_all(self);
-    keys_run_destructors(self);
+    if (self->keys)
+        keys_run_destructors(self);
     thread_chunk_flush(self);
     if (self->flags & THREAD_MAIN)
         main_exit_check();

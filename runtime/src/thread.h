@@ -98,9 +98,6 @@ struct capri_thread {
     uint32_t join_token;  /* the token of the thread joining this one */
     struct capri_thread *exit_joiner; /* the joiner an exit must still wake */
     struct capri_cleanup *cleanup;
-    struct key_value *keys; /* inline array or a larger allocation */
-    struct key_value keys_inline[THREAD_KEYS_INLINE];
-    unsigned keys_cap;
     char name[THREAD_NAME_MAX];
     uintptr_t stack_lo, stack_hi; /* usable stack of the current chunk */
     void *cached_chunk;   /* the extra chunk it released last (thread_chunks.c) */
@@ -121,6 +118,12 @@ struct capri_thread {
     uint32_t cancel_token;            /* the token of a cancellable wait, or 0 */
     uintptr_t join;                   /* see JOIN_* */
     struct capri_thread *inbox_next;  /* scheduler inbox link */
+
+    /* Key values (keys.c): none until the first capri_setspecific, so a
+     * spawn clears nothing past this point. */
+    struct key_value *keys;           /* NULL, keys_inline, or an allocation */
+    unsigned keys_cap;
+    struct key_value keys_inline[THREAD_KEYS_INLINE];
 };
 
 /* The thread running on this kernel thread: a capri thread, a scheduler

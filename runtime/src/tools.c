@@ -47,7 +47,20 @@ static void stack_bounds(const struct capri_thread *t, const void **bottom, size
 }
 #endif
 
-void tools_thread_created(struct capri_thread *t)
+int capri_tools_active;
+
+void tools_init(void)
+{
+#if defined(CAPRI_ASAN) || defined(CAPRI_TSAN)
+    capri_tools_active = 1;
+#endif
+#ifdef CAPRI_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        capri_tools_active = 1;
+#endif
+}
+
+void tools_thread_created_slow(struct capri_thread *t)
 {
 #ifdef CAPRI_TSAN
     t->tsan_fiber = (t->flags & THREAD_MAIN) ? __tsan_get_current_fiber() : __tsan_create_fiber(0);
@@ -59,7 +72,7 @@ void tools_thread_created(struct capri_thread *t)
     (void)t;
 }
 
-void tools_thread_destroyed(struct capri_thread *t)
+void tools_thread_destroyed_slow(struct capri_thread *t)
 {
 #ifdef CAPRI_TSAN
     if (t->tsan_fiber && !(t->flags & THREAD_MAIN))

@@ -18,8 +18,22 @@ struct capri_thread;
 #define CAPRI_SWITCH_HOOKS 1
 #endif
 
-void tools_thread_created(struct capri_thread *t);
-void tools_thread_destroyed(struct capri_thread *t);
+/* Whether any tool wants to hear of threads (a sanitizer build, or running
+ * under valgrind): decided once at start-up by tools_init. */
+extern int capri_tools_active __attribute__((visibility("hidden")));
+void tools_init(void);
+void tools_thread_created_slow(struct capri_thread *t);
+void tools_thread_destroyed_slow(struct capri_thread *t);
+static inline void tools_thread_created(struct capri_thread *t)
+{
+    if (__builtin_expect(capri_tools_active, 0))
+        tools_thread_created_slow(t);
+}
+static inline void tools_thread_destroyed(struct capri_thread *t)
+{
+    if (__builtin_expect(capri_tools_active, 0))
+        tools_thread_destroyed_slow(t);
+}
 
 #ifdef CAPRI_SWITCH_HOOKS
 void tools_asan_before_switch(struct capri_thread *from, struct capri_thread *to);
