@@ -102,7 +102,7 @@ static void steal_list_unlink(struct capri_sched *s, struct capri_thread *t)
 }
 
 /* Ready on s, which is the caller's scheduler. */
-static void enqueue_ready(struct capri_sched *s, struct capri_thread *t)
+static inline void enqueue_ready(struct capri_sched *s, struct capri_thread *t)
 {
     t->ready_seq = s->ready_seq++;
     store_relaxed(&t->sched, s);
@@ -117,7 +117,8 @@ static void enqueue_ready(struct capri_sched *s, struct capri_thread *t)
     }
 }
 
-static void make_ready_local(struct capri_sched *s, struct capri_thread *t)
+static inline __attribute__((always_inline)) void make_ready_local(struct capri_sched *s,
+                                                                 struct capri_thread *t)
 {
     if (t->heap_index >= 0)
         timer_remove(&s->timers, t);
@@ -402,8 +403,10 @@ void sched_block(struct capri_sched *s, struct capri_thread *self, unsigned *loc
     }
     if (!next)
         next = &s->ctx;
-    s->post_action = POST_UNLOCK;
-    s->post_lock = lock;
+    if (lock) {
+        s->post_action = POST_UNLOCK;
+        s->post_lock = lock;
+    }
     switch_to(s, self, next);
 }
 

@@ -10,43 +10,6 @@
 #include "scheduler.h"
 #include "sys.h"
 
-void waitq_push(waitq_t *q, struct wait_node *n)
-{
-    struct wait_node *tail = q->tail;
-    n->next = NULL;
-    n->prev = tail;
-    if (tail)
-        tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
-    n->linked = 1;
-}
-
-void waitq_remove(waitq_t *q, struct wait_node *n)
-{
-    if (!n->linked)
-        return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        q->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        q->tail = n->prev;
-    n->prev = n->next = NULL;
-    n->linked = 0;
-}
-
-struct wait_node *waitq_pop(waitq_t *q)
-{
-    struct wait_node *n = q->head;
-    if (n)
-        waitq_remove(q, n);
-    return n;
-}
-
 struct wait_node *waitq_wake_one(waitq_t *q)
 {
     struct wait_node *n;
@@ -54,26 +17,6 @@ struct wait_node *waitq_wake_one(waitq_t *q)
         if (wait_wake(n->thread, n->token, WAKE_SIGNALED))
             return n;
     return NULL;
-}
-
-uint32_t wait_prepare(struct capri_thread *self, struct wait_node *node)
-{
-    /* Only the thread itself moves its sequence on; wakers only turn
-     * WAITING into WOKEN, so a plain read of the sequence is exact. A
-     * release store suffices: every waker reaches the thread through
-     * something published after this (a queue under its lock, the join
-     * word, the timer heap of this very scheduler); only the cancellation
-     * handshake needs a full barrier, and wait_park has it. */
-    uint32_t token = ((TOKEN_SEQ(load_relaxed(&self->token)) + 1) << 4) | TOKEN_WAITING;
-    store_release(&self->token, token);
-    if (node) {
-        node->thread = self;
-        node->token = token;
-        node->linked = 0;
-        node->result = 0;
-        node->prev = node->next = NULL;
-    }
-    return token;
 }
 
 bool wait_wake(struct capri_thread *t, uint32_t token, int reason)

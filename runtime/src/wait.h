@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "capri.h"
+#include "atomic.h"
 #include "thread.h"
 
 struct wait_node {
@@ -37,15 +38,68 @@ struct wait_node {
 
 typedef struct capri_waitq_ waitq_t;
 
-/* Queue operations; the caller holds q->lock. */
-void waitq_push(waitq_t *q, struct wait_node *n);
-struct wait_node *waitq_pop(waitq_t *q);
-void waitq_remove(waitq_t *q, struct wait_node *n); /* no-op if not linked */
+/* Queue operations (inline: they are on every wait's path); the caller
+ * holds q->lock. waitq_remove is a no-op for a node that is not linked. */
+static inline void waitq_push(waitq_t *q, struct wait_node *n)
+{
+    struct wait_node *tail = q->tail;
+    n->next = NULL;
+    n->prev = tail;
+    if (tail)
+        tail->next = n;
+    else
+        q->head = n;
+    q->tail = n;
+    n->linked = 1;
+}
+
+static inline void waitq_remove(waitq_t *q, struct wait_node *n)
+{
+    if (!n->linked)
+        return;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        q->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        q->tail = n->prev;
+    n->prev = n->next = NULL;
+    n->linked = 0;
+}
+
+static inline struct wait_node *waitq_pop(waitq_t *q)
+{
+    struct wait_node *n = q->head;
+    if (n)
+        waitq_remove(q, n);
+    return n;
+}
+
 static inline bool waitq_empty(const waitq_t *q) { return q->head == 0; }
 
 /* Bumps the thread's wait sequence, sets its token to WAITING and fills
- * node->thread and node->token. Returns the token value. */
-uint32_t wait_prepare(struct capri_thread *self, struct wait_node *node);
+ * node->thread and node->token (node may be NULL). Returns the token. */
+static inline uint32_t wait_prepare(struct capri_thread *self, struct wait_node *node)
+{
+    /* Only the thread itself moves its sequence on; wakers only turn
+     * WAITING into WOKEN, so a plain read of the sequence is exact. A
+     * release store suffices: every waker reaches the thread through
+     * something published after this (a queue under its lock, the join
+     * word, the timer heap of this very scheduler); only the cancellation
+     * handshake needs a full barrier, and wait_park has it. */
+    uint32_t token = ((TOKEN_SEQ(load_relaxed(&self->token)) + 1) << 4) | TOKEN_WAITING;
+    store_release(&self->token, token);
+    if (node) {
+        node->thread = self;
+        node->token = token;
+        node->linked = 0;
+        node->result = 0;
+        node->prev = node->next = NULL;
+    }
+    return token;
+}
 
 /* Blocks until a waker wins the token, the deadline (monotonic ns,
  * DEADLINE_NONE: none) passes or (if cancellable) the thread is cancelled.
