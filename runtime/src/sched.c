@@ -485,8 +485,16 @@ static _Noreturn void sched_loop(struct capri_sched *s)
                     next = sched_pick(s);
                 else if ((i & 7) == 0)
                     next = sched_steal(s);
-                if ((i & 63) == 0 && clock_now_ns() >= until)
-                    break;
+                if ((i & 63) == 0) {
+                    if (clock_now_ns() >= until)
+                        break;
+                    /* Give the CPU away if someone else wants it: when
+                     * schedulers outnumber free CPUs (taskset, quotas, a
+                     * loaded machine) a spinning scheduler must not keep
+                     * the one whose work it waits for off the CPU. */
+                    if ((i & 1023) == 0)
+                        sched_yield();
+                }
             }
             fetch_sub_acq_rel(&capri_rt.spinning, 1u);
         }
