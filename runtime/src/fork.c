@@ -43,6 +43,7 @@ static void fork_child(void)
     struct capri_thread *self = keep->current;
     keep->rq_head = keep->rq_tail = NULL;
     keep->st_head = keep->st_tail = NULL;
+    keep->runnext = NULL;
     keep->steal_count = 0;
     keep->inbox = NULL;
     keep->idle_state = SCHED_AWAKE;

@@ -22,7 +22,7 @@ static bool work_visible(struct capri_sched *s)
     if (load_seq(&s->inbox) || load_seq(&s->steal_count))
         return true;
     for (uint32_t i = 0; i < capri_rt.nscheds; i++)
-        if (load_seq(&capri_rt.scheds[i].steal_count))
+        if (load_seq(&capri_rt.scheds[i].steal_count) || load_seq(&capri_rt.scheds[i].runnext))
             return true;
     return false;
 }

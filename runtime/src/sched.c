@@ -173,11 +173,44 @@ void sched_make_ready(struct capri_thread *t)
         inbox_push(owner, t);
 }
 
+/* The thread spawned last waits in s->runnext until the owner switches:
+ * then it joins the stealable list (in its ready order). A spawn followed by
+ * a join, the common case, so touches no line a thief polls (with another
+ * scheduler spinning for work, every stealable-list write would be a cache
+ * miss). A thief takes runnext itself only when it found the same thread
+ * there on two looks a while apart: the owner is busy elsewhere (or blocked
+ * in the kernel) and the thread would otherwise wait. */
+static void steal_list_add(struct capri_sched *s, struct capri_thread *t)
+{
+    spin_lock(&s->steal_lock);
+    steal_list_push(s, t);
+    spin_unlock(&s->steal_lock);
+    if (load_relaxed(&capri_rt.idle_count) != 0)
+        sched_wake_idle_one();
+}
+
+static __attribute__((noinline)) void runnext_spill(struct capri_sched *s)
+{
+    struct capri_thread *t = exchange_acq_rel(&s->runnext, (struct capri_thread *)NULL);
+    if (t)
+        steal_list_add(s, t);
+}
+
 void sched_submit_new(struct capri_thread *t)
 {
     struct capri_sched *s = tls_sched;
     if (s) {
-        enqueue_ready(s, t);
+        t->ready_seq = s->ready_seq++;
+        t->sched = s;
+        if (unlikely(load_relaxed(&s->runnext) != NULL)) {
+            struct capri_thread *old = exchange_acq_rel(&s->runnext, t);
+            if (old)
+                steal_list_add(s, old);
+        } else {
+            store_release(&s->runnext, t);
+        }
+        /* A sleeping scheduler is woken as for any new work: it may have to
+         * take this thread if we block in the kernel before switching. */
         if (load_relaxed(&capri_rt.idle_count) != 0)
             sched_wake_idle_one();
         return;
@@ -202,6 +235,11 @@ void sched_submit_new(struct capri_thread *t)
 
 bool sched_run_next_if_new(struct capri_sched *s, struct capri_thread *t)
 {
+    struct capri_thread *expected = t;
+    if (load_relaxed(&s->runnext) == t && cas_acq_rel(&s->runnext, &expected, (struct capri_thread *)NULL)) {
+        runq_push_front(s, t);
+        return true;
+    }
     bool taken = false;
     spin_lock(&s->steal_lock);
     /* t may be running elsewhere (stolen), writing these fields: read them
@@ -239,6 +277,8 @@ static __attribute__((noinline)) void timers_fire(struct capri_sched *s)
  * timers fire, then the older of the two queue heads wins. */
 static inline __attribute__((always_inline)) struct capri_thread *sched_pick(struct capri_sched *s)
 {
+    if (unlikely(load_relaxed(&s->runnext) != NULL))
+        runnext_spill(s);
     if (unlikely(load_relaxed(&s->inbox) != NULL))
         inbox_drain(s);
     if (unlikely(s->timers.count != 0) && (++s->switches & 63) == 0) {
@@ -261,12 +301,26 @@ static inline __attribute__((always_inline)) struct capri_thread *sched_pick(str
 
 /* Takes half of another scheduler's stealable threads: the first is
  * returned to run, the rest join s's own stealable list. */
-static struct capri_thread *sched_steal(struct capri_sched *s)
+static struct capri_thread *sched_steal(struct capri_sched *s, bool look_at_runnext)
 {
     uint32_t n = capri_rt.nscheds;
     for (uint32_t k = 1; k < n; k++) {
         struct capri_sched *v = &capri_rt.scheds[(s->index + k) % n];
         uint32_t avail = load_relaxed(&v->steal_count);
+        if (!avail && look_at_runnext) {
+            struct capri_thread *r = load_relaxed(&v->runnext);
+            if (r && r == s->runnext_seen) {
+                struct capri_thread *expected = r;
+                s->runnext_seen = NULL;
+                if (cas_acq_rel(&v->runnext, &expected, (struct capri_thread *)NULL)) {
+                    store_relaxed(&r->sched, s);
+                    return r;
+                }
+            } else if (r) {
+                s->runnext_seen = r;
+            }
+            continue;
+        }
         if (!avail || !spin_trylock(&v->steal_lock))
             continue;
         uint32_t take = (v->steal_count + 1) / 2;
@@ -471,7 +525,7 @@ static _Noreturn void sched_loop(struct capri_sched *s)
     for (;;) {
         struct capri_thread *next = sched_pick(s);
         if (!next)
-            next = sched_steal(s);
+            next = sched_steal(s, false);
         if (!next && capri_rt.nscheds > 1) {
             /* Spin a while before sleeping: work often arrives soon (a
              * wake from another scheduler, a spawn), and waking a sleeping
@@ -484,7 +538,7 @@ static _Noreturn void sched_loop(struct capri_sched *s)
                 if (load_relaxed(&s->inbox))
                     next = sched_pick(s);
                 else if ((i & 7) == 0)
-                    next = sched_steal(s);
+                    next = sched_steal(s, (i & 127) == 0);
                 if ((i & 63) == 0) {
                     if (clock_now_ns() >= until)
                         break;

@@ -44,6 +44,7 @@ struct capri_sched {
     enum post_action post_action;
     unsigned *post_lock;
     uint32_t current_woken; /* the running thread was made ready before it blocked */
+    struct capri_thread *runnext_seen; /* a victim's runnext seen by our last look */
     struct timer_heap timers;
     struct chunk_cache chunks;
     struct capri_thread ctx; /* the scheduler's own context (idle loop) */
@@ -62,6 +63,10 @@ struct capri_sched {
     _Alignas(CACHE_LINE) unsigned steal_lock;
     uint32_t steal_count;
     struct capri_thread *st_head, *st_tail;
+    /* The thread spawned last, kept out of the stealable list so that a
+     * spawn and join on one scheduler touch nothing thieves poll; thieves
+     * take it only when it sat there untouched between two of their looks. */
+    struct capri_thread *runnext;
 
     /* Shared with wakers. */
     _Alignas(CACHE_LINE) struct capri_thread *inbox;
