@@ -63,10 +63,13 @@ struct capri_sched {
     _Alignas(CACHE_LINE) unsigned steal_lock;
     uint32_t steal_count;
     struct capri_thread *st_head, *st_tail;
+
     /* The thread spawned last, kept out of the stealable list so that a
-     * spawn and join on one scheduler touch nothing thieves poll; thieves
-     * take it only when it sat there untouched between two of their looks. */
-    struct capri_thread *runnext;
+     * spawn and join on one scheduler touch nothing thieves poll often;
+     * thieves take it only when it sat there untouched between two of their
+     * (rare) looks. A line of its own, away from steal_count, which thieves
+     * read on every round. */
+    _Alignas(CACHE_LINE) struct capri_thread *runnext;
 
     /* Shared with wakers. */
     _Alignas(CACHE_LINE) struct capri_thread *inbox;
