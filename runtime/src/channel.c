@@ -92,6 +92,10 @@ static inline struct wait_node *ch_pop(waitq_t *q)
 
 int capri_chan_create(capri_chan_t *out, size_t elem_size, size_t capacity)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (!out)
         return EINVAL;
     if (elem_size && capacity > (SIZE_MAX - sizeof(struct capri_chan)) / elem_size)
@@ -108,6 +112,10 @@ int capri_chan_create(capri_chan_t *out, size_t elem_size, size_t capacity)
 
 int capri_chan_destroy(capri_chan_t ch)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (!ch)
         return EINVAL;
     spin_lock(&ch->lock);
@@ -130,6 +138,10 @@ static inline void ch_finish(struct capri_chan *ch, struct wake_list *wl, struct
 
 int capri_chan_close(capri_chan_t ch)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (!ch)
         return EINVAL;
     spin_lock(&ch->lock);

@@ -373,6 +373,10 @@ static enum chunk_guard_mode guard_probe(enum chunk_guard_mode want)
     }
     if (force && strcmp(force, "mprotect") == 0)
         want = CHUNK_GUARD_MPROTECT;
+    else if (force && *force) {
+        static const char msg[] = "capri: warning: ignoring CAPRI_GUARD_FORCE (want mprotect or none)\n";
+        sys_write(2, msg, sizeof msg - 1);
+    }
     char *p = sys_mmap_anon(2 * 4096, PROT_READ | PROT_WRITE, 0);
     if (!p)
         return want; /* cannot tell; carving falls back if it must */

@@ -37,6 +37,10 @@
 
 int capri_cond_init(capri_cond_t *c)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (!c)
         return EINVAL;
     memset(c, 0, sizeof *c);
@@ -45,6 +49,10 @@ int capri_cond_init(capri_cond_t *c)
 
 int capri_cond_destroy(capri_cond_t *c)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (!c)
         return EINVAL;
     spin_lock(&c->q.lock);
@@ -63,6 +71,10 @@ static void cond_deliver(capri_cond_t *c, struct wake_list *wl, struct wait_node
 
 int capri_cond_signal(capri_cond_t *c)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (unlikely(!c))
         return EINVAL;
     WAKE_LIST(wl);
@@ -77,6 +89,10 @@ int capri_cond_signal(capri_cond_t *c)
 
 int capri_cond_broadcast(capri_cond_t *c)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (unlikely(!c))
         return EINVAL;
     WAKE_LIST(wl);

@@ -65,7 +65,9 @@ static int parse_env(const char *name, enum capri_config_key key, long *out)
 {
     const char *s = getenv(name);
     if (!s || !*s)
-        return 0;
+        return 0; /* set but empty: as if unset */
+    if (*s < '0' || *s > '9')
+        goto malformed; /* strtol would skip spaces and take signs */
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -77,6 +79,7 @@ static int parse_env(const char *name, enum capri_config_key key, long *out)
         end++;
     }
     if (end == s || *end || errno || check_value(key, v)) {
+    malformed:;
         char msg[160];
         char *p = msg, *e = msg + sizeof msg - 1;
         p = log_append(p, e, "ignoring malformed or out-of-range ");

@@ -25,6 +25,10 @@ static struct {
 
 int capri_key_create(capri_key_t *out, void (*destructor)(void *))
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (!out)
         return EINVAL;
     spin_lock(&keys.lock);
@@ -43,6 +47,10 @@ int capri_key_create(capri_key_t *out, void (*destructor)(void *))
 
 int capri_key_delete(capri_key_t key)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (key >= KEYS_MAX)
         return EINVAL;
     spin_lock(&keys.lock);

@@ -38,6 +38,10 @@
 
 int capri_sem_init(capri_sem_t *s, unsigned value)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (!s || value > SEM_MAX)
         return EINVAL;
     memset(s, 0, sizeof *s);
@@ -47,6 +51,10 @@ int capri_sem_init(capri_sem_t *s, unsigned value)
 
 int capri_sem_destroy(capri_sem_t *s)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (!s)
         return EINVAL;
     spin_lock(&s->q.lock);
@@ -67,6 +75,10 @@ static inline bool sem_try_take(capri_sem_t *s)
 
 int capri_sem_trywait(capri_sem_t *s)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (unlikely(!s))
         return EINVAL;
     return sem_try_take(s) ? 0 : EAGAIN;
@@ -155,6 +167,10 @@ int capri_sem_timedwait(capri_sem_t *s, const struct timespec *abstime)
 
 int capri_sem_post(capri_sem_t *s)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (unlikely(!s))
         return EINVAL;
     uintptr_t v = load_relaxed(&s->value);
@@ -190,6 +206,10 @@ int capri_sem_post(capri_sem_t *s)
 
 int capri_sem_getvalue(capri_sem_t *s, int *value)
 {
+    /* Like every call, the first one starts the runtime. */
+    int ensure_err = runtime_ensure();
+    if (ensure_err)
+        return ensure_err;
     if (!s || !value)
         return EINVAL;
     *value = (int)(load_acquire(&s->value) >> 1);
