@@ -8,8 +8,10 @@
  * Conventions (pthreads' error-checking semantics):
  *  - functions return 0 or an errno value; they never set errno and never
  *    abort on misuse;
- *  - every object is ready to use when zero-initialised (static
- *    `capri_mutex_t m;` or `= {0}` works); the *_init functions only zero;
+ *  - mutexes, condition variables, rwlocks, semaphores (value 0) and once
+ *    objects are ready to use when zero-initialised (a static
+ *    `capri_mutex_t m;` works); a barrier needs capri_barrier_init (its
+ *    count) and a channel capri_chan_create;
  *  - absolute deadlines (`abstime`) are CLOCK_REALTIME, as in pthreads;
  *    relative timeouts (`timeout_ns`) are measured on CLOCK_MONOTONIC;
  *  - no explicit initialisation: the first call sets the runtime up, and a
@@ -147,7 +149,7 @@ struct capri_pool_stats {
 int capri_pool_stats(struct capri_pool_stats *out);
 
 /* ------------------------------------------------------------------ */
-/* Synchronisation. All zero-initialised objects are ready to use.      */
+/* Synchronisation (see the conventions at the top for zero-init).      */
 /* ------------------------------------------------------------------ */
 
 /* An intrusive FIFO of waiters under a small lock (internal). */
