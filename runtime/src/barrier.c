@@ -22,10 +22,7 @@
 
 int capri_barrier_init(capri_barrier_t *b, unsigned count)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!b || count == 0)
         return EINVAL;
     spin_lock(&b->q.lock);
@@ -41,10 +38,7 @@ int capri_barrier_init(capri_barrier_t *b, unsigned count)
 
 int capri_barrier_destroy(capri_barrier_t *b)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!b)
         return EINVAL;
     spin_lock(&b->q.lock);

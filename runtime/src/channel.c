@@ -92,10 +92,7 @@ static inline struct wait_node *ch_pop(waitq_t *q)
 
 int capri_chan_create(capri_chan_t *out, size_t elem_size, size_t capacity)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!out)
         return EINVAL;
     if (elem_size && capacity > (SIZE_MAX - sizeof(struct capri_chan)) / elem_size)
@@ -112,10 +109,7 @@ int capri_chan_create(capri_chan_t *out, size_t elem_size, size_t capacity)
 
 int capri_chan_destroy(capri_chan_t ch)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!ch)
         return EINVAL;
     spin_lock(&ch->lock);
@@ -138,10 +132,7 @@ static inline void ch_finish(struct capri_chan *ch, struct wake_list *wl, struct
 
 int capri_chan_close(capri_chan_t ch)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!ch)
         return EINVAL;
     spin_lock(&ch->lock);

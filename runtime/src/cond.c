@@ -37,10 +37,7 @@
 
 int capri_cond_init(capri_cond_t *c)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!c)
         return EINVAL;
     memset(c, 0, sizeof *c);
@@ -49,10 +46,7 @@ int capri_cond_init(capri_cond_t *c)
 
 int capri_cond_destroy(capri_cond_t *c)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!c)
         return EINVAL;
     spin_lock(&c->q.lock);
@@ -71,10 +65,7 @@ static void cond_deliver(capri_cond_t *c, struct wake_list *wl, struct wait_node
 
 int capri_cond_signal(capri_cond_t *c)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (unlikely(!c))
         return EINVAL;
     WAKE_LIST(wl);
@@ -89,10 +80,7 @@ int capri_cond_signal(capri_cond_t *c)
 
 int capri_cond_broadcast(capri_cond_t *c)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (unlikely(!c))
         return EINVAL;
     WAKE_LIST(wl);

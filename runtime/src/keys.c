@@ -25,10 +25,7 @@ static struct {
 
 int capri_key_create(capri_key_t *out, void (*destructor)(void *))
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!out)
         return EINVAL;
     spin_lock(&keys.lock);
@@ -47,10 +44,7 @@ int capri_key_create(capri_key_t *out, void (*destructor)(void *))
 
 int capri_key_delete(capri_key_t key)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (key >= KEYS_MAX)
         return EINVAL;
     spin_lock(&keys.lock);

@@ -38,10 +38,7 @@
 
 int capri_mutex_init(capri_mutex_t *m)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!m)
         return EINVAL;
     memset(m, 0, sizeof *m);
@@ -50,10 +47,7 @@ int capri_mutex_init(capri_mutex_t *m)
 
 int capri_mutex_destroy(capri_mutex_t *m)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!m)
         return EINVAL;
     if (load_acquire(&m->word) != 0)

@@ -48,10 +48,7 @@ static inline unsigned *rw_lock_of(capri_rwlock_t *rw) { return &rw->writers.loc
 
 int capri_rwlock_init(capri_rwlock_t *rw)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!rw)
         return EINVAL;
     memset(rw, 0, sizeof *rw);
@@ -60,10 +57,7 @@ int capri_rwlock_init(capri_rwlock_t *rw)
 
 int capri_rwlock_destroy(capri_rwlock_t *rw)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!rw)
         return EINVAL;
     return load_acquire(&rw->word) != 0 ? EBUSY : 0;
@@ -270,10 +264,7 @@ int capri_rwlock_timedrdlock(capri_rwlock_t *rw, const struct timespec *abstime)
 
 int capri_rwlock_tryrdlock(capri_rwlock_t *rw)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (unlikely(!rw))
         return EINVAL;
     return rw_rd_fast(rw) ? 0 : EBUSY;

@@ -38,10 +38,7 @@
 
 int capri_sem_init(capri_sem_t *s, unsigned value)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!s || value > SEM_MAX)
         return EINVAL;
     memset(s, 0, sizeof *s);
@@ -51,10 +48,7 @@ int capri_sem_init(capri_sem_t *s, unsigned value)
 
 int capri_sem_destroy(capri_sem_t *s)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!s)
         return EINVAL;
     spin_lock(&s->q.lock);
@@ -75,10 +69,7 @@ static inline bool sem_try_take(capri_sem_t *s)
 
 int capri_sem_trywait(capri_sem_t *s)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (unlikely(!s))
         return EINVAL;
     return sem_try_take(s) ? 0 : EAGAIN;
@@ -167,10 +158,7 @@ int capri_sem_timedwait(capri_sem_t *s, const struct timespec *abstime)
 
 int capri_sem_post(capri_sem_t *s)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (unlikely(!s))
         return EINVAL;
     uintptr_t v = load_relaxed(&s->value);
@@ -206,10 +194,7 @@ int capri_sem_post(capri_sem_t *s)
 
 int capri_sem_getvalue(capri_sem_t *s, int *value)
 {
-    /* Like every call, the first one starts the runtime. */
-    int ensure_err = runtime_ensure();
-    if (ensure_err)
-        return ensure_err;
+    RUNTIME_ENSURE_OR_RETURN();
     if (!s || !value)
         return EINVAL;
     *value = (int)(load_acquire(&s->value) >> 1);

@@ -134,6 +134,14 @@ struct capri_thread *thread_current(void);
 /* Sets the runtime up on first use (idempotent, cheap when done). 0 or an
  * errno value. */
 int runtime_ensure(void);
+/* For API calls that do nothing else with the thread: like every call, the
+ * first one starts the runtime (its error is the call's). */
+#define RUNTIME_ENSURE_OR_RETURN()                                                       \
+    do {                                                                                 \
+        int ensure_err_ = runtime_ensure();                                              \
+        if (ensure_err_)                                                                 \
+            return ensure_err_;                                                          \
+    } while (0)
 
 /* The struct of a handle, or NULL (stale, never valid, or not a thread). */
 struct capri_thread *thread_from_handle(capri_t handle);
