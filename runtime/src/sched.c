@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "limit.h"
 #include "log.h"
+#include "pthread_wrap.h"
 #include "signal_wrap.h"
 #include "sys.h"
 #include "wait.h"
@@ -647,7 +648,7 @@ int sched_start_all(void)
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, 256 * 1024);
         pthread_t kt;
-        err = pthread_create(&kt, &attr, sched_kthread_main, s);
+        err = pthread_create_plain(&kt, &attr, sched_kthread_main, s);
         pthread_attr_destroy(&attr);
         if (err)
             break;
