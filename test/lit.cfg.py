@@ -43,6 +43,12 @@ config.substitutions.append(("%capri-stack", os.path.join(config.capri_bin, "cap
 config.substitutions.append(("%capri-cc", os.path.join(config.capri_bin, "capri-cc")))
 config.substitutions.append(("%ld.lld", os.path.join(config.llvm_bin, "ld.lld")))
 config.substitutions.append(("%src_root", config.capri_src_root))
+# Linking a program against this build's libcapri (sanitized in the
+# sanitizer build, so the program must be too).
+_rt_link = os.path.join(config.capri_lib, "libcapri.a") + " -lpthread -ldl"
+if getattr(config, "capri_sanitized", False):
+    _rt_link += " -fsanitize=address,undefined"
+config.substitutions.append(("%capri-rt-link", _rt_link))
 
 if config.capri_sanitized:
     config.available_features.add("asan")

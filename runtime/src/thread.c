@@ -19,6 +19,7 @@
 #include "config.h"
 #include "limit.h"
 #include "log.h"
+#include "modules.h"
 #include "scheduler.h"
 #include "signal_wrap.h"
 #include "sys.h"
@@ -153,6 +154,7 @@ static int runtime_init(void)
     capri_rt.stack_cls = chunk_class_for(cfg.stack_size);
     capri_rt.max_threads = cfg.max_threads;
     capri_rt.guard = cfg.guard;
+    modules_load();
     err = signal_runtime_init();
     if (err)
         capri_warn("signal handlers could not be set up; stack overflows are not reported");
