@@ -30,4 +30,23 @@ cl::opt<bool> EmitMetadata("capri-emit-metadata",
                            cl::desc("Write the capri metadata record into the module"),
                            cl::init(true));
 
+cl::opt<unsigned> MaxPath(
+    "capri-max-path",
+    cl::desc("Most bytes of stack a path between two checkpoints may use "
+             "(Capriccio's MaxPath)"),
+    cl::init(2048));
+
+cl::opt<unsigned> MinChunk(
+    "capri-min-chunk",
+    cl::desc("Smallest stack chunk, in bytes, the slow path of a checkpoint "
+             "asks the runtime for"),
+    cl::init(4096));
+
+cl::opt<unsigned> Slack(
+    "capri-slack",
+    cl::desc("Bytes the runtime keeps free below a thread's limit word: a "
+             "region this small needs only a compare with the limit (must "
+             "match the runtime's LIMIT_SLACK)"),
+    cl::init(256));
+
 } // namespace capri

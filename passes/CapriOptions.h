@@ -19,6 +19,9 @@ extern llvm::cl::opt<RecursionSeverity> RecursionDiagnostic;
 extern llvm::cl::opt<unsigned> ExternalReserve;
 extern llvm::cl::opt<unsigned> FrameMargin;
 extern llvm::cl::opt<bool> EmitMetadata;
+extern llvm::cl::opt<unsigned> MaxPath;
+extern llvm::cl::opt<unsigned> MinChunk;
+extern llvm::cl::opt<unsigned> Slack;
 
 } // namespace capri
 

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CallGraph.h"
+#include "CheckpointPlacement.h"
 #include "FrameBound.h"
 #include "MetadataEmitter.h"
 #include "Pipeline.h"
@@ -53,6 +54,10 @@ bool parseModulePass(StringRef Name, ModulePassManager &MPM,
     MPM.addPass(CapriStackPrinter(outs()));
     return true;
   }
+  if (Name == "print<capri-checkpoints>") {
+    MPM.addPass(CapriCheckpointPrinter(outs()));
+    return true;
+  }
   return false;
 }
 
@@ -69,6 +74,7 @@ void registerCallbacks(PassBuilder &PB) {
   PB.registerAnalysisRegistrationCallback([](ModuleAnalysisManager &MAM) {
     MAM.registerPass([] { return CapriCallGraphAnalysis(); });
     MAM.registerPass([] { return CapriStackAnalysis(); });
+    MAM.registerPass([] { return CapriCheckpointAnalysis(); });
   });
   PB.registerAnalysisRegistrationCallback([](FunctionAnalysisManager &FAM) {
     FAM.registerPass([] { return CapriFrameAnalysis(); });

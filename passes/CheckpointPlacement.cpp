@@ -1,0 +1,793 @@
+//===-- CheckpointPlacement.cpp - where linked stacks are checked ---------===//
+#include "CheckpointPlacement.h"
+#include "CallGraph.h"
+#include "CapriOptions.h"
+#include "FrameBound.h"
+#include "Lowering.h"
+#include "Pipeline.h"
+#include "StackAnalysis.h"
+#include "TypeIdentity.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/Statistic.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Analysis/TargetLibraryInfo.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/DebugInfoMetadata.h"
+#include "llvm/IR/Function.h"
+#include "llvm/IR/GlobalAlias.h"
+#include "llvm/IR/GlobalVariable.h"
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
+#include "llvm/IR/Module.h"
+#include "llvm/TargetParser/Triple.h"
+
+#include <algorithm>
+
+using namespace llvm;
+
+#define DEBUG_TYPE "capri-checkpoint"
+
+STATISTIC(NumCycle, "Checkpoints on cycle back edges");
+STATISTIC(NumMaxPath, "Checkpoints where a path exceeds MaxPath");
+STATISTIC(NumCrossFile, "Checkpoints on calls into other modules");
+STATISTIC(NumExternal, "Checkpoints on calls into code without metadata");
+STATISTIC(NumIndirect, "Checkpoints on indirect calls");
+STATISTIC(NumDynamicAlloca, "Checkpoints before dynamic allocas");
+STATISTIC(NumForced, "Checkpoints forced by capri.checkpoint_all");
+STATISTIC(NumEntry, "Functions that need a check on entry");
+
+namespace capri {
+
+AnalysisKey CapriCheckpointAnalysis::Key;
+
+StringRef reasonName(CheckpointReason R) {
+  switch (R) {
+  case CheckpointReason::Cycle: return "cycle";
+  case CheckpointReason::MaxPath: return "maxpath";
+  case CheckpointReason::CrossFile: return "cross-file";
+  case CheckpointReason::External: return "external";
+  case CheckpointReason::Indirect: return "indirect";
+  case CheckpointReason::DynamicAlloca: return "dynamic-alloca";
+  case CheckpointReason::Forced: return "forced";
+  }
+  return "";
+}
+
+StringRef uncutReasonName(UncutReason R) {
+  switch (R) {
+  case UncutReason::None: return "none";
+  case UncutReason::ReturnsTwice: return "returns-twice";
+  case UncutReason::MustTail: return "musttail";
+  case UncutReason::InlineAsm: return "inline-asm";
+  case UncutReason::Codegen: return "codegen-call";
+  case UncutReason::Cycle: return "cycle";
+  }
+  return "";
+}
+
+const CallBase *Checkpoint::call() const { return dyn_cast_or_null<CallBase>(Site); }
+
+std::optional<uint64_t> libcStackMark(StringRef Name) {
+  static const StringMap<uint64_t> Marks = [] {
+    StringMap<uint64_t> M;
+#define CAPRI_LIBC_MARK(N, B) M[#N] = B;
+#include "LibcStackMarks.def"
+    return M;
+  }();
+  auto It = Marks.find(Name);
+  if (It == Marks.end())
+    return std::nullopt;
+  return It->second;
+}
+
+namespace {
+
+/// Functions carrying annotate("<Text>").
+SmallPtrSet<const Function *, 8> annotated(const Module &M, StringRef Text) {
+  SmallPtrSet<const Function *, 8> Result;
+  const GlobalVariable *GA = M.getNamedGlobal("llvm.global.annotations");
+  if (!GA || !GA->hasInitializer())
+    return Result;
+  auto *Array = dyn_cast<ConstantArray>(GA->getInitializer());
+  if (!Array)
+    return Result;
+  for (const Use &Op : Array->operands()) {
+    auto *Entry = dyn_cast<ConstantStruct>(Op.get());
+    if (!Entry || Entry->getNumOperands() < 2)
+      continue;
+    auto *F = dyn_cast<Function>(Entry->getOperand(0)->stripPointerCasts());
+    auto *StrGV = dyn_cast<GlobalVariable>(Entry->getOperand(1)->stripPointerCasts());
+    if (!F || !StrGV || !StrGV->hasInitializer())
+      continue;
+    auto *Str = dyn_cast<ConstantDataSequential>(StrGV->getInitializer());
+    if (Str && Str->isCString() && Str->getAsCString().trim() == Text)
+      Result.insert(F);
+  }
+  return Result;
+}
+
+/// What a call reaches, as placement sees it.
+enum class CalleeClass : uint8_t {
+  Defined,   ///< functions of this module, whose regions are computed here
+  External,  ///< code without metadata: a table mark or the reserve
+  CrossFile, ///< defined in another module: the reserve
+  Indirect,  ///< an indirect call whose targets are not all known: the reserve
+};
+
+/// A call (or a dynamic alloca) of one function.
+struct Site {
+  const Instruction *I = nullptr; ///< null for calls code generation adds
+  bool IsAlloca = false;
+  CalleeClass Class = CalleeClass::Defined;
+  SmallVector<const Function *, 2> Targets; ///< functions of this module
+  std::string Label;
+  std::optional<uint64_t> Mark; ///< External: the table's mark
+  UncutReason Uncuttable = UncutReason::None;
+  bool MustTail = false;
+  bool Cut = false;
+  CheckpointReason Reason = CheckpointReason::MaxPath;
+  uint64_t Region = 0;
+};
+
+struct Node {
+  const Function *F = nullptr;
+  FunctionPlacement *P = nullptr;
+  std::vector<Site> Sites;
+  /// Set by the cycle walk: a check on entry cuts every edge into F.
+  bool EntryCut = false;
+  uint64_t Longest = 0;
+  bool Done = false;
+};
+
+class Placer {
+public:
+  Placer(Module &M, const CallGraphInfo &G, const StackAnalysisInfo &SA,
+         FunctionAnalysisManager &FAM, CheckpointPlacementInfo &R)
+      : M(M), G(G), SA(SA), FAM(FAM), R(R), TLII(Triple(M.getTargetTriple())) {}
+
+  void run() {
+    R.MaxPath = MaxPath;
+    R.Slack = Slack;
+    R.MinChunk = MinChunk;
+    R.Reserve = ExternalReserve;
+    // Placement runs at the full-LTO link or without LTO: a module with
+    // full-LTO flags that is placed is the linked whole program.
+    R.WholeProgram = ltoPhaseOf(M) == LTOPhase::FullPreLink;
+
+    auto NoCheckpoints = annotated(M, "capri.no_checkpoints");
+    auto CheckpointAll = annotated(M, "capri.checkpoint_all");
+    // Every function first: the map's storage moves as it grows.
+    for (const auto &Entry : G.Nodes)
+      R.Functions[Entry.first];
+    Nodes.reserve(G.Nodes.size());
+    for (const auto &Entry : G.Nodes) {
+      const Function *F = Entry.first;
+      FunctionPlacement &P = R.Functions.find(F)->second;
+      P.Frame = FAM.getResult<CapriFrameAnalysis>(const_cast<Function &>(*F)).Total;
+      // Naked functions are asm the plugin must not rewrite.
+      P.NoCheckpoints = NoCheckpoints.count(F) || F->hasFnAttribute(Attribute::Naked) ||
+                        F->hasFnAttribute(Attribute::DisableSanitizerInstrumentation);
+      P.CheckpointAll = !P.NoCheckpoints && CheckpointAll.count(F);
+      Index[F] = Nodes.size();
+      Nodes.push_back(Node{F, &P, {}, false, 0, false});
+    }
+    for (Node &N : Nodes)
+      collectSites(N);
+
+    unknownRegions();
+    cycles();
+    maxPath();
+    finish();
+  }
+
+private:
+  Module &M;
+  const CallGraphInfo &G;
+  const StackAnalysisInfo &SA;
+  FunctionAnalysisManager &FAM;
+  CheckpointPlacementInfo &R;
+  TargetLibraryInfoImpl TLII;
+  std::vector<Node> Nodes;
+  DenseMap<const Function *, unsigned> Index;
+  /// Edges (site, target) of cycles that could not be checked at all.
+  DenseSet<std::pair<const Site *, const Function *>> Ignored;
+  std::vector<SmallVector<std::pair<Node *, Site *>, 4>> CallersOf;
+
+  Node *node(const Function *F) {
+    auto It = Index.find(F);
+    return It == Index.end() ? nullptr : &Nodes[It->second];
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Sites
+  //===--------------------------------------------------------------------===//
+
+  /// A definition of this module that a call to F certainly reaches: the
+  /// same rule as the call graph's (no other definition can replace it).
+  const Function *definedHere(const Function *F) const {
+    if (!F || F->isDeclaration() || !G.node(F))
+      return nullptr;
+    if (F->hasLocalLinkage())
+      return F;
+    if (F->isInterposable() || F->hasAvailableExternallyLinkage())
+      return nullptr;
+    return F;
+  }
+
+  /// Whether a symbol this module does not define belongs to the C
+  /// implementation (libc, libm, the compiler's runtime) rather than to
+  /// another file of the program: the table knows it, LLVM knows it as a
+  /// library function, or its name is reserved to the implementation.
+  bool isLibrary(StringRef Name, const Function *Decl) const {
+    if (libcStackMark(Name))
+      return true;
+    LibFunc LF;
+    if (Decl && TLII.getLibFunc(*Decl, LF))
+      return true;
+    return Name.starts_with("__") ||
+           (Name.size() > 1 && Name[0] == '_' && isUpper(Name[1]));
+  }
+
+  /// Classifies a call by the name of what it reaches.
+  void classifyNamed(Site &S, StringRef Name, const Function *F, bool Codegen) {
+    S.Label = Name.str();
+    if (const Function *D = definedHere(F)) {
+      S.Class = CalleeClass::Defined;
+      S.Targets.push_back(D);
+      return;
+    }
+    // At the whole-program link nothing is in another file; calls code
+    // generation adds go to the implementation.
+    if (R.WholeProgram || Codegen || isLibrary(Name, F)) {
+      S.Class = CalleeClass::External;
+      S.Mark = libcStackMark(Name);
+      return;
+    }
+    S.Class = CalleeClass::CrossFile;
+  }
+
+  /// Whether the call graph saw an inline asm of this type that calls.
+  bool asmMayCall(const Node &N, const CallBase &CB) const {
+    uint32_t Hash = irTypeHash(CB.getFunctionType());
+    for (const CallEdge &E : G.node(N.F)->Calls)
+      if (E.Kind == CallKind::Asm && E.IRTypeId == Hash)
+        return true;
+    return false;
+  }
+
+  void collectSites(Node &N) {
+    const Function &F = *N.F;
+    StringSet<> CodegenSeen;
+    auto AddCodegen = [&](StringRef Name, const Instruction *I) {
+      if (Name.empty() || !CodegenSeen.insert(Name).second)
+        return;
+      Site S;
+      S.I = I;
+      S.Uncuttable = UncutReason::Codegen;
+      classifyNamed(S, Name, M.getFunction(Name), /*Codegen=*/true);
+      N.Sites.push_back(std::move(S));
+    };
+
+    bool TlsSeen = false;
+    for (const Instruction &I : instructions(F)) {
+      if (auto *AI = dyn_cast<AllocaInst>(&I)) {
+        if (!AI->isStaticAlloca()) {
+          Site S;
+          S.I = AI;
+          S.IsAlloca = true;
+          S.Label = "<alloca>";
+          N.Sites.push_back(std::move(S));
+        }
+        continue;
+      }
+      if (!TlsSeen && usesTlsGetAddr(I, M)) {
+        TlsSeen = true;
+        AddCodegen("__tls_get_addr", &I);
+      }
+      auto *CB = dyn_cast<CallBase>(&I);
+      if (!CB) {
+        AddCodegen(instructionLibcall(I).Name, &I);
+        continue;
+      }
+      Site S;
+      S.I = CB;
+      if (CB->hasFnAttr(Attribute::ReturnsTwice))
+        S.Uncuttable = UncutReason::ReturnsTwice;
+      if (auto *CI = dyn_cast<CallInst>(CB); CI && CI->isMustTailCall()) {
+        S.Uncuttable = UncutReason::MustTail;
+        S.MustTail = true;
+      }
+      if (auto *II = dyn_cast<IntrinsicInst>(CB)) {
+        // An intrinsic is a call only when code generation makes it one.
+        Libcall Lib = intrinsicLibcall(*II, F);
+        if (Lib.Name.empty())
+          continue;
+        classifyNamed(S, Lib.Name, M.getFunction(Lib.Name), /*Codegen=*/true);
+        N.Sites.push_back(std::move(S));
+        continue;
+      }
+      const Value *Target = CB->getCalledOperand()->stripPointerCasts();
+      if (CB->isInlineAsm() || isa<CallBrInst>(CB)) {
+        if (!asmMayCall(N, *CB))
+          continue;
+        // The asm cannot be outlined faithfully: its call stays unchecked.
+        S.Uncuttable = UncutReason::InlineAsm;
+        S.Class = CalleeClass::External;
+        S.Label = "<inline asm>";
+        N.Sites.push_back(std::move(S));
+        continue;
+      }
+      if (auto *GA = dyn_cast<GlobalAlias>(Target))
+        if (!GA->isInterposable())
+          Target = GA->getAliaseeObject();
+      if (auto *Callee = dyn_cast<Function>(Target)) {
+        classifyNamed(S, Callee->getName(), Callee, /*Codegen=*/false);
+        N.Sites.push_back(std::move(S));
+        continue;
+      }
+      if (auto *GV = dyn_cast<GlobalValue>(Target)) {
+        // An ifunc or an interposable alias: chosen at load time.
+        S.Class = CalleeClass::External;
+        S.Label = GV->getName().str();
+        S.Mark = libcStackMark(S.Label);
+        N.Sites.push_back(std::move(S));
+        continue;
+      }
+      // Indirect: the module's address-taken functions of the call's type.
+      CallEdge E;
+      E.Kind = CallKind::Indirect;
+      if (auto Id = cTypeId(*CB)) {
+        E.TypeId = *Id;
+      } else {
+        E.TypeId = irTypeHash(CB->getFunctionType());
+        E.Flags = callflags::TypeCoarse;
+      }
+      S.Label = calleeLabel(E);
+      for (const Function *T : G.indirectTargets(E))
+        S.Targets.push_back(T);
+      // Only the whole program knows every function an indirect call may
+      // reach; in one file of many, a target may live in another.
+      S.Class = R.WholeProgram && !S.Targets.empty() ? CalleeClass::Defined
+                                                     : CalleeClass::Indirect;
+      N.Sites.push_back(std::move(S));
+    }
+    // Calls code generation adds with no instruction of their own.
+    if (stackProtectorCall(F) != MachineCalls::None)
+      AddCodegen("__stack_chk_fail", nullptr);
+    AddCodegen(profilingCall(F), nullptr);
+    AddCodegen(sanitizerRuntimeCall(F), nullptr);
+  }
+
+  bool cuttable(const Node &N, const Site &S) const {
+    return !S.IsAlloca && !N.P->NoCheckpoints && S.Uncuttable == UncutReason::None;
+  }
+
+  void cut(Site &S, CheckpointReason Reason) {
+    S.Cut = true;
+    S.Reason = Reason;
+  }
+
+  /// Whether the graph still has the edge S -> T (for the cycle walk and
+  /// the bottom-up order).
+  bool live(const Site &S, const Function *T) const {
+    if (S.Cut || S.IsAlloca || S.Class != CalleeClass::Defined)
+      return false;
+    if (Ignored.count({&S, T}))
+      return false;
+    const Node &TN = Nodes[Index.find(T)->second];
+    return !TN.EntryCut;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // 1. Calls whose region the module cannot bound, and checkpoint_all
+  //===--------------------------------------------------------------------===//
+
+  void unknownRegions() {
+    for (Node &N : Nodes)
+      for (Site &S : N.Sites) {
+        if (!cuttable(N, S))
+          continue;
+        switch (S.Class) {
+        case CalleeClass::CrossFile:
+          cut(S, CheckpointReason::CrossFile);
+          continue;
+        case CalleeClass::Indirect:
+          cut(S, CheckpointReason::Indirect);
+          continue;
+        case CalleeClass::External:
+          if (!S.Mark) {
+            cut(S, CheckpointReason::External);
+            continue;
+          }
+          break;
+        case CalleeClass::Defined:
+          break;
+        }
+        if (N.P->CheckpointAll)
+          cut(S, CheckpointReason::Forced);
+      }
+  }
+
+  //===--------------------------------------------------------------------===//
+  // 2. Cycles: a depth-first walk inside each strongly connected component
+  //===--------------------------------------------------------------------===//
+
+  struct WalkFrame {
+    Node *N;
+    unsigned SiteIdx = 0;
+    unsigned TargetIdx = 0;
+  };
+
+  /// The edge a walk frame is at (its site), or null when done.
+  static Site *currentSite(WalkFrame &W) {
+    return W.SiteIdx < W.N->Sites.size() ? &W.N->Sites[W.SiteIdx] : nullptr;
+  }
+
+  void cycles() {
+    // Who calls whom, once: the entry of a component is found by its callers.
+    CallersOf.assign(Nodes.size(), {});
+    for (Node &N : Nodes)
+      for (Site &S : N.Sites)
+        if (S.Class == CalleeClass::Defined && !S.IsAlloca)
+          for (const Function *T : S.Targets)
+            CallersOf[Index[T]].push_back({&N, &S});
+    for (const RecursionCycle &C : SA.Cycles) {
+      SmallPtrSet<const Function *, 8> Members(C.Functions.begin(), C.Functions.end());
+      // Members in module order; the entry is the first one called from
+      // outside the component (else the first one).
+      std::vector<Node *> Order;
+      for (Node &N : Nodes)
+        if (Members.count(N.F))
+          Order.push_back(&N);
+      if (Order.empty())
+        continue;
+      Node *Entry = nullptr;
+      for (Node *Cand : Order) {
+        for (auto [Caller, S] : CallersOf[Index[Cand->F]])
+          if (!Members.count(Caller->F) && live(*S, Cand->F))
+            Entry = Cand;
+        if (Entry)
+          break;
+      }
+      if (!Entry)
+        Entry = Order.front();
+      std::vector<Node *> Roots{Entry};
+      Roots.insert(Roots.end(), Order.begin(), Order.end());
+      // A cut of a tree edge, or a check on entry, changes the walk:
+      // start again until a walk finds only cut back edges.
+      while (walk(Roots, Members))
+        ;
+    }
+  }
+
+  /// One depth-first walk; returns true when it changed the graph in a way
+  /// that needs a new walk.
+  bool walk(const std::vector<Node *> &Roots, const SmallPtrSetImpl<const Function *> &Members) {
+    SmallPtrSet<const Node *, 16> Visited, OnStack;
+    for (Node *Root : Roots) {
+      if (Visited.count(Root))
+        continue;
+      std::vector<WalkFrame> Stack{{Root}};
+      Visited.insert(Root);
+      OnStack.insert(Root);
+      while (!Stack.empty()) {
+        WalkFrame &Top = Stack.back();
+        Site *S = currentSite(Top);
+        if (!S) {
+          OnStack.erase(Top.N);
+          Stack.pop_back();
+          continue;
+        }
+        if (Top.TargetIdx >= S->Targets.size()) {
+          ++Top.SiteIdx;
+          Top.TargetIdx = 0;
+          continue;
+        }
+        const Function *T = S->Targets[Top.TargetIdx++];
+        if (!Members.count(T) || !live(*S, T))
+          continue;
+        Node *TN = node(T);
+        if (!OnStack.count(TN)) {
+          if (Visited.insert(TN).second) {
+            OnStack.insert(TN);
+            Stack.push_back({TN});
+          }
+          continue;
+        }
+        // A back edge Top.N -> TN closes a cycle.
+        if (cuttable(*Top.N, *S)) {
+          cut(*S, CheckpointReason::Cycle);
+          continue;
+        }
+        return closeUncuttable(Stack, TN, *S, T);
+      }
+    }
+    return false;
+  }
+
+  /// A back edge that cannot be a checkpoint: cut the tree edge nearest to
+  /// it on the cycle, else check on the entry of a function on the cycle,
+  /// else leave the cycle unchecked. Returns true when the walk must start
+  /// again.
+  bool closeUncuttable(std::vector<WalkFrame> &Stack, Node *Head, Site &Back,
+                       const Function *Target) {
+    size_t From = 0;
+    while (Stack[From].N != Head)
+      ++From;
+    // Tree edges on the cycle: Stack[J] -> Stack[J+1], for J in [From, top).
+    for (size_t J = Stack.size() - 1; J-- > From;) {
+      Site *S = currentSite(Stack[J]);
+      if (S && cuttable(*Stack[J].N, *S)) {
+        cut(*S, CheckpointReason::Cycle);
+        return true;
+      }
+    }
+    for (size_t J = From; J < Stack.size(); ++J) {
+      Node *N = Stack[J].N;
+      if (!N->P->NoCheckpoints) {
+        N->EntryCut = true;
+        N->P->EntryCheckpoint = UncutReason::Cycle;
+        return true;
+      }
+    }
+    Ignored.insert({&Back, Target});
+    for (size_t J = From; J < Stack.size(); ++J)
+      Stack[J].N->P->UncheckedCycle = true;
+    return false;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // 3. MaxPath, bottom-up over what is left: a DAG
+  //===--------------------------------------------------------------------===//
+
+  /// What a call to one function adds below the caller's stack pointer:
+  /// nothing when the callee checks on its own entry.
+  uint64_t contribution(const Node &T) const {
+    return T.EntryCut || T.P->EntryCheckpoint != UncutReason::None ? 0 : T.Longest;
+  }
+
+  /// The region of a site: the most any of its targets may use.
+  uint64_t siteRegion(const Site &S) {
+    switch (S.Class) {
+    case CalleeClass::External:
+      return S.Mark ? *S.Mark : R.Reserve;
+    case CalleeClass::CrossFile:
+      return R.Reserve;
+    case CalleeClass::Indirect:
+    case CalleeClass::Defined: {
+      uint64_t Region = S.Class == CalleeClass::Indirect ? R.Reserve : 0;
+      for (const Function *T : S.Targets)
+        Region = std::max(Region, contribution(*node(T)));
+      return Region;
+    }
+    }
+    return R.Reserve;
+  }
+
+  /// Callees before callers: a post-order walk of the remaining graph. An
+  /// edge that still closes a cycle (it cannot, once the cycles are cut;
+  /// this only guards the walk) is left out and its cycle flagged.
+  std::vector<Node *> bottomUp() {
+    std::vector<Node *> Order;
+    SmallPtrSet<const Node *, 32> Visited, OnStack;
+    for (Node &Root : Nodes) {
+      if (Visited.count(&Root))
+        continue;
+      std::vector<WalkFrame> Stack{{&Root}};
+      Visited.insert(&Root);
+      OnStack.insert(&Root);
+      while (!Stack.empty()) {
+        WalkFrame &Top = Stack.back();
+        Site *S = currentSite(Top);
+        if (!S) {
+          OnStack.erase(Top.N);
+          Order.push_back(Top.N);
+          Stack.pop_back();
+          continue;
+        }
+        if (Top.TargetIdx >= S->Targets.size()) {
+          ++Top.SiteIdx;
+          Top.TargetIdx = 0;
+          continue;
+        }
+        const Function *T = S->Targets[Top.TargetIdx++];
+        if (!live(*S, T))
+          continue;
+        Node *TN = node(T);
+        if (OnStack.count(TN)) {
+          Ignored.insert({S, T});
+          Top.N->P->UncheckedCycle = TN->P->UncheckedCycle = true;
+          continue;
+        }
+        if (Visited.insert(TN).second) {
+          OnStack.insert(TN);
+          Stack.push_back({TN});
+        }
+      }
+    }
+    return Order;
+  }
+
+  void maxPath() {
+    for (Node *N : bottomUp())
+      place(*N);
+  }
+
+  void place(Node &N) {
+    const uint64_t Frame = N.P->Frame;
+    uint64_t Uncut = 0, Tail = 0;
+    UncutReason UncutWhy = UncutReason::None, TailWhy = UncutReason::None;
+    std::vector<std::pair<Site *, uint64_t>> Candidates;
+    for (Site &S : N.Sites) {
+      if (S.Cut || S.IsAlloca)
+        continue;
+      uint64_t Region = 0;
+      if (S.Class == CalleeClass::Defined) {
+        for (const Function *T : S.Targets)
+          if (!Ignored.count({&S, T}))
+            Region = std::max(Region, contribution(*node(T)));
+      } else {
+        Region = siteRegion(S);
+      }
+      if (S.MustTail) {
+        // The callee replaces the caller's frame: the larger of the two.
+        if (Region > Tail)
+          Tail = Region, TailWhy = UncutReason::MustTail;
+      } else if (!cuttable(N, S)) {
+        if (Region > Uncut)
+          Uncut = Region, UncutWhy = S.Uncuttable;
+      } else {
+        Candidates.push_back({&S, Region});
+      }
+    }
+    // From the largest region down: cut while the deepest remaining call
+    // makes the path exceed what the function must allow anyway.
+    // (Sites are in program order: ties keep it.)
+    std::sort(Candidates.begin(), Candidates.end(), [](const auto &A, const auto &B) {
+      return A.second != B.second ? A.second > B.second : A.first < B.first;
+    });
+    uint64_t Floor = std::max<uint64_t>({R.MaxPath, Frame + Uncut, Tail});
+    uint64_t Rest = Uncut;
+    for (auto &[S, Region] : Candidates) {
+      if (!N.P->NoCheckpoints && Region > 0 && Frame + Region > Floor) {
+        cut(*S, S->Class == CalleeClass::External ? CheckpointReason::External
+                                                  : CheckpointReason::MaxPath);
+        continue;
+      }
+      Rest = std::max(Rest, Region);
+    }
+    N.Longest = std::max(Frame + Rest, Tail);
+    // A call that cannot be a checkpoint and takes the function over
+    // MaxPath: check on entry instead, for the whole region.
+    uint64_t UncutPath = Uncut ? Frame + Uncut : 0;
+    if (!N.P->NoCheckpoints && N.P->EntryCheckpoint == UncutReason::None &&
+        std::max(UncutPath, Tail) > R.MaxPath)
+      N.P->EntryCheckpoint = UncutPath >= Tail ? UncutWhy : TailWhy;
+    N.Done = true;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // 4. Regions, dynamic allocas, the result
+  //===--------------------------------------------------------------------===//
+
+  void finish() {
+    for (Node &N : Nodes) {
+      N.P->EntryRegion = N.Longest;
+      if (N.P->EntryCheckpoint != UncutReason::None)
+        ++NumEntry;
+      for (Site &S : N.Sites) {
+        if (S.IsAlloca) {
+          if (N.P->NoCheckpoints)
+            continue;
+          // The check asks for the alloca's size plus the rest of the
+          // function's region below it.
+          S.Cut = true;
+          S.Reason = CheckpointReason::DynamicAlloca;
+          S.Region = N.Longest > N.P->Frame ? N.Longest - N.P->Frame : 0;
+        } else if (S.Cut) {
+          S.Region = siteRegion(S);
+        } else {
+          continue;
+        }
+        Checkpoint C;
+        C.Site = S.I;
+        C.Caller = N.F;
+        C.Callees.assign(S.Targets.begin(), S.Targets.end());
+        C.CalleeLabel = S.Label;
+        C.Reason = S.Reason;
+        C.Region = S.Region;
+        count(C.Reason);
+        N.P->Checkpoints.push_back(R.Checkpoints.size());
+        R.Checkpoints.push_back(std::move(C));
+      }
+    }
+  }
+
+  static void count(CheckpointReason Reason) {
+    switch (Reason) {
+    case CheckpointReason::Cycle: ++NumCycle; break;
+    case CheckpointReason::MaxPath: ++NumMaxPath; break;
+    case CheckpointReason::CrossFile: ++NumCrossFile; break;
+    case CheckpointReason::External: ++NumExternal; break;
+    case CheckpointReason::Indirect: ++NumIndirect; break;
+    case CheckpointReason::DynamicAlloca: ++NumDynamicAlloca; break;
+    case CheckpointReason::Forced: ++NumForced; break;
+    }
+  }
+};
+
+void printLoc(raw_ostream &OS, const Instruction *I) {
+  if (!I)
+    return;
+  const DebugLoc &DL = I->getDebugLoc();
+  if (DL && DL.getLine())
+    OS << " at " << DL->getFilename() << ":" << DL.getLine();
+}
+
+} // namespace
+
+bool CheckpointPlacementInfo::invalidate(Module &M, const PreservedAnalyses &PA,
+                                         ModuleAnalysisManager::Invalidator &Inv) {
+  auto PAC = PA.getChecker<CapriCheckpointAnalysis>();
+  return (!PAC.preserved() && !PAC.preservedSet<AllAnalysesOn<Module>>()) ||
+         Inv.invalidate<CapriCallGraphAnalysis>(M, PA) ||
+         Inv.invalidate<CapriStackAnalysis>(M, PA);
+}
+
+CheckpointPlacementInfo CapriCheckpointAnalysis::run(Module &M, ModuleAnalysisManager &MAM) {
+  CheckpointPlacementInfo R;
+  const CallGraphInfo &G = MAM.getResult<CapriCallGraphAnalysis>(M);
+  const StackAnalysisInfo &SA = MAM.getResult<CapriStackAnalysis>(M);
+  auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
+  Placer(M, G, SA, FAM, R).run();
+  return R;
+}
+
+void CheckpointPlacementInfo::print(raw_ostream &OS, const Module &M) const {
+  OS << "capri checkpoints of " << M.getModuleIdentifier() << " (max-path " << MaxPath
+     << ", slack " << Slack << ", min-chunk " << MinChunk << ", external-reserve " << Reserve
+     << (WholeProgram ? ", whole program" : "") << ")\n";
+  for (const auto &[F, P] : Functions) {
+    OS << "function " << F->getName() << " frame " << P.Frame << " entry-region "
+       << P.EntryRegion;
+    if (P.NoCheckpoints)
+      OS << " no-checkpoints";
+    if (P.CheckpointAll)
+      OS << " checkpoint-all";
+    if (P.EntryCheckpoint != UncutReason::None)
+      OS << " entry-checkpoint " << uncutReasonName(P.EntryCheckpoint);
+    if (P.UncheckedCycle)
+      OS << " unchecked-cycle";
+    OS << "\n";
+    for (unsigned I : P.Checkpoints) {
+      const Checkpoint &C = Checkpoints[I];
+      OS << "  checkpoint " << F->getName() << " -> " << C.CalleeLabel;
+      if (C.Callees.size() > 1 || (C.Callees.size() == 1 && C.Callees[0]->getName() != C.CalleeLabel)) {
+        OS << " {";
+        for (size_t J = 0; J < C.Callees.size(); ++J)
+          OS << (J ? ", " : "") << C.Callees[J]->getName();
+        OS << "}";
+      }
+      OS << " " << reasonName(C.Reason) << " region " << C.Region;
+      if (C.Reason == CheckpointReason::DynamicAlloca)
+        OS << "+size";
+      if (C.Region <= Slack && C.Reason != CheckpointReason::DynamicAlloca)
+        OS << " small";
+      printLoc(OS, C.Site);
+      OS << "\n";
+    }
+  }
+}
+
+PreservedAnalyses CapriCheckpointPrinter::run(Module &M, ModuleAnalysisManager &MAM) {
+  MAM.getResult<CapriCheckpointAnalysis>(M).print(OS, M);
+  return PreservedAnalyses::all();
+}
+
+} // namespace capri
