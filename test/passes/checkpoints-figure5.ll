@@ -2,6 +2,9 @@
 ; on a small call graph with MaxPath = 1 KiB.
 ;
 ; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-max-path=1024 -disable-output %s | FileCheck %s
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-max-path=2048 -disable-output %s | FileCheck %s --check-prefix=MP2048
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-max-path=512 -disable-output %s | FileCheck %s --check-prefix=MP512
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-max-path=2048 -capri-slack=700 -disable-output %s | FileCheck %s --check-prefix=SLACK
 ;
 ; Frames (KiB): Main 0.5, A 0.8, B 1, C 0.2, D 0.2, E 0.2; E -> C closes a
 ; cycle. The edges used here (the graph of the figure as reconstructed for
@@ -45,6 +48,19 @@
 ;    longest(C) = 624.
 ; Five checkpoints; the thread that starts in Main needs a first chunk of
 ; 928 bytes.
+;
+; MaxPath 2048 (the default): E -> C as before (region 624). A: 816 + 624 =
+; 1440 fits; B: 1024 + 624 = 1648 fits. Main, largest first: Main->B
+; 512 + 1648 = 2160 > 2048, checkpoint; then Main->A 512 + 1440 = 1952 and
+; Main->D 928 fit: longest(Main) = 1952. Cutting the largest edge alone
+; brought Main under MaxPath.
+;
+; MaxPath 512: E 208; D->E 416 fits (longest(D) = 416); C->D 208 + 416 =
+; 624 > 512, checkpoint (longest(C) = 208); A's and B's frames alone exceed
+; 512, so each of their calls is checked (A->C, A->E, B->C, regions 208);
+; Main 512 + anything > 512: Main->A (816), Main->B (1024), Main->D (416).
+; E -> C's region is now longest(C) = 208. A region within the slack (256
+; by default) is marked "small": its check needs no subtraction.
 
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-pc-linux-gnu"
@@ -62,6 +78,36 @@ target triple = "x86_64-pc-linux-gnu"
 ; CHECK-NEXT: function E frame 208 entry-region 208
 ; CHECK-NEXT:   checkpoint E -> C cycle region 624
 ; CHECK-NOT:  checkpoint
+
+; MP2048:      function Main frame 512 entry-region 1952
+; MP2048-NEXT:   checkpoint Main -> B maxpath region 1648
+; MP2048-NEXT: function A frame 816 entry-region 1440
+; MP2048-NEXT: function B frame 1024 entry-region 1648
+; MP2048-NEXT: function C frame 208 entry-region 624
+; MP2048-NEXT: function D frame 208 entry-region 416
+; MP2048-NEXT: function E frame 208 entry-region 208
+; MP2048-NEXT:   checkpoint E -> C cycle region 624{{$}}
+; MP2048-NOT:  checkpoint
+
+; MP512:      function Main frame 512 entry-region 512
+; MP512-NEXT:   checkpoint Main -> A maxpath region 816
+; MP512-NEXT:   checkpoint Main -> B maxpath region 1024
+; MP512-NEXT:   checkpoint Main -> D maxpath region 416
+; MP512-NEXT: function A frame 816 entry-region 816
+; MP512-NEXT:   checkpoint A -> C maxpath region 208 small
+; MP512-NEXT:   checkpoint A -> E maxpath region 208 small
+; MP512-NEXT: function B frame 1024 entry-region 1024
+; MP512-NEXT:   checkpoint B -> C maxpath region 208 small
+; MP512-NEXT: function C frame 208 entry-region 208
+; MP512-NEXT:   checkpoint C -> D maxpath region 416
+; MP512-NEXT: function D frame 208 entry-region 416
+; MP512-NEXT: function E frame 208 entry-region 208
+; MP512-NEXT:   checkpoint E -> C cycle region 208 small
+; MP512-NOT:  checkpoint
+
+; SLACK: (max-path 2048, slack 700,
+; SLACK: checkpoint Main -> B maxpath region 1648{{$}}
+; SLACK: checkpoint E -> C cycle region 624 small
 
 define void @Main() {
   %frame = alloca [432 x i8], align 16
