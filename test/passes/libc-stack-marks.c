@@ -10,9 +10,10 @@
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 11 table entries
+// CHECK:     checked 14 table entries
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,11 @@ static void free_consolidate(void) {
   CALL(free, b, 0, 0);
 }
 static void free_trim(void) { CALL(free, malloc(100000), 0, 0); }
+static jmp_buf env;
+static void setjmp_plain(void) { CALL(_setjmp, env, 0, 0); }
+static void sigsetjmp_nomask(void) { CALL(__sigsetjmp, env, 0, 0); }
+static void sigsetjmp_mask(void) { CALL(__sigsetjmp, env, 1, 0); }
+static void setjmp_bsd(void) { CALL(setjmp, env, 0, 0); }
 static void puts_first(void) { CALL(puts, "hello", 0, 0); }
 static void puts_flush(void) {
   puts("x");
@@ -132,6 +138,10 @@ static const struct {
     {"free", "mmap-sized", free_mmap},
     {"free", "consolidating", free_consolidate},
     {"free", "trimming", free_trim},
+    {"_setjmp", "", setjmp_plain},
+    {"setjmp", "saving the signal mask", setjmp_bsd},
+    {"__sigsetjmp", "without the signal mask", sigsetjmp_nomask},
+    {"__sigsetjmp", "saving the signal mask", sigsetjmp_mask},
     {"puts", "first call", puts_first},
     {"puts", "flushing", puts_flush},
 };
