@@ -1,6 +1,7 @@
 //===-- Report.cpp - remarks and recursion diagnostics --------------------===//
 #include "Report.h"
 #include "CapriOptions.h"
+#include "CheckpointPlacement.h"
 #include "Diagnostic.h"
 #include "Pipeline.h"
 #include "StackAnalysis.h"
@@ -37,6 +38,46 @@ std::string describeCycle(const RecursionCycle &C) {
   }
   OS << C.Functions.front()->getName();
   return OS.str();
+}
+
+/// One remark per checkpoint (-Rpass-analysis=capri-checkpoint), one per
+/// function that needs a check on entry or has a cycle with no check.
+void reportCheckpoints(Module &M, const CheckpointPlacementInfo &CP,
+                       FunctionAnalysisManager &FAM) {
+  for (Function &F : M) {
+    const FunctionPlacement *P = CP.get(&F);
+    if (!P)
+      continue;
+    auto &ORE = FAM.getResult<OptimizationRemarkEmitterAnalysis>(F);
+    for (unsigned I : P->Checkpoints) {
+      const Checkpoint &C = CP.Checkpoints[I];
+      ORE.emit([&] {
+        OptimizationRemarkAnalysis R("capri-checkpoint", "Checkpoint", C.Site);
+        R << "checkpoint (" << ore::NV("Reason", reasonName(C.Reason)) << ")";
+        if (C.Reason == CheckpointReason::DynamicAlloca)
+          R << " before a variable-size alloca: region " << ore::NV("RegionBytes", C.Region)
+            << " bytes plus its size";
+        else
+          R << " at a call to " << ore::NV("Callee", C.CalleeLabel) << ": region "
+            << ore::NV("RegionBytes", C.Region) << " bytes";
+        return R;
+      });
+    }
+    if (P->EntryCheckpoint != UncutReason::None)
+      ORE.emit([&] {
+        OptimizationRemarkAnalysis R("capri-checkpoint", "EntryCheckpoint", &F);
+        R << "check on entry (" << ore::NV("Reason", uncutReasonName(P->EntryCheckpoint))
+          << "): region " << ore::NV("RegionBytes", P->EntryRegion) << " bytes";
+        return R;
+      });
+    if (P->UncheckedCycle)
+      ORE.emit([&] {
+        OptimizationRemarkAnalysis R("capri-checkpoint", "UncheckedCycle", &F);
+        R << "a call cycle through " << ore::NV("Function", F.getName())
+          << " has no checkpoint (capri.no_checkpoints): its stack use is not bounded";
+        return R;
+      });
+  }
 }
 
 } // namespace
@@ -76,6 +117,8 @@ PreservedAnalyses CapriReportPass::run(Module &M, ModuleAnalysisManager &MAM) {
       return R;
     });
   }
+
+  reportCheckpoints(M, MAM.getResult<CapriCheckpointAnalysis>(M), FAM);
 
   if (RecursionDiagnostic == RecursionSeverity::Off)
     return PreservedAnalyses::all();
