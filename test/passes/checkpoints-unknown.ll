@@ -14,7 +14,7 @@ target triple = "x86_64-pc-linux-gnu"
 
 declare void @parse_config(ptr)
 declare i32 @printf(ptr, ...)
-declare ptr @__errno_location()
+declare i32 @__printf_chk(i32, ptr, ...)
 declare ptr @malloc(i64)
 declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
 
@@ -50,13 +50,13 @@ define weak void @weak_fn() {
 ; a name reserved to the implementation: the reserve.
 ; CHECK-LABEL: function ext
 ; CHECK-NEXT:    checkpoint ext -> printf external region 16384
-; CHECK-NEXT:    checkpoint ext -> __errno_location external region 16384
+; CHECK-NEXT:    checkpoint ext -> __printf_chk external region 16384
 ; RESERVE-LABEL: function ext
 ; RESERVE-NEXT:    checkpoint ext -> printf external region 4096
-; RESERVE-NEXT:    checkpoint ext -> __errno_location external region 4096
+; RESERVE-NEXT:    checkpoint ext -> __printf_chk external region 4096
 define void @ext(i32 %x) {
   %r = call i32 (ptr, ...) @printf(ptr @fmt, i32 %x)
-  %e = call ptr @__errno_location()
+  %e = call i32 (i32, ptr, ...) @__printf_chk(i32 1, ptr @fmt, i32 %x)
   ret void
 }
 

@@ -10,13 +10,16 @@
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 14 table entries
+// CHECK:     checked 20 table entries
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +79,13 @@ static void memset_big(void) { CALL(memset, dst, 1, 65536); }
 static void memcmp_equal(void) { CALL(memcmp, src, src2, 65536); }
 static void strlen_long(void) { CALL(strlen, src, 0, 0); }
 static void strcmp_equal(void) { CALL(strcmp, src, src2, 0); }
+static void strchr_miss(void) { CALL(strchr, src, 'q', 0); }
+static void memchr_miss(void) { CALL(memchr, src, 'q', 65536); }
+static void bcmp_equal(void) { CALL(bcmp, src, src2, 65536); }
+static void strspn_long(void) { CALL(strspn, src, "xyz", 0); }
+static void strspn_many(void) { CALL(strspn, src, "abcdefghijklmnopqrstuvwxyz", 0); }
+static void errno_location(void) { CALL(__errno_location, 0, 0, 0); }
+static void ctype_b_loc(void) { CALL(__ctype_b_loc, 0, 0, 0); }
 static void malloc_first(void) { CALL(malloc, 100, 0, 0); }
 static void malloc_first_mmap(void) { CALL(malloc, 1 << 20, 0, 0); }
 static void malloc_warm(void) {
@@ -126,6 +136,13 @@ static const struct {
     {"memcmp", "equal", memcmp_equal},
     {"strlen", "long", strlen_long},
     {"strcmp", "equal", strcmp_equal},
+    {"strchr", "not found", strchr_miss},
+    {"memchr", "not found", memchr_miss},
+    {"bcmp", "equal", bcmp_equal},
+    {"strspn", "3 accepted bytes", strspn_long},
+    {"strspn", "26 accepted bytes", strspn_many},
+    {"__errno_location", "", errno_location},
+    {"__ctype_b_loc", "", ctype_b_loc},
     {"malloc", "first call", malloc_first},
     {"malloc", "first call, mmap-sized", malloc_first_mmap},
     {"malloc", "warm", malloc_warm},
