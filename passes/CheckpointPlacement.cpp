@@ -142,7 +142,6 @@ struct Node {
   /// Set by the cycle walk: a check on entry cuts every edge into F.
   bool EntryCut = false;
   uint64_t Longest = 0;
-  bool Done = false;
 };
 
 class Placer {
@@ -175,7 +174,7 @@ public:
                         F->hasFnAttribute(Attribute::DisableSanitizerInstrumentation);
       P.CheckpointAll = !P.NoCheckpoints && CheckpointAll.count(F);
       Index[F] = Nodes.size();
-      Nodes.push_back(Node{F, &P, {}, false, 0, false});
+      Nodes.push_back(Node{F, &P, {}, false, 0});
     }
     for (Node &N : Nodes)
       collectSites(N);
@@ -675,7 +674,6 @@ private:
     if (!N.P->NoCheckpoints && N.P->EntryCheckpoint == UncutReason::None &&
         std::max(UncutPath, Tail) > R.MaxPath)
       N.P->EntryCheckpoint = UncutPath >= Tail ? UncutWhy : TailWhy;
-    N.Done = true;
   }
 
   //===--------------------------------------------------------------------===//
