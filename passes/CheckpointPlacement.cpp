@@ -229,6 +229,13 @@ private:
     LibFunc LF;
     if (Decl && TLII.getLibFunc(*Decl, LF))
       return true;
+    // C++ names are mangled into the reserved space: only the standard
+    // library's (namespace std and its abbreviations) belong to it.
+    if (Name.consume_front("_Z")) {
+      Name.consume_front("N");
+      Name = Name.ltrim("rVK");
+      return Name.size() > 1 && Name[0] == 'S' && StringRef("tabsiod").contains(Name[1]);
+    }
     return Name.starts_with("__") ||
            (Name.size() > 1 && Name[0] == '_' && isUpper(Name[1]));
   }
@@ -681,6 +688,13 @@ private:
   //===--------------------------------------------------------------------===//
 
   void finish() {
+    // A cycle whose callee turned out to check on its own entry is checked
+    // there, on every call: the call needs no check of its own.
+    for (Node &N : Nodes)
+      for (Site &S : N.Sites)
+        if (S.Cut && S.Reason == CheckpointReason::Cycle &&
+            all_of(S.Targets, [&](const Function *T) { return contribution(*node(T)) == 0; }))
+          S.Cut = false;
     for (Node &N : Nodes) {
       N.P->EntryRegion = N.Longest;
       if (N.P->EntryCheckpoint != UncutReason::None)

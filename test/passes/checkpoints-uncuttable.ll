@@ -57,6 +57,16 @@ define i32 @calls_sj(ptr %env) {
   ret i32 %r
 }
 
+; Recursion into a function that checks on its own entry is checked there,
+; on every call: the recursive call needs no checkpoint.
+; CHECK-LABEL: function sj_rec frame {{[0-9]+}} entry-region {{[0-9]+}} entry-checkpoint returns-twice
+; CHECK-NOT:   checkpoint
+define internal i32 @sj_rec(ptr %env) {
+  %r = call i32 @save_context(ptr %env) returns_twice
+  %s = call i32 @sj_rec(ptr %env)
+  ret i32 %s
+}
+
 ; musttail into a function whose region is 3088 (3008 + 80): the caller's
 ; region is 3088, above MaxPath: an entry check, no checkpoint.
 ; CHECK-LABEL: function mt frame {{[0-9]+}} entry-region 3088 entry-checkpoint musttail

@@ -46,6 +46,22 @@ define weak void @weak_fn() {
   ret void
 }
 
+; C++: a mangled name is another file's function unless it is the standard
+; library's (namespace std).
+; CHECK-LABEL: function cxx
+; CHECK-NEXT:    checkpoint cxx -> _ZN6parser5parseEv cross-file region 16384
+; CHECK-NEXT:    checkpoint cxx -> _ZNSt6thread4joinEv external region 16384
+; CHECK-NEXT:    checkpoint cxx -> _ZNKSt9exception4whatEv external region 16384
+define void @cxx(ptr %t) {
+  call void @_ZN6parser5parseEv()
+  call void @_ZNSt6thread4joinEv(ptr %t)
+  %w = call ptr @_ZNKSt9exception4whatEv(ptr %t)
+  ret void
+}
+declare void @_ZN6parser5parseEv()
+declare void @_ZNSt6thread4joinEv(ptr)
+declare ptr @_ZNKSt9exception4whatEv(ptr)
+
 ; libc without a measured mark (printf's stack depends on its format), and
 ; a name reserved to the implementation: the reserve.
 ; CHECK-LABEL: function ext
