@@ -448,11 +448,13 @@ private:
       // Members in module order; the entry is the first one called from
       // outside the component (else the first one).
       std::vector<Node *> Order;
-      for (Node &N : Nodes)
-        if (Members.count(N.F))
-          Order.push_back(&N);
+      for (const Function *F : C.Functions)
+        if (Node *N = node(F))
+          Order.push_back(N);
       if (Order.empty())
         continue;
+      // Nodes are stored in module order.
+      llvm::sort(Order, [](const Node *A, const Node *B) { return A < B; });
       Node *Entry = nullptr;
       for (Node *Cand : Order) {
         for (auto [Caller, S] : CallersOf[Index[Cand->F]])
@@ -465,23 +467,32 @@ private:
         Entry = Order.front();
       std::vector<Node *> Roots{Entry};
       Roots.insert(Roots.end(), Order.begin(), Order.end());
-      // A cut of a tree edge, or a check on entry, changes the walk:
-      // start again until a walk finds only cut back edges.
-      while (walk(Roots, Members))
-        ;
+      walk(Roots, Members);
     }
   }
 
-  /// One depth-first walk; returns true when it changed the graph in a way
-  /// that needs a new walk.
-  bool walk(const std::vector<Node *> &Roots, const SmallPtrSetImpl<const Function *> &Members) {
+  /// One depth-first walk over the component: from its entry, then from
+  /// any function not yet reached. A closing call that cannot be a
+  /// checkpoint removes another edge of its cycle and undoes the part of the
+  /// walk that went through it, so the walk stays one walk of the graph as
+  /// it now is (no walk starts again from the entry).
+  void walk(const std::vector<Node *> &Roots, const SmallPtrSetImpl<const Function *> &Members) {
     SmallPtrSet<const Node *, 16> Visited, OnStack;
+    // Nodes in the order the walk reached them, to undo part of the walk.
+    std::vector<const Node *> Reached;
+    DenseMap<const Node *, size_t> ReachedAt;
+    auto Enter = [&](std::vector<WalkFrame> &Stack, Node *N) {
+      Visited.insert(N);
+      OnStack.insert(N);
+      ReachedAt[N] = Reached.size();
+      Reached.push_back(N);
+      Stack.push_back({N});
+    };
     for (Node *Root : Roots) {
       if (Visited.count(Root))
         continue;
-      std::vector<WalkFrame> Stack{{Root}};
-      Visited.insert(Root);
-      OnStack.insert(Root);
+      std::vector<WalkFrame> Stack;
+      Enter(Stack, Root);
       while (!Stack.empty()) {
         WalkFrame &Top = Stack.back();
         Site *S = currentSite(Top);
@@ -500,10 +511,8 @@ private:
           continue;
         Node *TN = node(T);
         if (!OnStack.count(TN)) {
-          if (Visited.insert(TN).second) {
-            OnStack.insert(TN);
-            Stack.push_back({TN});
-          }
+          if (!Visited.count(TN))
+            Enter(Stack, TN);
           continue;
         }
         // A back edge Top.N -> TN closes a cycle.
@@ -517,18 +526,30 @@ private:
           cut(*S, CheckpointReason::Cycle);
           continue;
         }
-        return closeUncuttable(Stack, TN, *S, T);
+        // The edge into Stack[J + 1] is gone: undo the walk below it (the
+        // nodes reached since, all in its subtree) and go on from
+        // Stack[J], as if the edge had never been there.
+        std::optional<size_t> J = closeUncuttable(Stack, TN, *S, T);
+        if (!J)
+          continue;
+        size_t From = ReachedAt[Stack[*J + 1].N];
+        for (size_t I = From; I < Reached.size(); ++I) {
+          Visited.erase(Reached[I]);
+          OnStack.erase(Reached[I]);
+          ReachedAt.erase(Reached[I]);
+        }
+        Reached.resize(From);
+        Stack.resize(*J + 1);
       }
     }
-    return false;
   }
 
   /// A back edge that cannot be a checkpoint: cut the tree edge nearest to
   /// it on the cycle, else check on the entry of a function on the cycle,
-  /// else leave the cycle unchecked. Returns true when the walk must start
-  /// again.
-  bool closeUncuttable(std::vector<WalkFrame> &Stack, Node *Head, Site &Back,
-                       const Function *Target) {
+  /// else leave the cycle unchecked. Returns the frame whose tree edge is
+  /// now gone, if any.
+  std::optional<size_t> closeUncuttable(std::vector<WalkFrame> &Stack, Node *Head, Site &Back,
+                                        const Function *Target) {
     size_t From = 0;
     while (Stack[From].N != Head)
       ++From;
@@ -537,21 +558,24 @@ private:
       Site *S = currentSite(Stack[J]);
       if (S && cuttable(*Stack[J].N, *S)) {
         cut(*S, CheckpointReason::Cycle);
-        return true;
+        return J;
       }
     }
-    for (size_t J = From; J < Stack.size(); ++J) {
-      Node *N = Stack[J].N;
+    for (size_t K = From; K < Stack.size(); ++K) {
+      Node *N = Stack[K].N;
       if (!N->P->NoCheckpoints) {
         N->EntryCut = true;
         N->P->EntryCheckpoint = UncutReason::Cycle;
-        return true;
+        // Every edge into N is gone, the tree edge into it too.
+        if (K == 0)
+          return std::nullopt;
+        return K - 1;
       }
     }
     Ignored.insert({&Back, Target});
     for (size_t J = From; J < Stack.size(); ++J)
       Stack[J].N->P->UncheckedCycle = true;
-    return false;
+    return std::nullopt;
   }
 
   //===--------------------------------------------------------------------===//
