@@ -139,6 +139,33 @@ define internal void @pong(i32 %n) {
   ret void
 }
 
+; The cycle h -> k -> h: h has placement turned off (so its call to k
+; cannot be a checkpoint) and k musttail-calls h. The first function of the
+; cycle that may check is k: it checks on entry; h's call to k then adds
+; nothing, and k's region is the larger of its frame and h's region (h:
+; 512 + 80 = 592). start_h's call to h is no checkpoint: 80 + 592 fits.
+; CHECK-LABEL: function start_h frame 80 entry-region 672{{$}}
+; CHECK-NOT:   checkpoint
+; CHECK:       function h frame 592 entry-region 592 no-checkpoints{{$}}
+; CHECK-NOT:   checkpoint
+; CHECK:       function k frame {{[0-9]+}} entry-region 592 entry-checkpoint cycle
+; CHECK-NOT:   checkpoint
+define void @start_h() {
+  call void @h(i32 1)
+  ret void
+}
+define internal void @h(i32 %n) {
+  %frame = alloca [512 x i8], align 16
+  call void @k(i32 %n)
+  ret void
+}
+define internal void @k(i32 %n) {
+  musttail call void @h(i32 %n)
+  ret void
+}
+@no_checkpoints = private unnamed_addr constant [21 x i8] c"capri.no_checkpoints\00", section "llvm.metadata"
+@llvm.global.annotations = appending global [1 x { ptr, ptr, ptr, i32, ptr }] [{ ptr, ptr, ptr, i32, ptr } { ptr @h, ptr @no_checkpoints, ptr null, i32 0, ptr null }], section "llvm.metadata"
+
 ; A variable-size alloca: a check before it for its size plus the rest of
 ; the region below it (helper's 136).
 ; CHECK-LABEL: function dyn frame [[#D:]]
