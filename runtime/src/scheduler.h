@@ -58,6 +58,8 @@ struct capri_sched {
     size_t altstack_size;
     uint32_t started;
     uint32_t launched;       /* its kernel thread was created (under start_lock) */
+    uint32_t grow_reserve_busy; /* grow.c: the reserve chunk is in use (a handler grew) */
+    void *grow_reserve;         /* grow.c: the chunk signal handlers grow onto, or NULL */
 
     /* Shared with thieves. */
     _Alignas(CACHE_LINE) unsigned steal_lock;

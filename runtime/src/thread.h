@@ -111,6 +111,7 @@ struct capri_thread {
     void *asan_fake_stack;
     void *tsan_fiber;
     unsigned valgrind_id;
+    uint32_t grow_depth;  /* chunks linked above the first by stack growth (grow.c) */
 
     /* Written by other kernel threads. */
     _Alignas(CACHE_LINE) uint32_t token;

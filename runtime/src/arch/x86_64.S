@@ -135,4 +135,256 @@ capri_arch_entry:
     .cfi_endproc
     .size   capri_arch_entry, .-capri_arch_entry
 
+/*
+ * void __morestack(void (*thunk)(void *), void *block, uint64_t need)
+ *
+ * Linked stack growth (docs/stack-growth-design.md): calls thunk(block) on
+ * a chunk with `need` bytes of room below the thunk's entry stack pointer
+ * above the new limit, and comes back. Callee-saved registers, mxcsr, the
+ * x87 control word and errno survive; the thunk is called with rsp 16-byte
+ * aligned at the call, as the ABI wants.
+ *
+ * The caller's stack may have no room left: only the return address and
+ * rbp go there (GROW_ENTRY_MARGIN bytes at most, grow.h). The C half runs
+ * on a level of this kernel thread's system stack (capri_grow_tls: the
+ * level is taken by lowering sys_top before rsp moves there, and given back
+ * by one `add` after rsp has left it, so a signal handler that grows
+ * meanwhile takes the next level down and has given it back before the
+ * interrupted code goes on); capri_grow_enter writes the link record at the
+ * new chunk's top and returns it, and one `mov` to rsp enters the chunk.
+ *
+ * The CFI is exact at every instruction. rbp is a frame pointer (so the rbp
+ * chain stays valid for frame-pointer unwinders: ASan's, perf's), and the
+ * CFA is rbp + 16 wherever rsp is not the link record. While rsp is the
+ * link record (the thunk runs), the CFA is read from the record:
+ *   DW_CFA_def_cfa_expression: DW_OP_breg7 (rsp) 0; DW_OP_deref;
+ *                              DW_OP_plus_uconst 16
+ * so gdb, libgcc's unwinder (C++ exceptions, backtrace()) and the rest step
+ * from the chunk straight back to the caller's frame. The name matters: gdb
+ * accepts a caller frame at a lower address than its callee's only when the
+ * callee is __morestack (split stacks, gdb's frame.c).
+ *
+ * An exception or a forced unwind (pthread_exit, cancellation) leaving the
+ * thunk lands in a cleanup here (the LSDA below, libgcc's
+ * __gcc_personality_v0): capri_grow_unwind puts the limit and the bounds
+ * back, and the unwind resumes from the chunk, whose release waits until
+ * the next growth on this kernel thread (the unwinder runs on it).
+ */
+#include "grow.h"
+
+    .hidden capri_grow_enter
+    .hidden capri_grow_hook
+    .hidden capri_grow_leave
+    .hidden capri_grow_unwind
+    .hidden capri_grow_tls
+
+/*
+ * Takes a level of this kernel thread's system stack, mapping the stack on
+ * first use. Out: %rax = the level's top (16-byte aligned), %rcx = the TLS
+ * offset of capri_grow_tls. Clobbers %r11; keeps %rdi, %rsi, %rdx.
+ */
+.macro SYS_LEVEL_TAKE
+    movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
+    movq    %fs:GROW_TLS_SYS_TOP(%rcx), %rax
+    testq   %rax, %rax
+    jnz     1f
+    callq   capri_grow_sys_map
+    movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
+1:
+    leaq    -GROW_SYS_LEVEL(%rax), %r11
+    cmpq    %fs:GROW_TLS_SYS_FLOOR(%rcx), %r11
+    jb      capri_grow_sys_exhausted
+    movq    %r11, %fs:GROW_TLS_SYS_TOP(%rcx)
+.endm
+
+/* CFA = *(rsp + GROW_LINK_FRAME) + 16, while rsp is the link record. */
+#define CFA_FROM_LINK .cfi_escape 0x0f, 0x05, 0x77, GROW_LINK_FRAME, 0x06, 0x23, 0x10
+
+    .globl  __morestack
+    .type   __morestack, @function
+    .p2align 4
+__morestack:
+    .cfi_startproc
+    .cfi_personality 0x9b, DW.ref.__gcc_personality_v0
+    .cfi_lsda 0x1b, .Lmorestack_lsda
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
+    movq    %rsp, %rbp
+    .cfi_def_cfa_register rbp
+    SYS_LEVEL_TAKE
+    movq    %rax, %rsp              /* on the system stack */
+    pushq   %rdi                    /* thunk */
+    pushq   %rsi                    /* block */
+    movq    %rbp, %rcx              /* enter(thunk, block, need, frame) */
+    callq   capri_grow_enter
+    popq    %rsi
+    popq    %rdi
+    movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
+    testq   %rax, %rax
+    jz      .Lmorestack_here
+    movq    %rax, %rsp              /* on the new chunk: rsp is the link record */
+    CFA_FROM_LINK
+    addq    $GROW_SYS_LEVEL, %fs:GROW_TLS_SYS_TOP(%rcx) /* the level is free again */
+    cmpl    $0, GROW_LINK_HOOKS(%rsp)
+    jne     .Lmorestack_hook
+.Lmorestack_call:
+    movq    GROW_LINK_BLOCK(%rsp), %rdi
+.Lmorestack_eh_begin:
+    callq   *GROW_LINK_THUNK(%rsp)
+.Lmorestack_eh_end:
+    movq    %rsp, %rdi              /* the link record, still intact */
+    SYS_LEVEL_TAKE
+    movq    %rax, %rsp              /* on the system stack */
+    .cfi_def_cfa rbp, 16
+    callq   capri_grow_leave
+    movq    %rbp, %rsp              /* back on the caller's stack */
+    movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
+    addq    $GROW_SYS_LEVEL, %fs:GROW_TLS_SYS_TOP(%rcx)
+.Lmorestack_return:
+    .cfi_remember_state
+    popq    %rbp
+    .cfi_def_cfa rsp, 8
+    .cfi_same_value rbp
+    ret
+    .cfi_restore_state
+.Lmorestack_here:                   /* a preemption request, and the region fits */
+    movq    %rbp, %rsp              /* back on the caller's stack */
+    addq    $GROW_SYS_LEVEL, %fs:GROW_TLS_SYS_TOP(%rcx)
+    pushq   %rdi
+    pushq   %rsi
+    callq   capri_yield@PLT
+    popq    %rdi                    /* block */
+    popq    %rax                    /* thunk */
+    callq   *%rax
+    jmp     .Lmorestack_return
+.Lmorestack_hook:                   /* on the chunk: what needs the thread's own stack */
+    CFA_FROM_LINK
+    movq    %rsp, %rdi
+    callq   capri_grow_hook
+    jmp     .Lmorestack_call
+.Lmorestack_landing:                /* an unwind leaves the thunk: %rax is the exception */
+    movq    %rsp, %rdi
+    movq    %rax, %rsi
+    callq   capri_grow_unwind
+    movq    %rax, %rdi
+    callq   _Unwind_Resume@PLT
+    ud2
+    .cfi_endproc
+    .size   __morestack, .-__morestack
+
+/*
+ * Maps this kernel thread's system stack (raw system calls: no stack but
+ * its own frame, no errno) and publishes it in capri_grow_tls unless a
+ * signal handler did meanwhile. Returns its top in %rax; keeps %rdi, %rsi,
+ * %rdx; clobbers %rcx, %r8-%r11.
+ */
+    .type   capri_grow_sys_map, @function
+    .p2align 4
+capri_grow_sys_map:
+    .cfi_startproc
+    pushq   %rdi
+    .cfi_adjust_cfa_offset 8
+    pushq   %rsi
+    .cfi_adjust_cfa_offset 8
+    pushq   %rdx
+    .cfi_adjust_cfa_offset 8
+    movl    $9, %eax                /* mmap */
+    xorl    %edi, %edi
+    movl    $(GROW_SYS_SIZE + GROW_SYS_GUARD), %esi
+    movl    $3, %edx                /* PROT_READ | PROT_WRITE */
+    movl    $0x24022, %r10d         /* MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK */
+    movq    $-1, %r8
+    xorl    %r9d, %r9d
+    syscall
+    cmpq    $-4095, %rax
+    jae     .Lsys_map_failed
+    movq    %rax, %r8               /* the mapping */
+    movl    $10, %eax               /* mprotect(the guard page, PROT_NONE) */
+    movq    %r8, %rdi
+    movl    $GROW_SYS_GUARD, %esi
+    xorl    %edx, %edx
+    syscall
+    leaq    (GROW_SYS_SIZE + GROW_SYS_GUARD)(%r8), %rdx
+    movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
+    xorl    %eax, %eax
+    cmpxchgq %rdx, %fs:GROW_TLS_SYS_TOP(%rcx) /* one instruction: atomic against handlers */
+    jne     .Lsys_map_raced
+    leaq    GROW_SYS_GUARD(%r8), %rax
+    movq    %rax, %fs:GROW_TLS_SYS_FLOOR(%rcx)
+    movq    %r8, %fs:GROW_TLS_SYS_BASE(%rcx)
+    movq    %rdx, %rax
+    jmp     .Lsys_map_done
+.Lsys_map_raced:                    /* a handler mapped one: use it, unmap ours */
+    movq    %rax, %rdx
+    movl    $11, %eax               /* munmap */
+    movq    %r8, %rdi
+    movl    $(GROW_SYS_SIZE + GROW_SYS_GUARD), %esi
+    syscall
+    movq    %rdx, %rax
+.Lsys_map_done:
+    popq    %rdx
+    .cfi_adjust_cfa_offset -8
+    popq    %rsi
+    .cfi_adjust_cfa_offset -8
+    popq    %rdi
+    .cfi_adjust_cfa_offset -8
+    ret
+.Lsys_map_failed:
+    movl    $1, %eax                /* write(2, ...) and die: no stack to run C on */
+    movl    $2, %edi
+    leaq    .Lsys_map_msg(%rip), %rsi
+    movl    $(.Lsys_map_msg_end - .Lsys_map_msg), %edx
+    syscall
+    ud2
+    .cfi_endproc
+    .size   capri_grow_sys_map, .-capri_grow_sys_map
+
+/* Too many signal handlers grew while the system stack was in use: abort
+ * with a message, on the lowest level (nothing will return to it). */
+    .type   capri_grow_sys_exhausted, @function
+    .p2align 4
+capri_grow_sys_exhausted:
+    .cfi_startproc
+    .cfi_undefined rip
+    movq    %fs:GROW_TLS_SYS_FLOOR(%rcx), %rsp
+    addq    $GROW_SYS_LEVEL, %rsp
+    leaq    .Lsys_exhausted_msg(%rip), %rdi
+    callq   capri_fatal@PLT
+    ud2
+    .cfi_endproc
+    .size   capri_grow_sys_exhausted, .-capri_grow_sys_exhausted
+
+    .section .rodata
+.Lsys_map_msg:
+    .ascii  "capri: fatal: no memory for a system stack (__morestack)\n"
+.Lsys_map_msg_end:
+.Lsys_exhausted_msg:
+    .asciz  "__morestack: signal handlers nested too deeply while growing stacks"
+
+/* The LSDA: one call site, the thunk's call on the chunk, with a cleanup
+ * (action 0) at .Lmorestack_landing; no catch types. */
+    .section .gcc_except_table,"a",@progbits
+    .p2align 2
+.Lmorestack_lsda:
+    .byte   0xff                    /* landing pads relative to the function's start */
+    .byte   0xff                    /* no type table */
+    .byte   0x01                    /* call-site entries in uleb128 */
+    .uleb128 .Lmorestack_cs_end - .Lmorestack_cs_begin
+.Lmorestack_cs_begin:
+    .uleb128 .Lmorestack_eh_begin - __morestack
+    .uleb128 .Lmorestack_eh_end - .Lmorestack_eh_begin
+    .uleb128 .Lmorestack_landing - __morestack
+    .uleb128 0
+.Lmorestack_cs_end:
+
+    .hidden DW.ref.__gcc_personality_v0
+    .weak   DW.ref.__gcc_personality_v0
+    .section .data.DW.ref.__gcc_personality_v0,"awG",@progbits,DW.ref.__gcc_personality_v0,comdat
+    .p2align 3
+    .type   DW.ref.__gcc_personality_v0, @object
+    .size   DW.ref.__gcc_personality_v0, 8
+DW.ref.__gcc_personality_v0:
+    .quad   __gcc_personality_v0
+
     .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,602 @@
+/*
+ * Growing and shrinking a thread's stack: the C half of __morestack
+ * (arch/x86_64.S), the chunk depth and its resynchronisation after a
+ * longjmp. grow.h has the link record and the per-kernel-thread state;
+ * docs/runtime-design.md ("Stack growth (runtime side)") the why.
+ *
+ * Whose stack grows (the "owner"):
+ *  - a capri thread, main included (sched_here()->current, not a
+ *    scheduler's own context): its struct. Chunks come from its cached
+ *    chunk and its scheduler's cache (thread_chunk_take), so a boundary
+ *    crossed in a hot loop costs no pool operation; its stack_lo/stack_hi
+ *    and limit follow the current chunk, so the switch and the tools see
+ *    the right stack, and t->grow_depth counts the chunks.
+ *  - anything else on the kernel thread (a plain pthread, a foreign thread,
+ *    a scheduler's own context, main before the runtime started): the
+ *    kernel thread's struct grow_tls (initial-exec TLS: an %fs-relative
+ *    access, no allocation). Chunks come straight from the pool (the depot;
+ *    the scheduler's cache on a scheduler's kernel thread). Its own stack's
+ *    bounds are derived once, at its first growth outside a handler.
+ *
+ * In a signal handler (signal_in_handler()) the pool's locks and the
+ * owner-only caches are off limits: the chunk is the scheduler's reserve
+ * (taken at the first growth outside a handler on that scheduler), or,
+ * when there is none (no growth outside a handler yet, a nested growth, a
+ * need above the reserve, a kernel thread without a scheduler), a mapping
+ * of its own made with raw mmap/munmap, which are async-signal-safe.
+ *
+ * enter, leave and the helpers run on the kernel thread's system stack
+ * (x86_64.S), never on the caller's nearly full chunk. Only the yield for
+ * a preemption request runs elsewhere (the system stack is the kernel
+ * thread's, and the thread may resume on another one): on the new chunk
+ * (capri_grow_hook), or on the caller's stack when there is room.
+ */
+#include "grow.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+
+#include "atomic.h"
+#include "chunk_pool.h"
+#include "limit.h"
+#include "log.h"
+#include "scheduler.h"
+#include "signal_wrap.h"
+#include "sys.h"
+#include "thread.h"
+#include "tools.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GROW_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GROW_ASAN 1
+#endif
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define GROW_VALGRIND 1
+#endif
+
+#ifdef GROW_ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#endif
+
+/* The smallest chunk the slow path takes (the plugin's MinChunk). */
+#define GROW_MIN_CHUNK 4096u
+/* The new chunk's own use above the thunk's region: the link record and
+ * the return address of the call to the thunk (rounded to keep the
+ * alignment). */
+#define GROW_FRAME (GROW_LINK_SIZE + 16u)
+/* Room for a yield (and what the scheduler runs on the thread's stack
+ * after it): what the plugin reserves for a call into code without
+ * metadata. */
+#define GROW_YIELD_ROOM (16u * 1024u)
+/* The reserve chunk signal handlers grow onto: as big as the altstack. */
+#define GROW_RESERVE_CLS 4u
+/* A need above this is a bug in the caller (or a corrupt argument). */
+#define GROW_NEED_MAX (1ull << 40)
+#define GROW_PAGE 4096u
+
+__thread struct grow_tls capri_grow_tls;
+
+/* The owner's fields, whichever kind it is. */
+struct grow_view {
+    uintptr_t *lo, *hi, *limit;
+    uint32_t *depth;
+    struct capri_thread *t; /* NULL: the TLS struct */
+};
+
+static inline struct grow_view view_of_thread(struct capri_thread *t)
+{
+    return (struct grow_view){&t->stack_lo, &t->stack_hi, &t->limit, &t->grow_depth, t};
+}
+
+static inline struct grow_view view_of_tls(struct grow_tls *g)
+{
+    return (struct grow_view){&g->lo, &g->hi, &g->limit, &g->depth, NULL};
+}
+
+/* The capri thread whose stack this kernel thread runs on, or NULL. */
+static inline struct capri_thread *thread_here(struct capri_sched *s)
+{
+    if (!s)
+        return NULL;
+    struct capri_thread *t = s->current;
+    return t && !(t->flags & THREAD_SCHED_CTX) ? t : NULL;
+}
+
+static inline struct grow_view view_here(void)
+{
+    struct capri_thread *t = thread_here(sched_here());
+    return t ? view_of_thread(t) : view_of_tls(&capri_grow_tls);
+}
+
+static inline struct grow_view view_of_link(const struct grow_link *l)
+{
+    return l->owner_tls ? view_of_tls(l->owner) : view_of_thread(l->owner);
+}
+
+static inline bool in_handler_here(struct capri_sched *s)
+{
+    return s ? load_relaxed(&s->in_handler) != 0 : signal_in_handler() != 0;
+}
+
+/* chunk_pool.h's geometry: class c has (4 KiB << c) usable bytes. Inline
+ * here: this is the hot path of a boundary crossing. */
+static inline unsigned class_for(size_t bytes)
+{
+    if (bytes <= ((size_t)1 << CHUNK_MIN_SHIFT))
+        return 0;
+    return (unsigned)(64 - __builtin_clzll((unsigned long long)bytes - 1)) - CHUNK_MIN_SHIFT;
+}
+
+static inline size_t class_size(unsigned cls) { return (size_t)1 << (CHUNK_MIN_SHIFT + cls); }
+
+/* ---- chunks of our own (mmap) ------------------------------------------- */
+
+/* A chunk outside the pool, with a guard page below it: raw system calls
+ * only (signal handlers). NULL when the kernel refuses. */
+static void *map_chunk(size_t size)
+{
+    long p = sys_call6(SYS_mmap, 0, (long)(size + GROW_PAGE), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (p < 0 && p > -4096)
+        return NULL;
+    /* Without the guard the chunk still works; an overflow is then not
+     * caught, as in CAPRI_GUARD=0. */
+    sys_mprotect((void *)p, GROW_PAGE, PROT_NONE);
+    return (char *)p + GROW_PAGE;
+}
+
+static void unmap_chunk(void *chunk, size_t size)
+{
+    sys_call6(SYS_munmap, (long)((char *)chunk - GROW_PAGE), (long)(size + GROW_PAGE), 0, 0, 0, 0);
+}
+
+/* ---- the kernel thread's state -------------------------------------------- */
+
+/* Releases a chunk an unwind left, when that is allowed here: a pool
+ * chunk not in a signal handler (its thread may be gone: straight to the
+ * pool, never to a thread's cache). */
+static void deferred_flush(bool in_handler)
+{
+    struct grow_deferred *d = &capri_grow_tls.deferred;
+    if (likely(!d->chunk))
+        return;
+    switch (d->kind) {
+    case GROW_KIND_THREAD:
+    case GROW_KIND_POOL: {
+        if (in_handler)
+            return;
+        struct capri_sched *s = sched_here();
+        chunk_pool_give(s ? &s->chunks : NULL, d->chunk, d->cls);
+        break;
+    }
+    case GROW_KIND_RESERVE:
+        store_relaxed(&d->reserve_of->grow_reserve_busy, 0u);
+        break;
+    default:
+        unmap_chunk(d->chunk, d->size);
+        break;
+    }
+    d->chunk = NULL;
+}
+
+static pthread_key_t grow_key;
+static pthread_once_t grow_key_once = PTHREAD_ONCE_INIT;
+
+/* A kernel thread that grew ends: its deferred chunk and system stack go.
+ * (Runs on the thread's own stack, after any unwind.) */
+static void grow_thread_end(void *unused)
+{
+    (void)unused;
+    struct grow_tls *g = &capri_grow_tls;
+    deferred_flush(false);
+    if (g->sys_base) {
+        uintptr_t base = g->sys_base;
+        g->sys_top = g->sys_floor = g->sys_base = 0;
+        sys_call6(SYS_munmap, (long)base, GROW_SYS_SIZE + GROW_SYS_GUARD, 0, 0, 0, 0);
+    }
+    g->key_set = 0;
+}
+
+static void grow_key_create(void) { pthread_key_create(&grow_key, grow_thread_end); }
+
+/* Once per kernel thread, outside handlers: what happens at its exit. */
+static __attribute__((noinline)) void register_thread_end(void)
+{
+    pthread_once(&grow_key_once, grow_key_create);
+    pthread_setspecific(grow_key, (void *)1);
+    capri_grow_tls.key_set = 1;
+}
+
+/* A kernel thread's own stack, for the first link of its TLS owner. */
+static __attribute__((noinline)) void derive_tls_bounds(struct grow_link *l)
+{
+    struct grow_tls *g = &capri_grow_tls;
+    int saved_errno = errno; /* pthread_getattr_np may read /proc */
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *base;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &base, &size) == 0) {
+            l->old_lo = (uintptr_t)base;
+            l->old_hi = (uintptr_t)base + size;
+            /* A value libcapri did not set (a stale word in a TCB glibc
+             * reused): the way back gets the real limit instead. 0, no
+             * checks, stays. */
+            uintptr_t real = limit_for_stack((uintptr_t)base);
+            if (l->old_limit != 0 && l->old_limit != real && l->old_limit != l->old_own_limit)
+                l->old_limit = real;
+            if (l->old_own_limit == 0)
+                l->old_own_limit = l->old_limit;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    g->derived = 1;
+    errno = saved_errno;
+}
+
+/* ---- entering a chunk ---------------------------------------------------- */
+
+/* Does a region of `need` below the thunk's stack pointer fit above
+ * `limit`, with room for a yield? (frame: __morestack's, where the thunk
+ * would be called.) */
+static inline bool fits_here(uintptr_t frame, uint64_t need, uintptr_t limit)
+{
+    uint64_t want = need + 16u > GROW_YIELD_ROOM ? need + 16u : GROW_YIELD_ROOM;
+    return limit && frame > limit && frame - limit >= want;
+}
+
+static void tools_enter(struct grow_link *l)
+{
+    l->tools = 1;
+#ifdef GROW_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        l->valgrind_id = VALGRIND_STACK_REGISTER((uintptr_t)l->chunk, (uintptr_t)l);
+#endif
+#ifdef GROW_ASAN
+    /* Old frames may have been left poisoned (a longjmp over them). */
+    __asan_unpoison_memory_region(l->chunk, (uintptr_t)l - (uintptr_t)l->chunk);
+    /* The same fake stack goes on: frames on the chunk belong to the same
+     * thread of execution. */
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, l->chunk, (uintptr_t)l - (uintptr_t)l->chunk);
+    __sanitizer_finish_switch_fiber(fake, &l->asan_bottom, &l->asan_size);
+#endif
+}
+
+static void tools_leave(const void *asan_bottom, size_t asan_size, uint32_t valgrind_id)
+{
+#ifdef GROW_VALGRIND
+    if (valgrind_id)
+        VALGRIND_STACK_DEREGISTER(valgrind_id);
+#endif
+#ifdef GROW_ASAN
+    if (asan_bottom) {
+        void *fake = NULL;
+        __sanitizer_start_switch_fiber(&fake, asan_bottom, asan_size);
+        __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+    }
+#endif
+    (void)asan_bottom;
+    (void)asan_size;
+    (void)valgrind_id;
+}
+
+/* Everything but the hot case: a preemption request, a thread without a
+ * cached chunk big enough, plain pthreads, signal handlers, tools, a
+ * kernel thread's first growth. */
+static __attribute__((noinline)) uintptr_t grow_enter_slow(void (*thunk)(void *), void *block,
+                                                           uint64_t need, uintptr_t frame)
+{
+    uintptr_t word = limit_read();
+    struct capri_sched *s = sched_here();
+    struct capri_thread *t = thread_here(s);
+    bool in_handler = in_handler_here(s);
+    struct grow_tls *g = &capri_grow_tls;
+    struct grow_view v = t ? view_of_thread(t) : view_of_tls(g);
+    uint32_t hooks = 0;
+    uintptr_t old_limit = word;
+
+    if (unlikely(need > GROW_NEED_MAX))
+        capri_fatal("__morestack: the stack region asked for is absurdly large");
+    if (unlikely(g->deferred.chunk))
+        deferred_flush(in_handler);
+    if (!t && !g->key_set && !in_handler)
+        register_thread_end();
+    if (t && !in_handler && unlikely(word == LIMIT_PREEMPT)) {
+        /* A preemption request (a spurious one is harmless: the thread's
+         * limit comes back). */
+        old_limit = t->limit;
+        if (load_relaxed(&t->preempt)) {
+            store_relaxed(&t->preempt, 0u);
+            limit_write(t->limit);
+            /* Only the request made the check fail: __morestack yields
+             * and runs the thunk where it is. */
+            if (fits_here(frame, need, t->limit))
+                return 0;
+            hooks |= GROW_HOOK_YIELD; /* on the new chunk */
+        }
+    }
+    if (s && !in_handler && unlikely(!s->grow_reserve)) {
+        uint32_t rslot;
+        void *r = chunk_pool_take(&s->chunks, GROW_RESERVE_CLS, &rslot);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        s->grow_reserve = r;
+    }
+
+    size_t total = (size_t)need + GROW_FRAME + (limit_for_stack(0) - 0);
+    if (total < GROW_MIN_CHUNK)
+        total = GROW_MIN_CHUNK;
+    if ((hooks & GROW_HOOK_YIELD) && total < GROW_YIELD_ROOM + GROW_FRAME)
+        total = GROW_YIELD_ROOM + GROW_FRAME;
+
+    unsigned cls = class_for(total);
+    uint8_t kind = GROW_KIND_MAPPED;
+    uint32_t slot = CHUNK_SLOT_NONE;
+    void *chunk = NULL;
+    size_t size = 0;
+    if (in_handler) {
+        if (s && s->grow_reserve && !s->grow_reserve_busy && total <= class_size(GROW_RESERVE_CLS)) {
+            store_relaxed(&s->grow_reserve_busy, 1u);
+            chunk = s->grow_reserve;
+            cls = GROW_RESERVE_CLS;
+            kind = GROW_KIND_RESERVE;
+        }
+    } else if (cls < CHUNK_CLASSES) {
+        if (t) {
+            chunk = thread_chunk_take(t, cls, &slot);
+            kind = GROW_KIND_THREAD;
+        } else {
+            chunk = chunk_pool_take(s ? &s->chunks : NULL, cls, &slot);
+            kind = GROW_KIND_POOL;
+        }
+    }
+    if (chunk) {
+        size = class_size(cls);
+    } else {
+        kind = GROW_KIND_MAPPED;
+        size = (total + GROW_PAGE - 1) & ~(size_t)(GROW_PAGE - 1);
+        chunk = map_chunk(size);
+        if (!chunk)
+            capri_fatal("__morestack: no memory for a stack chunk");
+    }
+
+    uintptr_t lo = (uintptr_t)chunk;
+    struct grow_link *l = (struct grow_link *)(lo + size - GROW_LINK_SIZE);
+    l->frame = frame;
+    l->hooks = hooks;
+    l->kind = kind;
+    l->cls = (uint8_t)cls;
+    l->owner_tls = t ? 0 : 1;
+    l->tools = 0;
+    l->thunk = thunk;
+    l->block = block;
+    l->old_limit = old_limit;
+    l->old_own_limit = *v.limit;
+    l->old_lo = *v.lo;
+    l->old_hi = *v.hi;
+    l->owner = t ? (void *)t : (void *)g;
+    l->chunk = chunk;
+    l->size = size;
+    l->slot = slot;
+    l->valgrind_id = 0;
+    l->reserve_of = kind == GROW_KIND_RESERVE ? s : NULL;
+    l->asan_bottom = NULL;
+    l->asan_size = 0;
+    if (!t && !in_handler && !g->derived && g->depth == 0)
+        derive_tls_bounds(l);
+    if (unlikely(capri_tools_active))
+        tools_enter(l);
+
+    uintptr_t limit = limit_for_stack(lo);
+    *v.lo = lo;
+    *v.hi = (uintptr_t)l;
+    *v.limit = limit;
+    *v.depth += 1;
+    limit_write(limit);
+    return (uintptr_t)l;
+}
+
+/*
+ * The hot case, a boundary crossed again and again: a capri thread outside
+ * signal handlers with a cached chunk at least as big as needed. No pool
+ * operation, a dozen stores into the link record.
+ */
+uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, uintptr_t frame)
+{
+    struct capri_sched *s = sched_here();
+    struct capri_thread *t;
+    void *chunk;
+    if (unlikely(!s) || ((t = s->current)->flags & THREAD_SCHED_CTX) || unlikely(s->in_handler) ||
+        unlikely(!s->grow_reserve) || unlikely(capri_tools_active) || unlikely(capri_grow_tls.deferred.chunk) ||
+        !(chunk = t->cached_chunk))
+        return grow_enter_slow(thunk, block, need, frame);
+    uintptr_t word = limit_read();
+    unsigned cls = t->cached_cls;
+    size_t size = class_size(cls);
+    if (unlikely(word == LIMIT_PREEMPT) || unlikely(need > size - GROW_FRAME - (limit_for_stack(0) - 0)))
+        return grow_enter_slow(thunk, block, need, frame);
+    t->cached_chunk = NULL;
+    uintptr_t lo = (uintptr_t)chunk;
+    struct grow_link *l = (struct grow_link *)(lo + size - GROW_LINK_SIZE);
+    l->frame = frame;
+    l->hooks = 0;
+    l->kind = GROW_KIND_THREAD;
+    l->cls = (uint8_t)cls;
+    l->owner_tls = 0;
+    l->tools = 0;
+    l->thunk = thunk;
+    l->block = block;
+    l->old_limit = word;
+    l->old_own_limit = t->limit;
+    l->old_lo = t->stack_lo;
+    l->old_hi = t->stack_hi;
+    l->owner = t;
+    l->chunk = chunk;
+    l->size = size;
+    l->slot = t->cached_slot;
+    uintptr_t limit = limit_for_stack(lo);
+    t->stack_lo = lo;
+    t->stack_hi = (uintptr_t)l;
+    t->limit = limit;
+    t->grow_depth++;
+    limit_write(limit);
+    return (uintptr_t)l;
+}
+
+void capri_grow_hook(struct grow_link *l)
+{
+    uint32_t hooks = l->hooks;
+    l->hooks = 0;
+    if (hooks & GROW_HOOK_YIELD)
+        capri_yield();
+}
+
+/* ---- leaving a chunk ----------------------------------------------------- */
+
+/* The limit word to go back to: the saved one, unless a preemption request
+ * for the running thread arrived meanwhile (it must not be lost). */
+static inline uintptr_t limit_back(struct capri_thread *t, uintptr_t saved)
+{
+    if (t && limit_read() == LIMIT_PREEMPT && load_relaxed(&t->preempt))
+        return LIMIT_PREEMPT;
+    return saved;
+}
+
+/* Gives a chunk back the way it came. */
+static void chunk_back(struct capri_thread *t, uint8_t kind, void *chunk, uint32_t slot,
+                       unsigned cls, size_t size, struct capri_sched *reserve_of)
+{
+    switch (kind) {
+    case GROW_KIND_THREAD:
+        thread_chunk_release(t, chunk, slot, cls);
+        break;
+    case GROW_KIND_POOL: {
+        struct capri_sched *s = sched_here();
+        chunk_pool_give(s ? &s->chunks : NULL, chunk, cls);
+        break;
+    }
+    case GROW_KIND_RESERVE:
+        store_relaxed(&reserve_of->grow_reserve_busy, 0u);
+        break;
+    default:
+        unmap_chunk(chunk, size);
+        break;
+    }
+}
+
+/* Unlinks the owner's top link l: bounds and depth restored, and the chunk
+ * released, or, with defer, left for deferred_flush. Returns the limit to
+ * go back to. here: the owner runs on this kernel thread (ASan's idea of
+ * the stack follows). */
+static uintptr_t unlink_top(struct grow_link *l, bool here, bool defer)
+{
+    /* Everything first: the record lives in the chunk given back. */
+    struct grow_view v = view_of_link(l);
+    uintptr_t old_limit = l->old_limit;
+    uint8_t kind = l->kind, tools = l->tools;
+    void *chunk = l->chunk;
+    uint32_t slot = l->slot, valgrind_id = l->valgrind_id;
+    unsigned cls = l->cls;
+    size_t size = l->size;
+    struct capri_sched *reserve_of = l->reserve_of;
+    const void *asan_bottom = l->asan_bottom;
+    size_t asan_size = l->asan_size;
+
+    *v.lo = l->old_lo;
+    *v.hi = l->old_hi;
+    *v.limit = l->old_own_limit;
+    *v.depth -= 1;
+    if (unlikely(tools))
+        tools_leave(here ? asan_bottom : NULL, asan_size, valgrind_id);
+    if (defer) {
+        struct grow_deferred *d = &capri_grow_tls.deferred;
+        if (d->chunk)
+            return old_limit; /* one is waiting already (in a handler): leaked */
+        d->size = size;
+        d->reserve_of = reserve_of;
+        d->kind = kind;
+        d->cls = (uint8_t)cls;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        d->chunk = chunk;
+    } else {
+        chunk_back(v.t, kind, chunk, slot, cls, size, reserve_of);
+    }
+    return old_limit;
+}
+
+static __attribute__((noinline)) void grow_leave_slow(struct grow_link *l)
+{
+    struct capri_thread *t = l->owner_tls ? NULL : (struct capri_thread *)l->owner;
+    if (capri_grow_tls.deferred.chunk)
+        deferred_flush(in_handler_here(sched_here()));
+    uintptr_t old_limit = unlink_top(l, true, false);
+    limit_write(limit_back(t, old_limit));
+}
+
+void capri_grow_leave(struct grow_link *l)
+{
+    /* The hot case: a capri thread's chunk goes back into its empty cache. */
+    struct capri_thread *t = l->owner;
+    if (unlikely(l->kind != GROW_KIND_THREAD) || unlikely(l->tools) || t->cached_chunk ||
+        l->cls > THREAD_CACHED_CLASS_MAX || unlikely(capri_grow_tls.deferred.chunk)) {
+        grow_leave_slow(l);
+        return;
+    }
+    t->stack_lo = l->old_lo;
+    t->stack_hi = l->old_hi;
+    t->limit = l->old_own_limit;
+    t->grow_depth--;
+    t->cached_chunk = l->chunk;
+    t->cached_slot = l->slot;
+    t->cached_cls = l->cls;
+    limit_write(limit_back(t, l->old_limit));
+}
+
+void *capri_grow_unwind(struct grow_link *l, void *exc)
+{
+    struct capri_thread *t = l->owner_tls ? NULL : (struct capri_thread *)l->owner;
+    /* A chunk an earlier landing pad deferred lies deeper: nothing runs on
+     * it any more. This one stays until the unwinder has left it. */
+    if (capri_grow_tls.deferred.chunk)
+        deferred_flush(in_handler_here(sched_here()));
+    uintptr_t old_limit = unlink_top(l, true, true);
+    limit_write(limit_back(t, old_limit));
+    return exc;
+}
+
+/* ---- depth, resync, exit -------------------------------------------------- */
+
+unsigned __capri_chunk_depth(void) { return *view_here().depth; }
+
+void __capri_stack_resync(unsigned depth)
+{
+    struct grow_view v = view_here();
+    if (capri_grow_tls.deferred.chunk)
+        deferred_flush(in_handler_here(sched_here()));
+    if (*v.depth <= depth)
+        return;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0), limit = 0;
+    while (*v.depth > depth) {
+        struct grow_link *l = (struct grow_link *)*v.hi;
+        if (sp >= (uintptr_t)l->chunk && sp < (uintptr_t)l->chunk + l->size)
+            capri_fatal("__capri_stack_resync: still running on a chunk it was asked to release");
+        limit = unlink_top(l, true, false);
+    }
+    limit_write(limit_back(v.t, limit));
+}
+
+void grow_release_all(struct capri_thread *t)
+{
+    while (t->grow_depth > 0)
+        unlink_top((struct grow_link *)t->stack_hi, false, false);
+    thread_chunk_flush(t); /* the last one went to its cache */
+}

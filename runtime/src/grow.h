@@ -1,0 +1,162 @@
+/*
+ * Linked stack growth, the runtime side (docs/stack-growth-design.md, "The
+ * runtime: __morestack" and its revisions; docs/runtime-design.md, "Stack
+ * growth (runtime side)"): __morestack in arch/x86_64.S runs a thunk on a
+ * fresh chunk; grow.c is its C half.
+ *
+ * The link record sits at the top of every chunk __morestack switches to;
+ * the thunk runs with its stack pointer just below it (the record's address
+ * is 16-byte aligned). It says how to go back: __morestack's frame on the
+ * caller's stack (read by the CFI, so unwinders step across chunks), the
+ * limit word and the stack bounds before, and where the chunk came from.
+ * The owner's stack_hi is the record's address while the chunk is the
+ * current one, so the chain of records is reached from the owner alone.
+ *
+ * __morestack runs no C on the caller's stack, which a failed check may
+ * have left with no room at all: it pushes its return address and rbp (and
+ * once per kernel thread, to map the system stack, three more registers:
+ * GROW_ENTRY_MARGIN in all) and switches to a level of the kernel thread's
+ * system stack (struct grow_tls, below).
+ *
+ * This header is included by the assembly too (the offsets below).
+ */
+#ifndef CAPRI_GROW_H
+#define CAPRI_GROW_H
+
+/* struct grow_link, for arch/x86_64.S. */
+#define GROW_LINK_FRAME 0
+#define GROW_LINK_HOOKS 8
+#define GROW_LINK_THUNK 16
+#define GROW_LINK_BLOCK 24
+#define GROW_LINK_SIZE 128
+
+/* capri_grow_tls (a struct grow_tls), for arch/x86_64.S. */
+#define GROW_TLS_SYS_TOP 0
+#define GROW_TLS_SYS_FLOOR 8
+#define GROW_TLS_SYS_BASE 16
+
+/* A kernel thread's system stack: mapped (with a guard page below) the
+ * first time __morestack runs on it, in levels of GROW_SYS_LEVEL bytes: a
+ * signal handler that grows while the interrupted code is on the system
+ * stack takes the next level down. */
+#define GROW_SYS_SIZE (64 * 1024)
+#define GROW_SYS_GUARD 4096
+#define GROW_SYS_LEVEL (16 * 1024)
+
+/* What __morestack uses of the caller's stack below the caller's stack
+ * pointer, at most: the return address, rbp, and on a kernel thread's first
+ * growth the call that maps its system stack with three saved registers.
+ * The limit word must keep this much above the chunk's bottom on top of the
+ * slack (the design's M). */
+#define GROW_ENTRY_MARGIN 48
+
+#ifndef __ASSEMBLER__
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct capri_thread;
+struct capri_sched;
+
+/* The exported ABI (default visibility). See docs/runtime-design.md. */
+void __morestack(void (*thunk)(void *), void *block, uint64_t need);
+unsigned __capri_chunk_depth(void);
+void __capri_stack_resync(unsigned depth);
+
+/* Where a chunk came from, so it goes back the same way. */
+enum grow_kind {
+    GROW_KIND_THREAD = 0,  /* thread_chunk_take on the capri thread (its cache) */
+    GROW_KIND_POOL = 1,    /* chunk_pool_take: a kernel thread libcapri does not run */
+    GROW_KIND_RESERVE = 2, /* the scheduler's reserve (growth in a signal handler) */
+    GROW_KIND_MAPPED = 3,  /* mmap: larger than the largest class, no pool memory, or a
+                            * handler without a free reserve */
+};
+
+/* Work __morestack has capri_grow_hook do on the new chunk before the
+ * thunk (link->hooks): what cannot run on the system stack. */
+enum {
+    GROW_HOOK_YIELD = 1u << 0, /* a preemption request: yield (the system stack
+                                * is the kernel thread's, not the thread's) */
+};
+
+struct grow_link {
+    uintptr_t frame;           /* __morestack's rbp on the caller's stack: CFA = frame + 16 */
+    uint32_t hooks;            /* GROW_HOOK_* */
+    uint8_t kind;              /* enum grow_kind */
+    uint8_t cls;               /* the chunk's class (pool kinds) */
+    uint8_t owner_tls;         /* owner is the kernel thread's struct grow_tls */
+    uint8_t tools;             /* the tools were told (leaving undoes it) */
+    void (*thunk)(void *);
+    void *block;
+    uintptr_t old_limit;       /* the limit word before */
+    uintptr_t old_own_limit;   /* the owner's limit before (t->limit) */
+    uintptr_t old_lo, old_hi;  /* the owner's stack bounds before */
+    void *owner;               /* struct capri_thread, or struct grow_tls */
+    void *chunk;               /* lowest usable address */
+    size_t size;               /* usable bytes */
+    uint32_t slot;             /* the chunk's slot (pool kinds) */
+    uint32_t valgrind_id;
+    struct capri_sched *reserve_of; /* GROW_KIND_RESERVE: whose */
+    const void *asan_bottom;   /* ASan's idea of the stack before */
+    size_t asan_size;
+    uint64_t pad_;
+};
+
+/* A chunk whose release waits until nothing runs on it (an unwind left
+ * it: the unwinder itself still runs there). */
+struct grow_deferred {
+    void *chunk;
+    size_t size;
+    struct capri_sched *reserve_of;
+    uint8_t kind, cls;
+};
+
+/* Per kernel thread (initial-exec TLS). */
+struct grow_tls {
+    uintptr_t sys_top;   /* the system stack's first free level's top; 0: not mapped */
+    uintptr_t sys_floor; /* its lowest usable address */
+    uintptr_t sys_base;  /* the mapping (guard page first) */
+    /* The stack of whatever runs here that is not a capri thread (a plain
+     * pthread, a scheduler's own context, main before the runtime). */
+    uintptr_t lo, hi;    /* the current stack (hi: the link record when depth > 0) */
+    uintptr_t limit;     /* the limit this kernel thread's growth set (0: none) */
+    uint32_t depth;
+    uint32_t derived;    /* lo/hi of its own stack are known */
+    uint32_t key_set;    /* the exit destructor is registered */
+    uint32_t pad_;
+    struct grow_deferred deferred;
+};
+
+extern __thread struct grow_tls capri_grow_tls __attribute__((visibility("hidden")));
+
+_Static_assert(offsetof(struct grow_link, frame) == GROW_LINK_FRAME, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, hooks) == GROW_LINK_HOOKS, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, thunk) == GROW_LINK_THUNK, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, block) == GROW_LINK_BLOCK, "x86_64.S");
+_Static_assert(sizeof(struct grow_link) == GROW_LINK_SIZE, "x86_64.S");
+_Static_assert(GROW_LINK_SIZE % 16 == 0, "the thunk's stack must stay 16-byte aligned");
+_Static_assert(offsetof(struct grow_tls, sys_top) == GROW_TLS_SYS_TOP, "x86_64.S");
+_Static_assert(offsetof(struct grow_tls, sys_floor) == GROW_TLS_SYS_FLOOR, "x86_64.S");
+_Static_assert(offsetof(struct grow_tls, sys_base) == GROW_TLS_SYS_BASE, "x86_64.S");
+
+/* The C half, called by __morestack only (hidden).
+ * enter: on the system stack; writes the link record on the new chunk and
+ *   returns it, or returns 0 when __morestack is to yield and run the thunk
+ *   on the caller's stack (a preemption request, and the region fits).
+ * hook: on the new chunk, when link->hooks is non-zero.
+ * leave: on the system stack after the thunk returned, the chunk intact.
+ * unwind: on the chunk, when an exception or a forced unwind leaves the
+ *   thunk; returns exc for _Unwind_Resume (the chunk's release waits). */
+uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, uintptr_t frame)
+    __attribute__((visibility("hidden")));
+void capri_grow_hook(struct grow_link *link) __attribute__((visibility("hidden")));
+void capri_grow_leave(struct grow_link *link) __attribute__((visibility("hidden")));
+void *capri_grow_unwind(struct grow_link *link, void *exc) __attribute__((visibility("hidden")));
+
+/* Gives back every chunk still linked to a thread that ended on one
+ * (capri_exit or cancellation from a grown chunk): to be called once the
+ * thread is off its stacks (the post-exit action or its reaping). */
+void grow_release_all(struct capri_thread *t);
+
+#endif
+#endif

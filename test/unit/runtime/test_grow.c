@@ -1,0 +1,875 @@
+/*
+ * Linked stack growth, the runtime side, before the compiler emits any call
+ * to it: __morestack called by hand with C thunks (a block holding the
+ * arguments and the result, a thunk that unpacks it), as the plugin's
+ * thunks will be.
+ *  - a recursion 100,000 deep from a 4 KiB first chunk, growing whenever
+ *    the room left is below its frame need (the check emulated in C), with
+ *    the chunks in use counted at the bottom and all given back after;
+ *  - the hot split: a boundary crossed a million times does no pool
+ *    operation after the first (and what a crossing costs);
+ *  - the limit word, the thread's bounds, the depth, errno and the
+ *    callee-saved registers inside and after; the thunk's alignment;
+ *  - a preemption request taken at __morestack: another thread runs first;
+ *  - __capri_stack_resync after a longjmp out of five chunks;
+ *  - the main thread and plain pthreads (their own bookkeeping), a forced
+ *    unwind (pthread_exit) through __morestack, backtrace() across chunks;
+ *  - growth in signal handlers (the scheduler's reserve, then a mapping);
+ *  - a guard-page overflow inside a grown chunk is reported (a child).
+ *
+ * Under sanitizers (CAPRI_TEST_SANITIZED) frames are several times larger:
+ * the recursion's frame need is 4 KiB instead of 1 KiB, and the hot loop
+ * runs 100,000 times (ASan re-registers the stack bounds on every
+ * crossing). ThreadSanitizer delays asynchronous signals to its own safe
+ * points, so the handler case does not run under it.
+ */
+#undef _FORTIFY_SOURCE /* a plain longjmp: __longjmp_chk would refuse to jump to another chunk */
+
+#include <errno.h>
+#include <execinfo.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "capri.h"
+#include "chunk_pool.h"
+#include "grow.h"
+#include "limit.h"
+#include "rt_test.h"
+#include "thread.h"
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GROW_TEST_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GROW_TEST_TSAN 1
+#endif
+
+#ifdef CAPRI_TEST_SANITIZED
+#define REC_NEED 4096u
+#define HOT_ITERATIONS 100000u
+#else
+#define REC_NEED 1024u
+#define HOT_ITERATIONS 1000000u
+#endif
+#define REC_DEPTH 100000u
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static uint64_t in_use_all(void)
+{
+    struct capri_pool_stats st;
+    capri_pool_stats(&st);
+    uint64_t n = 0;
+    for (unsigned c = 0; c < CAPRI_CHUNK_CLASSES; c++)
+        n += st.chunks_in_use[c];
+    return n;
+}
+
+static capri_t spawn_sized(void *(*fn)(void *), void *arg, size_t stack_size, const char *name)
+{
+    capri_attr_t attr;
+    memset(&attr, 0, sizeof attr);
+    attr.stack_size = stack_size;
+    attr.name = name;
+    capri_t t = 0;
+    CHECK_EQ(capri_spawn(&t, fn, arg, &attr), 0);
+    return t;
+}
+
+/* A thunk that does nothing, for crossings alone. */
+struct count_block {
+    uint64_t n;
+};
+
+static void count_thunk(void *p) { ((struct count_block *)p)->n++; }
+
+/* ---- a recursion 100,000 deep ------------------------------------------------ */
+
+struct rec_block {
+    unsigned depth;
+    uint64_t result;
+};
+
+static unsigned rec_growths;       /* __morestack calls on the way down */
+static unsigned rec_bottom_depth;  /* __capri_chunk_depth() at the bottom */
+static uint64_t rec_bottom_in_use; /* chunks in use there */
+
+static void rec_thunk(void *p);
+
+/* Each level needs REC_NEED bytes below its frame for the next one (its
+ * frame, and __morestack's entry if that one grows): when the limit word
+ * says less is left, the next level runs through __morestack. */
+__attribute__((noinline)) static uint64_t rec(unsigned depth)
+{
+    volatile char frame[48];
+    frame[0] = (char)depth;
+    if (depth == REC_DEPTH) {
+        rec_bottom_depth = __capri_chunk_depth();
+        rec_bottom_in_use = in_use_all();
+        return depth;
+    }
+    uint64_t r;
+    if ((uintptr_t)__builtin_frame_address(0) < limit_read() + REC_NEED) {
+        struct rec_block b = {depth + 1, 0};
+        rec_growths++;
+        __morestack(rec_thunk, &b, REC_NEED);
+        r = b.result;
+    } else {
+        r = rec(depth + 1);
+    }
+    return r + depth + (uint64_t)(unsigned char)(frame[0] - (char)depth);
+}
+
+static void rec_thunk(void *p)
+{
+    struct rec_block *b = p;
+    b->result = rec(b->depth);
+}
+
+/* What the recursing thread saw; main checks it (the thread's 4 KiB first
+ * chunk has no room for printing). */
+static struct {
+    uintptr_t lo, hi, limit;
+    uint64_t base, sum;
+    unsigned depth_after;
+    uint64_t in_use_after, in_use_after_block;
+    uintptr_t lo_after, hi_after, limit_after, own_limit_after;
+} rec_seen;
+
+static void *rec_body(void *arg)
+{
+    (void)arg;
+    struct capri_thread *self = thread_current();
+    rec_seen.lo = self->stack_lo;
+    rec_seen.hi = self->stack_hi;
+    rec_seen.limit = limit_read();
+    rec_seen.base = in_use_all();
+    rec_growths = 0;
+    rec_seen.sum = rec(0);
+    rec_seen.depth_after = __capri_chunk_depth();
+    rec_seen.in_use_after = in_use_all();
+    rec_seen.lo_after = self->stack_lo;
+    rec_seen.hi_after = self->stack_hi;
+    rec_seen.limit_after = limit_read();
+    rec_seen.own_limit_after = self->limit;
+    capri_sleep_ns(1000); /* blocking gives the cached chunk back */
+    rec_seen.in_use_after_block = in_use_all();
+    return NULL;
+}
+
+static void test_deep_recursion(void)
+{
+    uint64_t before = in_use_all();
+    join(spawn_sized(rec_body, NULL, 4096, "rec"));
+    CHECK_EQ(in_use_all(), before);
+    CHECK_EQ(rec_seen.sum, (uint64_t)REC_DEPTH * (REC_DEPTH + 1) / 2);
+    /* One chunk per growth, all of them linked at the bottom. */
+    CHECK(rec_growths > 100);
+    CHECK_EQ(rec_bottom_depth, rec_growths);
+    CHECK_EQ(rec_bottom_in_use - rec_seen.base, rec_growths);
+    fprintf(stderr, "  recursion %u deep from a 4 KiB chunk: %u chunks at the bottom\n", REC_DEPTH,
+            rec_growths);
+    /* All back: the last one stays cached on the thread until it blocks. */
+    CHECK_EQ(rec_seen.depth_after, 0);
+    CHECK(rec_seen.in_use_after - rec_seen.base <= 1);
+    CHECK_EQ(rec_seen.in_use_after_block, rec_seen.base);
+    CHECK_EQ(rec_seen.lo_after, rec_seen.lo);
+    CHECK_EQ(rec_seen.hi_after, rec_seen.hi);
+    CHECK_EQ(rec_seen.limit_after, rec_seen.limit);
+    CHECK_EQ(rec_seen.own_limit_after, rec_seen.limit);
+}
+
+/* ---- the hot split ----------------------------------------------------------- */
+
+static void *hot_body(void *arg)
+{
+    (void)arg;
+    struct count_block b = {0};
+    __morestack(count_thunk, &b, 512); /* takes the chunk; then it stays cached */
+    struct capri_pool_stats before, after;
+    capri_pool_stats(&before);
+    uint64_t t0 = now_ns();
+    for (unsigned i = 0; i < HOT_ITERATIONS; i++)
+        __morestack(count_thunk, &b, 512);
+    uint64_t t1 = now_ns();
+    capri_pool_stats(&after);
+    CHECK_EQ(b.n, HOT_ITERATIONS + 1);
+    CHECK(memcmp(before.chunks_in_use, after.chunks_in_use, sizeof before.chunks_in_use) == 0);
+    CHECK(memcmp(before.chunks_free, after.chunks_free, sizeof before.chunks_free) == 0);
+    CHECK_EQ(before.depot_transfers, after.depot_transfers);
+    CHECK_EQ(before.bytes_mapped, after.bytes_mapped);
+    /* For scale: the same thunk called directly. */
+    void (*volatile direct)(void *) = count_thunk;
+    uint64_t t2 = now_ns();
+    for (unsigned i = 0; i < HOT_ITERATIONS; i++)
+        direct(&b);
+    uint64_t t3 = now_ns();
+    fprintf(stderr, "  hot split: %.1f ns per call through __morestack (direct call %.1f ns)\n",
+            (double)(t1 - t0) / HOT_ITERATIONS, (double)(t3 - t2) / HOT_ITERATIONS);
+    return NULL;
+}
+
+static void test_hot_split(void) { join(spawn(hot_body, NULL)); }
+
+/* ---- what the thunk sees, and what survives ---------------------------------- */
+
+struct probe_block {
+    uintptr_t limit, own_limit, lo, hi, frame;
+    unsigned depth;
+    int errno_in;
+};
+
+static void probe_thunk(void *p)
+{
+    struct probe_block *b = p;
+    struct capri_thread *t = thread_current();
+    b->limit = limit_read();
+    b->own_limit = t->limit;
+    b->lo = t->stack_lo;
+    b->hi = t->stack_hi;
+    b->frame = (uintptr_t)__builtin_frame_address(0);
+    b->depth = __capri_chunk_depth();
+    b->errno_in = errno;
+    errno = 4321;
+}
+
+/*
+ * grow_test_call_with_regs(thunk, block, need): __morestack with rbx, rbp,
+ * r12-r15 set to known values and the x87/SSE control words changed;
+ * returns a bit mask of what did not survive (0: all did).
+ */
+uint64_t grow_test_call_with_regs(void (*thunk)(void *), void *block, uint64_t need);
+__asm__(".text\n"
+        ".globl grow_test_call_with_regs\n"
+        ".type grow_test_call_with_regs,@function\n"
+        "grow_test_call_with_regs:\n"
+        "  .cfi_startproc\n"
+        "  pushq %rbp\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset rbp, 0\n"
+        "  pushq %rbx\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset rbx, 0\n"
+        "  pushq %r12\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset r12, 0\n"
+        "  pushq %r13\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset r13, 0\n"
+        "  pushq %r14\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset r14, 0\n"
+        "  pushq %r15\n  .cfi_adjust_cfa_offset 8\n  .cfi_rel_offset r15, 0\n"
+        "  subq $24, %rsp\n  .cfi_adjust_cfa_offset 24\n"
+        "  stmxcsr 8(%rsp)\n"           /* the caller's, to put back */
+        "  fnstcw 12(%rsp)\n"
+        "  movl 8(%rsp), %eax\n  xorl $0x6000, %eax\n  movl %eax, 0(%rsp)\n" /* round toward zero */
+        "  ldmxcsr 0(%rsp)\n"
+        "  movw 12(%rsp), %ax\n  xorw $0x0c00, %ax\n  movw %ax, 4(%rsp)\n"
+        "  fldcw 4(%rsp)\n"
+        "  movabsq $0x1111111111111111, %rbx\n"
+        "  movabsq $0x2222222222222222, %rbp\n"
+        "  movabsq $0x3333333333333333, %r12\n"
+        "  movabsq $0x4444444444444444, %r13\n"
+        "  movabsq $0x5555555555555555, %r14\n"
+        "  movabsq $0x6666666666666666, %r15\n"
+        "  callq __morestack@PLT\n"
+        "  xorl %eax, %eax\n"
+        "  movabsq $0x1111111111111111, %rcx\n  cmpq %rcx, %rbx\n  je 1f\n  orl $1, %eax\n1:\n"
+        "  movabsq $0x2222222222222222, %rcx\n  cmpq %rcx, %rbp\n  je 1f\n  orl $2, %eax\n1:\n"
+        "  movabsq $0x3333333333333333, %rcx\n  cmpq %rcx, %r12\n  je 1f\n  orl $4, %eax\n1:\n"
+        "  movabsq $0x4444444444444444, %rcx\n  cmpq %rcx, %r13\n  je 1f\n  orl $8, %eax\n1:\n"
+        "  movabsq $0x5555555555555555, %rcx\n  cmpq %rcx, %r14\n  je 1f\n  orl $16, %eax\n1:\n"
+        "  movabsq $0x6666666666666666, %rcx\n  cmpq %rcx, %r15\n  je 1f\n  orl $32, %eax\n1:\n"
+        "  stmxcsr 16(%rsp)\n  movl 16(%rsp), %ecx\n  cmpl 0(%rsp), %ecx\n  je 1f\n  orl $64, %eax\n1:\n"
+        "  fnstcw 16(%rsp)\n  movw 16(%rsp), %cx\n  cmpw 4(%rsp), %cx\n  je 1f\n  orl $128, %eax\n1:\n"
+        "  ldmxcsr 8(%rsp)\n"
+        "  fldcw 12(%rsp)\n"
+        "  addq $24, %rsp\n  .cfi_adjust_cfa_offset -24\n"
+        "  popq %r15\n  .cfi_adjust_cfa_offset -8\n"
+        "  popq %r14\n  .cfi_adjust_cfa_offset -8\n"
+        "  popq %r13\n  .cfi_adjust_cfa_offset -8\n"
+        "  popq %r12\n  .cfi_adjust_cfa_offset -8\n"
+        "  popq %rbx\n  .cfi_adjust_cfa_offset -8\n"
+        "  popq %rbp\n  .cfi_adjust_cfa_offset -8\n"
+        "  ret\n"
+        "  .cfi_endproc\n"
+        "  .size grow_test_call_with_regs, .-grow_test_call_with_regs\n");
+
+/* A thunk that uses every callee-saved register (and restores them, as
+ * the ABI wants). */
+static void busy_thunk(void *p)
+{
+    struct count_block *b = p;
+    __asm__ volatile("movq $1, %%rbx\n movq $2, %%r12\n movq $3, %%r13\n movq $4, %%r14\n movq $5, %%r15"
+                     ::: "rbx", "r12", "r13", "r14", "r15");
+    b->n++;
+}
+
+static void *probe_body(void *arg)
+{
+    (void)arg;
+    struct capri_thread *self = thread_current();
+    uintptr_t lo = self->stack_lo, hi = self->stack_hi, limit = limit_read();
+    unsigned depth = __capri_chunk_depth();
+    struct probe_block b;
+    memset(&b, 0, sizeof b);
+    errno = 1234;
+    __morestack(probe_thunk, &b, 2000);
+    int errno_after = errno;
+    /* Inside: the chunk's limit and bounds, one more chunk, errno as left. */
+    CHECK_EQ(b.limit, limit_for_stack(b.lo));
+    CHECK_EQ(b.own_limit, b.limit);
+    CHECK(b.frame > b.lo && b.frame < b.hi);
+    CHECK_EQ(b.hi % 16, 0);
+    CHECK(b.hi - b.lo >= 2000 + (limit_for_stack(0) - 0));
+    CHECK_EQ(b.frame % 16, 0); /* rsp was 16-byte aligned at the call */
+    CHECK(b.lo != lo);
+    CHECK_EQ(b.depth, depth + 1);
+    CHECK_EQ(b.errno_in, 1234);
+    CHECK_EQ(errno_after, 4321);
+    uint32_t slot;
+    void *chunk;
+    unsigned cls;
+    CHECK_EQ(chunk_pool_locate((void *)b.frame, &slot, &chunk, &cls), 1);
+    CHECK_EQ((uintptr_t)chunk, b.lo);
+    CHECK(chunk_slot_at(slot)->owner == (void *)self); /* the overflow report names it */
+    /* After: everything back. */
+    CHECK_EQ(limit_read(), limit);
+    CHECK_EQ(self->limit, limit);
+    CHECK_EQ(self->stack_lo, lo);
+    CHECK_EQ(self->stack_hi, hi);
+    CHECK_EQ(__capri_chunk_depth(), depth);
+    /* Callee-saved registers and the floating-point control words, with a
+     * thunk that uses them, on a small chunk and on a fresh big one. */
+    struct count_block c = {0};
+    CHECK_EQ(grow_test_call_with_regs(busy_thunk, &c, 100), 0);
+    CHECK_EQ(grow_test_call_with_regs(busy_thunk, &c, 200000), 0);
+    CHECK_EQ(c.n, 2);
+    CHECK_EQ(limit_read(), limit);
+    /* Nested: the second chunk's link leads back to the first. */
+    return NULL;
+}
+
+static void test_inside_and_after(void) { join(spawn(probe_body, NULL)); }
+
+/* ---- preemption ------------------------------------------------------------------ */
+
+static volatile int other_ran;
+
+static void *other_body(void *arg)
+{
+    (void)arg;
+    other_ran = 1;
+    return NULL;
+}
+
+struct preempt_block {
+    int other_ran_before;
+    unsigned depth;
+};
+
+static void preempt_thunk(void *p)
+{
+    struct preempt_block *b = p;
+    b->other_ran_before = other_ran;
+    b->depth = __capri_chunk_depth();
+}
+
+/* need: small (the region fits once the request is gone: the thunk runs
+ * where it is) or larger than the thread's stack (a chunk, the yield on
+ * it). */
+static void *preempt_body(void *arg)
+{
+    uint64_t need = (uint64_t)(uintptr_t)arg;
+    struct capri_thread *self = thread_current();
+    uintptr_t limit = limit_read();
+    unsigned depth = __capri_chunk_depth();
+    other_ran = 0;
+    capri_t other = spawn(other_body, NULL);
+    limit_request_preempt(self->sched);
+    CHECK_EQ(limit_read(), LIMIT_PREEMPT);
+    struct preempt_block b = {0, 0};
+    __morestack(preempt_thunk, &b, need);
+    CHECK_EQ(b.other_ran_before, 1); /* it yielded before the thunk ran */
+    CHECK_EQ(b.depth, need < 4096 ? depth : depth + 1);
+    CHECK_EQ(self->preempt, 0);
+    CHECK_EQ(limit_read(), limit);
+    CHECK_EQ(self->limit, limit);
+    join(other);
+    return NULL;
+}
+
+static void test_preempt(void)
+{
+    join(spawn(preempt_body, (void *)(uintptr_t)512));
+    join(spawn(preempt_body, (void *)(uintptr_t)(1u << 20)));
+}
+
+/* ---- longjmp out of five chunks, then resync ------------------------------------- */
+
+static jmp_buf resync_jb;
+static unsigned resync_depth_at_jump;
+
+struct chain_block {
+    int left;
+};
+
+static void chain_thunk(void *p)
+{
+    struct chain_block *b = p;
+    if (b->left == 0) {
+        resync_depth_at_jump = __capri_chunk_depth();
+        longjmp(resync_jb, 1);
+    }
+    struct chain_block next = {b->left - 1};
+    __morestack(chain_thunk, &next, 3000);
+}
+
+/* On any thread: setjmp at depth d, longjmp from d + 5. */
+static void resync_case(struct capri_thread *self)
+{
+    if (self)
+        capri_sleep_ns(1); /* no chunk cached on the thread */
+    uintptr_t lo = self ? self->stack_lo : 0, hi = self ? self->stack_hi : 0;
+    uintptr_t limit = limit_read(), own_limit = self ? self->limit : 0;
+    uint64_t base = in_use_all();
+    volatile unsigned depth0 = __capri_chunk_depth();
+    if (setjmp(resync_jb) == 0) {
+        struct chain_block b = {4};
+        __morestack(chain_thunk, &b, 3000);
+        CHECK(0); /* never returns */
+        return;
+    }
+    CHECK_EQ(resync_depth_at_jump, depth0 + 5);
+    CHECK_EQ(__capri_chunk_depth(), depth0 + 5); /* nothing knows yet */
+    CHECK_EQ(in_use_all() - base, 5);
+    __capri_stack_resync(depth0);
+    CHECK_EQ(__capri_chunk_depth(), depth0);
+    CHECK_EQ(limit_read(), limit);
+    if (self) {
+        CHECK_EQ(self->limit, own_limit);
+        CHECK_EQ(self->stack_lo, lo);
+        CHECK_EQ(self->stack_hi, hi);
+        CHECK(in_use_all() - base <= 1); /* one stays cached on the thread */
+        capri_sleep_ns(1000);
+    }
+    CHECK_EQ(in_use_all(), base);
+    /* The stack works as before: grow again. */
+    struct count_block c = {0};
+    __morestack(count_thunk, &c, 3000);
+    CHECK_EQ(c.n, 1);
+    CHECK_EQ(__capri_chunk_depth(), depth0);
+}
+
+static void *resync_body(void *arg)
+{
+    (void)arg;
+    resync_case(thread_current());
+    return NULL;
+}
+
+static void test_resync_after_longjmp(void) { join(spawn(resync_body, NULL)); }
+
+/* ---- the main thread and plain pthreads ---------------------------------------- */
+
+struct where_block {
+    uintptr_t frame, limit;
+    unsigned depth, inner_depth;
+    uintptr_t inner_frame;
+};
+
+static void where_inner_thunk(void *p)
+{
+    struct where_block *b = p;
+    b->inner_depth = __capri_chunk_depth();
+    b->inner_frame = (uintptr_t)__builtin_frame_address(0);
+}
+
+static void where_thunk(void *p)
+{
+    struct where_block *b = p;
+    b->frame = (uintptr_t)__builtin_frame_address(0);
+    b->limit = limit_read();
+    b->depth = __capri_chunk_depth();
+    __morestack(where_inner_thunk, b, 100);
+}
+
+/* Growth on whatever thread calls it; lo..hi is its own stack. */
+static void where_case(uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t limit = limit_read();
+    unsigned depth = __capri_chunk_depth();
+    struct where_block b;
+    memset(&b, 0, sizeof b);
+    __morestack(where_thunk, &b, 5000);
+    CHECK(b.frame < lo || b.frame >= hi); /* not on its own stack */
+    uint32_t slot;
+    void *chunk;
+    unsigned cls;
+    CHECK_EQ(chunk_pool_locate((void *)b.frame, &slot, &chunk, &cls), 1);
+    CHECK_EQ(b.limit, limit_for_stack((uintptr_t)chunk));
+    CHECK_EQ(b.depth, depth + 1);
+    CHECK_EQ(b.inner_depth, depth + 2);
+    CHECK(b.inner_frame < (uintptr_t)chunk || b.inner_frame >= (uintptr_t)chunk + chunk_class_size(cls));
+    CHECK_EQ(limit_read(), limit);
+    CHECK_EQ(__capri_chunk_depth(), depth);
+}
+
+static void own_stack(uintptr_t *lo, uintptr_t *hi)
+{
+    pthread_attr_t attr;
+    void *base = NULL;
+    size_t size = 0;
+    CHECK_EQ(pthread_getattr_np(pthread_self(), &attr), 0);
+    pthread_attr_getstack(&attr, &base, &size);
+    pthread_attr_destroy(&attr);
+    *lo = (uintptr_t)base;
+    *hi = (uintptr_t)base + size;
+}
+
+static void test_main_thread(void)
+{
+    struct capri_thread *self = thread_current();
+    CHECK(self->flags & THREAD_MAIN);
+    uint64_t base = in_use_all();
+    uintptr_t lo, hi;
+    own_stack(&lo, &hi);
+    where_case(lo, hi);
+    resync_case(self);
+    capri_sleep_ns(1000);
+    CHECK_EQ(in_use_all(), base);
+}
+
+/* backtrace() from three chunks down: the return addresses into
+ * __morestack and into the function that called it are all there. */
+static uintptr_t bt_expect[2];
+static int bt_found[2];
+
+struct bt_block {
+    int left;
+};
+
+static void bt_thunk(void *p)
+{
+    struct bt_block *b = p;
+    if (b->left == 3) {
+        /* The first thunk: into __morestack, and (the rbp chain) into
+         * bt_outer, the frame on the thread's own stack. */
+        bt_expect[0] = (uintptr_t)__builtin_return_address(0);
+        const uintptr_t *fp = __builtin_frame_address(0);
+        const uintptr_t *morestack_fp = (const uintptr_t *)fp[0];
+        bt_expect[1] = morestack_fp[1];
+    }
+    if (b->left > 1) {
+        struct bt_block next = {b->left - 1};
+        __morestack(bt_thunk, &next, 20000);
+        return;
+    }
+    void *frames[64];
+    int n = backtrace(frames, 64);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++)
+            if ((uintptr_t)frames[i] == bt_expect[k])
+                bt_found[k] = 1;
+}
+
+__attribute__((noinline)) static void bt_outer(void)
+{
+    struct bt_block b = {3};
+    __morestack(bt_thunk, &b, 20000);
+    __asm__ volatile(""); /* not a tail call */
+}
+
+static void *plain_body(void *arg)
+{
+    (void)arg;
+    uintptr_t lo, hi;
+    own_stack(&lo, &hi);
+    uint64_t base = in_use_all();
+    where_case(lo, hi);
+    CHECK_EQ(in_use_all(), base); /* straight back to the pool */
+    resync_case(NULL);
+    bt_outer();
+    CHECK(bt_found[0]);
+    CHECK(bt_found[1]);
+    return (void *)(uintptr_t)0x600d;
+}
+
+static void test_plain_pthread(void)
+{
+    /* No CHECK in main while the thread runs: the counters are plain. */
+    pthread_t p;
+    void *r = NULL;
+    int created = pthread_create(&p, NULL, plain_body, NULL);
+    int joined = created == 0 ? pthread_join(p, &r) : -1;
+    CHECK_EQ(created, 0);
+    CHECK_EQ(joined, 0);
+    CHECK_EQ((uintptr_t)r, 0x600d);
+}
+
+/* pthread_exit from two chunks down: the forced unwind goes through
+ * __morestack's cleanups and the chunks come back. (The last chunk has
+ * room for pthread_exit and the unwinder: glibc loads libgcc_s first.) */
+static void exit_thunk(void *p)
+{
+    struct bt_block *b = p;
+    if (b->left > 0) {
+        struct bt_block next = {b->left - 1};
+        __morestack(exit_thunk, &next, b->left == 1 ? 128 * 1024 : 3000);
+        return;
+    }
+    pthread_exit((void *)(uintptr_t)0xe1);
+}
+
+static void *exiting_body(void *arg)
+{
+    (void)arg;
+    struct bt_block b = {1};
+    __morestack(exit_thunk, &b, 3000);
+    return NULL;
+}
+
+static void test_forced_unwind(void)
+{
+    uint64_t base = in_use_all();
+    pthread_t p;
+    void *r = NULL;
+    int created = pthread_create(&p, NULL, exiting_body, NULL);
+    int joined = created == 0 ? pthread_join(p, &r) : -1;
+    CHECK_EQ(created, 0);
+    CHECK_EQ(joined, 0);
+    CHECK_EQ((uintptr_t)r, 0xe1);
+    CHECK_EQ(in_use_all(), base);
+}
+
+/* ---- signal handlers ------------------------------------------------------------ */
+
+#ifndef GROW_TEST_TSAN
+struct sig_result {
+    unsigned depth_in, depth_after;
+    int where_outer, where_inner; /* chunk_pool_locate of the thunks' frames */
+    unsigned cls_outer;
+    uintptr_t limit_outer;
+    void *chunk_outer;
+    int ran;
+};
+
+static struct sig_result sig_res;
+
+static void sig_inner_thunk(void *p)
+{
+    (void)p;
+    uint32_t slot;
+    void *chunk;
+    unsigned cls;
+    sig_res.where_inner = chunk_pool_locate(__builtin_frame_address(0), &slot, &chunk, &cls);
+}
+
+static void sig_outer_thunk(void *p)
+{
+    (void)p;
+    uint32_t slot;
+    unsigned cls = 99;
+    sig_res.where_outer = chunk_pool_locate(__builtin_frame_address(0), &slot, &sig_res.chunk_outer, &cls);
+    sig_res.cls_outer = cls;
+    sig_res.limit_outer = limit_read();
+    sig_res.depth_in = __capri_chunk_depth();
+    /* Nested: the reserve is taken, so a mapping of its own. */
+    __morestack(sig_inner_thunk, NULL, 1000);
+}
+
+static void usr1_handler(int sig)
+{
+    (void)sig;
+    __morestack(sig_outer_thunk, NULL, 1000);
+    sig_res.depth_after = __capri_chunk_depth();
+    sig_res.ran = 1;
+}
+
+static void sig_case(int have_sched)
+{
+    struct capri_pool_stats before, after;
+    capri_pool_stats(&before);
+    unsigned depth = __capri_chunk_depth();
+    uintptr_t limit = limit_read();
+    memset(&sig_res, 0, sizeof sig_res);
+    raise(SIGUSR1);
+    capri_pool_stats(&after);
+    CHECK_EQ(sig_res.ran, 1);
+    CHECK_EQ(sig_res.depth_in, depth + 1);
+    CHECK_EQ(sig_res.depth_after, depth);
+    if (have_sched) {
+        /* The scheduler's reserve: a 64 KiB pool chunk, no pool operation. */
+        CHECK_EQ(sig_res.where_outer, 1);
+        CHECK_EQ(sig_res.cls_outer, 4);
+    } else {
+        CHECK_EQ(sig_res.where_outer, 0); /* no scheduler: a mapping */
+    }
+    CHECK_EQ(sig_res.where_inner, 0);
+    CHECK(memcmp(before.chunks_in_use, after.chunks_in_use, sizeof before.chunks_in_use) == 0);
+    CHECK_EQ(before.depot_transfers, after.depot_transfers);
+    CHECK_EQ(limit_read(), limit);
+    CHECK_EQ(__capri_chunk_depth(), depth);
+}
+
+static void *sig_body(void *arg)
+{
+    sig_case((int)(uintptr_t)arg);
+    return NULL;
+}
+
+static void test_signal_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = usr1_handler;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    join(spawn(sig_body, (void *)(uintptr_t)1));
+    pthread_t p;
+    int created = pthread_create(&p, NULL, sig_body, (void *)(uintptr_t)0);
+    int joined = created == 0 ? pthread_join(p, NULL) : -1;
+    CHECK_EQ(created, 0);
+    CHECK_EQ(joined, 0);
+    signal(SIGUSR1, SIG_DFL);
+}
+#endif
+
+/* ---- overflow inside a grown chunk (a child) ------------------------------------- */
+
+static volatile int stop_recursing;
+
+__attribute__((noinline)) static unsigned recurse(unsigned depth)
+{
+    volatile char frame[256];
+    frame[0] = (char)depth;
+    frame[sizeof frame - 1] = (char)depth;
+    if (stop_recursing)
+        return frame[0];
+    return recurse(depth + 1) + (unsigned)frame[depth % sizeof frame];
+}
+
+static void overflow_thunk(void *p) { *(unsigned *)p = recurse(0); }
+
+static void *overflow_body(void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "handle %" PRIu64 "\n", capri_self());
+    fflush(stderr);
+    unsigned r = 0;
+    __morestack(overflow_thunk, &r, 4096);
+    return (void *)(uintptr_t)r;
+}
+
+static int child(const char *which)
+{
+    alarm(60);
+    if (strcmp(which, "overflow") != 0)
+        return 2;
+    capri_attr_t attr;
+    memset(&attr, 0, sizeof attr);
+    attr.name = "deep";
+    capri_t t;
+    if (capri_spawn(&t, overflow_body, NULL, &attr) != 0)
+        return 2;
+    capri_join(t, NULL);
+    fprintf(stderr, "child survived\n");
+    return 0;
+}
+
+static void test_overflow_in_chunk(void)
+{
+    struct capri_pool_stats st;
+    memset(&st, 0, sizeof st);
+    if (capri_pool_stats(&st) != 0 || st.guard_mode == 0) {
+        fprintf(stderr, "SKIP: no guard pages under the chunks\n");
+        return;
+    }
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+#ifdef CAPRI_TEST_SANITIZED
+        const char *prev = getenv("ASAN_OPTIONS");
+        char opts[1024];
+        snprintf(opts, sizeof opts, "%s%shandle_segv=0", prev ? prev : "", prev && *prev ? ":" : "");
+        setenv("ASAN_OPTIONS", opts, 1);
+        prev = getenv("TSAN_OPTIONS");
+        snprintf(opts, sizeof opts, "%s%shandle_segv=0", prev ? prev : "", prev && *prev ? ":" : "");
+        setenv("TSAN_OPTIONS", opts, 1);
+#endif
+        char *argv[] = {(char *)"rt_grow", (char *)"overflow", NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    close(fds[1]);
+    char err[8192];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fds[0], err + len, sizeof err - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof err - 1)
+            break;
+    }
+    err[len] = 0;
+    close(fds[0]);
+    int status = -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    int before = test_failures;
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    uint64_t handle = 0;
+    const char *h = strstr(err, "handle ");
+    CHECK(h && sscanf(h, "handle %" SCNu64, &handle) == 1 && handle != 0);
+    char expect[96];
+    snprintf(expect, sizeof expect, "capri: stack overflow in thread %" PRIu64 " \"deep\" at 0x", handle);
+    CHECK_CONTAINS(err, expect);
+    CHECK(!strstr(err, "child survived"));
+    if (test_failures != before)
+        fprintf(stderr, "  child status %#x, stderr:\n%s\n", status, err);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        return child(argv[1]);
+    capri_config(CAPRI_CONFIG_SCHEDULERS, 1); /* pool counters of one cache */
+    capri_self();
+    /* Main grows first: scheduler 0 takes its reserve chunk, so that the
+     * counts below see growth chunks only. */
+    struct count_block warm = {0};
+    __morestack(count_thunk, &warm, 100);
+    CHECK_EQ(warm.n, 1);
+    /* And binds what threads on small chunks call (lazy binding's resolver
+     * frame alone is kilobytes). */
+    CHECK(thread_current() != NULL);
+    CHECK_EQ(__capri_chunk_depth(), 0);
+    CHECK(in_use_all() > 0);
+    capri_sleep_ns(1);
+    RUN(test_deep_recursion);
+    RUN(test_hot_split);
+    RUN(test_inside_and_after);
+    RUN(test_preempt);
+    RUN(test_resync_after_longjmp);
+    RUN(test_main_thread);
+    RUN(test_plain_pthread);
+    RUN(test_forced_unwind);
+#ifndef GROW_TEST_TSAN
+    RUN(test_signal_handler);
+#endif
+    RUN(test_overflow_in_chunk);
+    return test_summary("test_grow");
+}
