@@ -254,7 +254,11 @@ static inline bool fits_here(uintptr_t frame, uint64_t need, uintptr_t limit)
     return limit && frame > limit && frame - limit >= want;
 }
 
-static void tools_enter(struct grow_link *l)
+/* Valgrind's stack registration; ASan's idea of the current stack, except
+ * in signal handlers (the handler may have interrupted a fiber switch,
+ * which ASan does not allow to nest; it does not know the altstack the
+ * handler runs on either), which leave asan_bottom NULL. */
+static void tools_enter(struct grow_link *l, bool in_handler)
 {
     l->tools = 1;
 #ifdef GROW_VALGRIND
@@ -264,12 +268,15 @@ static void tools_enter(struct grow_link *l)
 #ifdef GROW_ASAN
     /* Old frames may have been left poisoned (a longjmp over them). */
     __asan_unpoison_memory_region(l->chunk, (uintptr_t)l - (uintptr_t)l->chunk);
-    /* The same fake stack goes on: frames on the chunk belong to the same
-     * thread of execution. */
-    void *fake = NULL;
-    __sanitizer_start_switch_fiber(&fake, l->chunk, (uintptr_t)l - (uintptr_t)l->chunk);
-    __sanitizer_finish_switch_fiber(fake, &l->asan_bottom, &l->asan_size);
+    if (!in_handler) {
+        /* The same fake stack goes on: frames on the chunk belong to the
+         * same thread of execution. */
+        void *fake = NULL;
+        __sanitizer_start_switch_fiber(&fake, l->chunk, (uintptr_t)l - (uintptr_t)l->chunk);
+        __sanitizer_finish_switch_fiber(fake, &l->asan_bottom, &l->asan_size);
+    }
 #endif
+    (void)in_handler;
 }
 
 static void tools_leave(const void *asan_bottom, size_t asan_size, uint32_t valgrind_id)
@@ -394,7 +401,7 @@ static __attribute__((noinline)) uintptr_t grow_enter_slow(void (*thunk)(void *)
     if (!t && !in_handler && !g->derived && g->depth == 0)
         derive_tls_bounds(l);
     if (unlikely(capri_tools_active))
-        tools_enter(l);
+        tools_enter(l, in_handler);
 
     uintptr_t limit = limit_for_stack(lo);
     *v.lo = lo;

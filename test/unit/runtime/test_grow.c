@@ -14,7 +14,8 @@
  *  - __capri_stack_resync after a longjmp out of five chunks;
  *  - the main thread and plain pthreads (their own bookkeeping), a forced
  *    unwind (pthread_exit) through __morestack, backtrace() across chunks;
- *  - growth in signal handlers (the scheduler's reserve, then a mapping);
+ *  - growth in signal handlers (the scheduler's reserve, then a mapping),
+ *    also from a storm of timer signals landing anywhere in __morestack;
  *  - a guard-page overflow inside a grown chunk is reported (a child).
  *
  * Under sanitizers (CAPRI_TEST_SANITIZED) frames are several times larger:
@@ -36,8 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include "capri.h"
 #include "chunk_pool.h"
@@ -50,9 +53,15 @@
 #if __has_feature(thread_sanitizer)
 #define GROW_TEST_TSAN 1
 #endif
+#if __has_feature(address_sanitizer)
+#define GROW_TEST_ASAN 1
+#endif
 #endif
 #if defined(__SANITIZE_THREAD__)
 #define GROW_TEST_TSAN 1
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GROW_TEST_ASAN 1
 #endif
 
 #ifdef CAPRI_TEST_SANITIZED
@@ -644,6 +653,106 @@ static void test_forced_unwind(void)
     CHECK_EQ(in_use_all(), base);
 }
 
+/* An unwind caught in a capri thread: _Unwind_ForcedUnwind from three
+ * chunks down, through __morestack's cleanups, stopped (longjmp) at the
+ * frame that made the first growth, as a catch would. The chunk the
+ * unwinder ran on last waits, and goes at the next growth.
+ *
+ * Under ASan the jump is __builtin_longjmp from an uninstrumented stop
+ * function: ASan's longjmp (and any noreturn call it instruments) would
+ * ask to unpoison the stack it knows, which is already the one the jump
+ * goes to (the cleanup switched it back) while the unwinder still runs on
+ * the chunk, and warn. (A C++ catch or glibc's cancellation makes no such
+ * call.) */
+#ifdef GROW_TEST_ASAN
+static void *catch_jb[5];
+#define CATCH_SETJMP() __builtin_setjmp(catch_jb)
+#define CATCH_LONGJMP() __builtin_longjmp(catch_jb, 1)
+#define CATCH_STOP_ATTR __attribute__((no_sanitize("address")))
+#else
+#define CATCH_STOP_ATTR
+static jmp_buf catch_jb;
+#define CATCH_SETJMP() setjmp(catch_jb)
+#define CATCH_LONGJMP() longjmp(catch_jb, 1)
+#endif
+static uintptr_t catch_ip; /* the return address into catcher_grow */
+static int catch_frames;   /* __morestack frames the unwind went through */
+
+CATCH_STOP_ATTR static _Unwind_Reason_Code catch_stop(int version, _Unwind_Action actions,
+                                      _Unwind_Exception_Class cls, struct _Unwind_Exception *exc,
+                                      struct _Unwind_Context *ctx, void *param)
+{
+    (void)version;
+    (void)actions;
+    (void)cls;
+    (void)exc;
+    (void)param;
+    uintptr_t ip = _Unwind_GetIP(ctx);
+    if (ip == catch_ip)
+        CATCH_LONGJMP();
+    if (ip == bt_expect[0])
+        catch_frames++;
+    return _URC_NO_REASON;
+}
+
+static struct _Unwind_Exception catch_exc;
+
+static void throw_thunk(void *p)
+{
+    struct bt_block *b = p;
+    if (b->left == 3) {
+        bt_expect[0] = (uintptr_t)__builtin_return_address(0);
+        const uintptr_t *fp = __builtin_frame_address(0);
+        catch_ip = ((const uintptr_t *)fp[0])[1];
+    }
+    if (b->left > 1) {
+        struct bt_block next = {b->left - 1};
+        __morestack(throw_thunk, &next, b->left == 2 ? 64 * 1024 : 3000);
+        return;
+    }
+    memset(&catch_exc, 0, sizeof catch_exc);
+    catch_exc.exception_class = 0x4341505254535400ull; /* "CAPRTST" */
+    _Unwind_ForcedUnwind(&catch_exc, catch_stop, NULL);
+    CHECK(0); /* not reached */
+}
+
+__attribute__((noinline)) static void catcher_grow(void)
+{
+    struct bt_block b = {3};
+    __morestack(throw_thunk, &b, 3000);
+    __asm__ volatile(""); /* not a tail call */
+}
+
+static void *catch_body(void *arg)
+{
+    (void)arg;
+    struct capri_thread *self = thread_current();
+    capri_sleep_ns(1); /* nothing cached */
+    uintptr_t lo = self->stack_lo, hi = self->stack_hi, limit = limit_read();
+    uint64_t base = in_use_all();
+    catch_frames = 0;
+    if (CATCH_SETJMP() == 0) {
+        catcher_grow();
+        CHECK(0);
+        return NULL;
+    }
+    CHECK_EQ(catch_frames, 3);
+    CHECK_EQ(__capri_chunk_depth(), 0);
+    CHECK_EQ(limit_read(), limit);
+    CHECK_EQ(self->limit, limit);
+    CHECK_EQ(self->stack_lo, lo);
+    CHECK_EQ(self->stack_hi, hi);
+    CHECK_EQ(in_use_all() - base, 1); /* the last chunk the unwinder ran on */
+    struct count_block c = {0};
+    __morestack(count_thunk, &c, 100); /* releases it */
+    CHECK_EQ(c.n, 1);
+    capri_sleep_ns(1);
+    CHECK_EQ(in_use_all(), base);
+    return NULL;
+}
+
+static void test_unwind_caught(void) { join(spawn(catch_body, NULL)); }
+
 /* ---- signal handlers ------------------------------------------------------------ */
 
 #ifndef GROW_TEST_TSAN
@@ -718,6 +827,102 @@ static void *sig_body(void *arg)
 {
     sig_case((int)(uintptr_t)arg);
     return NULL;
+}
+
+/* A storm of timer signals, every 50 us, at this kernel thread while a
+ * capri thread crosses boundaries (hot and cold, nested): the handler grows
+ * too, at whatever instruction of __morestack and its C half it landed on,
+ * and everything it sees must be consistent. */
+static volatile unsigned storm_handled, storm_bad;
+
+static void storm_handler_thunk(void *p)
+{
+    struct count_block *c = p;
+    c->n++;
+}
+
+static void storm_handler(int sig)
+{
+    (void)sig;
+    unsigned depth = __capri_chunk_depth();
+    uintptr_t word = limit_read();
+    struct count_block c = {0};
+    __morestack(storm_handler_thunk, &c, 1000);
+    if (c.n != 1 || __capri_chunk_depth() != depth || limit_read() != word)
+        storm_bad++;
+    storm_handled++;
+}
+
+struct storm_block {
+    uint64_t n;
+    unsigned expect_depth;
+    unsigned bad;
+};
+
+static void storm_inner(void *p)
+{
+    struct storm_block *b = p;
+    b->bad += __capri_chunk_depth() != b->expect_depth;
+    b->n++;
+}
+
+static void storm_outer(void *p)
+{
+    struct storm_block *b = p;
+    b->bad += __capri_chunk_depth() != b->expect_depth;
+    b->expect_depth++;
+    __morestack(storm_inner, b, (b->n & 1) ? 100 : 20000);
+    b->expect_depth--;
+}
+
+static void *storm_body(void *arg)
+{
+    (void)arg;
+    struct capri_thread *self = thread_current();
+    uintptr_t limit = limit_read(), lo = self->stack_lo, hi = self->stack_hi;
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = SIGALRM;
+    ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    timer_t timer;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0) {
+        CHECK(0);
+        return NULL;
+    }
+    struct itimerspec every = {{0, 50000}, {0, 50000}};
+    timer_settime(timer, 0, &every, NULL);
+    struct storm_block b = {0, 1, 0};
+    uint64_t end = now_ns() + 300000000ull;
+    while (now_ns() < end && b.n < 3000000) {
+        for (int i = 0; i < 100; i++) {
+            b.expect_depth = 1;
+            __morestack(storm_outer, &b, (i & 7) ? 200 : 40000);
+        }
+    }
+    timer_delete(timer);
+    CHECK_EQ(b.bad, 0);
+    CHECK_EQ(storm_bad, 0);
+    CHECK(storm_handled > 100);
+    fprintf(stderr, "  signal storm: %u handlers grew during %" PRIu64 " nested crossings\n", storm_handled, b.n);
+    CHECK_EQ(__capri_chunk_depth(), 0);
+    CHECK_EQ(limit_read(), limit);
+    CHECK_EQ(self->stack_lo, lo);
+    CHECK_EQ(self->stack_hi, hi);
+    return NULL;
+}
+
+static void test_signal_storm(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = storm_handler;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGALRM, &sa, NULL), 0);
+    uint64_t before = in_use_all();
+    join(spawn(storm_body, NULL));
+    signal(SIGALRM, SIG_DFL);
+    CHECK_EQ(in_use_all(), before);
 }
 
 static void test_signal_handler(void)
@@ -867,8 +1072,10 @@ int main(int argc, char **argv)
     RUN(test_main_thread);
     RUN(test_plain_pthread);
     RUN(test_forced_unwind);
+    RUN(test_unwind_caught);
 #ifndef GROW_TEST_TSAN
     RUN(test_signal_handler);
+    RUN(test_signal_storm);
 #endif
     RUN(test_overflow_in_chunk);
     return test_summary("test_grow");
