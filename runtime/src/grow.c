@@ -361,7 +361,9 @@ static __attribute__((noinline)) uintptr_t grow_enter_slow(void (*thunk)(void *)
         if (t) {
             chunk = thread_chunk_take(t, cls, &slot);
             kind = GROW_KIND_THREAD;
-        } else {
+        } else if (s || load_acquire(&capri_rt.scheds)) {
+            /* (Before the runtime has started there is no pool yet: a
+             * mapping, below.) */
             chunk = chunk_pool_take(s ? &s->chunks : NULL, cls, &slot);
             kind = GROW_KIND_POOL;
         }

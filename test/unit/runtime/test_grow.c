@@ -16,13 +16,16 @@
  *    unwind (pthread_exit) through __morestack, backtrace() across chunks;
  *  - growth in signal handlers (the scheduler's reserve, then a mapping),
  *    also from a storm of timer signals landing anywhere in __morestack;
+ *  - growth before the runtime has started (a child);
  *  - a guard-page overflow inside a grown chunk is reported (a child).
  *
  * Under sanitizers (CAPRI_TEST_SANITIZED) frames are several times larger:
  * the recursion's frame need is 4 KiB instead of 1 KiB, and the hot loop
  * runs 100,000 times (ASan re-registers the stack bounds on every
- * crossing). ThreadSanitizer delays asynchronous signals to its own safe
- * points, so the handler case does not run under it.
+ * crossing). ThreadSanitizer keeps a shadow call stack of 64K frames per
+ * thread, so the recursion is 50,000 deep under it; and it delays
+ * asynchronous signals to its own safe points, so the handler cases do not
+ * run under it.
  */
 #undef _FORTIFY_SOURCE /* a plain longjmp: __longjmp_chk would refuse to jump to another chunk */
 
@@ -71,7 +74,11 @@
 #define REC_NEED 1024u
 #define HOT_ITERATIONS 1000000u
 #endif
+#ifdef GROW_TEST_TSAN
+#define REC_DEPTH 50000u /* TSan's shadow call stack holds 64K frames per thread */
+#else
 #define REC_DEPTH 100000u
+#endif
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -968,9 +975,28 @@ static void *overflow_body(void *arg)
     return (void *)(uintptr_t)r;
 }
 
+/* Growth before anything started the runtime (instrumented code in a
+ * constructor, or in main before its first libcapri call): no pool yet,
+ * so mappings of its own; the kernel thread's bookkeeping all the same. */
+static int before_runtime(void)
+{
+    uintptr_t limit = limit_read();
+    struct where_block b;
+    memset(&b, 0, sizeof b);
+    __morestack(where_thunk, &b, 5000);
+    uintptr_t lo, hi;
+    own_stack(&lo, &hi);
+    int ok = b.depth == 1 && b.inner_depth == 2 && (b.frame < lo || b.frame >= hi) &&
+             __capri_chunk_depth() == 0 && limit_read() == limit;
+    fprintf(stderr, "before-runtime %s\n", ok ? "ok" : "FAILED");
+    return ok ? 0 : 1;
+}
+
 static int child(const char *which)
 {
     alarm(60);
+    if (strcmp(which, "before-runtime") == 0)
+        return before_runtime();
     if (strcmp(which, "overflow") != 0)
         return 2;
     capri_attr_t attr;
@@ -982,6 +1008,21 @@ static int child(const char *which)
     capri_join(t, NULL);
     fprintf(stderr, "child survived\n");
     return 0;
+}
+
+static void test_before_runtime(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = {(char *)"rt_grow", (char *)"before-runtime", NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    int status = -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static void test_overflow_in_chunk(void)
@@ -1077,6 +1118,7 @@ int main(int argc, char **argv)
     RUN(test_signal_handler);
     RUN(test_signal_storm);
 #endif
+    RUN(test_before_runtime);
     RUN(test_overflow_in_chunk);
     return test_summary("test_grow");
 }
