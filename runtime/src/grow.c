@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 
@@ -56,7 +57,8 @@
 #if defined(__SANITIZE_ADDRESS__)
 #define GROW_ASAN 1
 #endif
-#if __has_include(<valgrind/valgrind.h>)
+#if __has_include(<valgrind/valgrind.h>) && __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define GROW_VALGRIND 1
 #endif
@@ -164,16 +166,20 @@ static void unmap_chunk(void *chunk, size_t size)
 /* Releases a chunk an unwind left, when that is allowed here: a pool
  * chunk not in a signal handler (its thread may be gone: straight to the
  * pool, never to a thread's cache). */
+static void tools_chunk_released(uint32_t valgrind_id, void *chunk, size_t size);
+
 static void deferred_flush(bool in_handler)
 {
     struct grow_deferred *d = &capri_grow_tls.deferred;
     if (likely(!d->chunk))
         return;
+    if (in_handler && (d->kind == GROW_KIND_THREAD || d->kind == GROW_KIND_POOL))
+        return;
+    if (d->valgrind_id)
+        tools_chunk_released(d->valgrind_id, d->chunk, d->size);
     switch (d->kind) {
     case GROW_KIND_THREAD:
     case GROW_KIND_POOL: {
-        if (in_handler)
-            return;
         struct capri_sched *s = sched_here();
         chunk_pool_give(s ? &s->chunks : NULL, d->chunk, d->cls);
         break;
@@ -200,6 +206,11 @@ static void grow_thread_end(void *unused)
     deferred_flush(false);
     if (g->sys_base) {
         uintptr_t base = g->sys_base;
+#ifdef GROW_VALGRIND
+        if (g->sys_valgrind_id)
+            VALGRIND_STACK_DEREGISTER((unsigned)g->sys_valgrind_id);
+#endif
+        g->sys_valgrind_id = 0;
         g->sys_top = g->sys_floor = g->sys_base = 0;
         sys_call6(SYS_munmap, (long)base, GROW_SYS_SIZE + GROW_SYS_GUARD, 0, 0, 0, 0);
     }
@@ -279,12 +290,42 @@ static void tools_enter(struct grow_link *l, bool in_handler)
     (void)in_handler;
 }
 
-static void tools_leave(const void *asan_bottom, size_t asan_size, uint32_t valgrind_id)
+/* Valgrind: the chunk is no stack any more. Frames that returned left
+ * their memory inaccessible to memcheck, and the chunk's next user (a
+ * thread struct) writes it directly. */
+static void tools_chunk_released(uint32_t valgrind_id, void *chunk, size_t size)
 {
 #ifdef GROW_VALGRIND
-    if (valgrind_id)
-        VALGRIND_STACK_DEREGISTER(valgrind_id);
+    VALGRIND_STACK_DEREGISTER(valgrind_id);
+    VALGRIND_MAKE_MEM_UNDEFINED(chunk, size);
 #endif
+    (void)valgrind_id;
+    (void)chunk;
+    (void)size;
+}
+
+/* Valgrind takes a move of the stack pointer between a stack it knows and
+ * one it does not, less than 2 MiB apart, for a frame pushed or popped and
+ * marks the memory in between: the signal stack a handler grows from must
+ * be known to it too (the system stack and the chunks are registered). */
+static void tools_handler_stack(void)
+{
+#ifdef GROW_VALGRIND
+    struct grow_tls *g = &capri_grow_tls;
+    stack_t ss;
+    if (!RUNNING_ON_VALGRIND || sys_call6(SYS_sigaltstack, 0, (long)&ss, 0, 0, 0, 0) != 0 ||
+        (ss.ss_flags & SS_DISABLE) || (uintptr_t)ss.ss_sp == g->alt_registered)
+        return;
+    if (g->alt_valgrind_id)
+        VALGRIND_STACK_DEREGISTER(g->alt_valgrind_id);
+    g->alt_valgrind_id = VALGRIND_STACK_REGISTER((uintptr_t)ss.ss_sp, (uintptr_t)ss.ss_sp + ss.ss_size);
+    g->alt_registered = (uintptr_t)ss.ss_sp;
+#endif
+}
+
+/* ASan's idea of the stack back (when asan_bottom is set). */
+static void tools_leave(const void *asan_bottom, size_t asan_size)
+{
 #ifdef GROW_ASAN
     if (asan_bottom) {
         void *fake = NULL;
@@ -294,7 +335,6 @@ static void tools_leave(const void *asan_bottom, size_t asan_size, uint32_t valg
 #endif
     (void)asan_bottom;
     (void)asan_size;
-    (void)valgrind_id;
 }
 
 /* Everything but the hot case: a preemption request, a thread without a
@@ -402,8 +442,11 @@ static __attribute__((noinline)) uintptr_t grow_enter_slow(void (*thunk)(void *)
     l->asan_size = 0;
     if (!t && !in_handler && !g->derived && g->depth == 0)
         derive_tls_bounds(l);
-    if (unlikely(capri_tools_active))
+    if (unlikely(capri_tools_active)) {
+        if (in_handler)
+            tools_handler_stack();
         tools_enter(l, in_handler);
+    }
 
     uintptr_t limit = limit_for_stack(lo);
     *v.lo = lo;
@@ -525,11 +568,13 @@ static uintptr_t unlink_top(struct grow_link *l, bool here, bool defer)
     *v.limit = l->old_own_limit;
     *v.depth -= 1;
     if (unlikely(tools))
-        tools_leave(here ? asan_bottom : NULL, asan_size, valgrind_id);
+        tools_leave(here ? asan_bottom : NULL, asan_size);
     if (defer) {
+        /* The unwinder still runs on it: valgrind keeps it as a stack. */
         struct grow_deferred *d = &capri_grow_tls.deferred;
         if (d->chunk)
             return old_limit; /* one is waiting already (in a handler): leaked */
+        d->valgrind_id = valgrind_id;
         d->size = size;
         d->reserve_of = reserve_of;
         d->kind = kind;
@@ -537,6 +582,8 @@ static uintptr_t unlink_top(struct grow_link *l, bool here, bool defer)
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         d->chunk = chunk;
     } else {
+        if (unlikely(valgrind_id))
+            tools_chunk_released(valgrind_id, chunk, size);
         chunk_back(v.t, kind, chunk, slot, cls, size, reserve_of);
     }
     return old_limit;

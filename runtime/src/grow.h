@@ -34,6 +34,7 @@
 #define GROW_TLS_SYS_TOP 0
 #define GROW_TLS_SYS_FLOOR 8
 #define GROW_TLS_SYS_BASE 16
+#define GROW_TLS_SYS_VALGRIND_ID 24
 
 /* A kernel thread's system stack: mapped (with a guard page below) the
  * first time __morestack runs on it, in levels of GROW_SYS_LEVEL bytes: a
@@ -108,6 +109,7 @@ struct grow_deferred {
     void *chunk;
     size_t size;
     struct capri_sched *reserve_of;
+    uint32_t valgrind_id;
     uint8_t kind, cls;
 };
 
@@ -116,6 +118,7 @@ struct grow_tls {
     uintptr_t sys_top;   /* the system stack's first free level's top; 0: not mapped */
     uintptr_t sys_floor; /* its lowest usable address */
     uintptr_t sys_base;  /* the mapping (guard page first) */
+    uint64_t sys_valgrind_id; /* its valgrind stack id (registered when it is mapped) */
     /* The stack of whatever runs here that is not a capri thread (a plain
      * pthread, a scheduler's own context, main before the runtime). */
     uintptr_t lo, hi;    /* the current stack (hi: the link record when depth > 0) */
@@ -123,7 +126,8 @@ struct grow_tls {
     uint32_t depth;
     uint32_t derived;    /* lo/hi of its own stack are known */
     uint32_t key_set;    /* the exit destructor is registered */
-    uint32_t pad_;
+    uint32_t alt_valgrind_id; /* the signal stack, registered with valgrind */
+    uintptr_t alt_registered; /* ... its base then */
     struct grow_deferred deferred;
 };
 
@@ -138,6 +142,7 @@ _Static_assert(GROW_LINK_SIZE % 16 == 0, "the thunk's stack must stay 16-byte al
 _Static_assert(offsetof(struct grow_tls, sys_top) == GROW_TLS_SYS_TOP, "x86_64.S");
 _Static_assert(offsetof(struct grow_tls, sys_floor) == GROW_TLS_SYS_FLOOR, "x86_64.S");
 _Static_assert(offsetof(struct grow_tls, sys_base) == GROW_TLS_SYS_BASE, "x86_64.S");
+_Static_assert(offsetof(struct grow_tls, sys_valgrind_id) == GROW_TLS_SYS_VALGRIND_ID, "x86_64.S");
 
 /* The C half, called by __morestack only (hidden).
  * enter: on the system stack; writes the link record on the new chunk and

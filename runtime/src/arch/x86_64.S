@@ -313,7 +313,27 @@ capri_grow_sys_map:
     leaq    GROW_SYS_GUARD(%r8), %rax
     movq    %rax, %fs:GROW_TLS_SYS_FLOOR(%rcx)
     movq    %r8, %fs:GROW_TLS_SYS_BASE(%rcx)
-    movq    %rdx, %rax
+    /* Under valgrind: VALGRIND_STACK_REGISTER(floor, top), a client request
+     * (a no-op otherwise) with its arguments at the new stack's top, so that
+     * valgrind takes the switches to it for switches (else it may take the
+     * first for a frame of megabytes and mark memory in between, the
+     * thread's TLS among it, inaccessible). The id comes back in %rdx. */
+    movq    $0x1501, -48(%rdx)
+    movq    %rax, -40(%rdx)
+    movq    %rdx, -32(%rdx)
+    movq    $0, -24(%rdx)
+    movq    $0, -16(%rdx)
+    movq    $0, -8(%rdx)
+    movq    %rdx, %r9
+    leaq    -48(%rdx), %rax
+    xorl    %edx, %edx
+    rolq    $3, %rdi
+    rolq    $13, %rdi
+    rolq    $61, %rdi
+    rolq    $51, %rdi
+    xchgq   %rbx, %rbx
+    movq    %rdx, %fs:GROW_TLS_SYS_VALGRIND_ID(%rcx)
+    movq    %r9, %rax
     jmp     .Lsys_map_done
 .Lsys_map_raced:                    /* a handler mapped one: use it, unmap ours */
     movq    %rax, %rdx
