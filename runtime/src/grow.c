@@ -323,6 +323,22 @@ static void tools_handler_stack(void)
 #endif
 }
 
+/* After grow_resync_to_sp left ASan's idea of the stack on the chunk the
+ * jump came from (so that the jump's own no-return unpoisoning matched):
+ * the stack the owner runs on now, i.e. the new link's old bounds. */
+static void tools_asan_fix(struct grow_link *l, struct grow_tls *g)
+{
+    g->asan_stale = 0;
+#ifdef GROW_ASAN
+    if (l->old_hi > l->old_lo) {
+        void *fake = NULL;
+        __sanitizer_start_switch_fiber(&fake, (void *)l->old_lo, l->old_hi - l->old_lo);
+        __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+    }
+#endif
+    (void)l;
+}
+
 /* ASan's idea of the stack back (when asan_bottom is set). */
 static void tools_leave(const void *asan_bottom, size_t asan_size)
 {
@@ -440,11 +456,14 @@ static __attribute__((noinline)) uintptr_t grow_enter_slow(void (*thunk)(void *)
     l->reserve_of = kind == GROW_KIND_RESERVE ? s : NULL;
     l->asan_bottom = NULL;
     l->asan_size = 0;
+    l->in_handler = in_handler;
     if (!t && !in_handler && !g->derived && g->depth == 0)
         derive_tls_bounds(l);
     if (unlikely(capri_tools_active)) {
         if (in_handler)
             tools_handler_stack();
+        else if (g->asan_stale)
+            tools_asan_fix(l, g);
         tools_enter(l, in_handler);
     }
 
@@ -495,6 +514,7 @@ uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, ui
     l->chunk = chunk;
     l->size = size;
     l->slot = t->cached_slot;
+    l->in_handler = 0;
     uintptr_t limit = limit_for_stack(lo);
     t->stack_lo = lo;
     t->stack_hi = (uintptr_t)l;
@@ -646,6 +666,52 @@ void __capri_stack_resync(unsigned depth)
         if (sp >= (uintptr_t)l->chunk && sp < (uintptr_t)l->chunk + l->size)
             capri_fatal("__capri_stack_resync: still running on a chunk it was asked to release");
         limit = unlink_top(l, true, false);
+    }
+    limit_write(limit_back(v.t, limit));
+}
+
+void grow_resync_to_sp(uintptr_t sp)
+{
+    struct grow_view v = view_here();
+    unsigned depth = *v.depth, keep = depth, handler_top = 0;
+    bool handlers = true;
+    struct grow_link *l = (struct grow_link *)*v.hi;
+    for (unsigned k = depth; k > 0; k--) {
+        if (sp >= (uintptr_t)l->chunk && sp < (uintptr_t)l) {
+            keep = k;
+            goto release;
+        }
+        handlers = handlers && l->in_handler;
+        if (handlers)
+            handler_top = k; /* links k..depth were all made in handlers */
+        if (k == 1) {
+            /* Not on a chunk: the first stack, or a signal stack. */
+            if (sp >= l->old_lo && sp < l->old_hi)
+                keep = 0;
+            else if (handler_top)
+                keep = handler_top - 1;
+            goto release;
+        }
+        l = (struct grow_link *)l->old_hi;
+    }
+release:
+    if (capri_grow_tls.deferred.chunk)
+        deferred_flush(in_handler_here(sched_here()));
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0), limit = 0;
+    if (*v.depth <= keep)
+        return;
+    /* Running on the top chunk (the interposer before the jump): it is
+     * released at the next growth, and ASan keeps taking it for the stack
+     * until then (the jump's no-return unpoisoning is of this stack); the
+     * next growth puts that right. */
+    l = (struct grow_link *)*v.hi;
+    bool on_top = here >= (uintptr_t)l->chunk && here < (uintptr_t)l->chunk + l->size;
+    if (on_top && l->tools)
+        capri_grow_tls.asan_stale = 1;
+    while (*v.depth > keep) {
+        l = (struct grow_link *)*v.hi;
+        bool on_it = on_top && here >= (uintptr_t)l->chunk && here < (uintptr_t)l->chunk + l->size;
+        limit = unlink_top(l, !on_top, on_it);
     }
     limit_write(limit_back(v.t, limit));
 }

@@ -100,7 +100,8 @@ struct grow_link {
     struct capri_sched *reserve_of; /* GROW_KIND_RESERVE: whose */
     const void *asan_bottom;   /* ASan's idea of the stack before */
     size_t asan_size;
-    uint64_t pad_;
+    uint8_t in_handler;        /* made in a signal handler */
+    uint8_t pad_[7];
 };
 
 /* A chunk whose release waits until nothing runs on it (an unwind left
@@ -127,6 +128,7 @@ struct grow_tls {
     uint32_t derived;    /* lo/hi of its own stack are known */
     uint32_t key_set;    /* the exit destructor is registered */
     uint32_t alt_valgrind_id; /* the signal stack, registered with valgrind */
+    uint32_t asan_stale;      /* ASan still takes the stack for a chunk a jump left */
     uintptr_t alt_registered; /* ... its base then */
     struct grow_deferred deferred;
 };
@@ -157,6 +159,15 @@ uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, ui
 void capri_grow_hook(struct grow_link *link) __attribute__((visibility("hidden")));
 void capri_grow_leave(struct grow_link *link) __attribute__((visibility("hidden")));
 void *capri_grow_unwind(struct grow_link *link, void *exc) __attribute__((visibility("hidden")));
+
+/* For the longjmp interposers: puts the running owner's stack right for a
+ * jump to a frame whose stack pointer is sp (a setjmp the plugin did not
+ * see, so no depth was saved): the chunks above the one holding sp go.
+ * When no chunk of the chain holds sp, it is on the first stack (all go)
+ * or on a signal stack (the growths made in handlers go). Called right
+ * before the jump, on the owner's kernel thread: the chunk it runs on, if
+ * it goes, is released at the next growth there (as after an unwind). */
+void grow_resync_to_sp(uintptr_t sp);
 
 /* Gives back every chunk still linked to a thread that ended on one
  * (capri_exit or cancellation from a grown chunk): to be called once the

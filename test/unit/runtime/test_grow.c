@@ -11,7 +11,8 @@
  *  - the limit word, the thread's bounds, the depth, errno and the
  *    callee-saved registers inside and after; the thunk's alignment;
  *  - a preemption request taken at __morestack: another thread runs first;
- *  - __capri_stack_resync after a longjmp out of five chunks;
+ *  - __capri_stack_resync after a longjmp out of five chunks, and
+ *    grow_resync_to_sp (from the jump's target alone) before one;
  *  - the main thread and plain pthreads (their own bookkeeping), a forced
  *    unwind (pthread_exit) through __morestack, backtrace() across chunks;
  *  - growth in signal handlers (the scheduler's reserve, then a mapping),
@@ -487,6 +488,71 @@ static void *resync_body(void *arg)
 }
 
 static void test_resync_after_longjmp(void) { join(spawn(resync_body, NULL)); }
+
+/* grow_resync_to_sp, for the longjmp interposers (a setjmp the plugin did
+ * not see): from the jump's target stack pointer alone, right before the
+ * jump, on the chunk it releases (which waits for the next growth). */
+static jmp_buf sp_jb;
+static uintptr_t sp_target;
+
+struct spchain_block {
+    unsigned level, setjmp_at, jump_at;
+    unsigned depth_after_jump;
+    int jumped;
+};
+
+static void spchain_thunk(void *p);
+
+__attribute__((noinline)) static void spchain_step(struct spchain_block *b)
+{
+    if (b->level == b->setjmp_at) {
+        if (setjmp(sp_jb) != 0) {
+            b->jumped = 1;
+            b->depth_after_jump = __capri_chunk_depth();
+            return;
+        }
+        sp_target = (uintptr_t)__builtin_frame_address(0);
+    }
+    if (b->level == b->jump_at) {
+        grow_resync_to_sp(sp_target);
+        longjmp(sp_jb, 1);
+    }
+    __morestack(spchain_thunk, b, 3000);
+}
+
+static void spchain_thunk(void *p)
+{
+    struct spchain_block *b = p;
+    b->level++;
+    spchain_step(b);
+}
+
+static void *resync_sp_body(void *arg)
+{
+    (void)arg;
+    struct capri_thread *self = thread_current();
+    for (unsigned from = 0; from <= 2; from += 2) {
+        capri_sleep_ns(1); /* nothing cached */
+        uintptr_t limit = limit_read(), lo = self->stack_lo, hi = self->stack_hi;
+        uint64_t base = in_use_all();
+        struct spchain_block b = {0, from, 5, 0, 0};
+        spchain_step(&b);
+        CHECK_EQ(b.jumped, 1);
+        CHECK_EQ(b.depth_after_jump, from);
+        CHECK_EQ(__capri_chunk_depth(), 0);
+        CHECK_EQ(limit_read(), limit);
+        CHECK_EQ(self->stack_lo, lo);
+        CHECK_EQ(self->stack_hi, hi);
+        /* The chunk the jump left from waits for the next growth. */
+        struct count_block c = {0};
+        __morestack(count_thunk, &c, 100);
+        capri_sleep_ns(1);
+        CHECK_EQ(in_use_all(), base);
+    }
+    return NULL;
+}
+
+static void test_resync_to_sp(void) { join(spawn(resync_sp_body, NULL)); }
 
 /* ---- the main thread and plain pthreads ---------------------------------------- */
 
@@ -1110,6 +1176,7 @@ int main(int argc, char **argv)
     RUN(test_inside_and_after);
     RUN(test_preempt);
     RUN(test_resync_after_longjmp);
+    RUN(test_resync_to_sp);
     RUN(test_main_thread);
     RUN(test_plain_pthread);
     RUN(test_forced_unwind);
