@@ -219,12 +219,18 @@ static void grow_thread_end(void *unused)
 
 static void grow_key_create(void) { pthread_key_create(&grow_key, grow_thread_end); }
 
-/* Once per kernel thread, outside handlers: what happens at its exit. */
+/* Once per kernel thread, outside handlers: what happens at its exit.
+ * (This and derive_tls_bounds call into libc, which may call a malloc
+ * built with the plugin: the limit word, which describes the caller's
+ * chunk and not this system stack, says "no checks" meanwhile.) */
 static __attribute__((noinline)) void register_thread_end(void)
 {
+    uintptr_t word = limit_read();
+    limit_write(0);
     pthread_once(&grow_key_once, grow_key_create);
     pthread_setspecific(grow_key, (void *)1);
     capri_grow_tls.key_set = 1;
+    limit_write(word);
 }
 
 /* A kernel thread's own stack, for the first link of its TLS owner. */
@@ -232,6 +238,8 @@ static __attribute__((noinline)) void derive_tls_bounds(struct grow_link *l)
 {
     struct grow_tls *g = &capri_grow_tls;
     int saved_errno = errno; /* pthread_getattr_np may read /proc */
+    uintptr_t word = limit_read();
+    limit_write(0);
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *base;
@@ -251,6 +259,7 @@ static __attribute__((noinline)) void derive_tls_bounds(struct grow_link *l)
         pthread_attr_destroy(&attr);
     }
     g->derived = 1;
+    limit_write(word);
     errno = saved_errno;
 }
 
