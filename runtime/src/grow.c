@@ -175,23 +175,28 @@ static void deferred_flush(bool in_handler)
         return;
     if (in_handler && (d->kind == GROW_KIND_THREAD || d->kind == GROW_KIND_POOL))
         return;
-    if (d->valgrind_id)
-        tools_chunk_released(d->valgrind_id, d->chunk, d->size);
-    switch (d->kind) {
+    /* Taken off the slot (one exchange: atomic against a handler that
+     * flushes too) before it is released. */
+    struct grow_deferred mine = *d;
+    mine.chunk = __atomic_exchange_n(&d->chunk, (void *)NULL, __ATOMIC_RELAXED);
+    if (!mine.chunk)
+        return;
+    if (mine.valgrind_id)
+        tools_chunk_released(mine.valgrind_id, mine.chunk, mine.size);
+    switch (mine.kind) {
     case GROW_KIND_THREAD:
     case GROW_KIND_POOL: {
         struct capri_sched *s = sched_here();
-        chunk_pool_give(s ? &s->chunks : NULL, d->chunk, d->cls);
+        chunk_pool_give(s ? &s->chunks : NULL, mine.chunk, mine.cls);
         break;
     }
     case GROW_KIND_RESERVE:
-        store_relaxed(&d->reserve_of->grow_reserve_busy, 0u);
+        store_relaxed(&mine.reserve_of->grow_reserve_busy, 0u);
         break;
     default:
-        unmap_chunk(d->chunk, d->size);
+        unmap_chunk(mine.chunk, mine.size);
         break;
     }
-    d->chunk = NULL;
 }
 
 static pthread_key_t grow_key;
