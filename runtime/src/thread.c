@@ -17,6 +17,7 @@
 #include "chunk_pool.h"
 #include "clock.h"
 #include "config.h"
+#include "grow.h"
 #include "limit.h"
 #include "log.h"
 #include "modules.h"
@@ -108,6 +109,7 @@ static int adopt_main(struct capri_sched *s0)
     thread_struct_init(t, THREAD_MAIN);
     t->chunk = chunk;
     t->run_state = THREAD_RUNNING;
+    t->limit = limit_read(); /* set by libcapri's constructor (pthread_wrap.c) */
     handle_claim(t, slot);
     memcpy(t->name, "main", 5);
     pthread_attr_t attr;
@@ -269,6 +271,9 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
 void thread_reap(struct capri_thread *t);
 void thread_reap(struct capri_thread *t)
 {
+    /* A thread that ended on grown chunks (capri_exit, cancellation deep in
+     * a recursion) still holds them: it is off its stacks now. */
+    grow_release_all(t);
     tools_thread_destroyed(t);
     if (t->keys)
         keys_release(t);

@@ -726,6 +726,37 @@ static void test_forced_unwind(void)
     CHECK_EQ(in_use_all(), base);
 }
 
+/* capri_exit from three chunks down (no unwinding: the thread just ends):
+ * its reaping gives the whole chain back. */
+static void capri_exit_thunk(void *p)
+{
+    struct bt_block *b = p;
+    if (b->left > 0) {
+        struct bt_block next = {b->left - 1};
+        __morestack(capri_exit_thunk, &next, 3000);
+        return;
+    }
+    capri_exit((void *)(uintptr_t)0xce);
+}
+
+static void *capri_exiting_body(void *arg)
+{
+    (void)arg;
+    struct bt_block b = {3};
+    __morestack(capri_exit_thunk, &b, 3000);
+    return NULL;
+}
+
+static void test_capri_exit_on_chunks(void)
+{
+    uint64_t base = in_use_all();
+    void *r = NULL;
+    capri_t t = spawn(capri_exiting_body, NULL);
+    CHECK_EQ(capri_join(t, &r), 0);
+    CHECK_EQ((uintptr_t)r, 0xce);
+    CHECK_EQ(in_use_all(), base);
+}
+
 /* An unwind caught in a capri thread: _Unwind_ForcedUnwind from three
  * chunks down, through __morestack's cleanups, stopped (longjmp) at the
  * frame that made the first growth, as a catch would. The chunk the
@@ -1172,6 +1203,7 @@ int main(int argc, char **argv)
     CHECK(in_use_all() > 0);
     capri_sleep_ns(1);
     RUN(test_deep_recursion);
+    RUN(test_capri_exit_on_chunks);
     RUN(test_hot_split);
     RUN(test_inside_and_after);
     RUN(test_preempt);
