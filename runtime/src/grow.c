@@ -60,6 +60,9 @@
 #if __has_include(<valgrind/valgrind.h>) && __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
+
+_Static_assert(GROW_ENTRY_MARGIN <= LIMIT_ENTRY_MARGIN,
+               "the limit must leave room for what __morestack pushes before it switches");
 #define GROW_VALGRIND 1
 #endif
 

@@ -35,8 +35,14 @@ static inline uintptr_t *limit_word_address(void)
     return (uintptr_t *)(tp + 0x70);
 }
 
+/* What __morestack itself pushes on the caller's stack before it switches
+ * to the system stack (grow.h: GROW_ENTRY_MARGIN): a failed check can leave
+ * the stack pointer anywhere above the limit, so the limit keeps this much
+ * room below the slack. */
+#define LIMIT_ENTRY_MARGIN 48u
+
 /* The limit for a stack whose lowest usable address is lo. */
-static inline uintptr_t limit_for_stack(uintptr_t lo) { return lo + LIMIT_SLACK; }
+static inline uintptr_t limit_for_stack(uintptr_t lo) { return lo + LIMIT_ENTRY_MARGIN + LIMIT_SLACK; }
 
 enum limit_kind {
     LIMIT_NONE = 0,    /* 0: no checks on this thread */

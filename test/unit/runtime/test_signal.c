@@ -487,7 +487,7 @@ static void test_handler_context(void)
     CHECK_EQ(chunk_pool_locate((const void *)seen_local, &slot, &chunk, &cls), 0);
     CHECK(seen_alt_base != 0);
     CHECK(seen_local >= seen_alt_base && seen_local < seen_alt_base + seen_alt_size);
-    CHECK_EQ(seen_limit, seen_alt_base + LIMIT_SLACK);
+    CHECK_EQ(seen_limit, limit_for_stack(seen_alt_base));
     install(SIGUSR1, SIG_DFL, 0);
 }
 
