@@ -91,24 +91,10 @@ namespace {
 /// Functions carrying annotate("<Text>").
 SmallPtrSet<const Function *, 8> annotated(const Module &M, StringRef Text) {
   SmallPtrSet<const Function *, 8> Result;
-  const GlobalVariable *GA = M.getNamedGlobal("llvm.global.annotations");
-  if (!GA || !GA->hasInitializer())
-    return Result;
-  auto *Array = dyn_cast<ConstantArray>(GA->getInitializer());
-  if (!Array)
-    return Result;
-  for (const Use &Op : Array->operands()) {
-    auto *Entry = dyn_cast<ConstantStruct>(Op.get());
-    if (!Entry || Entry->getNumOperands() < 2)
-      continue;
-    auto *F = dyn_cast<Function>(Entry->getOperand(0)->stripPointerCasts());
-    auto *StrGV = dyn_cast<GlobalVariable>(Entry->getOperand(1)->stripPointerCasts());
-    if (!F || !StrGV || !StrGV->hasInitializer())
-      continue;
-    auto *Str = dyn_cast<ConstantDataSequential>(StrGV->getInitializer());
-    if (Str && Str->isCString() && Str->getAsCString().trim() == Text)
+  forEachFunctionAnnotation(M, [&](const Function *F, StringRef Annotation) {
+    if (Annotation.trim() == Text)
       Result.insert(F);
-  }
+  });
   return Result;
 }
 

@@ -21,15 +21,14 @@ namespace capri {
 
 AnalysisKey CapriStackAnalysis::Key;
 
-DenseMap<const Function *, unsigned>
-recursionBounds(const Module &M, std::vector<std::pair<const Function *, std::string>> *Malformed) {
-  DenseMap<const Function *, unsigned> Bounds;
+void forEachFunctionAnnotation(const Module &M,
+                               function_ref<void(const Function *, StringRef)> Fn) {
   const GlobalVariable *GA = M.getNamedGlobal("llvm.global.annotations");
   if (!GA || !GA->hasInitializer())
-    return Bounds;
+    return;
   auto *Array = dyn_cast<ConstantArray>(GA->getInitializer());
   if (!Array)
-    return Bounds;
+    return;
   for (const Use &Op : Array->operands()) {
     auto *Entry = dyn_cast<ConstantStruct>(Op.get());
     if (!Entry || Entry->getNumOperands() < 2)
@@ -39,20 +38,26 @@ recursionBounds(const Module &M, std::vector<std::pair<const Function *, std::st
     if (!F || !StrGV || !StrGV->hasInitializer())
       continue;
     auto *Str = dyn_cast<ConstantDataSequential>(StrGV->getInitializer());
-    if (!Str || !Str->isCString())
-      continue;
-    StringRef Text = Str->getAsCString();
+    if (Str && Str->isCString())
+      Fn(F, Str->getAsCString());
+  }
+}
+
+DenseMap<const Function *, unsigned>
+recursionBounds(const Module &M, std::vector<std::pair<const Function *, std::string>> *Malformed) {
+  DenseMap<const Function *, unsigned> Bounds;
+  forEachFunctionAnnotation(M, [&](const Function *F, StringRef Text) {
     if (!Text.consume_front("capri.recursion_bound="))
-      continue;
+      return;
     unsigned Depth;
     if (Text.trim().getAsInteger(10, Depth) || Depth == 0) {
       // A malformed bound leaves the function unbounded.
       if (Malformed)
         Malformed->emplace_back(F, Text.str());
-      continue;
+      return;
     }
     Bounds[F] = Depth;
-  }
+  });
   return Bounds;
 }
 

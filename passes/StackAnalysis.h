@@ -18,6 +18,7 @@
 #include "FrameBound.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/IR/PassManager.h"
 #include <vector>
 
@@ -54,6 +55,12 @@ public:
   bool invalidate(llvm::Module &, const llvm::PreservedAnalyses &PA,
                   llvm::ModuleAnalysisManager::Invalidator &);
 };
+
+/// Calls Fn(F, Text) for every `__attribute__((annotate(Text)))` on a
+/// function of M (clang's llvm.global.annotations).
+void forEachFunctionAnnotation(
+    const llvm::Module &M,
+    llvm::function_ref<void(const llvm::Function *, llvm::StringRef)> Fn);
 
 /// Parses CAPRI_RECURSION_BOUND annotations: function -> depth. Malformed
 /// ones (not a positive 32-bit number) are left out and, when Malformed is
