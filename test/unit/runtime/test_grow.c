@@ -1140,15 +1140,7 @@ static void test_overflow_in_chunk(void)
         close(fds[1]);
         struct rlimit no_core = {0, 0};
         setrlimit(RLIMIT_CORE, &no_core);
-#ifdef CAPRI_TEST_SANITIZED
-        const char *prev = getenv("ASAN_OPTIONS");
-        char opts[1024];
-        snprintf(opts, sizeof opts, "%s%shandle_segv=0", prev ? prev : "", prev && *prev ? ":" : "");
-        setenv("ASAN_OPTIONS", opts, 1);
-        prev = getenv("TSAN_OPTIONS");
-        snprintf(opts, sizeof opts, "%s%shandle_segv=0", prev ? prev : "", prev && *prev ? ":" : "");
-        setenv("TSAN_OPTIONS", opts, 1);
-#endif
+        sanitizers_leave_segv_alone();
         char *argv[] = {(char *)"rt_grow", (char *)"overflow", NULL};
         execv("/proc/self/exe", argv);
         _exit(127);

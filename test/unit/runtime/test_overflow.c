@@ -30,6 +30,7 @@
 
 #include "capri.h"
 #include "chunk_pool.h"
+#include "rt_test.h"
 #include "test.h"
 
 /* ---- the children --------------------------------------------------------- */
@@ -163,15 +164,7 @@ static void run_child(const char *which, struct outcome *out)
         close(fds[1]);
         struct rlimit no_core = {0, 0};
         setrlimit(RLIMIT_CORE, &no_core);
-#ifdef CAPRI_TEST_SANITIZED
-        const char *prev = getenv("ASAN_OPTIONS");
-        char opts[1024];
-        snprintf(opts, sizeof opts, "%s%shandle_segv=0", prev ? prev : "", prev && *prev ? ":" : "");
-        setenv("ASAN_OPTIONS", opts, 1);
-        prev = getenv("TSAN_OPTIONS");
-        snprintf(opts, sizeof opts, "%s%shandle_segv=0", prev ? prev : "", prev && *prev ? ":" : "");
-        setenv("TSAN_OPTIONS", opts, 1);
-#endif
+        sanitizers_leave_segv_alone();
         char *argv[] = {(char *)"rt_overflow", (char *)which, NULL};
         execv("/proc/self/exe", argv);
         _exit(127);
