@@ -120,7 +120,8 @@ static int mutex_lock_slow(capri_mutex_t *m, struct capri_thread *self, uintptr_
     return rc;
 }
 
-int capri_mutex_lock(capri_mutex_t *m)
+/* Both lock calls: one CAS uncontended, the queue otherwise. */
+static inline int mutex_lock(capri_mutex_t *m, const struct timespec *abstime, bool timed)
 {
     if (unlikely(!m))
         return EINVAL;
@@ -130,20 +131,14 @@ int capri_mutex_lock(capri_mutex_t *m)
     uintptr_t w = 0;
     if (likely(cas_acq_rel(&m->word, &w, (uintptr_t)self)))
         return 0;
-    return mutex_lock_slow(m, self, w, NULL, false);
+    return mutex_lock_slow(m, self, w, abstime, timed);
 }
+
+int capri_mutex_lock(capri_mutex_t *m) { return mutex_lock(m, NULL, false); }
 
 int capri_mutex_timedlock(capri_mutex_t *m, const struct timespec *abstime)
 {
-    if (unlikely(!m))
-        return EINVAL;
-    struct capri_thread *self = sync_self();
-    if (unlikely(!self))
-        return ENOMEM;
-    uintptr_t w = 0;
-    if (likely(cas_acq_rel(&m->word, &w, (uintptr_t)self)))
-        return 0;
-    return mutex_lock_slow(m, self, w, abstime, true);
+    return mutex_lock(m, abstime, true);
 }
 
 int capri_mutex_trylock(capri_mutex_t *m)
