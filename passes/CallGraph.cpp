@@ -103,8 +103,17 @@ class CallGraphBuilder {
 public:
   CallGraphBuilder(const Module &M, CallGraphInfo &G) : M(M), G(G) {}
 
+  /// The graph is the program's as written: the thunks of checkpoint slow
+  /// paths and the calls to __morestack that run them are not part of it
+  /// (the original call stays on the fast path, and is the edge).
+  static bool isInstrumentation(const Function &F) {
+    return F.hasFnAttribute("capri-thunk") || F.getName() == "__morestack";
+  }
+
   void build() {
     for (const Function &F : M) {
+      if (isInstrumentation(F))
+        continue;
       if (F.isDeclaration()) {
         if (!F.isIntrinsic() && isAddressTaken(F))
           addReference(F);
@@ -114,7 +123,7 @@ public:
         (void)Id, G.HasTypeIds = true;
     }
     for (const Function &F : M)
-      if (!F.isDeclaration())
+      if (!F.isDeclaration() && !isInstrumentation(F))
         addFunction(F);
   }
 
@@ -257,6 +266,8 @@ private:
       if (!GA->isInterposable())
         Target = GA->getAliaseeObject();
     if (auto *Callee = dyn_cast<Function>(Target)) {
+      if (isInstrumentation(*Callee))
+        return;
       if (Callee->getFunctionType() != CB.getFunctionType())
         Flags |= callflags::Cast;
       E.Flags = Flags;

@@ -49,4 +49,10 @@ cl::opt<unsigned> Slack(
              "match the runtime's LIMIT_SLACK)"),
     cl::init(256));
 
+cl::opt<bool> Instrument(
+    "capri-instrument",
+    cl::desc("Insert the checkpoints placement chose (the limit compare and "
+             "the __morestack slow path)"),
+    cl::init(true));
+
 } // namespace capri

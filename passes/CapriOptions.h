@@ -22,6 +22,7 @@ extern llvm::cl::opt<bool> EmitMetadata;
 extern llvm::cl::opt<unsigned> MaxPath;
 extern llvm::cl::opt<unsigned> MinChunk;
 extern llvm::cl::opt<unsigned> Slack;
+extern llvm::cl::opt<bool> Instrument;
 
 } // namespace capri
 

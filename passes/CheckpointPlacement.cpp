@@ -1,6 +1,7 @@
 //===-- CheckpointPlacement.cpp - where linked stacks are checked ---------===//
 #include "CheckpointPlacement.h"
 #include "CallGraph.h"
+#include "CallOutlining.h"
 #include "CapriOptions.h"
 #include "FrameBound.h"
 #include "Lowering.h"
@@ -40,7 +41,7 @@ STATISTIC(NumExternal, "Checkpoints on calls into code without metadata");
 STATISTIC(NumIndirect, "Checkpoints on indirect calls");
 STATISTIC(NumDynamicAlloca, "Checkpoints before dynamic allocas");
 STATISTIC(NumForced, "Checkpoints forced by capri.checkpoint_all");
-STATISTIC(NumEntry, "Functions that need a check on entry");
+STATISTIC(NumUncheckedCall, "Functions over MaxPath by a call that cannot be a checkpoint");
 
 namespace capri {
 
@@ -66,7 +67,7 @@ StringRef uncutReasonName(UncutReason R) {
   case UncutReason::MustTail: return "musttail";
   case UncutReason::InlineAsm: return "inline-asm";
   case UncutReason::Codegen: return "codegen-call";
-  case UncutReason::Cycle: return "cycle";
+  case UncutReason::Unsupported: return "unsupported-call";
   }
   return "";
 }
@@ -125,8 +126,6 @@ struct Node {
   const Function *F = nullptr;
   FunctionPlacement *P = nullptr;
   std::vector<Site> Sites;
-  /// Set by the cycle walk: a check on entry cuts every edge into F.
-  bool EntryCut = false;
   uint64_t Longest = 0;
 };
 
@@ -136,7 +135,47 @@ public:
          FunctionAnalysisManager &FAM, CheckpointPlacementInfo &R)
       : M(M), G(G), SA(SA), FAM(FAM), R(R), TLII(Triple(M.getTargetTriple())) {}
 
+  /// Placement decides where argument blocks go, and blocks grow frames,
+  /// which may move placement: place with each function's frame charged
+  /// with the block its checkpoints need until nothing grows (a few rounds
+  /// at most), else charge every function for all its outlinable calls.
   void run() {
+    DenseMap<const Function *, uint64_t> Charged;
+    for (unsigned Round = 0;; ++Round) {
+      placeOnce(Charged);
+      bool Grew = false;
+      for (Node &N : Nodes) {
+        uint64_t &C = Charged[N.F];
+        if (N.P->BlockBytes > C)
+          C = N.P->BlockBytes, Grew = true;
+      }
+      // Without instrumentation there are no blocks to charge.
+      if (!Grew || !Instrument)
+        break;
+      if (Round == 3) {
+        for (Node &N : Nodes)
+          for (Site &S : N.Sites)
+            if (!S.IsAlloca && S.I && cuttable(N, S))
+              Charged[N.F] = std::max(Charged[N.F], argumentBlockFrameBytes(
+                                                        *cast<CallBase>(S.I), M.getDataLayout()));
+        placeOnce(Charged);
+        break;
+      }
+    }
+    for (const Checkpoint &C : R.Checkpoints)
+      count(C.Reason);
+    for (const auto &[F, P] : R.Functions)
+      if (P.UncheckedCall != UncutReason::None)
+        ++NumUncheckedCall;
+  }
+
+  void placeOnce(const DenseMap<const Function *, uint64_t> &Charged) {
+    R.Functions.clear();
+    R.Checkpoints.clear();
+    Nodes.clear();
+    Index.clear();
+    Ignored.clear();
+    CallersOf.clear();
     R.MaxPath = MaxPath;
     R.Slack = Slack;
     R.MinChunk = MinChunk;
@@ -154,13 +193,14 @@ public:
     for (const auto &Entry : G.Nodes) {
       const Function *F = Entry.first;
       FunctionPlacement &P = R.Functions.find(F)->second;
-      P.Frame = FAM.getResult<CapriFrameAnalysis>(const_cast<Function &>(*F)).Total;
+      P.Frame = FAM.getResult<CapriFrameAnalysis>(const_cast<Function &>(*F)).Total +
+                Charged.lookup(F);
       // Naked functions are asm the plugin must not rewrite.
       P.NoCheckpoints = NoCheckpoints.count(F) || F->hasFnAttribute(Attribute::Naked) ||
                         F->hasFnAttribute(Attribute::DisableSanitizerInstrumentation);
       P.CheckpointAll = !P.NoCheckpoints && CheckpointAll.count(F);
       Index[F] = Nodes.size();
-      Nodes.push_back(Node{F, &P, {}, false, 0});
+      Nodes.push_back(Node{F, &P, {}, 0});
     }
     for (Node &N : Nodes)
       collectSites(N);
@@ -295,6 +335,9 @@ private:
         S.Uncuttable = UncutReason::MustTail;
         S.MustTail = true;
       }
+      if (S.Uncuttable == UncutReason::None && !CB->isInlineAsm() && !isa<CallBrInst>(CB) &&
+          !unoutlinableReason(*CB).empty())
+        S.Uncuttable = UncutReason::Unsupported;
       if (auto *II = dyn_cast<IntrinsicInst>(CB)) {
         // An intrinsic is a call only when code generation makes it one.
         Libcall Lib = intrinsicLibcall(*II, F);
@@ -370,10 +413,7 @@ private:
   bool live(const Site &S, const Function *T) const {
     if (S.Cut || S.IsAlloca || S.Class != CalleeClass::Defined)
       return false;
-    if (Ignored.count({&S, T}))
-      return false;
-    const Node &TN = Nodes[Index.find(T)->second];
-    return !TN.EntryCut;
+    return !Ignored.count({&S, T});
   }
 
   //===--------------------------------------------------------------------===//
@@ -531,9 +571,10 @@ private:
   }
 
   /// A back edge that cannot be a checkpoint: cut the tree edge nearest to
-  /// it on the cycle, else check on the entry of a function on the cycle,
-  /// else leave the cycle unchecked. Returns the frame whose tree edge is
-  /// now gone, if any.
+  /// it on the cycle. A cycle of musttail calls only needs no check (each
+  /// call replaces its caller's frame); any other cycle with no call that
+  /// can be a checkpoint stays unchecked (and is reported). Returns the
+  /// frame whose tree edge is now gone, if any.
   std::optional<size_t> closeUncuttable(std::vector<WalkFrame> &Stack, Node *Head, Site &Back,
                                         const Function *Target) {
     size_t From = 0;
@@ -547,20 +588,15 @@ private:
         return J;
       }
     }
-    for (size_t K = From; K < Stack.size(); ++K) {
-      Node *N = Stack[K].N;
-      if (!N->P->NoCheckpoints) {
-        N->EntryCut = true;
-        N->P->EntryCheckpoint = UncutReason::Cycle;
-        // Every edge into N is gone, the tree edge into it too.
-        if (K == 0)
-          return std::nullopt;
-        return K - 1;
-      }
-    }
     Ignored.insert({&Back, Target});
-    for (size_t J = From; J < Stack.size(); ++J)
-      Stack[J].N->P->UncheckedCycle = true;
+    bool AllMustTail = Back.MustTail;
+    for (size_t J = From; J + 1 < Stack.size(); ++J) {
+      Site *S = currentSite(Stack[J]);
+      AllMustTail &= S && S->MustTail;
+    }
+    if (!AllMustTail)
+      for (size_t J = From; J < Stack.size(); ++J)
+        Stack[J].N->P->UncheckedCycle = true;
     return std::nullopt;
   }
 
@@ -568,11 +604,8 @@ private:
   // 3. MaxPath, bottom-up over what is left: a DAG
   //===--------------------------------------------------------------------===//
 
-  /// What a call to one function adds below the caller's stack pointer:
-  /// nothing when the callee checks on its own entry.
-  uint64_t contribution(const Node &T) const {
-    return T.EntryCut || T.P->EntryCheckpoint != UncutReason::None ? 0 : T.Longest;
-  }
+  /// What a call to one function adds below the caller's stack pointer.
+  uint64_t contribution(const Node &T) const { return T.Longest; }
 
   /// The region of a site: the most any of its targets may use.
   uint64_t siteRegion(const Site &S) {
@@ -686,11 +719,10 @@ private:
     }
     N.Longest = std::max(Frame + Rest, Tail);
     // A call that cannot be a checkpoint and takes the function over
-    // MaxPath: check on entry instead, for the whole region.
+    // MaxPath: the checks on the calls into it cover its whole region.
     uint64_t UncutPath = Uncut ? Frame + Uncut : 0;
-    if (!N.P->NoCheckpoints && N.P->EntryCheckpoint == UncutReason::None &&
-        std::max(UncutPath, Tail) > R.MaxPath)
-      N.P->EntryCheckpoint = UncutPath >= Tail ? UncutWhy : TailWhy;
+    if (!N.P->NoCheckpoints && std::max(UncutPath, Tail) > R.MaxPath)
+      N.P->UncheckedCall = UncutPath >= Tail ? UncutWhy : TailWhy;
   }
 
   //===--------------------------------------------------------------------===//
@@ -698,17 +730,10 @@ private:
   //===--------------------------------------------------------------------===//
 
   void finish() {
-    // A cycle whose callee turned out to check on its own entry is checked
-    // there, on every call: the call needs no check of its own.
-    for (Node &N : Nodes)
-      for (Site &S : N.Sites)
-        if (S.Cut && S.Reason == CheckpointReason::Cycle &&
-            all_of(S.Targets, [&](const Function *T) { return contribution(*node(T)) == 0; }))
-          S.Cut = false;
+    const DataLayout &DL = M.getDataLayout();
     for (Node &N : Nodes) {
       N.P->EntryRegion = N.Longest;
-      if (N.P->EntryCheckpoint != UncutReason::None)
-        ++NumEntry;
+      N.P->BlockBytes = 0;
       for (Site &S : N.Sites) {
         if (S.IsAlloca) {
           if (N.P->NoCheckpoints)
@@ -720,6 +745,9 @@ private:
           S.Region = N.Longest > N.P->Frame ? N.Longest - N.P->Frame : 0;
         } else if (S.Cut) {
           S.Region = siteRegion(S);
+          if (Instrument)
+            N.P->BlockBytes = std::max(N.P->BlockBytes,
+                                       argumentBlockFrameBytes(*cast<CallBase>(S.I), DL));
         } else {
           continue;
         }
@@ -730,7 +758,6 @@ private:
         C.CalleeLabel = S.Label;
         C.Reason = S.Reason;
         C.Region = S.Region;
-        count(C.Reason);
         N.P->Checkpoints.push_back(R.Checkpoints.size());
         R.Checkpoints.push_back(std::move(C));
       }
@@ -788,8 +815,10 @@ void CheckpointPlacementInfo::print(raw_ostream &OS, const Module &M) const {
       OS << " no-checkpoints";
     if (P.CheckpointAll)
       OS << " checkpoint-all";
-    if (P.EntryCheckpoint != UncutReason::None)
-      OS << " entry-checkpoint " << uncutReasonName(P.EntryCheckpoint);
+    if (P.UncheckedCall != UncutReason::None)
+      OS << " unchecked-call " << uncutReasonName(P.UncheckedCall);
+    if (P.BlockBytes)
+      OS << " block " << P.BlockBytes;
     if (P.UncheckedCycle)
       OS << " unchecked-cycle";
     OS << "\n";

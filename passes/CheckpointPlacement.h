@@ -19,8 +19,9 @@
 //
 // Calls that cannot be outlined (returns_twice, musttail, inline asm, calls
 // code generation adds) are never checkpoints: their region stays in the
-// caller's, and the caller is marked for a check on its own entry when that
-// makes it exceed MaxPath. The analysis only places; it changes no code.
+// caller's, and so in its callers' (a function is never checked on its own
+// entry: its prologue has run before any check could). The analysis only
+// places; CheckpointInstrumentation inserts the checks.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CAPRI_CHECKPOINT_PLACEMENT_H
@@ -54,15 +55,15 @@ enum class CheckpointReason : uint8_t {
   Forced,        ///< annotate("capri.checkpoint_all") on the caller
 };
 
-/// Why a call cannot be a checkpoint (and so why a function may need a
-/// check on its own entry).
+/// Why a call cannot be a checkpoint (and so why a function's region may
+/// exceed MaxPath).
 enum class UncutReason : uint8_t {
   None,
   ReturnsTwice, ///< setjmp and friends: the call cannot be outlined
   MustTail,     ///< musttail: the call must stay in tail position
   InlineAsm,    ///< a call inside inline asm (or asm goto)
   Codegen,      ///< a call code generation adds (no call in the IR)
-  Cycle,        ///< a cycle with no call that can be a checkpoint
+  Unsupported,  ///< a call a thunk cannot reproduce (CallOutlining.h)
 };
 
 llvm::StringRef reasonName(CheckpointReason R);
@@ -94,14 +95,17 @@ struct FunctionPlacement {
   uint64_t EntryRegion = 0;
   bool NoCheckpoints = false; ///< annotate("capri.no_checkpoints") (or naked)
   bool CheckpointAll = false; ///< annotate("capri.checkpoint_all")
-  /// A check on entry, before the frame is allocated, for EntryRegion
-  /// bytes: needed when a call that cannot be a checkpoint makes the
-  /// function exceed MaxPath, or a cycle has nowhere else to be checked.
-  /// Recorded only; no pass inserts it yet.
-  UncutReason EntryCheckpoint = UncutReason::None;
+  /// Set when a call that cannot be a checkpoint takes the function's
+  /// region over MaxPath: the checks on the calls into it cover it.
+  UncutReason UncheckedCall = UncutReason::None;
+  /// Bytes of the argument block the instrumentation adds to the frame
+  /// (one block, as large as the largest of the function's checkpoints';
+  /// included in Frame).
+  uint64_t BlockBytes = 0;
   /// A cycle through this function that has no checkpoint at all (every
   /// call on it is in a capri.no_checkpoints function or cannot be
-  /// outlined): its regions hold for one round of the cycle only.
+  /// outlined, and not all are musttail): its regions hold for one round
+  /// of the cycle only.
   bool UncheckedCycle = false;
   /// Indices into CheckpointPlacementInfo::Checkpoints, in program order.
   std::vector<unsigned> Checkpoints;

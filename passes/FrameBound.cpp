@@ -160,6 +160,8 @@ uint64_t asanObjectSize(uint64_t Size, uint64_t Align) {
   return alignTo(std::max<uint64_t>(WithRedzone, 32), std::max<uint64_t>(Align, 32));
 }
 
+} // namespace
+
 /// Bytes a call passes on the stack (System V x86-64 classification,
 /// rounded up: an upper bound, not the exact ABI).
 uint64_t stackArgumentBytes(const CallBase &CB, const DataLayout &DL) {
@@ -193,8 +195,6 @@ uint64_t stackArgumentBytes(const CallBase &CB, const DataLayout &DL) {
     ++GPRs;
   return alignTo(Bytes, 16);
 }
-
-} // namespace
 
 bool isRealCall(const CallBase &CB) {
   return !isa<IntrinsicInst>(CB) && !CB.isInlineAsm();

@@ -29,7 +29,8 @@
 
 namespace llvm {
 class CallBase;
-}
+class DataLayout;
+} // namespace llvm
 
 namespace capri {
 
@@ -63,6 +64,9 @@ struct FrameBound {
 /// Whether a call is a machine-level call (not an intrinsic or inline asm).
 /// A function without one may be a leaf that uses the red zone.
 bool isRealCall(const llvm::CallBase &CB);
+
+/// Bytes a call passes on the stack, byval copies included (an upper bound).
+uint64_t stackArgumentBytes(const llvm::CallBase &CB, const llvm::DataLayout &DL);
 
 class CapriFrameAnalysis : public llvm::AnalysisInfoMixin<CapriFrameAnalysis> {
   friend llvm::AnalysisInfoMixin<CapriFrameAnalysis>;

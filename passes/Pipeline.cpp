@@ -1,5 +1,6 @@
 //===-- Pipeline.cpp - the capri pipeline and where it runs ---------------===//
 #include "Pipeline.h"
+#include "CheckpointInstrumentation.h"
 #include "MetadataEmitter.h"
 #include "Report.h"
 #include "TypeIdentity.h"
@@ -63,6 +64,7 @@ void addCapriPipeline(ModulePassManager &MPM, bool AtLTOLink) {
   MPM.addPass(CapriCheckPass(AtLTOLink));
   MPM.addPass(CapriTypeIdsPass());
   MPM.addPass(CapriReportPass(AtLTOLink));
+  MPM.addPass(CapriInstrumentPass(AtLTOLink));
   MPM.addPass(CapriEmitMetadataPass(AtLTOLink));
 }
 

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CallGraph.h"
+#include "CheckpointInstrumentation.h"
 #include "CheckpointPlacement.h"
 #include "FrameBound.h"
 #include "MetadataEmitter.h"
@@ -32,6 +33,10 @@ bool parseModulePass(StringRef Name, ModulePassManager &MPM,
   }
   if (Name == "capri-check") {
     MPM.addPass(CapriCheckPass(/*AtLTOLink=*/false));
+    return true;
+  }
+  if (Name == "capri-instrument") {
+    MPM.addPass(CapriInstrumentPass());
     return true;
   }
   if (Name == "capri-type-ids") {

@@ -41,7 +41,7 @@ std::string describeCycle(const RecursionCycle &C) {
 }
 
 /// One remark per checkpoint (-Rpass-analysis=capri-checkpoint), one per
-/// function that needs a check on entry or has a cycle with no check.
+/// function with an unchecked call over MaxPath or a cycle with no check.
 void reportCheckpoints(Module &M, const CheckpointPlacementInfo &CP,
                        FunctionAnalysisManager &FAM) {
   for (Function &F : M) {
@@ -63,11 +63,13 @@ void reportCheckpoints(Module &M, const CheckpointPlacementInfo &CP,
         return R;
       });
     }
-    if (P->EntryCheckpoint != UncutReason::None)
+    if (P->UncheckedCall != UncutReason::None)
       ORE.emit([&] {
-        OptimizationRemarkAnalysis R("capri-checkpoint", "EntryCheckpoint", &F);
-        R << "check on entry (" << ore::NV("Reason", uncutReasonName(P->EntryCheckpoint))
-          << "): region " << ore::NV("RegionBytes", P->EntryRegion) << " bytes";
+        OptimizationRemarkAnalysis R("capri-checkpoint", "UncheckedCall", &F);
+        R << "a call that cannot be a checkpoint ("
+          << ore::NV("Reason", uncutReasonName(P->UncheckedCall)) << ") makes the region "
+          << ore::NV("RegionBytes", P->EntryRegion) << " bytes: the calls into "
+          << F.getName() << " are checked for it";
         return R;
       });
     if (P->UncheckedCycle)

@@ -6,12 +6,12 @@
 // The options reach the plugin from clang through -mllvm.
 //
 // RUN: %clang -O0 -S -emit-llvm %s -o %t.main.ll
-// RUN: %opt-capri -passes='print<capri-checkpoints>' -disable-output %t.main.ll | FileCheck %s --check-prefix=FILE
+// RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -disable-output %t.main.ll | FileCheck %s --check-prefix=FILE
 //
 // RUN: %clang -O0 -flto -c %s -o %t.main.bc
 // RUN: %clang -O0 -flto -c %S/Inputs/checkpoints-callee.c -o %t.callee.bc
 // RUN: llvm-link %t.main.bc %t.callee.bc -o %t.linked.bc
-// RUN: %opt-capri -passes='print<capri-checkpoints>' -disable-output %t.linked.bc | FileCheck %s --check-prefix=LTO
+// RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -disable-output %t.linked.bc | FileCheck %s --check-prefix=LTO
 //
 // RUN: %clang-capri -O0 -g -c %s -o %t.o -Rpass-analysis=capri-checkpoint -mllvm -capri-external-reserve=100 2>&1 | FileCheck %s --check-prefix=REMARK
 

@@ -4,7 +4,7 @@
 ; function), marks the calls that close a cycle (reason cycle). The region
 ; of such a checkpoint is longest(callee) once the cycles are cut.
 ;
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -disable-output %s | FileCheck %s
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -disable-output %s | FileCheck %s
 ;
 ; Frames: every function here calls, so frame = allocas + 80.
 

@@ -1,10 +1,10 @@
 ; Capriccio's Figure 5 (von Behren et al., SOSP 2003): checkpoint placement
 ; on a small call graph with MaxPath = 1 KiB.
 ;
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-max-path=1024 -disable-output %s | FileCheck %s
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-max-path=2048 -disable-output %s | FileCheck %s --check-prefix=MP2048
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-max-path=512 -disable-output %s | FileCheck %s --check-prefix=MP512
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-max-path=2048 -capri-slack=700 -disable-output %s | FileCheck %s --check-prefix=SLACK
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -capri-max-path=1024 -disable-output %s | FileCheck %s
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -capri-max-path=2048 -disable-output %s | FileCheck %s --check-prefix=MP2048
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -capri-max-path=512 -disable-output %s | FileCheck %s --check-prefix=MP512
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -capri-max-path=2048 -capri-slack=700 -disable-output %s | FileCheck %s --check-prefix=SLACK
 ;
 ; Frames (KiB): Main 0.5, A 0.8, B 1, C 0.2, D 0.2, E 0.2; E -> C closes a
 ; cycle. The edges used here (the graph of the figure as reconstructed for

@@ -1,15 +1,16 @@
 ; Calls that cannot be outlined into a thunk are never checkpoints:
 ; returns_twice calls (setjmp) and musttail calls. Their region stays in
 ; the caller's (a musttail callee replaces the caller's frame, so the
-; caller's region is the larger of the two), and when that takes the caller
-; over MaxPath the caller is marked for a check on its own entry (recorded
-; only: no pass inserts it yet). A caller of such a function then adds
-; nothing for it: the entry check covers its region. A cycle with no call
-; that can be a checkpoint is checked on the entry of one of its functions.
-; A variable-size alloca gets a check of its own, for its run-time size
-; plus the rest of the function's region.
+; caller's region is the larger of the two), and so in its callers': no
+; function is checked on its own entry (its prologue has run before any
+; check could). When such a call takes a function over MaxPath it is
+; flagged "unchecked-call", and the calls into it are checked for its whole
+; region. A cycle of musttail calls needs no check; any other cycle with no
+; call that can be a checkpoint is flagged "unchecked-cycle". A
+; variable-size alloca gets a check of its own, for its run-time size plus
+; the rest of the function's region.
 ;
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -disable-output %s | FileCheck %s
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -disable-output %s | FileCheck %s
 
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-pc-linux-gnu"
@@ -27,10 +28,10 @@ define i32 @sj_small(ptr %env) {
   ret i32 %r
 }
 
-; Frame 2048 (1968 + 80) + setjmp's 16 exceeds 2048: an entry check for
-; the whole region. The call to helper (136) would take the region to 2184,
-; above what the entry check needs anyway (2064): it is a checkpoint.
-; CHECK-LABEL: function sj_big frame 2048 entry-region 2064 entry-checkpoint returns-twice
+; Frame 2048 (1968 + 80) + setjmp's 16 exceeds 2048: flagged. The call to
+; helper (136) would take the region to 2184, above what the function needs
+; anyway (2064): it is a checkpoint.
+; CHECK-LABEL: function sj_big frame 2048 entry-region 2064 unchecked-call returns-twice
 ; CHECK-NEXT:    checkpoint sj_big -> helper maxpath region 136 small
 ; CHECK-NOT:   checkpoint
 define i32 @sj_big(ptr %env) {
@@ -40,26 +41,27 @@ define i32 @sj_big(ptr %env) {
   ret i32 %r
 }
 
-; A returns_twice function of another file: the reserve, no checkpoint, an
-; entry check.
-; CHECK-LABEL: function sj_unknown frame 80 entry-region 16464 entry-checkpoint returns-twice
+; A returns_twice function of another file: the reserve, no checkpoint.
+; CHECK-LABEL: function sj_unknown frame 80 entry-region 16464 unchecked-call returns-twice
 ; CHECK-NOT:   checkpoint
 define internal i32 @sj_unknown(ptr %env) {
   %r = call i32 @save_context(ptr %env) returns_twice
   ret i32 %r
 }
 
-; Its caller adds nothing for it: sj_unknown checks on entry.
+; Its caller checks the call for sj_unknown's whole region.
 ; CHECK-LABEL: function calls_sj frame 80 entry-region 80{{$}}
+; CHECK-NEXT:    checkpoint calls_sj -> sj_unknown maxpath region 16464
 ; CHECK-NOT:   checkpoint
 define i32 @calls_sj(ptr %env) {
   %r = call i32 @sj_unknown(ptr %env)
   ret i32 %r
 }
 
-; Recursion into a function that checks on its own entry is checked there,
-; on every call: the recursive call needs no checkpoint.
-; CHECK-LABEL: function sj_rec frame {{[0-9]+}} entry-region {{[0-9]+}} entry-checkpoint returns-twice
+; Recursion through such a function: the recursive call is the checkpoint,
+; for the whole region.
+; CHECK-LABEL: function sj_rec frame {{[0-9]+}} entry-region 16464 unchecked-call returns-twice
+; CHECK-NEXT:    checkpoint sj_rec -> sj_rec cycle region 16464
 ; CHECK-NOT:   checkpoint
 define internal i32 @sj_rec(ptr %env) {
   %r = call i32 @save_context(ptr %env) returns_twice
@@ -68,8 +70,8 @@ define internal i32 @sj_rec(ptr %env) {
 }
 
 ; musttail into a function whose region is 3088 (3008 + 80): the caller's
-; region is 3088, above MaxPath: an entry check, no checkpoint.
-; CHECK-LABEL: function mt frame {{[0-9]+}} entry-region 3088 entry-checkpoint musttail
+; region is 3088, above MaxPath: flagged, no checkpoint.
+; CHECK-LABEL: function mt frame {{[0-9]+}} entry-region 3088 unchecked-call musttail
 ; CHECK-NOT:   checkpoint
 ; CHECK-LABEL: function mt_big frame 3088 entry-region 3088
 ; CHECK-NEXT:    checkpoint mt_big -> helper maxpath region 136 small
@@ -84,7 +86,7 @@ define internal void @mt_big(i32 %x) {
 }
 
 ; musttail into another file: the reserve replaces the frame.
-; CHECK-LABEL: function mt_ext frame {{[0-9]+}} entry-region 16384 entry-checkpoint musttail
+; CHECK-LABEL: function mt_ext frame {{[0-9]+}} entry-region 16384 unchecked-call musttail
 ; CHECK-NOT:   checkpoint
 define void @mt_ext(i32 %x) {
   musttail call void @elsewhere(i32 %x)
@@ -107,14 +109,13 @@ out:
   ret void
 }
 
-; ping and pong musttail-call each other: a cycle with no call that can be
-; a checkpoint. Entered at ping (start_ping calls it): ping checks on entry.
-; pong's musttail call to ping then adds nothing; pong's region is its
-; frame (1104) and helper's 136, 1240; ping's is the larger of its own
-; frame and pong's region, 1240.
-; CHECK-LABEL: function start_ping frame 80 entry-region 80{{$}}
+; ping and pong musttail-call each other: a cycle of musttail calls, each
+; replacing its caller's frame, so the stack does not grow around it: no
+; check. pong's region is its frame (1104) and helper's 136, 1240; ping's is
+; the larger of its own frame and pong's region, 1240.
+; CHECK-LABEL: function start_ping frame 80 entry-region 1320{{$}}
 ; CHECK-NOT:   checkpoint
-; CHECK-LABEL: function ping frame {{[0-9]+}} entry-region 1240 entry-checkpoint cycle
+; CHECK-LABEL: function ping frame {{[0-9]+}} entry-region 1240{{$}}
 ; CHECK-NOT:   checkpoint
 ; CHECK-LABEL: function pong frame 1104 entry-region 1240{{$}}
 ; CHECK-NOT:   checkpoint
@@ -140,15 +141,14 @@ define internal void @pong(i32 %n) {
 }
 
 ; The cycle h -> k -> h: h has placement turned off (so its call to k
-; cannot be a checkpoint) and k musttail-calls h. The first function of the
-; cycle that may check is k: it checks on entry; h's call to k then adds
-; nothing, and k's region is the larger of its frame and h's region (h:
-; 512 + 80 = 592). start_h's call to h is no checkpoint: 80 + 592 fits.
-; CHECK-LABEL: function start_h frame 80 entry-region 672{{$}}
+; cannot be a checkpoint) and k musttail-calls h: h's frame stays on the
+; stack each round, and nothing can check it. Both are flagged; their
+; regions hold for one round.
+; CHECK-LABEL: function start_h frame 80 entry-region 880{{$}}
 ; CHECK-NOT:   checkpoint
-; CHECK:       function h frame 592 entry-region 592 no-checkpoints{{$}}
+; CHECK:       function h frame 592 entry-region 800 no-checkpoints unchecked-cycle{{$}}
 ; CHECK-NOT:   checkpoint
-; CHECK:       function k frame {{[0-9]+}} entry-region 592 entry-checkpoint cycle
+; CHECK:       function k frame {{[0-9]+}} entry-region 208 unchecked-cycle{{$}}
 ; CHECK-NOT:   checkpoint
 define void @start_h() {
   call void @h(i32 1)

@@ -6,8 +6,8 @@
 ; the reserve, or its targets' region if larger). An external call whose
 ; measured mark is small is no checkpoint unless the path exceeds MaxPath.
 ;
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -disable-output %s | FileCheck %s
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-external-reserve=4096 -disable-output %s | FileCheck %s --check-prefix=RESERVE
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -disable-output %s | FileCheck %s
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -capri-external-reserve=4096 -disable-output %s | FileCheck %s --check-prefix=RESERVE
 
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-pc-linux-gnu"

@@ -6,11 +6,11 @@
 ; full-LTO compile mark the module; placement only runs on such a module at
 ; the link (the pre-link compile neither reports nor instruments).
 ;
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -disable-output %s | FileCheck %s
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -disable-output %s | FileCheck %s
 ;
 ; Without the flags, the same calls are cross-file and indirect:
 ; RUN: sed -e '/^!llvm.module.flags/d' %s > %t.ll
-; RUN: %opt-capri -passes='print<capri-checkpoints>' -disable-output %t.ll | FileCheck %s --check-prefix=FILE
+; RUN: %opt-capri -passes='print<capri-checkpoints>' -capri-instrument=0 -disable-output %t.ll | FileCheck %s --check-prefix=FILE
 
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-pc-linux-gnu"

@@ -1,0 +1,386 @@
+//===-- CheckpointInstrumentation.cpp - the checks at checkpoints ---------===//
+#include "CheckpointInstrumentation.h"
+#include "CallOutlining.h"
+#include "CapriOptions.h"
+#include "CheckpointPlacement.h"
+#include "FrameBound.h"
+#include "Pipeline.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/Statistic.h"
+#include "llvm/Analysis/OptimizationRemarkEmitter.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/MDBuilder.h"
+#include "llvm/IR/Module.h"
+
+#include <map>
+#include <tuple>
+
+using namespace llvm;
+
+#define DEBUG_TYPE "capri-instrument"
+
+STATISTIC(NumSmallChecks, "Checkpoints that compare the stack pointer with the limit");
+STATISTIC(NumTableChecks, "Checkpoints that subtract a bound from the table");
+STATISTIC(NumThunks, "Thunks made for slow paths");
+STATISTIC(NumAllocasLeft, "Dynamic allocas left without a check");
+
+namespace capri {
+
+namespace {
+
+/// The limit word: %fs:0x70, the TCB's split-stack slot (address space 257
+/// is %fs on x86-64).
+constexpr unsigned FSAddressSpace = 257;
+constexpr uint64_t LimitWordOffset = 0x70;
+
+/// A checkpoint the pass will instrument, copied out of the placement
+/// before the IR changes.
+struct Site {
+  CallBase *Call;
+  CheckpointReason Reason;
+  uint64_t Region;
+};
+
+/// Thunks are shared between calls that would get the same one: the same
+/// callee (or an indirect call of the same type), attributes, calling
+/// convention, constants repeated, and a caller with the same code
+/// generation attributes.
+/// (Attribute lists are uniqued: their addresses stand for them.)
+using ThunkKey = std::tuple<const Value *, FunctionType *, const void *, unsigned,
+                            std::vector<const Value *>, const void *, bool>;
+
+class Instrumenter {
+public:
+  Instrumenter(Module &M, FunctionAnalysisManager &FAM)
+      : M(M), FAM(FAM), Ctx(M.getContext()), DL(M.getDataLayout()),
+        I64(Type::getInt64Ty(Ctx)), Ptr(PointerType::get(Ctx, 0)) {}
+
+  bool run(const CheckpointPlacementInfo &CP) {
+    // Copy the sites out: instrumentation splits blocks.
+    MapVector<Function *, std::vector<Site>> ByFunction;
+    std::vector<std::pair<Function *, const Checkpoint *>> Allocas;
+    for (const Checkpoint &C : CP.Checkpoints) {
+      Function *F = const_cast<Function *>(C.Caller);
+      if (C.Reason == CheckpointReason::DynamicAlloca) {
+        Allocas.push_back({F, &C});
+        continue;
+      }
+      auto *CB = const_cast<CallBase *>(C.call());
+      if (!CB || !unoutlinableReason(*CB).empty())
+        continue; // placement never chooses these
+      ByFunction[F].push_back({CB, C.Reason, C.Region});
+    }
+    for (auto &Entry : Allocas) {
+      const Checkpoint *C = Entry.second;
+      ++NumAllocasLeft;
+      OptimizationRemarkEmitter ORE(Entry.first);
+      ORE.emit([&] {
+        OptimizationRemarkMissed R("capri-checkpoint", "AllocaUnchecked", C->Site);
+        R << "a variable-size alloca is not checked yet: its size must fit in the "
+             "current chunk (a guard page catches it if it does not)";
+        return R;
+      });
+    }
+    if (ByFunction.empty())
+      return false;
+
+    // Entries of the bounds table, in checkpoint order.
+    std::vector<Constant *> Bounds;
+    for (auto &[F, Sites] : ByFunction)
+      for (Site &S : Sites)
+        if (!small(S))
+          Bounds.push_back(ConstantInt::get(I64, std::min(S.Region, MaxRegionBound)));
+    if (!Bounds.empty()) {
+      auto *Ty = ArrayType::get(I64, Bounds.size());
+      // Writable: the runtime rewrites it at start-up. Internal to the
+      // module: no GOT load, and no interposition between objects.
+      Table = new GlobalVariable(M, Ty, /*isConstant=*/false, GlobalValue::InternalLinkage,
+                                 ConstantArray::get(Ty, Bounds), "capri.bounds");
+      Table->setAlignment(Align(8));
+      Table->setSection(".data.capri.bounds");
+    }
+    MorestackFn = M.getOrInsertFunction(
+        "__morestack", FunctionType::get(Type::getVoidTy(Ctx), {Ptr, Ptr, I64}, false));
+    if (auto *Decl = dyn_cast<Function>(MorestackFn.getCallee())) {
+      // Weak: a program built with the plugin links without libcapri and
+      // runs as before (no runtime sets the limit word, every check passes).
+      if (Decl->isDeclaration())
+        Decl->setLinkage(GlobalValue::ExternalWeakLinkage);
+      Decl->addFnAttr(Attribute::Cold);
+      // Through the GOT, never a lazily bound PLT entry (the resolver would
+      // run on a stack that has just run out).
+      Decl->addFnAttr(Attribute::NonLazyBind);
+    }
+    for (auto &[F, Sites] : ByFunction)
+      instrumentFunction(*F, Sites);
+    return true;
+  }
+
+private:
+  Module &M;
+  FunctionAnalysisManager &FAM;
+  LLVMContext &Ctx;
+  const DataLayout &DL;
+  IntegerType *I64;
+  PointerType *Ptr;
+  GlobalVariable *Table = nullptr;
+  unsigned NextTableIndex = 0;
+  FunctionCallee MorestackFn;
+  std::map<ThunkKey, std::pair<Function *, uint64_t>> Thunks;
+
+  static bool small(const Site &S) { return S.Region <= Slack; }
+
+  void instrumentFunction(Function &F, std::vector<Site> &Sites) {
+    // One block for all the function's slow paths, as large as the largest.
+    uint64_t Size = 1;
+    Align A(16);
+    for (Site &S : Sites) {
+      ArgumentBlock B = argumentBlock(*S.Call);
+      Size = std::max<uint64_t>(Size, DL.getTypeAllocSize(B.Type).getFixedValue());
+      A = std::max(A, DL.getPrefTypeAlign(B.Type));
+    }
+    IRBuilder<> Entry(&*F.getEntryBlock().getFirstInsertionPt());
+    AllocaInst *Block =
+        Entry.CreateAlloca(ArrayType::get(Type::getInt8Ty(Ctx), Size), nullptr, "capri.block");
+    Block->setAlignment(A);
+
+    // The function now reads the limit word and may grow: whatever it
+    // promised about memory no longer holds.
+    F.removeFnAttr(Attribute::Memory);
+    F.removeFnAttr(Attribute::NoSync);
+    F.removeFnAttr(Attribute::NoFree);
+
+    for (Site &S : Sites)
+      instrumentCall(F, S, Block, Size);
+  }
+
+  /// sp >= limit (small regions) or sp - bound >= limit, before the call.
+  Value *emitCheck(IRBuilder<> &B, const Site &S, Value *&Need) {
+    Function *ReadReg = Intrinsic::getDeclaration(&M, Intrinsic::read_register, {I64});
+    Value *SP = B.CreateCall(ReadReg, {MetadataAsValue::get(Ctx, MDNode::get(Ctx, {MDString::get(Ctx, "rsp")}))},
+                             "capri.sp");
+    auto *LimitAddr = ConstantExpr::getIntToPtr(ConstantInt::get(I64, LimitWordOffset),
+                                                PointerType::get(Ctx, FSAddressSpace));
+    // Volatile: a preemption request may store into the word at any time.
+    LoadInst *Limit = B.CreateAlignedLoad(I64, LimitAddr, Align(8), /*isVolatile=*/true,
+                                          "capri.limit");
+    if (small(S)) {
+      ++NumSmallChecks;
+      Need = nullptr;
+      return B.CreateICmpUGE(SP, Limit, "capri.fits");
+    }
+    ++NumTableChecks;
+    unsigned Index = NextTableIndex++;
+    Value *Slot = B.CreateConstInBoundsGEP2_64(Table->getValueType(), Table, 0, Index);
+    Need = B.CreateAlignedLoad(I64, Slot, Align(8), "capri.bound");
+    Value *Low = B.CreateSub(SP, Need, "capri.low");
+    return B.CreateICmpUGE(Low, Limit, "capri.fits");
+  }
+
+  void instrumentCall(Function &F, Site &S, AllocaInst *Block, uint64_t BlockSize) {
+    CallBase *CB = S.Call;
+    const bool IsInvoke = isa<InvokeInst>(CB);
+    ArgumentBlock AB = argumentBlock(*CB);
+    auto [Thunk, ThunkFrame] = thunkFor(F, *CB, AB);
+    // The call's stack arguments are pushed below the stack pointer read
+    // here when the frame has no reserved call area (dynamic allocas).
+    uint64_t Extra = ThunkFrame + stackArgumentBytes(*CB, DL);
+
+    // Head: the check. Direct: the original call. Grow: the slow path.
+    BasicBlock *Head = CB->getParent();
+    BasicBlock *Direct = Head->splitBasicBlock(CB, Head->getName() + ".capri.direct");
+    BasicBlock *Join = nullptr;
+    if (!IsInvoke)
+      Join = Direct->splitBasicBlock(CB->getNextNode(), Head->getName() + ".capri.join");
+    BasicBlock *Grow = BasicBlock::Create(Ctx, Head->getName() + ".capri.grow", &F,
+                                          Join ? Join : Direct->getNextNode());
+
+    Head->getTerminator()->eraseFromParent();
+    IRBuilder<> B(Head);
+    B.SetCurrentDebugLocation(CB->getDebugLoc());
+    Value *Need = nullptr;
+    Value *Fits = emitCheck(B, S, Need);
+    MDBuilder MDB(Ctx);
+    B.CreateCondBr(Fits, Direct, Grow, MDB.createBranchWeights(2000, 1));
+
+    // Grow: fill the block, run the thunk on a new chunk, read the result.
+    B.SetInsertPoint(Grow);
+    B.SetCurrentDebugLocation(CB->getDebugLoc());
+    B.CreateLifetimeStart(Block, B.getInt64(BlockSize));
+    auto Field = [&](int I) { return B.CreateStructGEP(AB.Type, Block, I); };
+    if (AB.HoldsCallee)
+      B.CreateStore(CB->getCalledOperand(), Field(0));
+    for (unsigned I = 0, E = CB->arg_size(); I != E; ++I)
+      if (AB.ArgField[I] >= 0)
+        B.CreateStore(CB->getArgOperand(I), Field(AB.ArgField[I]));
+    Value *NeedAll = Need ? B.CreateAdd(Need, B.getInt64(Extra))
+                          : static_cast<Value *>(B.getInt64(S.Region + Extra));
+    Value *Args[] = {Thunk, Block, NeedAll};
+    BasicBlock *After = Grow;
+    if (IsInvoke) {
+      auto *II = cast<InvokeInst>(CB);
+      After = BasicBlock::Create(Ctx, Head->getName() + ".capri.grown", &F, Grow->getNextNode());
+      InvokeInst *Call = B.CreateInvoke(MorestackFn, After, II->getUnwindDest(), Args);
+      Call->setDebugLoc(CB->getDebugLoc());
+      // The landing pad gains a predecessor with the same incoming values.
+      for (PHINode &P : II->getUnwindDest()->phis())
+        P.addIncoming(P.getIncomingValueForBlock(Direct), Grow);
+      B.SetInsertPoint(After);
+      B.SetCurrentDebugLocation(CB->getDebugLoc());
+    } else {
+      CallInst *Call = B.CreateCall(MorestackFn, Args);
+      if (CB->doesNotThrow())
+        Call->setDoesNotThrow();
+    }
+    Value *Result = nullptr;
+    if (AB.ResultField >= 0)
+      Result = B.CreateLoad(CB->getType(), Field(AB.ResultField), "capri.result");
+    B.CreateLifetimeEnd(Block, B.getInt64(BlockSize));
+
+    if (IsInvoke) {
+      // The invoke's normal edge and the slow path meet in Join, which
+      // takes the invoke's place in its normal destination's phis.
+      auto *II = cast<InvokeInst>(CB);
+      BasicBlock *Normal = II->getNormalDest();
+      Join = BasicBlock::Create(Ctx, Head->getName() + ".capri.join", &F, After->getNextNode());
+      II->setNormalDest(Join);
+      B.CreateBr(Join);
+      IRBuilder<> JB(Join);
+      PHINode *Merged = nullptr;
+      if (Result) {
+        Merged = JB.CreatePHI(CB->getType(), 2, "capri.merged");
+        Merged->addIncoming(CB, Direct);
+        Merged->addIncoming(Result, After);
+      }
+      JB.CreateBr(Normal);
+      for (PHINode &P : Normal->phis())
+        for (unsigned I = 0, E = P.getNumIncomingValues(); I != E; ++I)
+          if (P.getIncomingBlock(I) == Direct) {
+            P.setIncomingBlock(I, Join);
+            if (Merged && P.getIncomingValue(I) == CB)
+              P.setIncomingValue(I, Merged);
+          }
+      if (Merged)
+        CB->replaceUsesWithIf(Merged, [&](Use &U) {
+          return U.getUser() != Merged && !isa<PHINode>(U.getUser());
+        });
+    } else {
+      B.CreateBr(Join);
+      if (Result && !CB->use_empty()) {
+        PHINode *Merged = PHINode::Create(CB->getType(), 2, "capri.merged");
+        Merged->insertBefore(Join->begin());
+        CB->replaceAllUsesWith(Merged);
+        Merged->addIncoming(CB, Direct);
+        Merged->addIncoming(Result, Grow);
+      }
+    }
+
+    int Index = Need ? int(NextTableIndex - 1) : -1;
+    CB->setMetadata("capri.checkpoint",
+                    MDNode::get(Ctx, {ConstantAsMetadata::get(B.getInt32(unsigned(S.Reason))),
+                                      ConstantAsMetadata::get(B.getInt64(S.Region)),
+                                      ConstantAsMetadata::get(B.getInt32(Index))}));
+  }
+
+  /// Attributes of the caller that the thunk keeps: code generation
+  /// (target, frame pointer, unwind tables, vector width) and sanitizers.
+  static AttributeSet codegenAttributes(const Function &F) {
+    AttrBuilder AB(F.getContext());
+    for (const Attribute &A : F.getAttributes().getFnAttrs()) {
+      if (A.isStringAttribute()) {
+        AB.addAttribute(A);
+        continue;
+      }
+      switch (A.getKindAsEnum()) {
+      case Attribute::UWTable:
+      case Attribute::SanitizeAddress:
+      case Attribute::SanitizeHWAddress:
+      case Attribute::SanitizeMemory:
+      case Attribute::SanitizeThread:
+      case Attribute::SanitizeMemTag:
+      case Attribute::StrictFP:
+      case Attribute::NoRedZone:
+      case Attribute::NoImplicitFloat:
+        AB.addAttribute(A);
+        break;
+      default:
+        break;
+      }
+    }
+    return AttributeSet::get(F.getContext(), AB);
+  }
+
+  std::pair<Function *, uint64_t> thunkFor(Function &F, CallBase &CB, const ArgumentBlock &AB) {
+    std::vector<const Value *> Constants;
+    for (unsigned I = 0, E = CB.arg_size(); I != E; ++I)
+      if (AB.ArgField[I] < 0)
+        Constants.push_back(CB.getArgOperand(I));
+    AttributeSet CodeGen = codegenAttributes(F);
+    ThunkKey Key{AB.HoldsCallee ? nullptr : CB.getCalledOperand(),
+                 CB.getFunctionType(),
+                 CB.getAttributes().getRawPointer(),
+                 CB.getCallingConv(),
+                 Constants,
+                 AttributeList::get(Ctx, AttributeList::FunctionIndex, CodeGen).getRawPointer(),
+                 CB.doesNotThrow()};
+    auto It = Thunks.find(Key);
+    if (It != Thunks.end())
+      return It->second;
+
+    auto *Ty = FunctionType::get(Type::getVoidTy(Ctx), {Ptr}, false);
+    Function *T = Function::Create(Ty, GlobalValue::InternalLinkage,
+                                   F.getName() + ".capri.thunk", M);
+    T->setAttributes(AttributeList::get(Ctx, AttributeList::FunctionIndex, CodeGen));
+    T->addFnAttr(Attribute::NoInline);
+    T->addFnAttr("capri-thunk");
+    if (CB.doesNotThrow())
+      T->addFnAttr(Attribute::NoUnwind);
+    T->addParamAttr(0, Attribute::NoUndef);
+    T->addParamAttr(0, Attribute::NonNull);
+
+    IRBuilder<> B(BasicBlock::Create(Ctx, "entry", T));
+    Value *BlockArg = T->getArg(0);
+    BlockArg->setName("block");
+    auto Field = [&](int I) { return B.CreateStructGEP(AB.Type, BlockArg, I); };
+    Value *Callee = AB.HoldsCallee ? B.CreateLoad(Ptr, Field(0), "callee")
+                                   : CB.getCalledOperand();
+    SmallVector<Value *, 8> Args;
+    for (unsigned I = 0, E = CB.arg_size(); I != E; ++I) {
+      Value *Op = CB.getArgOperand(I);
+      Args.push_back(AB.ArgField[I] < 0 ? Op
+                                        : B.CreateLoad(Op->getType(), Field(AB.ArgField[I])));
+    }
+    CallInst *Call = B.CreateCall(CB.getFunctionType(), Callee, Args);
+    Call->setCallingConv(CB.getCallingConv());
+    Call->setAttributes(CB.getAttributes());
+    if (AB.ResultField >= 0)
+      B.CreateStore(Call, Field(AB.ResultField));
+    if (CB.doesNotReturn())
+      B.CreateUnreachable();
+    else
+      B.CreateRetVoid();
+    ++NumThunks;
+
+    uint64_t Frame = FAM.getResult<CapriFrameAnalysis>(*T).Total;
+    return Thunks[Key] = {T, Frame};
+  }
+};
+
+} // namespace
+
+PreservedAnalyses CapriInstrumentPass::run(Module &M, ModuleAnalysisManager &MAM) {
+  if (!Instrument || !analysesModule(M, AtLTOLink))
+    return PreservedAnalyses::all();
+  const CheckpointPlacementInfo &CP = MAM.getResult<CapriCheckpointAnalysis>(M);
+  auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
+  if (!Instrumenter(M, FAM).run(CP))
+    return PreservedAnalyses::all();
+  return PreservedAnalyses::none();
+}
+
+} // namespace capri
