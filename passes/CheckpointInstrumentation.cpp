@@ -47,11 +47,12 @@ struct Site {
 };
 
 /// Thunks are shared between calls that would get the same one: the same
-/// callee (or an indirect call of the same type), attributes, calling
-/// convention, constants repeated, and a caller with the same code
-/// generation attributes.
-/// (Attribute lists are uniqued: their addresses stand for them.)
-using ThunkKey = std::tuple<const Value *, FunctionType *, const void *, unsigned,
+/// callee (or an indirect call of the same type), block layout (the actual
+/// argument types: a varargs call's differ from call to call), attributes,
+/// calling convention, constants repeated, and a caller with the same code
+/// generation attributes. (Types and attribute lists are uniqued: their
+/// addresses stand for them.)
+using ThunkKey = std::tuple<const Value *, FunctionType *, StructType *, const void *, unsigned,
                             std::vector<const Value *>, const void *, bool>;
 
 class Instrumenter {
@@ -73,7 +74,10 @@ public:
       auto *CB = const_cast<CallBase *>(C.call());
       if (!CB || !unoutlinableReason(*CB).empty())
         continue; // placement never chooses these
-      ByFunction[F].push_back({CB, C.Reason, C.Region});
+      // Arguments passed on the stack are pushed below the stack pointer
+      // the check reads when the caller has no reserved call area (it has
+      // dynamic allocas): the region covers them.
+      ByFunction[F].push_back({CB, C.Reason, C.Region + stackArgumentBytes(*CB, DL)});
     }
     for (auto &Entry : Allocas) {
       const Checkpoint *C = Entry.second;
@@ -187,9 +191,8 @@ private:
     const bool IsInvoke = isa<InvokeInst>(CB);
     ArgumentBlock AB = argumentBlock(*CB);
     auto [Thunk, ThunkFrame] = thunkFor(F, *CB, AB);
-    // The call's stack arguments are pushed below the stack pointer read
-    // here when the frame has no reserved call area (dynamic allocas).
-    uint64_t Extra = ThunkFrame + stackArgumentBytes(*CB, DL);
+    // The thunk's own frame is on the new chunk too.
+    uint64_t Extra = ThunkFrame;
 
     // Head: the check. Direct: the original call. Grow: the slow path.
     BasicBlock *Head = CB->getParent();
@@ -323,6 +326,7 @@ private:
     AttributeSet CodeGen = codegenAttributes(F);
     ThunkKey Key{AB.HoldsCallee ? nullptr : CB.getCalledOperand(),
                  CB.getFunctionType(),
+                 AB.Type,
                  CB.getAttributes().getRawPointer(),
                  CB.getCallingConv(),
                  Constants,

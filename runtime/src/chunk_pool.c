@@ -949,6 +949,23 @@ void chunk_pool_decay(struct chunk_cache *cache, uint64_t now_ns)
         depot_decay(now_ns);
 }
 
+uint64_t chunk_pool_decay_deadline(const struct chunk_cache *cache)
+{
+    uint64_t when = UINT64_MAX;
+    if (cache)
+        for (unsigned c = 0; c < CHUNK_CLASSES; c++)
+            if (load_relaxed(&cache->count[c])) {
+                when = cache->next_decay_;
+                break;
+            }
+    if (load_relaxed(&depot.resident_bytes)) {
+        uint64_t d = load_relaxed(&depot.next_decay);
+        if (d < when)
+            when = d;
+    }
+    return when;
+}
+
 /* ---- registration, statistics, fork -------------------------------------- */
 
 void chunk_cache_register(struct chunk_cache *cache)

@@ -106,6 +106,10 @@ void chunk_cache_flush(struct chunk_cache *cache);
 /* Releases memory of chunks that stayed free for a while (MADV_DONTNEED,
  * batched). Called by an idle scheduler; cheap when there is nothing to do. */
 void chunk_pool_decay(struct chunk_cache *cache, uint64_t now_ns);
+/* When an idle scheduler must wake up for chunk_pool_decay to give memory
+ * back (UINT64_MAX: no free chunk is resident in its cache or the depot),
+ * so that a process gone quiet after a burst of stack growth shrinks. */
+uint64_t chunk_pool_decay_deadline(const struct chunk_cache *cache);
 
 /* take, give, flush and decay are not async-signal-safe (the depot is a
  * spinlock); chunk_slot_at, chunk_of_slot and chunk_pool_locate are. */

@@ -562,7 +562,9 @@ static _Noreturn void sched_loop(struct capri_sched *s)
         if (s->rq_head || load_relaxed(&s->steal_count) || load_relaxed(&s->inbox))
             continue;
         chunk_pool_decay(&s->chunks, s->now);
-        sched_idle_wait(s, timer_next_deadline(&s->timers));
+        uint64_t deadline = timer_next_deadline(&s->timers);
+        uint64_t decay = chunk_pool_decay_deadline(&s->chunks);
+        sched_idle_wait(s, decay < deadline ? decay : deadline);
         s->now = clock_now_ns();
         timers_fire(s);
     }
