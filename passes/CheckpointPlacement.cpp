@@ -79,6 +79,8 @@ std::optional<uint64_t> libcStackMark(StringRef Name) {
     StringMap<uint64_t> M;
 #define CAPRI_LIBC_MARK(N, B) M[#N] = B;
 #include "LibcStackMarks.def"
+#define CAPRI_RUNTIME_MARK(N, B) M[#N] = B;
+#include "RuntimeStackMarks.def"
     return M;
   }();
   auto It = Marks.find(Name);

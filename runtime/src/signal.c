@@ -52,6 +52,7 @@
 
 #include "atomic.h"
 #include "chunk_pool.h"
+#include "grow.h"
 #include "interpose.h"
 #include "limit.h"
 #include "scheduler.h"
@@ -1096,6 +1097,15 @@ static void jump_leaves_handlers(struct __jmp_buf_tag *env)
     limit_write(limit_to_restore(outermost->limit));
 }
 
+/* Before a jump: the stack chunks grown since the target's frame go (a
+ * jump out of code running on linked chunks: Lua's error handling, a
+ * longjmp out of a callback), and the limit word follows. */
+static inline void jump_resyncs_stack(struct __jmp_buf_tag *env)
+{
+    if (likely(load_relaxed(&jmp_sp_readable)))
+        grow_resync_to_sp(jmp_demangle((uintptr_t)env[0].__jmpbuf[JB_RSP]));
+}
+
 static _Noreturn void jump_next(jump_fn *slot, struct __jmp_buf_tag *env, int val)
 {
     jump_fn next = load_relaxed(slot);
@@ -1113,23 +1123,27 @@ void __longjmp_chk(struct __jmp_buf_tag env[1], int val) __attribute__((noreturn
 void longjmp(struct __jmp_buf_tag env[1], int val)
 {
     jump_leaves_handlers(env);
+    jump_resyncs_stack(env);
     jump_next(&next_longjmp, env, val);
 }
 
 void _longjmp(struct __jmp_buf_tag env[1], int val)
 {
     jump_leaves_handlers(env);
+    jump_resyncs_stack(env);
     jump_next(&next__longjmp, env, val);
 }
 
 void siglongjmp(sigjmp_buf env, int val)
 {
     jump_leaves_handlers(env);
+    jump_resyncs_stack(env);
     jump_next(&next_siglongjmp, env, val);
 }
 
 void __longjmp_chk(struct __jmp_buf_tag env[1], int val)
 {
     jump_leaves_handlers(env);
+    jump_resyncs_stack(env);
     jump_next(&next_longjmp_chk, env, val);
 }
