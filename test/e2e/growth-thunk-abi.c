@@ -23,6 +23,9 @@
 unsigned __capri_chunk_depth(void);
 
 static unsigned callee_depth;
+// A run-time index keeps each callee's whole frame array (and so a region
+// larger than what near_limit leaves).
+static volatile int slot = 7;
 
 static uintptr_t limit_now(void) {
   uintptr_t v;
@@ -32,7 +35,7 @@ static uintptr_t limit_now(void) {
 
 __attribute__((noinline)) static long double vsum(int n, ...) {
   volatile char frame[1024];
-  frame[0] = 0;
+  frame[slot] = 0;
   callee_depth = __capri_chunk_depth();
   va_list ap;
   va_start(ap, n);
@@ -40,7 +43,7 @@ __attribute__((noinline)) static long double vsum(int n, ...) {
   for (int i = 0; i < n; i++)
     s += i % 2 ? va_arg(ap, long double) : va_arg(ap, double);
   va_end(ap);
-  return s + frame[0];
+  return s + frame[slot];
 }
 
 struct big {
@@ -49,12 +52,12 @@ struct big {
 
 __attribute__((noinline)) static long byval_sum(struct big b, int k) {
   volatile char frame[512];
-  frame[0] = 0;
+  frame[slot] = 0;
   callee_depth = __capri_chunk_depth();
   long s = 0;
   for (int i = 0; i < 5000; i++)
     s += b.bytes[i];
-  return s * k + frame[0];
+  return s * k + frame[slot];
 }
 
 struct pair {
@@ -63,19 +66,19 @@ struct pair {
 
 __attribute__((noinline)) static struct pair make(long x) {
   volatile char frame[1024];
-  frame[0] = 0;
+  frame[slot] = 0;
   callee_depth = __capri_chunk_depth();
   struct pair p;
   for (int i = 0; i < 8; i++)
-    p.v[i] = x + i + frame[0];
+    p.v[i] = x + i + frame[slot];
   return p;
 }
 
 __attribute__((noinline)) static int seven(int x) {
   volatile char frame[1024];
-  frame[0] = 0;
+  frame[slot] = 0;
   callee_depth = __capri_chunk_depth();
-  return x + 4 + frame[0];
+  return x + 4 + frame[slot];
 }
 
 static int (*volatile seven_ptr)(int) = seven;
