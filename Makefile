@@ -8,7 +8,7 @@ LLVM_BIN   := /usr/lib/llvm-19/bin
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
               -DCMAKE_C_COMPILER=$(LLVM_BIN)/clang -DCMAKE_CXX_COMPILER=$(LLVM_BIN)/clang++
 
-.PHONY: all deps build demo check verify-lua bench-compile bench-switch bench-runtime clean
+.PHONY: all deps build demo check verify-lua bench-compile bench-switch bench-runtime bench-growth clean
 
 all: build
 
@@ -59,6 +59,13 @@ bench-switch: build
 # 100 threads, spawn+join, mutex, channel ping-pong, a million idle threads.
 bench-runtime: build
 	./bench/runtime/run.sh $(abspath $(BUILD))
+
+# The cost of stack-limit checks on recursive fib, binary trees and Lua 5.4:
+# capri-cc against clang, and gcc's -fsplit-stack against gcc, in one run
+# (wall time and callgrind instructions; RUNS, CG_RUNS and the inputs are
+# environment variables, see bench/growth/run.sh).
+bench-growth: build
+	./bench/growth/run.sh $(abspath $(BUILD))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
