@@ -195,11 +195,14 @@ private:
   }
 
   void addEdge(FunctionNode &N, CallEdge E) {
+    if (E.Site)
+      E.Sites.push_back(E.Site);
     // One edge per distinct callee; the first call keeps its location.
     for (CallEdge &Old : N.Calls) {
       if (Old.Kind == E.Kind && Old.Callee == E.Callee && Old.Name == E.Name &&
           Old.TypeId == E.TypeId && Old.IRTypeId == E.IRTypeId &&
           ((Old.Flags ^ E.Flags) & callflags::TypeCoarse) == 0) {
+        Old.Sites.append(E.Sites.begin(), E.Sites.end());
         Old.Flags |= E.Flags & ~callflags::Tail;
         if (!(E.Flags & callflags::Tail))
           Old.Flags &= ~callflags::Tail; // tail only if every call is

@@ -61,6 +61,8 @@ struct CallEdge {
   uint32_t IRTypeId = 0;
   const llvm::Instruction *Site = nullptr; ///< null for codegen-introduced calls
   llvm::DebugLoc Loc;
+  /// Every call merged into this edge (Site first).
+  llvm::SmallVector<const llvm::Instruction *, 1> Sites;
 };
 
 struct FunctionNode {

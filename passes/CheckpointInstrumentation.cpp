@@ -4,6 +4,7 @@
 #include "CapriOptions.h"
 #include "CheckpointPlacement.h"
 #include "FrameBound.h"
+#include "MetadataEmitter.h"
 #include "Pipeline.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -43,7 +44,8 @@ constexpr uint64_t LimitWordOffset = 0x70;
 struct Site {
   CallBase *Call;
   CheckpointReason Reason;
-  uint64_t Region;
+  uint64_t Region;    ///< stack arguments included
+  uint64_t StackArgs; ///< of the region
 };
 
 /// Thunks are shared between calls that would get the same one: the same
@@ -77,7 +79,8 @@ public:
       // Arguments passed on the stack are pushed below the stack pointer
       // the check reads when the caller has no reserved call area (it has
       // dynamic allocas): the region covers them.
-      ByFunction[F].push_back({CB, C.Reason, C.Region + stackArgumentBytes(*CB, DL)});
+      uint64_t StackArgs = stackArgumentBytes(*CB, DL);
+      ByFunction[F].push_back({CB, C.Reason, C.Region + StackArgs, StackArgs});
     }
     for (auto &Entry : Allocas) {
       const Checkpoint *C = Entry.second;
@@ -90,8 +93,14 @@ public:
         return R;
       });
     }
+    // Each function's entry region, for the record (capri_spawn sizes a
+    // thread's first chunk with its entry function's).
+    for (const auto &[F, P] : CP.Functions)
+      const_cast<Function *>(F)->setMetadata(
+          "capri.entry_region",
+          MDNode::get(Ctx, {ConstantAsMetadata::get(ConstantInt::get(I64, P.EntryRegion))}));
     if (ByFunction.empty())
-      return false;
+      return !CP.Functions.empty();
 
     // Entries of the bounds table, in checkpoint order.
     std::vector<Constant *> Bounds;
@@ -104,7 +113,7 @@ public:
       // Writable: the runtime rewrites it at start-up. Internal to the
       // module: no GOT load, and no interposition between objects.
       Table = new GlobalVariable(M, Ty, /*isConstant=*/false, GlobalValue::InternalLinkage,
-                                 ConstantArray::get(Ty, Bounds), "capri.bounds");
+                                 ConstantArray::get(Ty, Bounds), BoundsTableName);
       Table->setAlignment(Align(8));
       Table->setSection(".data.capri.bounds");
     }
@@ -287,7 +296,8 @@ private:
     CB->setMetadata("capri.checkpoint",
                     MDNode::get(Ctx, {ConstantAsMetadata::get(B.getInt32(unsigned(S.Reason))),
                                       ConstantAsMetadata::get(B.getInt64(S.Region)),
-                                      ConstantAsMetadata::get(B.getInt32(Index))}));
+                                      ConstantAsMetadata::get(B.getInt32(Index)),
+                                      ConstantAsMetadata::get(B.getInt64(S.StackArgs))}));
   }
 
   /// Attributes of the caller that the thunk keeps: code generation

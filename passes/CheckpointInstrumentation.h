@@ -14,7 +14,9 @@
 // and calls __morestack(thunk, block, need), which runs the thunk, and so
 // the call, on a new chunk (CallOutlining.h). Dynamic allocas are left
 // unchecked for now (remark). The original call carries !capri.checkpoint
-// metadata: { reason, region, bounds-table index or -1 }.
+// metadata: { reason, region, bounds-table index or -1, stack-argument
+// bytes }, and every placed function !capri.entry_region: the emitter
+// writes both into the record (docs/metadata.md, 1.2).
 //
 //===----------------------------------------------------------------------===//
 #ifndef CAPRI_CHECKPOINT_INSTRUMENTATION_H

@@ -2,6 +2,7 @@
 #include "MetadataEmitter.h"
 #include "CallGraph.h"
 #include "CapriOptions.h"
+#include "CheckpointPlacement.h"
 #include "FrameBound.h"
 #include "Pipeline.h"
 #include "StackAnalysis.h"
@@ -101,6 +102,42 @@ uint8_t callKindOf(CallKind K) {
   return CAPRI_MD_CALL_ASM;
 }
 
+static_assert(unsigned(CheckpointReason::Cycle) == CAPRI_MD_CP_CYCLE &&
+                  unsigned(CheckpointReason::MaxPath) == CAPRI_MD_CP_MAXPATH &&
+                  unsigned(CheckpointReason::CrossFile) == CAPRI_MD_CP_CROSS_FILE &&
+                  unsigned(CheckpointReason::External) == CAPRI_MD_CP_EXTERNAL &&
+                  unsigned(CheckpointReason::Indirect) == CAPRI_MD_CP_INDIRECT &&
+                  unsigned(CheckpointReason::DynamicAlloca) == CAPRI_MD_CP_DYNAMIC_ALLOCA &&
+                  unsigned(CheckpointReason::Forced) == CAPRI_MD_CP_FORCED,
+              "checkpoint reasons are the format's");
+
+uint64_t mdInt(const MDNode *N, unsigned I) {
+  if (!N || I >= N->getNumOperands())
+    return 0;
+  if (auto *C = mdconst::dyn_extract_or_null<ConstantInt>(N->getOperand(I)))
+    return C->getZExtValue();
+  return 0;
+}
+
+uint32_t clamp32(uint64_t V) { return static_cast<uint32_t>(std::min<uint64_t>(V, UINT32_MAX)); }
+
+/// What placement charges for a call it cannot see into: the measured mark
+/// of a library function, else the external reserve.
+uint32_t externalRegion(const CallEdge &E) {
+  switch (E.Kind) {
+  case CallKind::Defined:
+    return 0;
+  case CallKind::External:
+    if (auto Mark = libcStackMark(E.Name))
+      return clamp32(*Mark);
+    return ExternalReserve;
+  case CallKind::Indirect:
+  case CallKind::Asm:
+    return ExternalReserve;
+  }
+  return ExternalReserve;
+}
+
 void section(ByteWriter &W, uint32_t Tag, const std::string &Payload) {
   W.u32(Tag);
   W.u32(static_cast<uint32_t>(Payload.size()));
@@ -167,8 +204,8 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   }
 
   StringTable Strings;
-  ByteWriter FunctionsW, CallsW, RefsW;
-  uint32_t CallCount = 0;
+  ByteWriter FunctionsW, CallsW, RefsW, CheckpointsW;
+  uint32_t CallCount = 0, CheckpointCount = 0;
   for (const Function *F : Functions) {
     const FunctionNode &N = *G.node(F);
     const FrameBound &FB = FAM.getResult<CapriFrameAnalysis>(const_cast<Function &>(*F));
@@ -206,6 +243,25 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
       CallsW.u32(E.IRTypeId);
       CallsW.u32(E.Loc ? Strings.add(E.Loc->getFilename()) : 0);
       CallsW.u32(E.Loc ? E.Loc.getLine() : 0);
+      CallsW.u32(externalRegion(E));
+      // The instrumented sites of this edge.
+      for (const Instruction *I : E.Sites) {
+        const MDNode *CP = I->getMetadata("capri.checkpoint");
+        if (!CP)
+          continue;
+        int64_t Bound = static_cast<int32_t>(mdInt(CP, 2));
+        CheckpointsW.u32(IndexOf.lookup(F));
+        CheckpointsW.u32(CallCount);
+        CheckpointsW.u8(static_cast<uint8_t>(mdInt(CP, 0)));
+        CheckpointsW.u8(Bound < 0 ? CAPRI_MD_CPF_SMALL : 0);
+        CheckpointsW.u16(0);
+        CheckpointsW.u32(clamp32(mdInt(CP, 1)));
+        CheckpointsW.u32(Bound < 0 ? CAPRI_MD_NO_BOUND : static_cast<uint32_t>(Bound));
+        CheckpointsW.u32(clamp32(mdInt(CP, 3)));
+        const DebugLoc &DL = I->getDebugLoc();
+        CheckpointsW.u32(DL ? DL.getLine() : 0);
+        ++CheckpointCount;
+      }
       ++CallCount;
     }
 
@@ -223,6 +279,7 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
     FunctionsW.u32(FirstCall);
     FunctionsW.u32(CallCount - FirstCall);
     FunctionsW.u32(SI ? SI->RecursionBound : 0);
+    FunctionsW.u32(clamp32(mdInt(F->getMetadata("capri.entry_region"), 0)));
   }
   uint32_t RefCount = 0;
   for (const AddressReference &R : G.References) {
@@ -277,6 +334,9 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   if (AliasCount)
     section(Body, CAPRI_MD_TAG_ALIASES,
             Table(sizeof(capri_md_alias_entry), AliasCount, AliasesW.Data));
+  if (CheckpointCount)
+    section(Body, CAPRI_MD_TAG_CHECKPOINTS,
+            Table(sizeof(capri_md_checkpoint_entry), CheckpointCount, CheckpointsW.Data));
   Body.pad(CAPRI_MD_ALIGN);
 
   assert(M.getDataLayout().getPointerSize() == 8 && "checked by the pipeline");
@@ -293,9 +353,14 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   Header.u32(ModuleFlags);
   Header.u32(static_cast<uint32_t>(Functions.size()));
   Header.u64(0);
-  Header.u64(0);
-  Header.u64(0);
-  assert(Header.size() == CAPRI_MD_HEADER_SIZE);
+  assert(Header.size() == offsetof(capri_md_header, bounds_table));
+  // The bounds table's address is relocated like the function addresses.
+  GlobalVariable *Bounds = M.getNamedGlobal(BoundsTableName);
+  ByteWriter BoundsInfo;
+  BoundsInfo.u32(Bounds ? static_cast<uint32_t>(
+                              cast<ArrayType>(Bounds->getValueType())->getNumElements())
+                        : 0);
+  BoundsInfo.u32(Slack);
 
   // <{ [48 x i8] header, [n x ptr] addresses, [k x i8] sections }>
   LLVMContext &Ctx = M.getContext();
@@ -313,6 +378,8 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   }
   Constant *Parts[] = {
       ConstantDataArray::getRaw(Header.Data, Header.size(), Type::getInt8Ty(Ctx)),
+      Bounds ? static_cast<Constant *>(Bounds) : ConstantPointerNull::get(PointerType::getUnqual(Ctx)),
+      ConstantDataArray::getRaw(BoundsInfo.Data, BoundsInfo.size(), Type::getInt8Ty(Ctx)),
       ConstantArray::get(ArrayType::get(Ptr, Addresses.size()), Addresses),
       ConstantDataArray::getRaw(Body.Data, Body.size(), Type::getInt8Ty(Ctx)),
   };

@@ -26,6 +26,8 @@ private:
 
 /// The name of the record global; its presence means the module has one.
 inline constexpr const char *RecordGlobalName = "__capri_record";
+/// The module's bounds table (CheckpointInstrumentation makes it).
+inline constexpr const char *BoundsTableName = "capri.bounds";
 
 } // namespace capri
 

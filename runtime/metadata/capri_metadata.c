@@ -246,6 +246,24 @@ static enum capri_md_status check_entries(const struct capri_md_module *mod, cha
         if (a.linkage > CAPRI_MD_LINK_WEAK)
             return fail(err, errlen, CAPRI_MD_CORRUPT, "alias ", i, ": unknown linkage");
     }
+    for (uint32_t i = 0; i < mod->checkpoint_count; i++) {
+        struct capri_md_checkpoint_entry c;
+        capri_md_checkpoint(mod, i, &c);
+        if (c.function >= mod->function_count)
+            return fail(err, errlen, CAPRI_MD_CORRUPT, "checkpoint ", i,
+                        ": function outside FUNCTIONS");
+        struct capri_md_function_entry f;
+        capri_md_function(mod, c.function, &f);
+        if (c.call < f.first_call || c.call - f.first_call >= f.call_count)
+            return fail(err, errlen, CAPRI_MD_CORRUPT, "checkpoint ", i,
+                        ": call outside its function's calls");
+        if (c.reason >= CAPRI_MD_CP_REASONS)
+            return fail(err, errlen, CAPRI_MD_CORRUPT, "checkpoint ", i, ": unknown reason");
+        if (c.bound != CAPRI_MD_NO_BOUND ? c.bound >= mod->bounds_count
+                                          : !(c.flags & CAPRI_MD_CPF_SMALL))
+            return fail(err, errlen, CAPRI_MD_CORRUPT, "checkpoint ", i,
+                        ": bounds-table slot out of range");
+    }
     return CAPRI_MD_OK;
 }
 
@@ -259,6 +277,7 @@ static enum capri_md_status parse_sections(const uint8_t *rec, uint32_t start, u
     int have_calls = 0;
     int have_references = 0;
     int have_aliases = 0;
+    int have_checkpoints = 0;
     int have_strings = 0;
     int have_module = 0;
     uint32_t pos = start;
@@ -352,6 +371,16 @@ static enum capri_md_status parse_sections(const uint8_t *rec, uint32_t start, u
             mod->aliases = t.entries;
             mod->alias_entry_size = t.entry_size;
             mod->alias_count = t.count;
+            break;
+        case CAPRI_MD_TAG_CHECKPOINTS:
+            seen = &have_checkpoints;
+            st = parse_table(payload, size, CAPRI_MD_CHECKPOINT_ENTRY_MIN, "CHECKPOINTS", &t, err,
+                             errlen);
+            if (st != CAPRI_MD_OK)
+                return st;
+            mod->checkpoints = t.entries;
+            mod->checkpoint_entry_size = t.entry_size;
+            mod->checkpoint_count = t.count;
             break;
         default:
             break; /* a later minor version's section: skip it */
@@ -456,6 +485,10 @@ enum capri_md_status capri_md_next(const uint8_t *data, size_t size, size_t *off
     out->flags = load32(rec + 16);
     out->function_count = load32(rec + 20);
     out->addresses_offset = header_size;
+    /* 1.2 header fields: zero in older records (reserved then). */
+    out->bounds_table_offset = offsetof(struct capri_md_header, bounds_table);
+    out->bounds_count = load32(rec + offsetof(struct capri_md_header, bounds_count));
+    out->bounds_slack = load32(rec + offsetof(struct capri_md_header, bounds_slack));
 
     uint64_t table_end = (uint64_t)header_size + 8 * (uint64_t)out->function_count;
     if (table_end > record_size) {
@@ -517,6 +550,12 @@ void capri_md_reference(const struct capri_md_module *m, uint32_t i,
 void capri_md_alias(const struct capri_md_module *m, uint32_t i, struct capri_md_alias_entry *out)
 {
     copy_entry(out, sizeof *out, m->aliases, m->alias_count, m->alias_entry_size, i);
+}
+
+void capri_md_checkpoint(const struct capri_md_module *m, uint32_t i,
+                         struct capri_md_checkpoint_entry *out)
+{
+    copy_entry(out, sizeof *out, m->checkpoints, m->checkpoint_count, m->checkpoint_entry_size, i);
 }
 
 uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i)

@@ -23,7 +23,7 @@ extern "C" {
 #define CAPRI_MD_SECTION "capri_meta"
 #define CAPRI_MD_MAGIC 0x49525043u /* "CPRI" little-endian */
 #define CAPRI_MD_VERSION_MAJOR 1u
-#define CAPRI_MD_VERSION_MINOR 1u
+#define CAPRI_MD_VERSION_MINOR 2u
 #define CAPRI_MD_HEADER_SIZE 48u
 #define CAPRI_MD_ALIGN 8u
 
@@ -38,6 +38,7 @@ extern "C" {
 #define CAPRI_MD_TAG_CALLS 4u
 #define CAPRI_MD_TAG_REFERENCES 5u /* declared functions whose address the module takes */
 #define CAPRI_MD_TAG_ALIASES 6u    /* other symbol names of defined functions (1.1) */
+#define CAPRI_MD_TAG_CHECKPOINTS 7u /* instrumented call sites (1.2) */
 
 /* Function linkage. */
 #define CAPRI_MD_LINK_EXTERNAL 0u /* strong global definition */
@@ -73,6 +74,22 @@ extern "C" {
 #define CAPRI_MD_CALLF_MUSTTAIL (1u << 6) /* musttail: cannot be outlined */
 #define CAPRI_MD_CALLF_RETURNS_TWICE (1u << 7) /* setjmp and friends */
 
+/* Checkpoint reasons (docs/stack-growth-design.md). */
+#define CAPRI_MD_CP_CYCLE 0u       /* a back edge of a call-graph cycle */
+#define CAPRI_MD_CP_MAXPATH 1u     /* the path from the caller would exceed MaxPath */
+#define CAPRI_MD_CP_CROSS_FILE 2u  /* the callee is defined in another module */
+#define CAPRI_MD_CP_EXTERNAL 3u    /* code without metadata (a measured mark or the reserve) */
+#define CAPRI_MD_CP_INDIRECT 4u    /* an indirect call whose targets are not all known */
+#define CAPRI_MD_CP_DYNAMIC_ALLOCA 5u
+#define CAPRI_MD_CP_FORCED 6u      /* annotate("capri.checkpoint_all") */
+#define CAPRI_MD_CP_REASONS 7u
+
+/* Checkpoint flags. */
+#define CAPRI_MD_CPF_SMALL (1u << 0) /* compared with the limit alone: no table slot */
+
+/* No bounds-table slot. */
+#define CAPRI_MD_NO_BOUND 0xffffffffu
+
 /* On-disk entry layouts (little-endian, naturally aligned inside the record). */
 struct capri_md_header {
     uint32_t magic;
@@ -83,7 +100,12 @@ struct capri_md_header {
     uint32_t flags;
     uint32_t function_count; /* entries in the address table and FUNCTIONS */
     uint64_t runtime_link;   /* zero in files; the runtime's list link */
-    uint64_t reserved[2];
+    /* 1.2 (zero before): the module's bounds table (an array of u64 region
+     * bounds the checkpoints load; relocated like the address table), its
+     * entries, and the slack the plugin assumed for small regions. */
+    uint64_t bounds_table;
+    uint32_t bounds_count;
+    uint32_t bounds_slack;
 };
 
 struct capri_md_section_header {
@@ -113,6 +135,10 @@ struct capri_md_function_entry {
     uint32_t first_call;      /* index into CALLS */
     uint32_t call_count;
     uint32_t recursion_bound; /* declared depth, 0 when none */
+    /* 1.2: the most the function uses from its entry to its first
+     * checkpoints (its frame plus its deepest unchecked call), as placed;
+     * 0 when unknown. capri_spawn sizes a first chunk with it. */
+    uint32_t entry_region;
 };
 
 struct capri_md_call_entry {
@@ -124,6 +150,25 @@ struct capri_md_call_entry {
     uint32_t ir_type_id; /* IR type hash of the call */
     uint32_t file;       /* string offset of the call's source file */
     uint32_t line;
+    /* 1.2: what the plugin charged for a call into code it cannot see
+     * (NAMED: the measured mark or the external reserve; INDIRECT, ASM:
+     * the reserve); 0 for LOCAL calls. */
+    uint32_t external_region;
+};
+
+/* One instrumented call site (1.2): a check of the stack pointer against
+ * the thread's limit before the call. Several sites may share a call entry
+ * (the calls to one callee from one function). */
+struct capri_md_checkpoint_entry {
+    uint32_t function;  /* index in FUNCTIONS: the caller */
+    uint32_t call;      /* index in CALLS, within the caller's slice */
+    uint8_t reason;     /* CAPRI_MD_CP_* */
+    uint8_t flags;      /* CAPRI_MD_CPF_* */
+    uint16_t reserved;
+    uint32_t region;    /* the plugin's bound: bytes below the caller's stack pointer */
+    uint32_t bound;     /* slot in the bounds table, or CAPRI_MD_NO_BOUND (small) */
+    uint32_t stack_args;/* of the region: arguments the call passes on the stack */
+    uint32_t line;      /* of the call site (0 without debug info) */
 };
 
 /* A function declared (not defined) in the module whose address the module
@@ -169,6 +214,12 @@ struct capri_md_module {
     const uint8_t *aliases; /* alias_count entries of alias_entry_size (1.1) */
     uint32_t alias_entry_size;
     uint32_t alias_count;
+    const uint8_t *checkpoints; /* checkpoint_count entries (1.2) */
+    uint32_t checkpoint_entry_size;
+    uint32_t checkpoint_count;
+    uint32_t bounds_count; /* 1.2 header fields (zero before) */
+    uint32_t bounds_slack;
+    size_t bounds_table_offset; /* offset of the bounds_table slot in the record */
 };
 
 /*
@@ -183,6 +234,7 @@ struct capri_md_module {
 #define CAPRI_MD_CALL_ENTRY_MIN 16u
 #define CAPRI_MD_REFERENCE_ENTRY_MIN 12u
 #define CAPRI_MD_ALIAS_ENTRY_MIN 9u
+#define CAPRI_MD_CHECKPOINT_ENTRY_MIN 20u
 /* log2_max_align must be below this (alignments up to 2 GiB). */
 #define CAPRI_MD_MAX_LOG2_ALIGN 32u
 
@@ -221,6 +273,8 @@ void capri_md_reference(const struct capri_md_module *m, uint32_t i,
                         struct capri_md_reference_entry *out);
 void capri_md_alias(const struct capri_md_module *m, uint32_t i,
                     struct capri_md_alias_entry *out);
+void capri_md_checkpoint(const struct capri_md_module *m, uint32_t i,
+                         struct capri_md_checkpoint_entry *out);
 
 /* The raw 64-bit address slot i as stored (before any relocation). */
 uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i);

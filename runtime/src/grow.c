@@ -687,7 +687,7 @@ void __capri_stack_resync(unsigned depth)
     limit_write(limit_back(v.t, limit));
 }
 
-void grow_resync_to_sp(uintptr_t sp)
+bool grow_resync_to_sp(uintptr_t sp)
 {
     struct grow_view v = view_here();
     unsigned depth = *v.depth, keep = depth, handler_top = 0;
@@ -711,12 +711,15 @@ void grow_resync_to_sp(uintptr_t sp)
         }
         l = (struct grow_link *)l->old_hi;
     }
-release:
-    if (capri_grow_tls.deferred.chunk)
-        deferred_flush(in_handler_here(sched_here()));
+release:;
     uintptr_t here = (uintptr_t)__builtin_frame_address(0), limit = 0;
+    /* (Not the deferred chunk this runs on: a longjmp from a cleanup or an
+     * unwinder's stop function, on the chunk an unwind left.) */
+    uintptr_t dc = (uintptr_t)capri_grow_tls.deferred.chunk;
+    if (dc && !(here >= dc && here < dc + capri_grow_tls.deferred.size))
+        deferred_flush(in_handler_here(sched_here()));
     if (*v.depth <= keep)
-        return;
+        return false;
     /* Running on the top chunk (the interposer before the jump): it is
      * released at the next growth, and ASan keeps taking it for the stack
      * until then (the jump's no-return unpoisoning is of this stack); the
@@ -731,7 +734,10 @@ release:
         limit = unlink_top(l, !on_top, on_it);
     }
     limit_write(limit_back(v.t, limit));
+    return sp >= *v.lo && sp < *v.hi;
 }
+
+void grow_flush_deferred(void) { deferred_flush(false); }
 
 void grow_release_all(struct capri_thread *t)
 {

@@ -53,6 +53,7 @@
 
 #ifndef __ASSEMBLER__
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -166,13 +167,21 @@ void *capri_grow_unwind(struct grow_link *link, void *exc) __attribute__((visibi
  * When no chunk of the chain holds sp, it is on the first stack (all go)
  * or on a signal stack (the growths made in handlers go). Called right
  * before the jump, on the owner's kernel thread: the chunk it runs on, if
- * it goes, is released at the next growth there (as after an unwind). */
-void grow_resync_to_sp(uintptr_t sp);
+ * it goes, is released at the next growth there (as after an unwind).
+ * True when chunks went and sp lies on the stack that is current now (the
+ * jump goes to an older chunk, wherever it lies in memory). */
+bool grow_resync_to_sp(uintptr_t sp);
 
 /* Gives back every chunk still linked to a thread that ended on one
  * (capri_exit or cancellation from a grown chunk): to be called once the
  * thread is off its stacks (the post-exit action or its reaping). */
 void grow_release_all(struct capri_thread *t);
+
+/* Releases the chunk an unwind or a longjmp left on this kernel thread, if
+ * any: to be called where nothing can be running on it (after a switch
+ * away from a thread that ended), so that a finished thread leaves no
+ * chunk behind. */
+void grow_flush_deferred(void);
 
 #endif
 #endif

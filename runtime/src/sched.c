@@ -3,6 +3,7 @@
  * and the scheduler's own loop. See scheduler.h for the data structures and
  * docs/runtime-design.md for why they are shaped this way.
  */
+#include "grow.h"
 #include "scheduler.h"
 
 #include <errno.h>
@@ -373,6 +374,9 @@ static __attribute__((noinline)) void post_actions(struct capri_sched *s, struct
             spin_unlock(s->post_lock);
         break;
     case POST_EXIT:
+        /* Off the ended thread's stacks: the chunk a last longjmp or
+         * unwind left waiting goes too. */
+        grow_flush_deferred();
         reap_or_publish_exit(s, prev);
         break;
     }

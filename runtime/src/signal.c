@@ -1100,10 +1100,10 @@ static void jump_leaves_handlers(struct __jmp_buf_tag *env)
 /* Before a jump: the stack chunks grown since the target's frame go (a
  * jump out of code running on linked chunks: Lua's error handling, a
  * longjmp out of a callback), and the limit word follows. */
-static inline void jump_resyncs_stack(struct __jmp_buf_tag *env)
+static inline bool jump_resyncs_stack(struct __jmp_buf_tag *env)
 {
-    if (likely(load_relaxed(&jmp_sp_readable)))
-        grow_resync_to_sp(jmp_demangle((uintptr_t)env[0].__jmpbuf[JB_RSP]));
+    return likely(load_relaxed(&jmp_sp_readable)) &&
+           grow_resync_to_sp(jmp_demangle((uintptr_t)env[0].__jmpbuf[JB_RSP]));
 }
 
 static _Noreturn void jump_next(jump_fn *slot, struct __jmp_buf_tag *env, int val)
@@ -1144,6 +1144,12 @@ void siglongjmp(sigjmp_buf env, int val)
 void __longjmp_chk(struct __jmp_buf_tag env[1], int val)
 {
     jump_leaves_handlers(env);
-    jump_resyncs_stack(env);
+    /* A jump back to an older chunk: glibc's check (the target must lie
+     * above the current stack pointer, or on the signal stack) compares
+     * addresses on two different chunks, which may lie either way round.
+     * The resync has found the target on this thread's own stack: jump
+     * without the check. */
+    if (jump_resyncs_stack(env))
+        jump_next(&next_longjmp, env, val);
     jump_next(&next_longjmp_chk, env, val);
 }

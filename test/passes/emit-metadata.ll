@@ -16,7 +16,10 @@
 target datalayout = "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-i128:128-f80:128-n8:16:32:64-S128"
 target triple = "x86_64-pc-linux-gnu"
 
-; CHECK: @__capri_record = internal global <{ [48 x i8], [2 x ptr], [{{[0-9]+}} x i8] }> <{ [48 x i8] c"CPRI\01\00\01\00{{.*}}", [2 x ptr] [ptr @helper, ptr @main], {{.*}} section "capri_meta", align 8
+; The header's first 32 bytes, the bounds table's address (none here: no
+; checkpoints), its entry count and the slack, the address table, the
+; sections.
+; CHECK: @__capri_record = internal global <{ [32 x i8], ptr, [8 x i8], [2 x ptr], [{{[0-9]+}} x i8] }> <{ [32 x i8] c"CPRI\01\00\02\00{{.*}}", ptr null, [8 x i8] c"\00\00\00\00\00\01\00\00", [2 x ptr] [ptr @helper, ptr @main], {{.*}} section "capri_meta", align 8
 ; CHECK-DAG: @llvm.used = appending global {{.*}} @__capri_record
 ; CHECK-DAG: @llvm.global_ctors = appending global {{.*}} @capri.module_ctor
 ; CHECK-DAG: @llvm.global_dtors = appending global {{.*}} @capri.module_dtor

@@ -142,6 +142,7 @@ lp:
 ; CHECK: attributes #[[MS]] = { cold nonlazybind }
 ; CHECK: ![[RSP]] = !{!"rsp"}
 ; CHECK: ![[LIKELY]] = !{!"branch_weights", i32 2000, i32 1}
-; Reason (0 cycle, 2 cross-file), region, table index (-1: small).
-; CHECK: ![[CP_REC]] = !{i32 0, i64 {{[0-9]+}}, i32 -1}
-; CHECK: ![[CP_TAIL]] = !{i32 2, i64 16384, i32 0}
+; Reason (0 cycle, 2 cross-file), region, table index (-1: small), bytes
+; of stack arguments.
+; CHECK: ![[CP_REC]] = !{i32 0, i64 {{[0-9]+}}, i32 -1, i64 0}
+; CHECK: ![[CP_TAIL]] = !{i32 2, i64 16384, i32 0, i64 0}

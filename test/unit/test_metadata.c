@@ -74,8 +74,8 @@ static void test_valid(void)
     CHECK_EQ(m.reference_count, 1);
     CHECK_EQ(m.alias_count, 2);
     CHECK_EQ(m.alias_entry_size, 12);
-    CHECK_EQ(m.function_entry_size, 48);
-    CHECK_EQ(m.call_entry_size, 24);
+    CHECK_EQ(m.function_entry_size, sizeof(struct capri_md_function_entry));
+    CHECK_EQ(m.call_entry_size, sizeof(struct capri_md_call_entry));
     CHECK_STR(capri_md_string(&m, m.module.source_file), "sample.c");
     CHECK_STR(capri_md_string(&m, m.module.producer), "mdb");
 
@@ -186,12 +186,12 @@ static void expect(void (*corrupt)(uint8_t *rec, size_t *size), enum capri_md_st
 
 static size_t fns_entry(const uint8_t *rec, size_t size, uint32_t i)
 {
-    return mdb_section_offset(rec, size, CAPRI_MD_TAG_FUNCTIONS) + 16 + 48 * (size_t)i;
+    return mdb_section_offset(rec, size, CAPRI_MD_TAG_FUNCTIONS) + 16 + sizeof(struct capri_md_function_entry) * (size_t)i;
 }
 
 static size_t calls_entry(const uint8_t *rec, size_t size, uint32_t i)
 {
-    return mdb_section_offset(rec, size, CAPRI_MD_TAG_CALLS) + 16 + 24 * (size_t)i;
+    return mdb_section_offset(rec, size, CAPRI_MD_TAG_CALLS) + 16 + sizeof(struct capri_md_call_entry) * (size_t)i;
 }
 
 static void c_magic(uint8_t *r, size_t *s) { (void)s; r[0] ^= 1; }
