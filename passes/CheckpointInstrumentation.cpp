@@ -13,6 +13,7 @@
 #include "llvm/Analysis/OptimizationRemarkEmitter.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InlineAsm.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/MDBuilder.h"
@@ -38,6 +39,7 @@ namespace {
 /// is %fs on x86-64).
 constexpr unsigned FSAddressSpace = 257;
 constexpr uint64_t LimitWordOffset = 0x70;
+constexpr const char *SlowPathMD = "capri.slow_path";
 
 /// A checkpoint the pass will instrument, copied out of the placement
 /// before the IR changes.
@@ -125,9 +127,11 @@ public:
       if (Decl->isDeclaration())
         Decl->setLinkage(GlobalValue::ExternalWeakLinkage);
       Decl->addFnAttr(Attribute::Cold);
-      // Through the GOT, never a lazily bound PLT entry (the resolver would
-      // run on a stack that has just run out).
-      Decl->addFnAttr(Attribute::NonLazyBind);
+      // A plain call (through the PLT in position-independent code): a GOT
+      // load would be one more value the fast path keeps live (hoisted out
+      // of loops into a callee-saved register). capri-cc links with -z now,
+      // so the PLT slot is bound at load time, never by the lazy resolver
+      // on a stack that has just run out.
     }
     for (auto &[F, Sites] : ByFunction)
       instrumentFunction(*F, Sites);
@@ -147,6 +151,21 @@ private:
   std::map<ThunkKey, std::pair<Function *, uint64_t>> Thunks;
 
   static bool small(const Site &S) { return S.Region <= Slack; }
+
+  /// The address of V, computed by an asm `leaq` with side effects (so
+  /// not hoisted) from a memory operand (a frame slot or a RIP-relative
+  /// symbol: no register holds V's address before it). Marked
+  /// !capri.slow_path: the analyses know it touches no stack.
+  Value *pinHere(IRBuilder<> &B, Value *V) {
+    auto *Ty = FunctionType::get(Ptr, {Ptr}, false);
+    InlineAsm *Lea = InlineAsm::get(Ty, "leaq $1, $0", "=r,*m,~{dirflag},~{fpsr},~{flags}",
+                                    /*hasSideEffects=*/true);
+    CallInst *C = B.CreateCall(Ty, Lea, {V});
+    C->addParamAttr(0, Attribute::get(Ctx, Attribute::ElementType, Type::getInt8Ty(Ctx)));
+    C->addFnAttr(Attribute::NoUnwind);
+    C->setMetadata(SlowPathMD, MDNode::get(Ctx, {}));
+    return C;
+  }
 
   void instrumentFunction(Function &F, std::vector<Site> &Sites) {
     // One block for all the function's slow paths, as large as the largest.
@@ -232,7 +251,11 @@ private:
         B.CreateStore(CB->getArgOperand(I), Field(AB.ArgField[I]));
     Value *NeedAll = Need ? B.CreateAdd(Need, B.getInt64(Extra))
                           : static_cast<Value *>(B.getInt64(S.Region + Extra));
-    Value *Args[] = {Thunk, Block, NeedAll};
+    // The thunk's and the block's addresses are materialised here, in the
+    // cold block: left alone, the code generator hoists them out of loops
+    // into callee-saved registers, which every call of the function then
+    // saves and restores. An empty asm (no instructions) pins them here.
+    Value *Args[] = {pinHere(B, Thunk), pinHere(B, Block), NeedAll};
     BasicBlock *After = Grow;
     if (IsInvoke) {
       auto *II = cast<InvokeInst>(CB);

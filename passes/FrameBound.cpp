@@ -537,7 +537,8 @@ FrameBound CapriFrameAnalysis::run(Function &F, FunctionAnalysisManager &) {
         MaxAlign = std::max<uint64_t>(MaxAlign, std::min<uint64_t>(PowerOf2Ceil(Temp), 64));
     }
     if (auto *CB = dyn_cast<CallBase>(&I)) {
-      if (CB->isInlineAsm())
+      // (Not the address computations of checkpoint slow paths.)
+      if (CB->isInlineAsm() && !CB->getMetadata("capri.slow_path"))
         FB.Flags |= frameflags::InlineAsm;
       if (CB->hasFnAttr(Attribute::ReturnsTwice))
         FB.Flags |= frameflags::ReturnsTwice;
