@@ -13,7 +13,7 @@
 // CHECK: result 1000000
 // CHECK-NEXT: chunks at the deepest point: one per growth
 // CHECK-NEXT: every chunk returned
-// CHECK-NEXT: resident memory back near the start
+// CHECK-NEXT: resident memory {{back near the start|not measured under AddressSanitizer}}
 #include <capri.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -102,6 +102,13 @@ int main(void) {
   }
   printf("every chunk returned\n");
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  // (AddressSanitizer's shadow of the chunks stays resident.)
+  printf("resident memory not measured under AddressSanitizer\n");
+  return 0;
+#endif
+#endif
   // The pool gives idle memory back after one to two seconds (idle
   // schedulers wake up for it).
   long rss_after = 0;
