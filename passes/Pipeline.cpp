@@ -5,6 +5,7 @@
 #include "Report.h"
 #include "TypeIdentity.h"
 
+#include "CapriOptions.h"
 #include "Diagnostic.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/Module.h"
@@ -48,12 +49,64 @@ bool analysesModule(const Module &M, bool AtLTOLink) {
   return unsupportedReason(M).empty() && (AtLTOLink || ltoPhaseOf(M) == LTOPhase::None);
 }
 
+namespace {
+
+/// The plugin's options travel to a full-LTO link as module flags (lld
+/// parses -mllvm options before it loads pass plugins, so they cannot be
+/// given there). When files were compiled with different values, the
+/// link takes the safe one: the smallest MaxPath, the largest reserve and
+/// chunk, instrumentation if any file asked for it; the slack must agree
+/// with the runtime, so a difference is an error.
+struct OptionFlag {
+  const char *Name;
+  Module::ModFlagBehavior Merge;
+  cl::opt<unsigned> *UnsignedOpt;
+  cl::opt<bool> *BoolOpt;
+};
+
+const OptionFlag OptionFlags[] = {
+    {"capri-max-path", Module::Min, &MaxPath, nullptr},
+    {"capri-external-reserve", Module::Max, &ExternalReserve, nullptr},
+    {"capri-min-chunk", Module::Max, &MinChunk, nullptr},
+    {"capri-slack", Module::Error, &Slack, nullptr},
+    {"capri-instrument", Module::Max, nullptr, &Instrument},
+};
+
+void writeOptionFlags(Module &M) {
+  for (const OptionFlag &F : OptionFlags)
+    if (!M.getModuleFlag(F.Name))
+      M.addModuleFlag(F.Merge, F.Name,
+                      F.UnsignedOpt ? unsigned(*F.UnsignedOpt) : unsigned(bool(*F.BoolOpt)));
+}
+
+void readOptionFlags(const Module &M) {
+  for (const OptionFlag &F : OptionFlags) {
+    auto *V = mdconst::extract_or_null<ConstantInt>(M.getModuleFlag(F.Name));
+    if (!V)
+      continue;
+    if (F.UnsignedOpt)
+      *F.UnsignedOpt = static_cast<unsigned>(V->getZExtValue());
+    else
+      *F.BoolOpt = !V->isZero();
+  }
+}
+
+} // namespace
+
 PreservedAnalyses CapriCheckPass::run(Module &M, ModuleAnalysisManager &) {
   std::string Problem = unsupportedReason(M);
   if (Problem.empty() && !AtLTOLink && ltoPhaseOf(M) == LTOPhase::ThinPreLink)
     Problem = "capri: ThinLTO (-flto=thin) is not supported; use full LTO (-flto) or no LTO";
-  if (!Problem.empty())
+  if (!Problem.empty()) {
     diagnose(M.getContext(), Problem, DS_Error);
+    return PreservedAnalyses::all();
+  }
+  if (!AtLTOLink && ltoPhaseOf(M) == LTOPhase::FullPreLink) {
+    writeOptionFlags(M);
+    return PreservedAnalyses::none();
+  }
+  if (AtLTOLink)
+    readOptionFlags(M);
   // A full-LTO pre-link compile is left to the link, which analyses the
   // whole program: give it the plugin with -Wl,--load-pass-plugin=<plugin>
   // (capri-cc does).
