@@ -11,6 +11,7 @@
 #include "llvm/IR/Function.h"
 #include "llvm/IR/GlobalAlias.h"
 #include "llvm/IR/GlobalIFunc.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/IR/InlineAsm.h"
 #include "llvm/IR/InstIterator.h"
 #include "llvm/IR/Instructions.h"
@@ -105,9 +106,14 @@ public:
 
   /// The graph is the program's as written: the thunks of checkpoint slow
   /// paths and the calls to __morestack that run them are not part of it
-  /// (the original call stays on the fast path, and is the edge).
+  /// (the original call stays on the fast path, and is the edge), nor are
+  /// the runtime calls of variable-size allocas' slow paths (in functions
+  /// whose frames are unbounded anyway; placement charged them).
   static bool isInstrumentation(const Function &F) {
-    return F.hasFnAttribute("capri-thunk") || F.getName() == "__morestack";
+    return F.hasFnAttribute("capri-thunk") ||
+           StringSwitch<bool>(F.getName())
+               .Cases("__morestack", "__capri_vla_take", "__capri_vla_release", true)
+               .Default(false);
   }
 
   void build() {

@@ -15,6 +15,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/InlineAsm.h"
 #include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/MDBuilder.h"
 #include "llvm/IR/Module.h"
@@ -84,16 +85,14 @@ public:
       uint64_t StackArgs = stackArgumentBytes(*CB, DL);
       ByFunction[F].push_back({CB, C.Reason, C.Region + StackArgs, StackArgs});
     }
-    for (auto &Entry : Allocas) {
-      const Checkpoint *C = Entry.second;
-      ++NumAllocasLeft;
-      OptimizationRemarkEmitter ORE(Entry.first);
-      ORE.emit([&] {
-        OptimizationRemarkMissed R("capri-checkpoint", "AllocaUnchecked", C->Site);
-        R << "a variable-size alloca is not checked yet: its size must fit in the "
-             "current chunk (a guard page catches it if it does not)";
-        return R;
-      });
+    // Variable-size allocas, per function.
+    MapVector<Function *, std::vector<std::pair<AllocaInst *, uint64_t>>> VLAs;
+    for (auto &[F, C] : Allocas) {
+      auto *AI = const_cast<AllocaInst *>(cast<AllocaInst>(C->Site));
+      if (AI->getAllocatedType()->isSized() && !AI->getAllocatedType()->isScalableTy())
+        VLAs[F].push_back({AI, C->Region});
+      else
+        ++NumAllocasLeft;
     }
     // Each function's entry region, for the record (capri_spawn sizes a
     // thread's first chunk with its entry function's).
@@ -101,7 +100,7 @@ public:
       const_cast<Function *>(F)->setMetadata(
           "capri.entry_region",
           MDNode::get(Ctx, {ConstantAsMetadata::get(ConstantInt::get(I64, P.EntryRegion))}));
-    if (ByFunction.empty())
+    if (ByFunction.empty() && VLAs.empty())
       return !CP.Functions.empty();
 
     // Entries of the bounds table, in checkpoint order.
@@ -135,6 +134,8 @@ public:
     }
     for (auto &[F, Sites] : ByFunction)
       instrumentFunction(*F, Sites);
+    for (auto &[F, List] : VLAs)
+      instrumentAllocas(*F, List);
     return true;
   }
 
@@ -189,6 +190,93 @@ private:
 
     for (Site &S : Sites)
       instrumentCall(F, S, Block, Size);
+  }
+
+  /// Variable-size allocas: before each, a check that its size and the
+  /// rest of the function's region fit above the limit; when not, the
+  /// memory comes from __capri_vla_take (runtime/src/vla.c) and goes back
+  /// at stackrestore and at every exit of the function.
+  void instrumentAllocas(Function &F, std::vector<std::pair<AllocaInst *, uint64_t>> &List) {
+    IRBuilder<> Entry(&*F.getEntryBlock().getFirstInsertionPt());
+    AllocaInst *Head = Entry.CreateAlloca(Ptr, nullptr, "capri.vla.head");
+    Entry.CreateStore(ConstantPointerNull::get(Ptr), Head);
+    FunctionCallee Take = M.getOrInsertFunction(
+        "__capri_vla_take", FunctionType::get(Ptr, {I64, I64, Ptr, I64}, false));
+    FunctionCallee Release = M.getOrInsertFunction(
+        "__capri_vla_release", FunctionType::get(Type::getVoidTy(Ctx), {Ptr, I64}, false));
+    F.removeFnAttr(Attribute::Memory);
+    F.removeFnAttr(Attribute::NoSync);
+    F.removeFnAttr(Attribute::NoFree);
+
+    // Give the blocks back: at each stackrestore those taken since its
+    // stacksave, at each exit all of them (when there are any).
+    auto ReleaseBefore = [&](Instruction *I, Value *Sp) {
+      BasicBlock *BB = I->getParent();
+      BasicBlock *Rest = BB->splitBasicBlock(I, BB->getName() + ".capri.vla.kept");
+      BasicBlock *Free = BasicBlock::Create(Ctx, BB->getName() + ".capri.vla.free", &F, Rest);
+      BB->getTerminator()->eraseFromParent();
+      IRBuilder<> B(BB);
+      B.SetCurrentDebugLocation(I->getDebugLoc());
+      Value *Any = B.CreateIsNotNull(B.CreateLoad(Ptr, Head), "capri.vla.any");
+      B.CreateCondBr(Any, Free, Rest, MDBuilder(Ctx).createBranchWeights(1, 2000));
+      B.SetInsertPoint(Free);
+      B.CreateCall(Release, {Head, Sp})->setDoesNotThrow();
+      B.CreateBr(Rest);
+    };
+    SmallVector<Instruction *, 8> Exits, Restores;
+    for (BasicBlock &BB : F) {
+      Instruction *T = BB.getTerminator();
+      if (isa<ReturnInst>(T) || isa<ResumeInst>(T))
+        Exits.push_back(T);
+      for (Instruction &I : BB)
+        if (auto *II = dyn_cast<IntrinsicInst>(&I); II && II->getIntrinsicID() == Intrinsic::stackrestore)
+          Restores.push_back(II);
+    }
+    for (Instruction *R : Restores)
+      ReleaseBefore(R, IRBuilder<>(R).CreatePtrToInt(R->getOperand(0), I64));
+    for (Instruction *X : Exits)
+      ReleaseBefore(X, ConstantInt::get(I64, ~uint64_t(0)));
+
+    for (auto &[AI, Rest] : List) {
+      // Size in bytes, rounded up to the alignment.
+      BasicBlock *BB = AI->getParent();
+      IRBuilder<> B(AI);
+      uint64_t Elem = DL.getTypeAllocSize(AI->getAllocatedType()).getFixedValue();
+      uint64_t Alignment = AI->getAlign().value();
+      Value *Count = B.CreateZExtOrTrunc(AI->getArraySize(), I64);
+      Value *Size = B.CreateMul(Count, B.getInt64(Elem), "capri.vla.size");
+      Function *ReadReg = Intrinsic::getDeclaration(&M, Intrinsic::read_register, {I64});
+      Value *SP = B.CreateCall(
+          ReadReg, {MetadataAsValue::get(Ctx, MDNode::get(Ctx, {MDString::get(Ctx, "rsp")}))},
+          "capri.sp");
+      auto *LimitAddr = ConstantExpr::getIntToPtr(ConstantInt::get(I64, LimitWordOffset),
+                                                  PointerType::get(Ctx, FSAddressSpace));
+      LoadInst *Limit = B.CreateAlignedLoad(I64, LimitAddr, Align(8), true, "capri.limit");
+      // A size beyond 2^40 always takes the slow path (sp - need would wrap).
+      Value *Sane = B.CreateICmpULT(Size, B.getInt64(MaxRegionBound));
+      Value *Need = B.CreateAdd(Size, B.getInt64(std::min(Rest, MaxRegionBound) + Alignment + 16));
+      Value *Fits = B.CreateAnd(Sane, B.CreateICmpUGE(B.CreateSub(SP, Need), Limit), "capri.fits");
+
+      BasicBlock *Fast = BB->splitBasicBlock(AI, BB->getName() + ".capri.vla");
+      BasicBlock *Join = Fast->splitBasicBlock(AI->getNextNode(), BB->getName() + ".capri.vla.join");
+      BasicBlock *Slow = BasicBlock::Create(Ctx, BB->getName() + ".capri.vla.heap", &F, Join);
+      BB->getTerminator()->eraseFromParent();
+      IRBuilder<> HB(BB);
+      HB.CreateCondBr(Fits, Fast, Slow, MDBuilder(Ctx).createBranchWeights(2000, 1));
+      IRBuilder<> SB(Slow);
+      SB.SetCurrentDebugLocation(AI->getDebugLoc());
+      CallInst *Heap = SB.CreateCall(Take, {Size, SB.getInt64(Alignment), Head, SP}, "capri.vla.heap");
+      Heap->setDoesNotThrow();
+      // Move the stack pointer down a little, so that a later stacksave is
+      // below this block's recorded stack pointer (see vla.c).
+      AllocaInst *Step = SB.CreateAlloca(Type::getInt8Ty(Ctx), SB.getInt64(16), "capri.vla.step");
+      Step->setAlignment(Align(16));
+      SB.CreateBr(Join);
+      PHINode *P = PHINode::Create(Ptr, 2, AI->getName() + ".capri", &*Join->begin());
+      AI->replaceAllUsesWith(P);
+      P->addIncoming(AI, Fast);
+      P->addIncoming(Heap, Slow);
+    }
   }
 
   /// sp >= limit (small regions) or sp - bound >= limit, before the call.

@@ -317,6 +317,13 @@ private:
           S.IsAlloca = true;
           S.Label = "<alloca>";
           N.Sites.push_back(std::move(S));
+          // Its slow path takes the memory from the runtime instead, and
+          // gives it back at stackrestore and return: calls that run on
+          // what is left of the current chunk, in every such function.
+          if (Instrument && !N.P->NoCheckpoints) {
+            AddCodegen("__capri_vla_take", AI);
+            AddCodegen("__capri_vla_release", AI);
+          }
         }
         continue;
       }
