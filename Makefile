@@ -67,5 +67,13 @@ bench-runtime: build
 bench-growth: build
 	./bench/growth/run.sh $(abspath $(BUILD))
 
+# Capriccio's bigstack test: threads that each call a function with a 1 MiB
+# stack buffer and block outside it, at most k inside at once, capri against
+# pthreads in one run: calls/s, VmRSS and VmPTE while running, the chunk
+# pool's statistics (RUNS, NS, KS, WINDOW: see bench/growth/run-bigstack.sh).
+.PHONY: bench-bigstack
+bench-bigstack: build
+	./bench/growth/run-bigstack.sh $(abspath $(BUILD))
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
