@@ -8,7 +8,7 @@ LLVM_BIN   := /usr/lib/llvm-19/bin
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
               -DCMAKE_C_COMPILER=$(LLVM_BIN)/clang -DCMAKE_CXX_COMPILER=$(LLVM_BIN)/clang++
 
-.PHONY: all deps build demo check verify-lua bench-compile bench-switch bench-runtime bench-growth clean
+.PHONY: all deps build demo check check-slow verify-lua bench-compile bench-switch bench-runtime bench-growth clean
 
 all: build
 
@@ -46,6 +46,13 @@ check: build $(ASAN_BUILD)/CMakeCache.txt $(TSAN_BUILD)/CMakeCache.txt
 # The slow tier: the stack-bound verification on Lua 5.4 from Debian's sources.
 verify-lua: build
 	./bench/lua-verify.sh $(abspath $(BUILD))
+
+# The slow tier (CI runs it after check): Lua 5.4 from Debian's sources,
+# its frame estimates checked against the backend, and its errors caught
+# across linked chunks with _FORTIFY_SOURCE=2, per file and under LTO.
+check-slow: build
+	./bench/lua-verify.sh $(abspath $(BUILD))
+	./test/slow/lua-growth.sh $(abspath $(BUILD))
 
 # The plugin's compile-time overhead on Lua 5.4 (CPU time and callgrind counts).
 bench-compile: build
