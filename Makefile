@@ -8,7 +8,7 @@ LLVM_BIN   := /usr/lib/llvm-19/bin
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
               -DCMAKE_C_COMPILER=$(LLVM_BIN)/clang -DCMAKE_CXX_COMPILER=$(LLVM_BIN)/clang++
 
-.PHONY: all deps build demo check check-slow verify-lua bench-compile bench-switch bench-runtime bench-growth clean
+.PHONY: all deps build demo check check-slow verify-lua bench-compile bench-switch bench-runtime bench-growth bench-hot-split clean
 
 all: build
 
@@ -73,6 +73,12 @@ bench-runtime: build
 # environment variables, see bench/growth/run.sh).
 bench-growth: build
 	./bench/growth/run.sh $(abspath $(BUILD))
+
+# The hot split: a call at a chunk boundary in a tight loop (through
+# __morestack onto the thread's cached chunk) against the direct call, in
+# one run; ns per call and callgrind instruction counts.
+bench-hot-split: build
+	./bench/growth/run-hot-split.sh $(abspath $(BUILD))
 
 # Capriccio's bigstack test: threads that each call a function with a 1 MiB
 # stack buffer and block outside it, at most k inside at once, capri against

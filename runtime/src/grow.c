@@ -74,10 +74,6 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 
 /* The smallest chunk the slow path takes (the plugin's MinChunk). */
 #define GROW_MIN_CHUNK 4096u
-/* The new chunk's own use above the thunk's region: the link record and
- * the return address of the call to the thunk (rounded to keep the
- * alignment). */
-#define GROW_FRAME (GROW_LINK_SIZE + 16u)
 /* Room for a yield (and what the scheduler runs on the thread's stack
  * after it): what the plugin reserves for a call into code without
  * metadata. */
@@ -89,6 +85,30 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #define GROW_PAGE 4096u
 
 __thread struct grow_tls capri_grow_tls;
+
+/* What __morestack's hot case (arch/x86_64.S) knows of the structs and
+ * values outside grow.h. */
+_Static_assert(offsetof(struct capri_sched, current) == GROW_SCHED_CURRENT, "x86_64.S");
+_Static_assert(offsetof(struct capri_sched, grow_hot) == GROW_SCHED_HOT &&
+                   offsetof(struct capri_sched, in_handler) == GROW_SCHED_HOT + 4 &&
+                   sizeof(((struct capri_sched *)0)->in_handler) == 4 && GROW_SCHED_HOT % 8 == 0,
+               "x86_64.S: grow_hot and in_handler are one 64-bit word, 1 when the hot case may run");
+_Static_assert(offsetof(struct capri_thread, stack_lo) == GROW_THREAD_STACK_LO, "x86_64.S");
+_Static_assert(offsetof(struct capri_thread, stack_hi) == GROW_THREAD_STACK_HI, "x86_64.S");
+_Static_assert(offsetof(struct capri_thread, cached_chunk) == GROW_THREAD_CACHED_CHUNK, "x86_64.S");
+_Static_assert(offsetof(struct capri_thread, cached_slot) == GROW_THREAD_CACHED_SLOT &&
+                   sizeof(((struct capri_thread *)0)->cached_slot) == 4, "x86_64.S");
+_Static_assert(offsetof(struct capri_thread, cached_cls) == GROW_THREAD_CACHED_CLS &&
+                   sizeof(((struct capri_thread *)0)->cached_cls) == 4, "x86_64.S");
+_Static_assert(offsetof(struct capri_thread, limit) == GROW_THREAD_LIMIT, "x86_64.S");
+_Static_assert(offsetof(struct capri_thread, grow_depth) == GROW_THREAD_DEPTH &&
+                   sizeof(((struct capri_thread *)0)->grow_depth) == 4, "x86_64.S");
+_Static_assert(THREAD_CACHED_CLASS_MAX == GROW_THREAD_CACHED_CLASS_MAX, "x86_64.S");
+_Static_assert(LIMIT_PREEMPT == (uintptr_t)(intptr_t)GROW_LIMIT_PREEMPT, "x86_64.S");
+/* (limit_for_stack(lo) is lo + LIMIT_ENTRY_MARGIN + LIMIT_SLACK: if the
+ * slack becomes a run-time value, the hot case must read it.) */
+_Static_assert(LIMIT_ENTRY_MARGIN + LIMIT_SLACK == GROW_LIMIT_ABOVE_LO, "x86_64.S");
+_Static_assert(CHUNK_MIN_SHIFT == GROW_CHUNK_MIN_SHIFT, "x86_64.S");
 
 /* The owner's fields, whichever kind it is. */
 struct grow_view {
@@ -132,8 +152,7 @@ static inline bool in_handler_here(struct capri_sched *s)
     return s ? load_relaxed(&s->in_handler) != 0 : signal_in_handler() != 0;
 }
 
-/* chunk_pool.h's geometry: class c has (4 KiB << c) usable bytes. Inline
- * here: this is the hot path of a boundary crossing. */
+/* chunk_pool.h's geometry: class c has (4 KiB << c) usable bytes. */
 static inline unsigned class_for(size_t bytes)
 {
     if (bytes <= ((size_t)1 << CHUNK_MIN_SHIFT))
@@ -171,6 +190,30 @@ static void unmap_chunk(void *chunk, size_t size)
  * pool, never to a thread's cache). */
 static void tools_chunk_released(uint32_t valgrind_id, void *chunk, size_t size);
 
+/* __morestack's hot case runs on this kernel thread only while its
+ * scheduler's grow_hot is 1 (and no handler runs): the reserve is taken,
+ * no tool listens, no chunk waits in the deferred slot. grow_hot caches
+ * the three, written on the scheduler's own kernel thread: when a chunk is
+ * deferred, when the slot is flushed, and at every growth through the C
+ * half outside handlers. A handler landing between the reading and the
+ * writing can leave it 1 with a chunk waiting: the hot case then leaves
+ * the chunk waiting, and the return it makes flushes it (it checks the
+ * slot itself); it goes wrong only the safe way otherwise (0: the C half,
+ * which sets it again). */
+static inline void hot_gate_update(struct capri_sched *s)
+{
+    if (s)
+        store_relaxed(&s->grow_hot,
+                      (uint32_t)(s->grow_reserve && !capri_tools_active && !capri_grow_tls.deferred.chunk));
+}
+
+static inline void hot_gate_close(void)
+{
+    struct capri_sched *s = sched_here();
+    if (s)
+        store_relaxed(&s->grow_hot, 0u);
+}
+
 static void deferred_flush(bool in_handler)
 {
     struct grow_deferred *d = &capri_grow_tls.deferred;
@@ -200,6 +243,7 @@ static void deferred_flush(bool in_handler)
         unmap_chunk(mine.chunk, mine.size);
         break;
     }
+    hot_gate_update(sched_here());
 }
 
 static pthread_key_t grow_key;
@@ -370,11 +414,16 @@ static void tools_leave(const void *asan_bottom, size_t asan_size)
     (void)asan_size;
 }
 
-/* Everything but the hot case: a preemption request, a thread without a
- * cached chunk big enough, plain pthreads, signal handlers, tools, a
- * kernel thread's first growth. */
-static __attribute__((noinline)) uintptr_t grow_enter_slow(void (*thunk)(void *), void *block,
-                                                           uint64_t need, uintptr_t frame)
+/*
+ * Everything but the hot case, which __morestack does in assembly with no
+ * call (a capri thread outside signal handlers, no tools, no deferred
+ * chunk, no preemption request, a cached chunk with its link record at
+ * least as big as needed, whatever its class: arch/x86_64.S leaves the
+ * same link record and bookkeeping as below): a preemption request, a
+ * thread without a cached chunk big enough, plain pthreads, signal
+ * handlers, tools, a kernel thread's first growth.
+ */
+uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, uintptr_t frame)
 {
     uintptr_t word = limit_read();
     struct capri_sched *s = sched_here();
@@ -411,6 +460,8 @@ static __attribute__((noinline)) uintptr_t grow_enter_slow(void (*thunk)(void *)
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         s->grow_reserve = r;
     }
+    if (s && !in_handler)
+        hot_gate_update(s);
 
     size_t total = (size_t)need + GROW_FRAME + (limit_for_stack(0) - 0);
     if (total < GROW_MIN_CHUNK)
@@ -493,54 +544,6 @@ static __attribute__((noinline)) uintptr_t grow_enter_slow(void (*thunk)(void *)
     return (uintptr_t)l;
 }
 
-/*
- * The hot case, a boundary crossed again and again: a capri thread outside
- * signal handlers with a cached chunk at least as big as needed. No pool
- * operation, a dozen stores into the link record.
- */
-uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, uintptr_t frame)
-{
-    struct capri_sched *s = sched_here();
-    struct capri_thread *t;
-    void *chunk;
-    if (unlikely(!s) || ((t = s->current)->flags & THREAD_SCHED_CTX) || unlikely(s->in_handler) ||
-        unlikely(!s->grow_reserve) || unlikely(capri_tools_active) || unlikely(capri_grow_tls.deferred.chunk) ||
-        !(chunk = t->cached_chunk))
-        return grow_enter_slow(thunk, block, need, frame);
-    uintptr_t word = limit_read();
-    unsigned cls = t->cached_cls;
-    size_t size = class_size(cls);
-    if (unlikely(word == LIMIT_PREEMPT) || unlikely(need > size - GROW_FRAME - (limit_for_stack(0) - 0)))
-        return grow_enter_slow(thunk, block, need, frame);
-    t->cached_chunk = NULL;
-    uintptr_t lo = (uintptr_t)chunk;
-    struct grow_link *l = (struct grow_link *)(lo + size - GROW_LINK_SIZE);
-    l->frame = frame;
-    l->hooks = 0;
-    l->kind = GROW_KIND_THREAD;
-    l->cls = (uint8_t)cls;
-    l->owner_tls = 0;
-    l->tools = 0;
-    l->thunk = thunk;
-    l->block = block;
-    l->old_limit = word;
-    l->old_own_limit = t->limit;
-    l->old_lo = t->stack_lo;
-    l->old_hi = t->stack_hi;
-    l->owner = t;
-    l->chunk = chunk;
-    l->size = size;
-    l->slot = t->cached_slot;
-    l->in_handler = 0;
-    uintptr_t limit = limit_for_stack(lo);
-    t->stack_lo = lo;
-    t->stack_hi = (uintptr_t)l;
-    t->limit = limit;
-    t->grow_depth++;
-    limit_write(limit);
-    return (uintptr_t)l;
-}
-
 void capri_grow_hook(struct grow_link *l)
 {
     uint32_t hooks = l->hooks;
@@ -618,6 +621,7 @@ static uintptr_t unlink_top(struct grow_link *l, bool here, bool defer)
         d->cls = (uint8_t)cls;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         d->chunk = chunk;
+        hot_gate_close();
     } else {
         if (unlikely(valgrind_id))
             tools_chunk_released(valgrind_id, chunk, size);
@@ -637,7 +641,9 @@ static __attribute__((noinline)) void grow_leave_slow(struct grow_link *l)
 
 void capri_grow_leave(struct grow_link *l)
 {
-    /* The hot case: a capri thread's chunk goes back into its empty cache. */
+    /* A capri thread's chunk goes back into its empty cache: __morestack
+     * does this itself (arch/x86_64.S) unless a preemption request waits
+     * in the limit word; what it leaves to C comes here. */
     struct capri_thread *t = l->owner;
     if (unlikely(l->kind != GROW_KIND_THREAD) || unlikely(l->tools) || t->cached_chunk ||
         l->cls > THREAD_CACHED_CLASS_MAX || unlikely(capri_grow_tls.deferred.chunk)) {

@@ -16,18 +16,33 @@
  * have left with no room at all: it pushes its return address and rbp (and
  * once per kernel thread, to map the system stack, three more registers:
  * GROW_ENTRY_MARGIN in all) and switches to a level of the kernel thread's
- * system stack (struct grow_tls, below).
+ * system stack (struct grow_tls, below). Its hot case (a capri thread
+ * taking its cached chunk again) needs no C at all and stays in the
+ * assembly, which therefore knows some offsets of the scheduler and thread
+ * structs too (below).
  *
  * This header is included by the assembly too (the offsets below).
  */
 #ifndef CAPRI_GROW_H
 #define CAPRI_GROW_H
 
-/* struct grow_link, for arch/x86_64.S. */
+/* struct grow_link, for arch/x86_64.S. (The hot return reads kind, cls,
+ * owner_tls and tools as one 32-bit word, kind in its low byte.) */
 #define GROW_LINK_FRAME 0
 #define GROW_LINK_HOOKS 8
+#define GROW_LINK_KIND 12
+#define GROW_LINK_CLS 13
+#define GROW_LINK_OWNER_TLS 14
+#define GROW_LINK_TOOLS 15
 #define GROW_LINK_THUNK 16
 #define GROW_LINK_BLOCK 24
+#define GROW_LINK_OLD_LIMIT 32
+#define GROW_LINK_OLD_OWN_LIMIT 40
+#define GROW_LINK_OLD_LO 48
+#define GROW_LINK_OLD_HI 56
+#define GROW_LINK_OWNER 64
+#define GROW_LINK_CHUNK 72
+#define GROW_LINK_SLOT 88
 #define GROW_LINK_SIZE 128
 
 /* capri_grow_tls (a struct grow_tls), for arch/x86_64.S. */
@@ -35,6 +50,31 @@
 #define GROW_TLS_SYS_FLOOR 8
 #define GROW_TLS_SYS_BASE 16
 #define GROW_TLS_SYS_VALGRIND_ID 24
+#define GROW_TLS_DEFERRED_CHUNK 88
+
+/* What __morestack's hot case reads and writes outside the link record
+ * (arch/x86_64.S; grow.c asserts every value against the C definitions):
+ * struct capri_sched (scheduler.h), struct capri_thread (thread.h), the
+ * limit word's values (limit.h) and the chunk classes (chunk_pool.h). */
+#define GROW_SCHED_CURRENT 0
+#define GROW_SCHED_HOT 872 /* grow_hot, then in_handler: 1 when the hot case may run */
+#define GROW_THREAD_STACK_LO 168
+#define GROW_THREAD_STACK_HI 176
+#define GROW_THREAD_CACHED_CHUNK 184
+#define GROW_THREAD_CACHED_SLOT 192
+#define GROW_THREAD_CACHED_CLS 196
+#define GROW_THREAD_LIMIT 200
+#define GROW_THREAD_DEPTH 252
+#define GROW_THREAD_CACHED_CLASS_MAX 4 /* THREAD_CACHED_CLASS_MAX */
+#define GROW_LIMIT_PREEMPT (-4096)     /* LIMIT_PREEMPT, sign-extended */
+#define GROW_LIMIT_ABOVE_LO 304        /* limit_for_stack(lo) - lo */
+#define GROW_CHUNK_MIN_SHIFT 12        /* CHUNK_MIN_SHIFT: class c has 4 KiB << c */
+
+/* The new chunk's own use above the thunk's region: the link record and
+ * the return address of the call to the thunk (rounded to keep the
+ * alignment). A chunk of `size` bytes holds a need up to
+ * size - GROW_FRAME - GROW_LIMIT_ABOVE_LO. */
+#define GROW_FRAME (GROW_LINK_SIZE + 16)
 
 /* A kernel thread's system stack: mapped (with a guard page below) the
  * first time __morestack runs on it, in levels of GROW_SYS_LEVEL bytes: a
@@ -138,14 +178,31 @@ extern __thread struct grow_tls capri_grow_tls __attribute__((visibility("hidden
 
 _Static_assert(offsetof(struct grow_link, frame) == GROW_LINK_FRAME, "x86_64.S");
 _Static_assert(offsetof(struct grow_link, hooks) == GROW_LINK_HOOKS, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, kind) == GROW_LINK_KIND, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, cls) == GROW_LINK_CLS, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, owner_tls) == GROW_LINK_OWNER_TLS, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, tools) == GROW_LINK_TOOLS, "x86_64.S");
+_Static_assert(GROW_LINK_CLS == GROW_LINK_KIND + 1 && GROW_LINK_OWNER_TLS == GROW_LINK_KIND + 2 &&
+                   GROW_LINK_TOOLS == GROW_LINK_KIND + 3,
+               "x86_64.S: kind, cls, owner_tls and tools are one 32-bit word");
 _Static_assert(offsetof(struct grow_link, thunk) == GROW_LINK_THUNK, "x86_64.S");
 _Static_assert(offsetof(struct grow_link, block) == GROW_LINK_BLOCK, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, old_limit) == GROW_LINK_OLD_LIMIT, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, old_own_limit) == GROW_LINK_OLD_OWN_LIMIT, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, old_lo) == GROW_LINK_OLD_LO, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, old_hi) == GROW_LINK_OLD_HI, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, owner) == GROW_LINK_OWNER, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, chunk) == GROW_LINK_CHUNK, "x86_64.S");
+_Static_assert(offsetof(struct grow_link, slot) == GROW_LINK_SLOT &&
+                   sizeof(((struct grow_link *)0)->slot) == 4, "x86_64.S");
+_Static_assert(GROW_KIND_THREAD == 0, "x86_64.S: the hot case's links have kind 0");
 _Static_assert(sizeof(struct grow_link) == GROW_LINK_SIZE, "x86_64.S");
 _Static_assert(GROW_LINK_SIZE % 16 == 0, "the thunk's stack must stay 16-byte aligned");
 _Static_assert(offsetof(struct grow_tls, sys_top) == GROW_TLS_SYS_TOP, "x86_64.S");
 _Static_assert(offsetof(struct grow_tls, sys_floor) == GROW_TLS_SYS_FLOOR, "x86_64.S");
 _Static_assert(offsetof(struct grow_tls, sys_base) == GROW_TLS_SYS_BASE, "x86_64.S");
 _Static_assert(offsetof(struct grow_tls, sys_valgrind_id) == GROW_TLS_SYS_VALGRIND_ID, "x86_64.S");
+_Static_assert(offsetof(struct grow_tls, deferred.chunk) == GROW_TLS_DEFERRED_CHUNK, "x86_64.S");
 
 /* The C half, called by __morestack only (hidden).
  * enter: on the system stack; writes the link record on the new chunk and

@@ -53,6 +53,10 @@ struct capri_sched {
     uintptr_t *limit_word;   /* &%fs:0x70 of this kernel thread */
     pthread_t kthread;
     long tid;
+    /* grow.c: 1 when __morestack's hot case may run on this kernel thread
+     * (the reserve is taken, no tools, no chunk waits in the deferred
+     * slot); one 64-bit word with in_handler for arch/x86_64.S. */
+    uint32_t grow_hot;
     uint32_t in_handler;     /* signal handlers running (nesting count) */
     void *altstack;          /* signal.c */
     size_t altstack_size;

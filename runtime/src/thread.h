@@ -161,7 +161,14 @@ void keys_release(struct capri_thread *t);
  * released last stays cached on the thread, so a call that crosses a chunk
  * boundary in a hot loop costs no pool operation; the cache goes back to
  * the pool when the thread blocks or ends, and only classes up to
- * THREAD_CACHED_CLASS_MAX are cached, so blocked threads hold no spare. */
+ * THREAD_CACHED_CLASS_MAX are cached, so blocked threads hold no spare.
+ * A chunk taken from the pool has the chunk field of the link record at
+ * its top cleared (no record of this thread's yet); one released into the
+ * cache by stack growth carries that thread's link record there (grow.c),
+ * and nothing writes to it while it is cached: __morestack's hot case
+ * (arch/x86_64.S) reuses the record's fixed part (kind, class, owner,
+ * chunk, size, slot) when its chunk field is the chunk, and leaves a
+ * chunk cached without one to the C half. */
 #define THREAD_CACHED_CLASS_MAX 4 /* 64 KiB */
 void *thread_chunk_take(struct capri_thread *t, unsigned cls, uint32_t *slot);
 void thread_chunk_release(struct capri_thread *t, void *chunk, uint32_t slot, unsigned cls);

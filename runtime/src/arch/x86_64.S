@@ -169,6 +169,45 @@ capri_arch_entry:
  * __gcc_personality_v0): capri_grow_unwind puts the limit and the bounds
  * back, and the unwind resumes from the chunk, whose release waits until
  * the next growth on this kernel thread (the unwinder runs on it).
+ *
+ * The hot case (the "hot split": a boundary crossed again and again in a
+ * loop) runs here with no call and no system stack: a capri thread (the
+ * scheduler's current, not its own context, which never has a cached
+ * chunk: its growth is the kernel thread's) outside signal handlers, no
+ * tools, no deferred chunk, the scheduler's reserve taken (these four are
+ * one word of the scheduler's: grow_hot and in_handler, grow.c), no
+ * preemption request in the limit word, and a cached chunk
+ * (thread_chunks.c) at least as big as needed. It leaves the
+ * same state as capri_grow_enter, in the same order (the link record, then
+ * the thread's cache, stack_lo, stack_hi, limit and depth, then the limit
+ * word, all before the one `mov` to rsp), storing less (what a crossing
+ * costs is mostly its stores; docs/benchmarks.md, "Hot split"):
+ *  - The record's fixed part (hooks, kind, cls, owner_tls, tools, owner,
+ *    chunk, size, slot, valgrind_id, in_handler) is not written: a chunk
+ *    gets into a thread's cache by the unlinking of that thread's link
+ *    record at its top (kind THREAD: chunk_back in grow.c, or the hot
+ *    return here), and nothing writes there while it is cached, so the
+ *    record is still there with those values (tools and valgrind_id are 0
+ *    without tools; hooks were cleared by capri_grow_hook, and only the C
+ *    half reads them). A chunk taken from the pool has the record's chunk
+ *    field cleared (thread_chunk_take) until the C half writes a record
+ *    there: the hot case checks that field, and leaves a chunk cached
+ *    without its record to the C half. The frame and the old limits and
+ *    bounds are compared and written only when they differ (in a loop
+ *    they never do after the first crossing). thunk and block are how the
+ *    C half hands the call over; the hot case calls from registers and
+ *    leaves them as they were.
+ * The return, when the chunk can go back into the thread's empty cache and
+ * no request waits (whichever way the link was made), reads the record into
+ * registers, leaves the chunk (one `mov`), then puts bounds, depth, cache
+ * and limit word back as capri_grow_leave does.
+ *
+ * A signal handler running in between changes nothing the hot case reads
+ * or has read: a handler's growth (the scheduler counts handlers) takes the
+ * reserve or a mapping, never the thread's cache, and puts the thread's
+ * bounds, limit and depth back before it returns. Everything else takes the
+ * C half on the system stack, as before; either way back works for either
+ * way in (the record is the same).
  */
 #include "grow.h"
 
@@ -177,6 +216,7 @@ capri_arch_entry:
     .hidden capri_grow_leave
     .hidden capri_grow_unwind
     .hidden capri_grow_tls
+    .hidden capri_tls_sched
 
 /*
  * Takes a level of this kernel thread's system stack, mapping the stack on
@@ -212,6 +252,112 @@ __morestack:
     .cfi_rel_offset rbp, 0
     movq    %rsp, %rbp
     .cfi_def_cfa_register rbp
+    /* The hot case? In: rdi thunk, rsi block, rdx need. */
+    movq    capri_tls_sched@GOTTPOFF(%rip), %rax
+    movq    %fs:(%rax), %rax                /* the scheduler, or NULL */
+    testq   %rax, %rax
+    jz      .Lmorestack_slow
+    cmpq    $1, GROW_SCHED_HOT(%rax)        /* grow_hot 1, in_handler 0 (grow.c) */
+    jne     .Lmorestack_slow
+    movq    GROW_SCHED_CURRENT(%rax), %r8   /* r8: the thread */
+    movq    GROW_THREAD_CACHED_CHUNK(%r8), %r9 /* r9: the chunk (lowest usable address) */
+    testq   %r9, %r9                        /* (never one on a scheduler's context) */
+    jz      .Lmorestack_slow
+    movq    %fs:0x70, %r10                  /* r10: the limit word */
+    cmpq    $GROW_LIMIT_PREEMPT, %r10
+    je      .Lmorestack_slow
+    movl    GROW_THREAD_CACHED_CLS(%r8), %ecx
+    movl    $(1 << GROW_CHUNK_MIN_SHIFT), %r11d
+    shlq    %cl, %r11                       /* the chunk's size */
+    leaq    -(GROW_FRAME + GROW_LIMIT_ABOVE_LO)(%r11), %rax
+    cmpq    %rax, %rdx
+    ja      .Lmorestack_slow                /* need does not fit */
+    /* The link record at the chunk's top, its fixed part there already
+     * (above; a chunk cached without one goes to the C half, which writes
+     * it): the frame (the CFA) and what goes back. */
+    leaq    -GROW_LINK_SIZE(%r9,%r11), %rax /* rax: the record */
+    cmpq    %r9, GROW_LINK_CHUNK(%rax)
+    jne     .Lmorestack_slow
+    movq    GROW_THREAD_LIMIT(%r8), %rcx
+    movq    GROW_THREAD_STACK_LO(%r8), %rdx
+    movq    GROW_THREAD_STACK_HI(%r8), %r11
+    cmpq    %rbp, GROW_LINK_FRAME(%rax)
+    jne     .Lmorestack_record
+    cmpq    %r10, GROW_LINK_OLD_LIMIT(%rax)
+    jne     .Lmorestack_record
+    cmpq    %rcx, GROW_LINK_OLD_OWN_LIMIT(%rax)
+    jne     .Lmorestack_record
+    cmpq    %rdx, GROW_LINK_OLD_LO(%rax)
+    jne     .Lmorestack_record
+    cmpq    %r11, GROW_LINK_OLD_HI(%rax)
+    jne     .Lmorestack_record
+.Lmorestack_recorded:
+    /* The thread's bookkeeping, then the limit word. */
+    movq    $0, GROW_THREAD_CACHED_CHUNK(%r8)
+    movq    %r9, GROW_THREAD_STACK_LO(%r8)
+    movq    %rax, GROW_THREAD_STACK_HI(%r8)
+    addq    $GROW_LIMIT_ABOVE_LO, %r9       /* limit_for_stack(chunk) */
+    movq    %r9, GROW_THREAD_LIMIT(%r8)
+    addl    $1, GROW_THREAD_DEPTH(%r8)
+    movq    %r9, %fs:0x70
+    movq    %rax, %rsp                      /* on the new chunk: rsp is the link record */
+    CFA_FROM_LINK
+    movq    %rdi, %r11
+    movq    %rsi, %rdi
+.Lmorestack_call:                   /* thunk in r11, block in rdi */
+.Lmorestack_eh_begin:
+    callq   *%r11
+.Lmorestack_eh_end:
+    /* The hot case back? The chunk is a thread's (kind THREAD, no tools),
+     * small enough to cache, its cache is empty, nothing deferred, no
+     * preemption request waiting. */
+    movl    GROW_LINK_KIND(%rsp), %eax      /* kind, cls, owner_tls, tools */
+    cmpl    $(GROW_THREAD_CACHED_CLASS_MAX << 8), %eax
+    ja      .Lmorestack_leave_slow
+    testb   %al, %al
+    jnz     .Lmorestack_leave_slow
+    movq    GROW_LINK_OWNER(%rsp), %r8      /* r8: the thread */
+    cmpq    $0, GROW_THREAD_CACHED_CHUNK(%r8)
+    jne     .Lmorestack_leave_slow
+    movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
+    cmpq    $0, %fs:GROW_TLS_DEFERRED_CHUNK(%rcx)
+    jne     .Lmorestack_leave_slow
+    cmpq    $GROW_LIMIT_PREEMPT, %fs:0x70
+    je      .Lmorestack_leave_slow
+    /* Everything out of the record, then off the chunk. */
+    movq    GROW_LINK_OLD_LIMIT(%rsp), %rcx
+    movq    GROW_LINK_OLD_OWN_LIMIT(%rsp), %rdx
+    movq    GROW_LINK_OLD_LO(%rsp), %rsi
+    movq    GROW_LINK_OLD_HI(%rsp), %rdi
+    movq    GROW_LINK_CHUNK(%rsp), %r9
+    movl    GROW_LINK_SLOT(%rsp), %r10d
+    movq    %rbp, %rsp                      /* back on the caller's stack */
+    .cfi_def_cfa rbp, 16
+    movq    %rsi, GROW_THREAD_STACK_LO(%r8)
+    movq    %rdi, GROW_THREAD_STACK_HI(%r8)
+    movq    %rdx, GROW_THREAD_LIMIT(%r8)
+    subl    $1, GROW_THREAD_DEPTH(%r8)
+    shrl    $8, %eax
+    movl    %eax, GROW_THREAD_CACHED_CLS(%r8)
+    movl    %r10d, GROW_THREAD_CACHED_SLOT(%r8)
+    movq    %r9, GROW_THREAD_CACHED_CHUNK(%r8)
+    movq    %rcx, %fs:0x70
+.Lmorestack_return:
+    .cfi_remember_state
+    popq    %rbp
+    .cfi_def_cfa rsp, 8
+    .cfi_same_value rbp
+    ret
+    .cfi_restore_state
+.Lmorestack_record:                 /* the hot case: the record's changing part differs */
+    movq    %rbp, GROW_LINK_FRAME(%rax)
+    movq    %r10, GROW_LINK_OLD_LIMIT(%rax)
+    movq    %rcx, GROW_LINK_OLD_OWN_LIMIT(%rax)
+    movq    %rdx, GROW_LINK_OLD_LO(%rax)
+    movq    %r11, GROW_LINK_OLD_HI(%rax)
+    jmp     .Lmorestack_recorded
+.Lmorestack_slow:                   /* the C half, on the system stack */
+    .cfi_def_cfa rbp, 16
     SYS_LEVEL_TAKE
     movq    %rax, %rsp              /* on the system stack */
     pushq   %rdi                    /* thunk */
@@ -227,13 +373,16 @@ __morestack:
     CFA_FROM_LINK
     addq    $GROW_SYS_LEVEL, %fs:GROW_TLS_SYS_TOP(%rcx) /* the level is free again */
     cmpl    $0, GROW_LINK_HOOKS(%rsp)
-    jne     .Lmorestack_hook
-.Lmorestack_call:
+    je      .Lmorestack_hooked
+    movq    %rsp, %rdi              /* on the chunk: what needs the thread's own stack */
+    callq   capri_grow_hook
+.Lmorestack_hooked:
+    movq    GROW_LINK_THUNK(%rsp), %r11
     movq    GROW_LINK_BLOCK(%rsp), %rdi
-.Lmorestack_eh_begin:
-    callq   *GROW_LINK_THUNK(%rsp)
-.Lmorestack_eh_end:
-    movq    %rsp, %rdi              /* the link record, still intact */
+    jmp     .Lmorestack_call
+.Lmorestack_leave_slow:             /* the thunk returned; the link record is intact */
+    CFA_FROM_LINK
+    movq    %rsp, %rdi
     SYS_LEVEL_TAKE
     movq    %rax, %rsp              /* on the system stack */
     .cfi_def_cfa rbp, 16
@@ -241,14 +390,9 @@ __morestack:
     movq    %rbp, %rsp              /* back on the caller's stack */
     movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
     addq    $GROW_SYS_LEVEL, %fs:GROW_TLS_SYS_TOP(%rcx)
-.Lmorestack_return:
-    .cfi_remember_state
-    popq    %rbp
-    .cfi_def_cfa rsp, 8
-    .cfi_same_value rbp
-    ret
-    .cfi_restore_state
+    jmp     .Lmorestack_return
 .Lmorestack_here:                   /* a preemption request, and the region fits */
+    .cfi_def_cfa rbp, 16
     movq    %rbp, %rsp              /* back on the caller's stack */
     addq    $GROW_SYS_LEVEL, %fs:GROW_TLS_SYS_TOP(%rcx)
     pushq   %rdi
@@ -258,12 +402,8 @@ __morestack:
     popq    %rax                    /* thunk */
     callq   *%rax
     jmp     .Lmorestack_return
-.Lmorestack_hook:                   /* on the chunk: what needs the thread's own stack */
-    CFA_FROM_LINK
-    movq    %rsp, %rdi
-    callq   capri_grow_hook
-    jmp     .Lmorestack_call
 .Lmorestack_landing:                /* an unwind leaves the thunk: %rax is the exception */
+    CFA_FROM_LINK
     movq    %rsp, %rdi
     movq    %rax, %rsi
     callq   capri_grow_unwind

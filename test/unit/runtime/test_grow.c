@@ -7,7 +7,11 @@
  *    the room left is below its frame need (the check emulated in C), with
  *    the chunks in use counted at the bottom and all given back after;
  *  - the hot split: a boundary crossed a million times does no pool
- *    operation after the first (and what a crossing costs);
+ *    operation after the first (and what a crossing costs); __morestack's
+ *    hot case (in the assembly) takes the cached chunk again and leaves the
+ *    bounds, limit, depth, cache and link record as the C half does, also a
+ *    chunk down, with a preemption request arriving meanwhile, and for a
+ *    chunk cached without a link record (the C half then);
  *  - the limit word, the thread's bounds, the depth, errno and the
  *    callee-saved registers inside and after; the thunk's alignment;
  *  - a preemption request taken at __morestack: another thread runs first;
@@ -16,7 +20,9 @@
  *  - the main thread and plain pthreads (their own bookkeeping), a forced
  *    unwind (pthread_exit) through __morestack, backtrace() across chunks;
  *  - growth in signal handlers (the scheduler's reserve, then a mapping),
- *    also from a storm of timer signals landing anywhere in __morestack;
+ *    also from a storm of timer signals landing anywhere in __morestack,
+ *    and at every instruction of a crossing, hot and cold (single-stepped
+ *    with the trap flag), where the handler also unwinds across the chunk;
  *  - growth before the runtime has started (a child);
  *  - a guard-page overflow inside a grown chunk is reported (a child).
  *
@@ -43,6 +49,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <unwind.h>
 
@@ -51,6 +58,7 @@
 #include "grow.h"
 #include "limit.h"
 #include "rt_test.h"
+#include "scheduler.h"
 #include "thread.h"
 
 #if defined(__has_feature)
@@ -238,6 +246,209 @@ static void *hot_body(void *arg)
 }
 
 static void test_hot_split(void) { join(spawn(hot_body, NULL)); }
+
+/* The hot case, in __morestack itself (no C, no system stack): the cached
+ * chunk is taken again (the same chunk, slot and class), the thunk sees
+ * the chunk's limit and bounds, one more chunk and an empty cache, the
+ * link record says where everything goes back, and after it all is as
+ * before with the chunk cached again. The C half writes the record's
+ * thunk field, the hot case leaves it as it was: the test clears it first
+ * and so tells which way __morestack went (under the sanitizers every
+ * crossing takes the C half: the tools must hear of it). */
+struct hot_probe {
+    uintptr_t limit, own_limit, lo, hi, cached, saved_rbp;
+    unsigned depth;
+    struct grow_link link;
+};
+
+static void hot_probe_thunk(void *p)
+{
+    struct hot_probe *b = p;
+    struct capri_thread *t = thread_current();
+    b->limit = limit_read();
+    b->own_limit = t->limit;
+    b->lo = t->stack_lo;
+    b->hi = t->stack_hi;
+    b->cached = (uintptr_t)t->cached_chunk;
+    b->depth = __capri_chunk_depth();
+    b->saved_rbp = *(const uintptr_t *)__builtin_frame_address(0); /* __morestack's frame */
+    memcpy(&b->link, (const void *)t->stack_hi, sizeof b->link);
+}
+
+static void hot_case_check(struct capri_thread *self, uint64_t need)
+{
+    void *chunk = self->cached_chunk;
+    uint32_t slot = self->cached_slot, cls = self->cached_cls;
+    uintptr_t lo = self->stack_lo, hi = self->stack_hi, limit = limit_read(), own = self->limit;
+    unsigned depth = __capri_chunk_depth();
+    CHECK(chunk != NULL);
+    /* The record's thunk field: the C half sets it, the hot case not. */
+    ((struct grow_link *)((uintptr_t)chunk + chunk_class_size(cls)) - 1)->thunk = NULL;
+    struct hot_probe b;
+    memset(&b, 0, sizeof b);
+    __morestack(hot_probe_thunk, &b, need);
+#ifdef CAPRI_TEST_SANITIZED
+    CHECK((uintptr_t)b.link.thunk == (uintptr_t)hot_probe_thunk); /* the C half */
+#else
+    CHECK((uintptr_t)b.link.thunk != (uintptr_t)hot_probe_thunk); /* the hot case */
+#endif
+    size_t size = chunk_class_size(cls);
+    uintptr_t top = (uintptr_t)chunk + size - sizeof(struct grow_link);
+    /* Inside: the cached chunk, its limit and bounds, one more chunk. */
+    CHECK_EQ(b.lo, (uintptr_t)chunk);
+    CHECK_EQ(b.hi, top);
+    CHECK_EQ(b.limit, limit_for_stack((uintptr_t)chunk));
+    CHECK_EQ(b.own_limit, b.limit);
+    CHECK_EQ(b.cached, 0);
+    CHECK_EQ(b.depth, depth + 1);
+    /* The record: where everything goes back, and what the chunk is. */
+    CHECK_EQ(b.link.frame, b.saved_rbp);
+    CHECK_EQ(b.link.old_limit, limit);
+    CHECK_EQ(b.link.old_own_limit, own);
+    CHECK_EQ(b.link.old_lo, lo);
+    CHECK_EQ(b.link.old_hi, hi);
+    CHECK_EQ(b.link.kind, GROW_KIND_THREAD);
+    CHECK_EQ(b.link.cls, cls);
+    CHECK_EQ(b.link.owner_tls, 0);
+#ifdef CAPRI_TEST_SANITIZED
+    CHECK_EQ(b.link.tools, 1);
+#else
+    CHECK_EQ(b.link.tools, 0);
+#endif
+    CHECK_EQ(b.link.hooks, 0);
+    CHECK_EQ(b.link.in_handler, 0);
+    CHECK(b.link.owner == (void *)self);
+    CHECK(b.link.chunk == chunk);
+    CHECK_EQ(b.link.size, size);
+    CHECK_EQ(b.link.slot, slot);
+    /* After: all back, the same chunk cached again. */
+    CHECK(self->cached_chunk == chunk);
+    CHECK_EQ(self->cached_slot, slot);
+    CHECK_EQ(self->cached_cls, cls);
+    CHECK_EQ(self->stack_lo, lo);
+    CHECK_EQ(self->stack_hi, hi);
+    CHECK_EQ(self->limit, own);
+    CHECK_EQ(limit_read(), limit);
+    CHECK_EQ(__capri_chunk_depth(), depth);
+}
+
+struct hot_nest_block {
+    struct capri_thread *self;
+    uint64_t need;
+};
+
+/* On a chunk (the outer crossing took the cached one): one more down with
+ * nothing cached (the C half), whose chunk is cached on the way back; then
+ * the hot case from here, twice (the record is written the first time and
+ * found as it is the second). */
+static void hot_nest_thunk(void *p)
+{
+    struct hot_nest_block *b = p;
+    struct count_block c = {0};
+    __morestack(count_thunk, &c, 100); /* puts a chunk into the cache */
+    hot_case_check(b->self, b->need);
+    hot_case_check(b->self, b->need);
+}
+
+static void *hot_case_body(void *arg)
+{
+    (void)arg;
+    struct capri_thread *self = thread_current();
+    struct count_block c = {0};
+    capri_sleep_ns(1); /* nothing cached */
+    __morestack(count_thunk, &c, 512); /* the C half; the chunk stays cached */
+    CHECK_EQ(c.n, 1);
+    hot_case_check(self, 512);
+    hot_case_check(self, 512); /* the record as the first left it */
+    hot_case_check(self, 2000); /* a bigger need the cached chunk still holds */
+    /* A need the cached chunk cannot hold: the C half, a chunk from the
+     * pool, given back there (the cache is full); the cached one stays. */
+    void *cached = self->cached_chunk;
+    struct hot_probe b;
+    memset(&b, 0, sizeof b);
+    __morestack(hot_probe_thunk, &b, 20000);
+    CHECK((uintptr_t)b.link.thunk == (uintptr_t)hot_probe_thunk);
+    CHECK(b.lo != (uintptr_t)cached);
+    CHECK_EQ(b.cached, (uintptr_t)cached);
+    CHECK(self->cached_chunk == cached);
+    /* From a chunk down. */
+    struct hot_nest_block nb = {self, 512};
+    __morestack(hot_nest_thunk, &nb, 3000);
+    return NULL;
+}
+
+static void test_hot_case(void) { join(spawn(hot_case_body, NULL)); }
+
+/* A chunk in the cache without a link record at its top (taken from the
+ * pool and released by hand, as thread_chunks.c's own test does): the
+ * first crossing takes the C half, which writes the record, and the next
+ * ones the hot case. */
+static void *hot_unrecorded_body(void *arg)
+{
+    (void)arg;
+    struct capri_thread *self = thread_current();
+    struct count_block c = {0};
+    __morestack(count_thunk, &c, 512); /* a record of this thread's on a chunk ... */
+    capri_sleep_ns(1);                 /* ... back in the pool */
+    uint32_t slot;
+    void *a = thread_chunk_take(self, 0, &slot);
+    CHECK(a != NULL);
+    thread_chunk_release(self, a, slot, 0);
+    CHECK(self->cached_chunk == a);
+    ((struct grow_link *)((uintptr_t)a + chunk_class_size(0)) - 1)->thunk = NULL;
+    struct hot_probe b;
+    memset(&b, 0, sizeof b);
+    __morestack(hot_probe_thunk, &b, 512);
+    CHECK((uintptr_t)b.link.thunk == (uintptr_t)hot_probe_thunk); /* the C half, always */
+    CHECK_EQ(b.lo, (uintptr_t)a);
+    CHECK(b.link.owner == (void *)self);
+    CHECK(b.link.chunk == a);
+    CHECK(self->cached_chunk == a);
+    hot_case_check(self, 512);
+    return NULL;
+}
+
+static void test_hot_unrecorded(void) { join(spawn(hot_unrecorded_body, NULL)); }
+
+/* The preemption request arriving while the thunk runs: the way back keeps
+ * it in the limit word (the C half of the return), and the bounds, depth
+ * and cache are back all the same. */
+struct preempt_in_block {
+    struct capri_thread *self;
+};
+
+static void preempt_in_thunk(void *p)
+{
+    struct preempt_in_block *b = p;
+    limit_request_preempt(b->self->sched);
+}
+
+static void *hot_preempt_body(void *arg)
+{
+    (void)arg;
+    struct capri_thread *self = thread_current();
+    struct count_block c = {0};
+    __morestack(count_thunk, &c, 512); /* a chunk cached */
+    void *cached = self->cached_chunk;
+    uintptr_t limit = limit_read(), lo = self->stack_lo, hi = self->stack_hi;
+    unsigned depth = __capri_chunk_depth();
+    struct preempt_in_block b = {self};
+    __morestack(preempt_in_thunk, &b, 512);
+    CHECK_EQ(limit_read(), LIMIT_PREEMPT);
+    CHECK_EQ(self->preempt, 1);
+    CHECK_EQ(self->limit, limit);
+    CHECK_EQ(self->stack_lo, lo);
+    CHECK_EQ(self->stack_hi, hi);
+    CHECK_EQ(__capri_chunk_depth(), depth);
+    CHECK(self->cached_chunk == cached);
+    /* The next crossing takes the request (the C half) and yields. */
+    __morestack(count_thunk, &c, 512);
+    CHECK_EQ(self->preempt, 0);
+    CHECK_EQ(limit_read(), limit);
+    return NULL;
+}
+
+static void test_hot_preempt(void) { join(spawn(hot_preempt_body, NULL)); }
 
 /* ---- what the thunk sees, and what survives ---------------------------------- */
 
@@ -546,9 +757,19 @@ static void *resync_sp_body(void *arg)
         CHECK_EQ(limit_read(), limit);
         CHECK_EQ(self->stack_lo, lo);
         CHECK_EQ(self->stack_hi, hi);
-        /* The chunk the jump left from waits for the next growth. */
+        /* The chunk the jump left from waits, and the hot case is off
+         * meanwhile, until a crossing through the C half releases it: from
+         * level 2, the returns through the two chunks still linked; from
+         * level 0, the next growth. */
+#ifdef CAPRI_TEST_SANITIZED
+        unsigned hot_on = 0; /* the tools hear of every crossing */
+#else
+        unsigned hot_on = 1;
+#endif
+        CHECK_EQ(self->sched->grow_hot, from == 0 ? 0 : hot_on);
         struct count_block c = {0};
         __morestack(count_thunk, &c, 100);
+        CHECK_EQ(self->sched->grow_hot, hot_on);
         capri_sleep_ns(1);
         CHECK_EQ(in_use_all(), base);
     }
@@ -1047,6 +1268,170 @@ static void test_signal_handler(void)
     CHECK_EQ(joined, 0);
     signal(SIGUSR1, SIG_DFL);
 }
+
+/* Every instruction of a crossing, the hot case and the C half: with the
+ * trap flag set around one __morestack call, the kernel delivers SIGTRAP
+ * after each instruction. At each, the handler (on the signal stack,
+ * counted as a handler):
+ *  - unwinds (libgcc's _Unwind_Backtrace, through the signal frame and the
+ *    interrupted instruction's CFI) to the thread's entry, passing the
+ *    frame that made the crossing on the way;
+ *  - grows itself (the scheduler's reserve) and finds the depth and the
+ *    limit word as before;
+ *  - for the hot case (outside the sanitizers, where it is taken): finds
+ *    the interrupted stack pointer on the thread's stack or on the cached
+ *    chunk, never on the system stack.
+ * The hot crossing is a few dozen instructions; the count is printed. */
+void grow_test_trace_on(void);
+void grow_test_trace_off(void);
+__asm__(".text\n"
+        ".globl grow_test_trace_on\n"
+        ".type grow_test_trace_on,@function\n"
+        "grow_test_trace_on:\n"
+        "  .cfi_startproc\n"
+        "  pushfq\n  .cfi_adjust_cfa_offset 8\n"
+        "  orq $0x100, (%rsp)\n" /* TF: a trap after every instruction from the next on */
+        "  popfq\n  .cfi_adjust_cfa_offset -8\n"
+        "  ret\n"
+        "  .cfi_endproc\n"
+        "  .size grow_test_trace_on, .-grow_test_trace_on\n"
+        ".globl grow_test_trace_off\n"
+        ".type grow_test_trace_off,@function\n"
+        "grow_test_trace_off:\n"
+        "  .cfi_startproc\n"
+        "  pushfq\n  .cfi_adjust_cfa_offset 8\n"
+        "  andq $-257, (%rsp)\n"
+        "  popfq\n  .cfi_adjust_cfa_offset -8\n"
+        "  ret\n"
+        "  .cfi_endproc\n"
+        "  .size grow_test_trace_off, .-grow_test_trace_off\n");
+
+static struct {
+    volatile int active;    /* 1: the hot crossing, 2: the C half */
+    uintptr_t ret;          /* the crossing function's return address */
+    uintptr_t own_lo, own_hi, chunk_lo, chunk_hi;
+    unsigned steps, bad_unwind, bad_growth, off_stack;
+} step;
+
+struct step_unwind {
+    int found, frames;
+};
+
+static _Unwind_Reason_Code step_unwind_cb(struct _Unwind_Context *ctx, void *arg)
+{
+    struct step_unwind *u = arg;
+    if (_Unwind_GetIP(ctx) == step.ret)
+        u->found = 1;
+    return ++u->frames > 200 ? _URC_NORMAL_STOP : _URC_NO_REASON;
+}
+
+static void step_handler(int sig, siginfo_t *info, void *ucv)
+{
+    (void)sig;
+    (void)info;
+    if (!step.active)
+        return;
+    ucontext_t *uc = ucv;
+    step.steps++;
+    struct step_unwind u = {0, 0};
+    if (_Unwind_Backtrace(step_unwind_cb, &u) != _URC_END_OF_STACK || !u.found)
+        step.bad_unwind++;
+#ifndef CAPRI_TEST_SANITIZED
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    if (step.active == 1 && !(sp >= step.own_lo && sp < step.own_hi) &&
+        !(sp >= step.chunk_lo && sp < step.chunk_hi))
+        step.off_stack++;
+#else
+    (void)uc;
+#endif
+    unsigned depth = __capri_chunk_depth();
+    uintptr_t word = limit_read();
+    struct count_block c = {0};
+    __morestack(storm_handler_thunk, &c, 1000);
+    if (c.n != 1 || __capri_chunk_depth() != depth || limit_read() != word)
+        step.bad_growth++;
+}
+
+__attribute__((noinline)) static void step_cross(struct count_block *c, uint64_t need)
+{
+    step.ret = (uintptr_t)__builtin_return_address(0);
+    grow_test_trace_on();
+    __morestack(count_thunk, c, need);
+    grow_test_trace_off();
+    __asm__ volatile(""); /* not a tail call */
+}
+
+static struct {
+    unsigned hot_steps, hot_bad_unwind, hot_bad_growth, hot_off_stack;
+    unsigned cold_steps, cold_bad_unwind, cold_bad_growth;
+    uint64_t n;
+    unsigned depth_after;
+    int hot_cached_again;
+} step_res;
+
+static void *step_body(void *arg)
+{
+    (void)arg;
+    struct capri_thread *self = thread_current();
+    struct count_block c = {0};
+    __morestack(count_thunk, &c, 512); /* a chunk cached */
+    struct step_unwind u = {0, 0};
+    _Unwind_Backtrace(step_unwind_cb, &u); /* the unwinder's first use, outside a handler */
+    step.own_lo = self->stack_lo;
+    step.own_hi = self->stack_hi;
+    void *cached = self->cached_chunk;
+    step.chunk_lo = (uintptr_t)cached;
+    step.chunk_hi = step.chunk_lo + chunk_class_size(self->cached_cls);
+    step.steps = step.bad_unwind = step.bad_growth = step.off_stack = 0;
+    step.active = 1;
+    step_cross(&c, 512);
+    step.active = 0;
+    step_res.hot_steps = step.steps;
+    step_res.hot_bad_unwind = step.bad_unwind;
+    step_res.hot_bad_growth = step.bad_growth;
+    step_res.hot_off_stack = step.off_stack;
+    step_res.hot_cached_again = self->cached_chunk == cached;
+    /* A need the cached chunk cannot hold: the C half on the system stack. */
+    step.steps = step.bad_unwind = step.bad_growth = 0;
+    step.active = 2;
+    step_cross(&c, 20000);
+    step.active = 0;
+    step_res.cold_steps = step.steps;
+    step_res.cold_bad_unwind = step.bad_unwind;
+    step_res.cold_bad_growth = step.bad_growth;
+    step_res.n = c.n;
+    step_res.depth_after = __capri_chunk_depth();
+    return NULL;
+}
+
+static void test_every_instruction(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = step_handler;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGTRAP, &sa, NULL), 0);
+    uint64_t before = in_use_all();
+    join(spawn(step_body, NULL));
+    signal(SIGTRAP, SIG_DFL);
+    fprintf(stderr, "  single-stepped: the hot crossing %u instructions, the C half's %u\n",
+            step_res.hot_steps, step_res.cold_steps);
+    CHECK_EQ(step_res.n, 3);
+    CHECK_EQ(step_res.depth_after, 0);
+    CHECK(step_res.hot_steps > 20);
+    CHECK(step_res.cold_steps > step_res.hot_steps);
+#ifndef CAPRI_TEST_SANITIZED
+    CHECK(step_res.hot_steps < 200); /* no C */
+#endif
+    CHECK_EQ(step_res.hot_bad_unwind, 0);
+    CHECK_EQ(step_res.hot_bad_growth, 0);
+    CHECK_EQ(step_res.hot_off_stack, 0);
+    CHECK(step_res.hot_cached_again);
+    CHECK_EQ(step_res.cold_bad_unwind, 0);
+    CHECK_EQ(step_res.cold_bad_growth, 0);
+    CHECK_EQ(in_use_all(), before);
+}
 #endif
 
 /* ---- overflow inside a grown chunk (a child) ------------------------------------- */
@@ -1200,6 +1585,9 @@ int main(int argc, char **argv)
     RUN(test_deep_recursion);
     RUN(test_capri_exit_on_chunks);
     RUN(test_hot_split);
+    RUN(test_hot_case);
+    RUN(test_hot_unrecorded);
+    RUN(test_hot_preempt);
     RUN(test_inside_and_after);
     RUN(test_preempt);
     RUN(test_resync_after_longjmp);
@@ -1211,6 +1599,7 @@ int main(int argc, char **argv)
 #ifndef GROW_TEST_TSAN
     RUN(test_signal_handler);
     RUN(test_signal_storm);
+    RUN(test_every_instruction);
 #endif
     RUN(test_before_runtime);
     RUN(test_overflow_in_chunk);
