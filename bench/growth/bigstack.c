@@ -34,6 +34,8 @@
  *
  * Output ("bigstack.capri.METRIC value"):
  *   calls_per_s         calls completed per second in the window
+ *   calls_per_cpu_s     the same per second of CPU time the process used
+ *                       (user + system, every thread; getrusage)
  *   rss_mib, pte_mib    peak VmRSS / VmPTE in the window minus before spawning
  *   rss_per_thread_kib  rss_mib over n
  *   rss_blocked_mib     VmRSS minus before, all threads blocked after the run
@@ -182,6 +184,7 @@ int main(int argc, char **argv)
     uint64_t peak[CAPRI_CHUNK_CLASSES] = {0};
     double inside_sum = 0;
     long c0 = atomic_load(&calls);
+    uint64_t cpu0 = bigstack_cpu_ns();
     uint64_t w0 = bench_now_ns(), wend = w0 + (uint64_t)(o.seconds * 1e9), now;
     while ((now = bench_now_ns()) < wend) {
         bigstack_mem_sample(&mem);
@@ -199,6 +202,7 @@ int main(int argc, char **argv)
     }
     long c1 = atomic_load(&calls);
     uint64_t w1 = bench_now_ns();
+    uint64_t cpu1 = bigstack_cpu_ns();
 
     /* Everyone out of the call and blocked: what do they hold? */
     atomic_store(&stop, 1);
@@ -248,6 +252,7 @@ int main(int argc, char **argv)
     const char *I = "capri";
     double secs = (double)(w1 - w0) / 1e9;
     bigstack_out(I, "calls_per_s", (double)(c1 - c0) / secs);
+    bigstack_out(I, "calls_per_cpu_s", (double)(c1 - c0) / ((double)(cpu1 - cpu0) / 1e9));
     bigstack_out(I, "rss_mib", bigstack_mib(mem.rss_max - rss0));
     bigstack_out(I, "pte_mib", bigstack_mib(mem.pte_max - pte0));
     bigstack_out(I, "rss_per_thread_kib", (double)(mem.rss_max - rss0) / 1024.0 / (double)o.n);

@@ -22,7 +22,7 @@
  * joined and the program prints "bigstack.pthread.create_failed_at I" and
  * the error, exit 0.
  *
- * Measured and checked as in bigstack.c: calls_per_s, rss_mib, pte_mib,
+ * Measured and checked as in bigstack.c: calls_per_s, calls_per_cpu_s, rss_mib, pte_mib,
  * rss_per_thread_kib, rss_blocked_mib (all threads blocked outside the
  * call after the window), inside_max, inside_mean, calls_min, calls_max,
  * spawn_ms, warm_ms ("bigstack.pthread.METRIC value").
@@ -171,6 +171,7 @@ int main(int argc, char **argv)
     struct bigstack_mem mem = {rss0, pte0, 0};
     double inside_sum = 0;
     long c0 = atomic_load(&calls);
+    uint64_t cpu0 = bigstack_cpu_ns();
     uint64_t w0 = bench_now_ns(), wend = w0 + (uint64_t)(o.seconds * 1e9), now;
     while ((now = bench_now_ns()) < wend) {
         bigstack_mem_sample(&mem);
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
     }
     long c1 = atomic_load(&calls);
     uint64_t w1 = bench_now_ns();
+    uint64_t cpu1 = bigstack_cpu_ns();
 
     atomic_store(&stop, 1);
     wait_for(&parked, o.n, "threads stopped");
@@ -204,6 +206,7 @@ int main(int argc, char **argv)
 
     double secs = (double)(w1 - w0) / 1e9;
     bigstack_out(I, "calls_per_s", (double)(c1 - c0) / secs);
+    bigstack_out(I, "calls_per_cpu_s", (double)(c1 - c0) / ((double)(cpu1 - cpu0) / 1e9));
     bigstack_out(I, "rss_mib", bigstack_mib(mem.rss_max - rss0));
     bigstack_out(I, "pte_mib", bigstack_mib(mem.pte_max - pte0));
     bigstack_out(I, "rss_per_thread_kib", (double)(mem.rss_max - rss0) / 1024.0 / (double)o.n);

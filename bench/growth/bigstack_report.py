@@ -53,8 +53,8 @@ def why_missing(cfg):
     if failed.get(cfg):
         return f"failed ({failed[cfg]} of {meta.get('runs', '?')} runs)"
     if med(cfg, "skipped"):
-        return (f"not started: needs ~{med(cfg, 'need_gib'):.0f} GiB resident, "
-                f"budget {med(cfg, 'budget_gib'):.1f} GiB")
+        return (f"not started: its stacks would need ~{med(cfg, 'need_gib'):.0f} GiB resident, more than "
+                f"{meta.get('mem_pct', '?')}% of MemAvailable ({med(cfg, 'budget_gib'):.1f} GiB)")
     at = med(cfg, "create_failed_at")
     if at is not None:
         return f"pthread_create failed at #{at:,.0f} (errno {med(cfg, 'create_errno'):.0f})"
@@ -90,24 +90,53 @@ print(f"Throughput and resident memory: n threads, at most k inside the 1 MiB ca
       f"(capri: first chunk {stack} B; pthreads: 1 MiB + 64 KiB stacks). Memory: peak while "
       f"running minus before spawning, MiB (KiB per thread).")
 print()
-print("| threads | k | capri calls/s | pthreads calls/s | capri VmRSS | pthreads VmRSS | capri VmPTE MiB | pthreads VmPTE MiB |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| threads | k | capri calls/s | pthreads calls/s | capri calls per CPU s | pthreads calls per CPU s | "
+      "capri VmRSS | pthreads VmRSS | capri VmPTE MiB | pthreads VmPTE MiB |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+notes = {}
+
+
+def cell(cfg, metric, digits=0):
+    v = med(cfg, metric)
+    if v is not None:
+        return num(v, digits)
+    why = why_missing(cfg)
+    if why is None:
+        return "-"
+    label = why.split(":")[0]
+    notes.setdefault((cfg[0], cfg[3]), f"{'pthreads' if cfg[0] == 'pthread' else cfg[0]}, {cfg[3]:,} threads: {why}")
+    return label
+
+
+def memcell(cfg):
+    return mem(cfg) if med(cfg, "rss_mib") is not None else cell(cfg, "rss_mib")
+
+
 for n, k in configs:
     c, p = capri_cfg(n, k), pthread_cfg(n, k)
-    cps = med(c, "calls_per_s")
-    pps = med(p, "calls_per_s")
-    print(f"| {n:,} | {k} | {num(cps) if cps is not None else why_missing(c) or '-'} | "
-          f"{num(pps) if pps is not None else why_missing(p) or '-'} | {mem(c)} | {mem(p)} | "
-          f"{num(med(c, 'pte_mib'), 1)} | {num(med(p, 'pte_mib'), 1)} |")
+    print(f"| {n:,} | {k} | {cell(c, 'calls_per_s')} | {cell(p, 'calls_per_s')} | "
+          f"{cell(c, 'calls_per_cpu_s')} | {cell(p, 'calls_per_cpu_s')} | {memcell(c)} | {memcell(p)} | "
+          f"{cell(c, 'pte_mib', 1)} | {cell(p, 'pte_mib', 1)} |")
 print()
+for note in notes.values():
+    print(f"* {note}")
+if notes:
+    print()
 cs = [capri_cfg(n, k) for n, k in configs]
 ps = [pthread_cfg(n, k) for n, k in configs]
-print(f"Largest spread of calls/s between runs of one configuration: capri {spread(cs, 'calls_per_s'):.0f}%, "
-      f"pthreads {spread(ps, 'calls_per_s'):.0f}%.")
+for metric, what in (("calls_per_s", "calls/s"), ("calls_per_cpu_s", "calls per CPU second")):
+    if not any(vals.get(c + (metric,)) for c in cs):
+        continue
+    print(f"Largest spread of {what} between runs of one configuration: capri {spread(cs, metric):.0f}%, "
+          f"pthreads {spread(ps, metric):.0f}%.")
 for k in ks:
-    row = [med(capri_cfg(n, k), "calls_per_s") for n in ns]
-    if all(r is not None for r in row) and len(row) > 1:
-        print(f"capri, k = {k}: calls/s at {ns[-1]:,} threads / at {ns[0]:,} = {row[-1] / row[0]:.2f}.")
+    parts = []
+    for metric, what in (("calls_per_s", "calls/s"), ("calls_per_cpu_s", "per CPU second")):
+        row = [med(capri_cfg(n, k), metric) for n in ns]
+        if all(r is not None for r in row) and len(row) > 1:
+            parts.append(f"{what} {row[-1] / row[0]:.2f}")
+    if parts:
+        print(f"capri, k = {k}, at {ns[-1]:,} threads / at {ns[0]:,}: {', '.join(parts)}.")
 print()
 
 print("capri's chunk pool during those runs (capri_pool_stats). The big call runs on a chunk of the "
@@ -134,16 +163,18 @@ if alt:
     print(f"capri's first chunk, k = 4: {stack} B against {alt_stack} B. \"Held while blocked\": chunks "
           "beyond the first (and the signal reserves) in use once every thread is blocked in capri_sem_wait.")
     print()
-    print("| threads | first chunk | calls/s | VmRSS MiB (KiB per thread) | VmPTE MiB | held while blocked |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| threads | first chunk | calls/s | calls per CPU s | VmRSS MiB (KiB per thread) | VmPTE MiB | "
+          "held while blocked |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in alt:
         for stk in (stack, alt_stack):
             c = capri_cfg(n, 4, stk)
             if med(c, "calls_per_s") is None:
-                print(f"| {n:,} | {stk} | {why_missing(c) or '-'} | | | |")
+                print(f"| {n:,} | {stk} | {why_missing(c) or '-'} | | | | |")
                 continue
             held = med(c, "grown_blocked") - med(c, "big_blocked") - med(c, "reserve_blocked")
-            print(f"| {n:,} | {int(stk) // 1024} KiB | {num(med(c, 'calls_per_s'))} | {mem(c)} | "
+            print(f"| {n:,} | {int(stk) // 1024} KiB | {num(med(c, 'calls_per_s'))} | "
+                  f"{num(med(c, 'calls_per_cpu_s'))} | {mem(c)} | "
                   f"{num(med(c, 'pte_mib'), 1)} | {num(held)} |")
     print()
 
@@ -153,6 +184,7 @@ if med(cc, "big_kib") is not None:
           f"the cache keeps), 10,000 threads, k = 4, first chunk {int(alt_stack) // 1024} KiB: "
           f"{med(cc, 'big_kib'):g} KiB chunks in use at peak {num(med(cc, 'big_peak'))}, "
           f"once all threads blocked {num(med(cc, 'big_blocked'))} (of which signal reserves, one per "
-          f"scheduler that grew: up to {meta.get('cpus', '?')}); {num(med(cc, 'calls_per_s'))} calls/s.")
+          f"scheduler that grew: up to {meta.get('cpus', '?')}); {num(med(cc, 'calls_per_s'))} calls/s, "
+          f"{num(med(cc, 'calls_per_cpu_s'))} per CPU second.")
 elif failed.get(cc):
     print(f"Thread chunk cache check: failed ({failed[cc]} runs).")
