@@ -286,8 +286,12 @@ private:
                              "capri.sp");
     auto *LimitAddr = ConstantExpr::getIntToPtr(ConstantInt::get(I64, LimitWordOffset),
                                                 PointerType::get(Ctx, FSAddressSpace));
-    // Volatile: a preemption request may store into the word at any time.
-    LoadInst *Limit = B.CreateAlignedLoad(I64, LimitAddr, Align(8), /*isVolatile=*/true,
+    // Volatile for the small form: a preemption request may store into the
+    // word at any time, and the load still folds into the compare. The
+    // table form's load folds into the add only when it is not volatile; a
+    // stale value there can only be a missed request (the word is
+    // otherwise constant while the function runs on its chunk).
+    LoadInst *Limit = B.CreateAlignedLoad(I64, LimitAddr, Align(8), /*isVolatile=*/small(S),
                                           "capri.limit");
     if (small(S)) {
       ++NumSmallChecks;
@@ -298,8 +302,11 @@ private:
     unsigned Index = NextTableIndex++;
     Value *Slot = B.CreateConstInBoundsGEP2_64(Table->getValueType(), Table, 0, Index);
     Need = B.CreateAlignedLoad(I64, Slot, Align(8), "capri.bound");
-    Value *Low = B.CreateSub(SP, Need, "capri.low");
-    return B.CreateICmpUGE(Low, Limit, "capri.fits");
+    // sp >= limit + bound: four instructions (the bound's load, an add
+    // from %fs, a compare, a branch). No wrap: bounds are at most 2^40,
+    // limits below 2^47, and a preemption request is 2^62.
+    Value *High = B.CreateAdd(Limit, Need, "capri.high");
+    return B.CreateICmpUGE(SP, High, "capri.fits");
   }
 
   void instrumentCall(Function &F, Site &S, AllocaInst *Block, uint64_t BlockSize) {
@@ -337,6 +344,11 @@ private:
     for (unsigned I = 0, E = CB->arg_size(); I != E; ++I)
       if (AB.ArgField[I] >= 0)
         B.CreateStore(CB->getArgOperand(I), Field(AB.ArgField[I]));
+    // (The bound is loaded again here: kept in a register from the check,
+    // it would stop the fast path's load from folding into its add.)
+    if (Need)
+      Need = B.CreateAlignedLoad(I64, cast<LoadInst>(Need)->getPointerOperand(), Align(8),
+                                 "capri.bound.again");
     Value *NeedAll = Need ? B.CreateAdd(Need, B.getInt64(Extra))
                           : static_cast<Value *>(B.getInt64(S.Region + Extra));
     // The thunk's and the block's addresses are materialised here, in the

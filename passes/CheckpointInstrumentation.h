@@ -6,8 +6,8 @@
 //
 //   region <= slack:   cmp %fs:0x70, %rsp ; jb grow
 //   larger regions:    the bound from the module's bounds table (which the
-//                      runtime may rewrite at start-up), subtracted from
-//                      %rsp, then compared
+//                      runtime may rewrite at start-up), added to the limit,
+//                      compared with %rsp
 //
 // The original call stays on the fast path, untouched (a tail call stays a
 // jmp). The slow path stores the arguments in a block on the caller's frame

@@ -104,7 +104,7 @@ _Static_assert(offsetof(struct capri_thread, limit) == GROW_THREAD_LIMIT, "x86_6
 _Static_assert(offsetof(struct capri_thread, grow_depth) == GROW_THREAD_DEPTH &&
                    sizeof(((struct capri_thread *)0)->grow_depth) == 4, "x86_64.S");
 _Static_assert(THREAD_CACHED_CLASS_MAX == GROW_THREAD_CACHED_CLASS_MAX, "x86_64.S");
-_Static_assert(LIMIT_PREEMPT == (uintptr_t)(intptr_t)GROW_LIMIT_PREEMPT, "x86_64.S");
+_Static_assert(LIMIT_PREEMPT == (uintptr_t)1 << GROW_LIMIT_PREEMPT_BIT, "x86_64.S");
 /* (limit_for_stack(lo) is lo + LIMIT_ENTRY_MARGIN + LIMIT_SLACK: if the
  * slack becomes a run-time value, the hot case must read it.) */
 _Static_assert(LIMIT_ENTRY_MARGIN + LIMIT_SLACK == GROW_LIMIT_ABOVE_LO, "x86_64.S");

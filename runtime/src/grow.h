@@ -66,7 +66,7 @@
 #define GROW_THREAD_LIMIT 200
 #define GROW_THREAD_DEPTH 252
 #define GROW_THREAD_CACHED_CLASS_MAX 4 /* THREAD_CACHED_CLASS_MAX */
-#define GROW_LIMIT_PREEMPT (-4096)     /* LIMIT_PREEMPT, sign-extended */
+#define GROW_LIMIT_PREEMPT_BIT 62      /* LIMIT_PREEMPT is 1 << this */
 #define GROW_LIMIT_ABOVE_LO 304        /* limit_for_stack(lo) - lo */
 #define GROW_CHUNK_MIN_SHIFT 12        /* CHUNK_MIN_SHIFT: class c has 4 KiB << c */
 

@@ -17,7 +17,10 @@ struct capri_sched;
 /* Room a checkpoint's fast path may use below the limit before it must
  * grow; the next issue sizes it. */
 #define LIMIT_SLACK 256u
-#define LIMIT_PREEMPT (~(uintptr_t)0 - 4095)
+/* Above any stack pointer, and far enough below 2^64 that the table form
+ * of a check (sp below limit + bound, with bounds capped at 2^40) cannot
+ * wrap: a request fails both forms. No real limit has bit 62 set. */
+#define LIMIT_PREEMPT ((uintptr_t)1 << 62)
 
 static inline uintptr_t limit_read(void)
 {

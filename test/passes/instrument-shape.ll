@@ -1,8 +1,8 @@
 ; The checks CheckpointInstrumentation inserts (docs/stack-growth-design.md,
 ; "The check"): a small region compares the stack pointer with the limit
-; word at %fs:0x70; a larger one subtracts its bound, loaded from the
-; module's bounds table (which the runtime rewrites), first. The original
-; call stays on the fast path; the slow path stores the arguments (and an
+; word at %fs:0x70; a larger one compares it with the limit plus its
+; bound, loaded from the module's bounds table (which the runtime
+; rewrites). The original call stays on the fast path; the slow path stores the arguments (and an
 ; indirect callee) in a block on the caller's frame and calls __morestack
 ; with a thunk that makes the same call. Invokes keep their landing pad.
 ;
@@ -75,16 +75,23 @@ out:
 ; A call into another file: the table form. The tail call stays a tail
 ; call on the fast path.
 ; CHECK-LABEL: define i32 @tail(
-; CHECK:         %capri.bound = load i64, ptr @capri.bounds, align 8
-; CHECK-NEXT:    %capri.low = sub i64 %capri.sp, %capri.bound
-; CHECK-NEXT:    %capri.fits = icmp uge i64 %capri.low, %capri.limit
+; CHECK:         %capri.limit = load i64, ptr addrspace(257) inttoptr (i64 112 to ptr addrspace(257)), align 8
+; CHECK-NEXT:    %capri.bound = load i64, ptr @capri.bounds, align 8
+; CHECK-NEXT:    %capri.high = add i64 %capri.limit, %capri.bound
+; CHECK-NEXT:    %capri.fits = icmp uge i64 %capri.sp, %capri.high
 ; CHECK:         %r = tail call i32 @elsewhere(i32 %x, ptr %p), !capri.checkpoint ![[CP_TAIL:[0-9]+]]
-; CHECK:         [[NEED:%.*]] = add i64 %capri.bound, {{[0-9]+}}
+; The slow path loads the bound again (so the fast path's load can fold).
+; CHECK:         %capri.bound.again = load i64, ptr @capri.bounds, align 8
+; CHECK-NEXT:    [[NEED:%.*]] = add i64 %capri.bound.again, {{[0-9]+}}
 ; CHECK-NEXT:    [[T2:%.*]] = call ptr asm sideeffect "leaq $1, $0", {{.*}} @tail.capri.thunk)
 ; CHECK-NEXT:    [[B2:%.*]] = call ptr asm sideeffect "leaq $1, $0", {{.*}} %capri.block)
 ; CHECK-NEXT:    call void @__morestack(ptr [[T2]], ptr [[B2]], i64 [[NEED]])
+; The table form: four instructions.
 ; ASM-LABEL: tail:
-; ASM:         movq %fs:112,
+; ASM:         movq %fs:112, [[R:%r[a-z0-9]+]]
+; ASM-NEXT:    addq capri.bounds(%rip), [[R]]
+; ASM-NEXT:    cmpq [[R]], %rsp
+; ASM-NEXT:    jb
 ; ASM:         jmp elsewhere@PLT # TAILCALL
 define i32 @tail(i32 %x, ptr %p) {
   %r = tail call i32 @elsewhere(i32 %x, ptr %p)

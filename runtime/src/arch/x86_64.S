@@ -264,8 +264,8 @@ __morestack:
     testq   %r9, %r9                        /* (never one on a scheduler's context) */
     jz      .Lmorestack_slow
     movq    %fs:0x70, %r10                  /* r10: the limit word */
-    cmpq    $GROW_LIMIT_PREEMPT, %r10
-    je      .Lmorestack_slow
+    btq     $GROW_LIMIT_PREEMPT_BIT, %r10   /* a preemption request */
+    jc      .Lmorestack_slow
     movl    GROW_THREAD_CACHED_CLS(%r8), %ecx
     movl    $(1 << GROW_CHUNK_MIN_SHIFT), %r11d
     shlq    %cl, %r11                       /* the chunk's size */
@@ -322,8 +322,8 @@ __morestack:
     movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
     cmpq    $0, %fs:GROW_TLS_DEFERRED_CHUNK(%rcx)
     jne     .Lmorestack_leave_slow
-    cmpq    $GROW_LIMIT_PREEMPT, %fs:0x70
-    je      .Lmorestack_leave_slow
+    btq     $GROW_LIMIT_PREEMPT_BIT, %fs:0x70 /* a preemption request */
+    jc      .Lmorestack_leave_slow
     /* Everything out of the record, then off the chunk. */
     movq    GROW_LINK_OLD_LIMIT(%rsp), %rcx
     movq    GROW_LINK_OLD_OWN_LIMIT(%rsp), %rdx
