@@ -740,7 +740,16 @@ release:;
         limit = unlink_top(l, !on_top, on_it);
     }
     limit_write(limit_back(v.t, limit));
-    return sp >= *v.lo && sp < *v.hi;
+    bool on_stack = sp >= *v.lo && sp < *v.hi;
+#ifdef GROW_ASAN
+    /* The frames the jump leaves on the target's stack (below its stack
+     * pointer) are dead, but their redzones are still poisoned: ASan's own
+     * no-return unpoisoning, requested before the jump, took the stack for
+     * the chunk the jump leaves (and refused such a range). */
+    if (unlikely(capri_tools_active) && on_stack && sp > *v.lo)
+        __asan_unpoison_memory_region((const void *)*v.lo, sp - *v.lo);
+#endif
+    return on_stack;
 }
 
 void grow_flush_deferred(void) { deferred_flush(false); }

@@ -8,8 +8,8 @@
 // RUN: %capri-cc -O2 -D_FORTIFY_SOURCE=2 %s -o %t.fortify && %t.fortify | FileCheck %s
 // RUN: %capri-cc -O0 %s -o %t.o0 && %t.o0 | FileCheck %s
 //
-// CHECK: main thread: 200 jumps from depth 250000, back at chunk depth 0
-// CHECK-NEXT: capri thread: 200 jumps from depth 20000, back at chunk depth 0
+// CHECK: main thread: 200 jumps from depth 250000, back at the chunk depth it started at
+// CHECK-NEXT: capri thread: 200 jumps from depth 20000, back at the chunk depth it started at
 // CHECK-NEXT: chunks in use unchanged
 #include <capri.h>
 #include <setjmp.h>
@@ -46,7 +46,8 @@ static int jumps(const char *who, long depth, int quiet) {
     return 1;
   }
   if (!quiet)
-    printf("%s: %d jumps from depth %ld, back at chunk depth %u\n", who, count, depth, after);
+    printf("%s: %d jumps from depth %ld, back at the chunk depth it started at\n", who, count,
+           depth);
   return 0;
 }
 

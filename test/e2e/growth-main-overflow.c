@@ -6,7 +6,9 @@
 // RUN: %clang -O1 %s -o %t.plain -lpthread
 // RUN: not --crash sh -c 'ulimit -s 8192; exec %t.plain main'
 // RUN: %capri-cc -O1 %s -o %t
-// RUN: sh -c 'ulimit -s 8192; exec %t main' | FileCheck %s --check-prefix=MAIN
+// (Under ASan, stack-use-after-return detection's fake stacks run out of
+// memory on main's million growths: a known limit of the sanitizer build.)
+// RUN: env ASAN_OPTIONS=detect_stack_use_after_return=0 sh -c 'ulimit -s 8192; exec %t main' | FileCheck %s --check-prefix=MAIN
 // RUN: sh -c 'ulimit -s 8192; exec %t pthread' | FileCheck %s --check-prefix=PTHREAD
 //
 // MAIN: main: depth 1000000
