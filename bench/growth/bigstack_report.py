@@ -139,6 +139,29 @@ for k in ks:
         print(f"capri, k = {k}, at {ns[-1]:,} threads / at {ns[0]:,}: {', '.join(parts)}.")
 print()
 
+one = [(n, k) for n, k in configs if med(("capri-1", stack, MIB, n, k), "calls_per_s") is not None]
+if one:
+    print("capri on one scheduler (same runs otherwise; the memory is the same as above):")
+    print()
+    print("| threads | k | calls/s | calls per CPU s |")
+    print("|---:|---:|---:|---:|")
+    for n, k in one:
+        c = ("capri-1", stack, MIB, n, k)
+        print(f"| {n:,} | {k} | {num(med(c, 'calls_per_s'))} | {num(med(c, 'calls_per_cpu_s'))} |")
+    print()
+    c1 = [("capri-1", stack, MIB, n, k) for n, k in one]
+    print(f"Largest spread between runs of one configuration: calls/s {spread(c1, 'calls_per_s'):.0f}%, "
+          f"per CPU second {spread(c1, 'calls_per_cpu_s'):.0f}%.")
+    for k in ks:
+        parts = []
+        for metric, what in (("calls_per_s", "calls/s"), ("calls_per_cpu_s", "per CPU second")):
+            row = [med(("capri-1", stack, MIB, n, k), metric) for n in ns]
+            if all(r is not None for r in row) and len(row) > 1:
+                parts.append(f"{what} {row[-1] / row[0]:.2f}")
+        if parts:
+            print(f"One scheduler, k = {k}, at {ns[-1]:,} threads / at {ns[0]:,}: {', '.join(parts)}.")
+    print()
+
 print("capri's chunk pool during those runs (capri_pool_stats). The big call runs on a chunk of the "
       "class shown; \"all blocked\": every thread stopped outside the call, blocked in capri_sem_wait.")
 print()

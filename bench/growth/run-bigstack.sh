@@ -15,7 +15,11 @@
 # Configurations, every one run RUNS times (default 3), interleaved (capri
 # then pthreads per configuration, configurations in turn), medians:
 #   main:   n in NS (default "1000 10000 100000") x k in KS ("1 4 16"),
-#           capri on a first chunk of STACK bytes (default 4096), pthreads;
+#           capri on a first chunk of STACK bytes (default 4096) with its
+#           default schedulers (one per CPU), pthreads, and capri again on
+#           one scheduler (no handoffs between kernel threads: with k = 1
+#           at most one thread is runnable, and with two schedulers every
+#           other permit wakes a thread on the other one);
 #   first:  capri with a first chunk of ALT_STACK bytes (default 32768:
 #           room for the 16 KiB the plugin charges a call into libcapri
 #           that has no stack mark, such as capri_sem_wait), k = 4;
@@ -99,6 +103,7 @@ while [ "$i" -lt "$runs" ]; do
             echo "run $i of $runs: n=$n k=$k" >&2
             one capri "$stack" $mib "$n" "$k" bigstack n="$n" k="$k" stack="$stack" seconds="$window"
             one pthread default $mib "$n" "$k" bigstack_pthread n="$n" k="$k" seconds="$window" mem_pct="$mem_pct"
+            one capri-1 "$stack" $mib "$n" "$k" bigstack n="$n" k="$k" stack="$stack" seconds="$window" scheds=1
         done
         echo "run $i of $runs: n=$n k=4, first chunk $alt_stack" >&2
         one capri "$alt_stack" $mib "$n" 4 bigstack n="$n" k=4 stack="$alt_stack" seconds="$window"
