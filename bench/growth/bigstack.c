@@ -36,6 +36,11 @@
  *   calls_per_s         calls completed per second in the window
  *   calls_per_cpu_s     the same per second of CPU time the process used
  *                       (user + system, every thread; getrusage)
+ *   cross_pct           entries into big() that follow one on another kernel
+ *                       thread, percent (the threads do not migrate: with
+ *                       k = 1 nearly every such entry is a wake-up of a
+ *                       thread on another scheduler); the gate is FIFO, so
+ *                       the order the threads first queued in stays
  *   rss_mib, pte_mib    peak VmRSS / VmPTE in the window minus before spawning
  *   rss_per_thread_kib  rss_mib over n
  *   rss_blocked_mib     VmRSS minus before, all threads blocked after the run
@@ -67,7 +72,9 @@ unsigned __capri_chunk_depth(void);
 
 static struct bigstack_opts o;
 static capri_sem_t gate, park;
-static atomic_long calls, first_done, parked, wrong, ungrown, inside, inside_max;
+static atomic_long calls, first_done, parked, wrong, ungrown, inside, inside_max, crossed;
+static atomic_uintptr_t last_kt; /* the kernel thread of the last entry into big() */
+static __thread char kt_marker;  /* its address names the kernel thread */
 static atomic_int stop;
 static uint32_t *thread_calls;
 
@@ -104,6 +111,9 @@ static void *worker(void *arg)
             capri_sem_post(&gate);
             break;
         }
+        uintptr_t kt = (uintptr_t)&kt_marker;
+        if (atomic_exchange_explicit(&last_kt, kt, memory_order_relaxed) != kt)
+            atomic_fetch_add_explicit(&crossed, 1, memory_order_relaxed);
         uint64_t bad = big(((uint64_t)idx << 32) + mine);
         capri_sem_post(&gate);
         if (bad)
@@ -183,7 +193,7 @@ int main(int argc, char **argv)
     struct bigstack_mem mem = {rss0, pte0, 0};
     uint64_t peak[CAPRI_CHUNK_CLASSES] = {0};
     double inside_sum = 0;
-    long c0 = atomic_load(&calls);
+    long c0 = atomic_load(&calls), x0 = atomic_load(&crossed);
     uint64_t cpu0 = bigstack_cpu_ns();
     uint64_t w0 = bench_now_ns(), wend = w0 + (uint64_t)(o.seconds * 1e9), now;
     while ((now = bench_now_ns()) < wend) {
@@ -200,7 +210,7 @@ int main(int argc, char **argv)
         uint64_t left = wend - now;
         capri_sleep_ns(left < BIGSTACK_SAMPLE_NS ? left : BIGSTACK_SAMPLE_NS);
     }
-    long c1 = atomic_load(&calls);
+    long c1 = atomic_load(&calls), x1 = atomic_load(&crossed);
     uint64_t w1 = bench_now_ns();
     uint64_t cpu1 = bigstack_cpu_ns();
 
@@ -253,6 +263,7 @@ int main(int argc, char **argv)
     double secs = (double)(w1 - w0) / 1e9;
     bigstack_out(I, "calls_per_s", (double)(c1 - c0) / secs);
     bigstack_out(I, "calls_per_cpu_s", (double)(c1 - c0) / ((double)(cpu1 - cpu0) / 1e9));
+    bigstack_out(I, "cross_pct", 100.0 * (double)(x1 - x0) / (double)(c1 > c0 ? c1 - c0 : 1));
     bigstack_out(I, "rss_mib", bigstack_mib(mem.rss_max - rss0));
     bigstack_out(I, "pte_mib", bigstack_mib(mem.pte_max - pte0));
     bigstack_out(I, "rss_per_thread_kib", (double)(mem.rss_max - rss0) / 1024.0 / (double)o.n);

@@ -91,8 +91,9 @@ print(f"Throughput and resident memory: n threads, at most k inside the 1 MiB ca
       f"running minus before spawning, MiB (KiB per thread).")
 print()
 print("| threads | k | capri calls/s | pthreads calls/s | capri calls per CPU s | pthreads calls per CPU s | "
-      "capri VmRSS | pthreads VmRSS | capri VmPTE MiB | pthreads VmPTE MiB |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "capri: entries after another kernel thread's | capri VmRSS | pthreads VmRSS | capri VmPTE MiB | "
+      "pthreads VmPTE MiB |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 notes = {}
 
 
@@ -108,6 +109,10 @@ def cell(cfg, metric, digits=0):
     return label
 
 
+def pct(v):
+    return "-" if v is None else f"{v:.1f}%"
+
+
 def memcell(cfg):
     return mem(cfg) if med(cfg, "rss_mib") is not None else cell(cfg, "rss_mib")
 
@@ -115,7 +120,8 @@ def memcell(cfg):
 for n, k in configs:
     c, p = capri_cfg(n, k), pthread_cfg(n, k)
     print(f"| {n:,} | {k} | {cell(c, 'calls_per_s')} | {cell(p, 'calls_per_s')} | "
-          f"{cell(c, 'calls_per_cpu_s')} | {cell(p, 'calls_per_cpu_s')} | {memcell(c)} | {memcell(p)} | "
+          f"{cell(c, 'calls_per_cpu_s')} | {cell(p, 'calls_per_cpu_s')} | {pct(med(c, 'cross_pct'))} | "
+          f"{memcell(c)} | {memcell(p)} | "
           f"{cell(c, 'pte_mib', 1)} | {cell(p, 'pte_mib', 1)} |")
 print()
 for note in notes.values():
@@ -129,6 +135,18 @@ for metric, what in (("calls_per_s", "calls/s"), ("calls_per_cpu_s", "calls per 
         continue
     print(f"Largest spread of {what} between runs of one configuration: capri {spread(cs, metric):.0f}%, "
           f"pthreads {spread(ps, metric):.0f}%.")
+# Runs where consecutive entries mostly came from different kernel threads
+# (every permit a wake-up on the other scheduler) against the others.
+split = {True: [], False: []}
+for c in cs:
+    x, y = vals.get(c + ("cross_pct",), []), vals.get(c + ("calls_per_cpu_s",), [])
+    for a, b in zip(x, y):
+        split[a > 10].append(b)
+if split[True]:
+    print(f"capri runs in which over 10% of the entries followed one on another kernel thread: "
+          f"{len(split[True])} of {len(split[True]) + len(split[False])}, median "
+          f"{num(statistics.median(split[True]))} calls per CPU s; the others "
+          f"{num(statistics.median(split[False])) if split[False] else '-'}.")
 for k in ks:
     parts = []
     for metric, what in (("calls_per_s", "calls/s"), ("calls_per_cpu_s", "per CPU second")):
