@@ -530,14 +530,26 @@ static void copy_entry(void *out, size_t want, const uint8_t *table, uint32_t co
     memcpy(out, table + (size_t)i * entry_size, entry_size < want ? entry_size : want);
 }
 
+/* Entries at least as long as this reader's structs (every record of this
+ * minor version) take a fixed-size copy the compiler inlines: the runtime
+ * reads every entry at start-up, and a library call per entry would be
+ * most of that time. */
 void capri_md_function(const struct capri_md_module *m, uint32_t i,
                        struct capri_md_function_entry *out)
 {
+    if (m->functions && i < m->function_count && m->function_entry_size >= sizeof *out) {
+        memcpy(out, m->functions + (size_t)i * m->function_entry_size, sizeof *out);
+        return;
+    }
     copy_entry(out, sizeof *out, m->functions, m->function_count, m->function_entry_size, i);
 }
 
 void capri_md_call(const struct capri_md_module *m, uint32_t i, struct capri_md_call_entry *out)
 {
+    if (m->calls && i < m->call_count && m->call_entry_size >= sizeof *out) {
+        memcpy(out, m->calls + (size_t)i * m->call_entry_size, sizeof *out);
+        return;
+    }
     copy_entry(out, sizeof *out, m->calls, m->call_count, m->call_entry_size, i);
 }
 
@@ -555,6 +567,10 @@ void capri_md_alias(const struct capri_md_module *m, uint32_t i, struct capri_md
 void capri_md_checkpoint(const struct capri_md_module *m, uint32_t i,
                          struct capri_md_checkpoint_entry *out)
 {
+    if (m->checkpoints && i < m->checkpoint_count && m->checkpoint_entry_size >= sizeof *out) {
+        memcpy(out, m->checkpoints + (size_t)i * m->checkpoint_entry_size, sizeof *out);
+        return;
+    }
     copy_entry(out, sizeof *out, m->checkpoints, m->checkpoint_count, m->checkpoint_entry_size, i);
 }
 
@@ -563,4 +579,24 @@ uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i)
     if (i >= m->function_count)
         return 0;
     return load64(m->record + m->addresses_offset + (size_t)i * 8);
+}
+
+/* ---- .stack_sizes -------------------------------------------------------------- */
+
+#define CAPRI_MD_EM_X86_64 62
+
+static uint64_t sat_add64(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+uint64_t capri_md_backend_frame(uint64_t backend, const struct capri_md_function_entry *f,
+                                uint16_t e_machine)
+{
+    uint64_t size = backend;
+    if (e_machine == CAPRI_MD_EM_X86_64) {
+        size = sat_add64(size, 8); /* the return address the call pushes */
+        if ((f->flags & CAPRI_MD_FN_LEAF) && !(f->flags & CAPRI_MD_FN_NO_RED_ZONE))
+            size = sat_add64(size, 128); /* the red zone below the stack pointer */
+    }
+    if (f->log2_max_align > 4 && f->log2_max_align < 64)
+        size = sat_add64(size, (uint64_t)1 << f->log2_max_align);
+    return size;
 }

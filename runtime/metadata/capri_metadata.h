@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -281,6 +282,62 @@ uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i);
 
 /* A short name for a status ("truncated", "corrupt", ...). */
 const char *capri_md_status_name(enum capri_md_status status);
+
+/* ---- The backend's frame sizes (.stack_sizes) ------------------------------ */
+
+/* The largest value a bounds-table slot holds (the plugin's clamp, and the
+ * runtime's when it rewrites a slot): stacks lie above it, so one
+ * `sub; cmp; jb` never wraps (docs/stack-growth-design.md, revision 9). */
+#define CAPRI_MD_MAX_REGION_BOUND ((uint64_t)1 << 40)
+
+/*
+ * Decode the .stack_sizes entry at data[*pos] (-fstack-size-section: an
+ * 8-byte function address, then the frame size as ULEB128) and advance
+ * *pos past it. Returns 1 for an entry, 0 at the end of the data, -1 when
+ * the entry is truncated or its size is wider than 64 bits (*pos is then
+ * left at the entry's start). Never reads outside data[0, size). Inline:
+ * libcapri decodes every entry of a large program at start-up.
+ */
+static inline int capri_md_stack_size_next(const uint8_t *data, size_t size, size_t *pos,
+                                           uint64_t *address, uint64_t *frame)
+{
+    size_t p = *pos;
+    if (p >= size)
+        return 0;
+    if (size - p < 8)
+        return -1;
+    uint64_t a;
+    memcpy(&a, data + p, 8);
+    p += 8;
+    uint64_t v = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        if (p >= size)
+            return -1;
+        uint8_t byte = data[p++];
+        if (shift >= 64 || (shift == 63 && (byte & 0x7e)))
+            return -1;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            break;
+    }
+    *address = a;
+    *frame = v;
+    *pos = p;
+    return 1;
+}
+
+/*
+ * A function's frame from the backend's .stack_sizes figure, which counts
+ * neither what the call pushes nor the red zone nor realignment: adds the
+ * return address (8 on x86-64), the red zone (128) for a LEAF function not
+ * built with NO_RED_ZONE, and 2^log2_max_align when the frame is realigned
+ * above 16 bytes (the realigning `and` can discard up to that much). On a
+ * machine this file does not know (e_machine other than x86-64) only the
+ * realignment is added. Saturates at UINT64_MAX. libcapri and capri-stack
+ * both correct with this (docs/metadata.md).
+ */
+uint64_t capri_md_backend_frame(uint64_t backend, const struct capri_md_function_entry *f,
+                                uint16_t e_machine);
 
 #ifdef __cplusplus
 }

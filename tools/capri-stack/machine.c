@@ -31,7 +31,7 @@ static enum reloc_action x86_64_dynamic_reloc(uint32_t type)
 }
 
 static const struct machine machines[] = {
-    { EM_X86_64, "x86-64", x86_64_object_reloc, x86_64_dynamic_reloc, 8, 128 },
+    { EM_X86_64, "x86-64", x86_64_object_reloc, x86_64_dynamic_reloc },
 };
 
 const struct machine *machine_find(uint16_t e_machine)

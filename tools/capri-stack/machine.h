@@ -24,11 +24,8 @@ struct machine {
     enum reloc_action (*object_reloc)(uint32_t type);
     /* The same for a dynamic relocation in an executable or shared object. */
     enum reloc_action (*dynamic_reloc)(uint32_t type);
-    /* Frame correction for .stack_sizes figures, which count neither what
-     * the call instruction pushes (the return address on x86-64) nor the
-     * red zone below the stack pointer that a leaf function may use. */
-    uint32_t call_push_bytes;
-    uint32_t red_zone_bytes;
+    /* The frame corrections for .stack_sizes figures (return address, red
+     * zone) are capri_md_backend_frame's, in the metadata library. */
 };
 
 /* The machine description for e_machine, or NULL when unsupported. */

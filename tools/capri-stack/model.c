@@ -20,7 +20,6 @@
  * the call side: taking an address is not calling it.
  */
 #include "model.h"
-#include "machine.h"
 
 #include <stdlib.h>
 
@@ -56,20 +55,25 @@ const char *frame_source_name(enum frame_source source)
     return "none";
 }
 
+const char *checkpoint_reason_name(uint8_t reason)
+{
+    switch (reason) {
+    case CAPRI_MD_CP_CYCLE: return "cycle";
+    case CAPRI_MD_CP_MAXPATH: return "maxpath";
+    case CAPRI_MD_CP_CROSS_FILE: return "cross-file";
+    case CAPRI_MD_CP_EXTERNAL: return "external";
+    case CAPRI_MD_CP_INDIRECT: return "indirect";
+    case CAPRI_MD_CP_DYNAMIC_ALLOCA: return "dynamic-alloca";
+    case CAPRI_MD_CP_FORCED: return "forced";
+    }
+    return "?";
+}
+
 uint64_t corrected_backend_size(uint64_t backend, const struct capri_md_function_entry *f,
                                 uint16_t elf_machine)
 {
-    const struct machine *mach = machine_find(elf_machine);
-    uint64_t size = backend;
-    if (mach) {
-        size = sat_add(size, mach->call_push_bytes);
-        if ((f->flags & CAPRI_MD_FN_LEAF) && !(f->flags & CAPRI_MD_FN_NO_RED_ZONE))
-            size = sat_add(size, mach->red_zone_bytes);
-    }
-    /* Realignment: the prologue's `and` can discard up to the alignment. */
-    if (f->log2_max_align > 4 && f->log2_max_align < 64)
-        size = sat_add(size, (uint64_t)1 << f->log2_max_align);
-    return size;
+    /* One implementation of the corrections, shared with libcapri. */
+    return capri_md_backend_frame(backend, f, elf_machine);
 }
 
 uint32_t model_lookup(const struct model *m, const char *name)
@@ -547,6 +551,7 @@ static void add_calls(struct builder *b)
 {
     struct model *m = b->m;
     for (uint32_t fi = 0; fi < m->function_count; fi++) {
+        m->functions[fi].first_site = (uint32_t)m->site_count;
         const struct function *f = &m->functions[fi];
         const struct module *mod = &m->modules[f->module];
         const struct capri_md_module *rec = mod->record;
@@ -634,6 +639,45 @@ static void finish_edges(struct builder *b)
     free(live);
 }
 
+/*
+ * Every record's CHECKPOINTS, grouped by caller (a counting sort, so each
+ * function's stay in record order). The parser checked each entry's
+ * function and that its call is one of that function's.
+ */
+static void add_checkpoints(struct model *m)
+{
+    size_t total = 0;
+    for (size_t mi = 0; mi < m->module_count; mi++)
+        total += m->modules[mi].record->checkpoint_count;
+    m->checkpoints = xmalloc((total ? total : 1) * sizeof *m->checkpoints);
+    m->checkpoint_count = total;
+    for (size_t mi = 0; mi < m->module_count; mi++) {
+        const struct capri_md_module *rec = m->modules[mi].record;
+        for (uint32_t i = 0; i < rec->checkpoint_count; i++) {
+            struct capri_md_checkpoint_entry c;
+            capri_md_checkpoint(rec, i, &c);
+            m->functions[m->modules[mi].first_function + c.function].checkpoint_count++;
+        }
+    }
+    uint32_t next = 0;
+    for (size_t fi = 0; fi < m->function_count; fi++) {
+        m->functions[fi].first_checkpoint = next;
+        next += m->functions[fi].checkpoint_count;
+        m->functions[fi].checkpoint_count = 0;
+    }
+    for (size_t mi = 0; mi < m->module_count; mi++) {
+        const struct capri_md_module *rec = m->modules[mi].record;
+        for (uint32_t i = 0; i < rec->checkpoint_count; i++) {
+            struct checkpoint cp;
+            capri_md_checkpoint(rec, i, &cp.entry);
+            cp.function = m->modules[mi].first_function + cp.entry.function;
+            struct function *f = &m->functions[cp.function];
+            cp.site = f->first_site + (cp.entry.call - f->entry.first_call);
+            m->checkpoints[f->first_checkpoint + f->checkpoint_count++] = cp;
+        }
+    }
+}
+
 void model_build(struct model *m, const struct inputs *in, const struct model_options *opts)
 {
     memset(m, 0, sizeof *m);
@@ -655,6 +699,7 @@ void model_build(struct model *m, const struct inputs *in, const struct model_op
     collect_candidates(&b);
     collect_orphans(&b);
     add_calls(&b);
+    add_checkpoints(m);
     finish_edges(&b);
     free(b.edges);
     free(b.by_c);
@@ -673,6 +718,7 @@ void model_free(struct model *m)
     free(m->functions);
     free(m->aliases);
     free(m->sites);
+    free(m->checkpoints);
     free(m->nodes);
     free(m->edges);
     free(m->edge_start);

@@ -76,7 +76,21 @@ struct function {
     int alias_winner;    /* some alias of it is the definition its name links to */
     int alias_global;    /* ... and one of those aliases is a global name */
     uint32_t first_alias; /* its aliases: a list through alias.next; NONE when none */
+    uint32_t first_site;  /* its calls are sites [first_site, +entry.call_count) */
+    uint32_t first_checkpoint; /* its checkpoints are [first_checkpoint, +checkpoint_count) */
+    uint32_t checkpoint_count;
 };
+
+/* A CHECKPOINTS entry (1.2): a call site the plugin instrumented. */
+struct checkpoint {
+    uint32_t function; /* index into functions: the caller */
+    uint32_t site;     /* index into sites: the call */
+    struct capri_md_checkpoint_entry entry;
+};
+
+/* "cycle", "maxpath", "cross-file", "external", "indirect", "dynamic-alloca",
+ * "forced", or "?" for a reason this reader does not know. */
+const char *checkpoint_reason_name(uint8_t reason);
 
 /* An ALIASES entry: another symbol name of a function. */
 struct alias {
@@ -147,6 +161,8 @@ struct model {
     struct strmap symbols;   /* global and static names (functions, aliases) -> function */
     uint32_t main_function;  /* NONE when there is no main */
     int any_stack_sizes;     /* some input had .stack_sizes */
+    struct checkpoint *checkpoints; /* grouped by function, in record order */
+    size_t checkpoint_count;
 };
 
 void model_build(struct model *m, const struct inputs *in, const struct model_options *opts);

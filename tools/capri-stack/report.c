@@ -35,6 +35,14 @@ const char *node_label(const struct model *m, uint32_t node)
     return "?";
 }
 
+const char *checkpoint_callee(const struct model *m, const struct checkpoint *cp)
+{
+    const struct call_site *s = &m->sites[cp->site];
+    if (s->callee_name && *s->callee_name)
+        return s->callee_name;
+    return s->entry.kind == CAPRI_MD_CALL_ASM ? "<inline asm>" : "<indirect>";
+}
+
 const char *site_kind(const struct call_site *s)
 {
     return s->resolution == SITE_ASM ? "asm" : "indirect";

@@ -31,6 +31,10 @@ const char *location(char *buf, size_t len, const char *file, uint32_t line);
 /* A node's display name: functions and externals by name, others described. */
 const char *node_label(const struct model *m, uint32_t node);
 
+/* What a checkpoint's call reaches, for the reports: the name called, or
+ * "<indirect>" / "<inline asm>". */
+const char *checkpoint_callee(const struct model *m, const struct checkpoint *cp);
+
 /* "indirect" or "asm", and the type identity of a site, for the findings. */
 const char *site_kind(const struct call_site *s);
 

@@ -121,6 +121,25 @@ static void functions(struct json *j, const struct model *m)
             json_string(j, NULL, m->aliases[k].name);
         json_array_end(j);
         json_uint(j, "calls", f->entry.call_count);
+        json_uint(j, "entry_region", f->entry.entry_region);
+        json_array_begin(j, "checkpoints");
+        for (uint32_t k = 0; k < f->checkpoint_count; k++) {
+            const struct checkpoint *cp = &m->checkpoints[f->first_checkpoint + k];
+            const struct call_site *s = &m->sites[cp->site];
+            json_object_begin(j, NULL);
+            json_string(j, "callee", checkpoint_callee(m, cp));
+            json_string(j, "reason", checkpoint_reason_name(cp->entry.reason));
+            json_uint(j, "region", cp->entry.region);
+            json_uint(j, "stack_args", cp->entry.stack_args);
+            json_bool(j, "small", cp->entry.bound == CAPRI_MD_NO_BOUND);
+            if (cp->entry.bound == CAPRI_MD_NO_BOUND)
+                json_null(j, "slot");
+            else
+                json_uint(j, "slot", cp->entry.bound);
+            where(j, s->file, cp->entry.line ? cp->entry.line : s->line);
+            json_object_end(j);
+        }
+        json_array_end(j);
         json_object_end(j);
     }
     json_array_end(j);

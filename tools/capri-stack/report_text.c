@@ -258,6 +258,42 @@ static void print_dynamic(FILE *out, const struct report *r)
     table_print(out, &t, 2);
 }
 
+/* The plugin's checkpoints, per function with any: its entry region on
+ * its first row, then each checkpoint's callee, reason, region and check. */
+static void print_checkpoints(FILE *out, const struct report *r)
+{
+    const struct model *m = r->model;
+    if (m->checkpoint_count == 0)
+        return;
+    size_t functions = 0;
+    for (size_t i = 0; i < m->function_count; i++)
+        functions += m->functions[i].checkpoint_count != 0;
+    fprintf(out, "\nCheckpoints: %zu in %zu function%s\n", m->checkpoint_count, functions,
+            functions == 1 ? "" : "s");
+    struct table t;
+    table_init(&t, 7, RIGHT(1) | RIGHT(4));
+    table_row(&t, "FUNCTION", "ENTRY REGION", "CALLEE", "REASON", "REGION", "CHECK", "AT");
+    for (size_t i = 0; i < m->function_count; i++) {
+        const struct function *f = &m->functions[i];
+        for (uint32_t k = 0; k < f->checkpoint_count; k++) {
+            const struct checkpoint *cp = &m->checkpoints[f->first_checkpoint + k];
+            const struct call_site *s = &m->sites[cp->site];
+            char entry[32] = "", region[32], check[32], loc[512];
+            if (k == 0)
+                number(entry, sizeof entry, f->entry.entry_region);
+            number(region, sizeof region, cp->entry.region);
+            if (cp->entry.bound == CAPRI_MD_NO_BOUND)
+                snprintf(check, sizeof check, "small");
+            else
+                snprintf(check, sizeof check, "slot %u", cp->entry.bound);
+            table_row(&t, k == 0 ? f->name : "", entry, checkpoint_callee(m, cp),
+                      checkpoint_reason_name(cp->entry.reason), region, check,
+                      location(loc, sizeof loc, s->file, cp->entry.line ? cp->entry.line : s->line));
+        }
+    }
+    table_print(out, &t, 2);
+}
+
 static void print_over_limit(FILE *out, const struct report *r)
 {
     const struct model *m = r->model;
@@ -306,6 +342,7 @@ void report_text(FILE *out, const struct report *r)
     print_unresolved(out, r);
     print_external(out, r);
     print_dynamic(out, r);
+    print_checkpoints(out, r);
     print_over_limit(out, r);
     print_result(out, r);
 }

@@ -2,46 +2,31 @@
  * .stack_sizes: what the backend says each function's frame is
  * (-fstack-size-section). Each entry is an 8-byte function address followed
  * by a ULEB128 size; the size excludes the return address and the red zone
- * (model.c corrects for both).
+ * (capri_md_backend_frame corrects for both). The decoder is the metadata
+ * library's, which libcapri uses too.
  */
 #include "input.h"
 
 #include <stdlib.h>
 
-/* Decode a ULEB128 at data[*pos]; -1 when truncated or wider than 64 bits. */
-static int uleb128(const uint8_t *data, size_t size, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; *pos < size; shift += 7) {
-        uint8_t byte = data[(*pos)++];
-        if (shift >= 64 || (shift == 63 && (byte & 0x7e)))
-            return -1;
-        v |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 int stack_sizes_parse(struct object *obj, const char *name, const uint8_t *data, size_t size,
                       struct error *err)
 {
     size_t pos = 0;
-    while (pos < size) {
-        if (size - pos < 8)
-            return errorf(err, "%s: .stack_sizes is truncated at offset %zu", name, pos);
-        uint64_t address = le64(data + pos);
-        pos += 8;
-        uint64_t frame;
-        if (uleb128(data, size, &pos, &frame))
+    for (;;) {
+        uint64_t address, frame;
+        int rc = capri_md_stack_size_next(data, size, &pos, &address, &frame);
+        if (rc == 0)
+            return 0;
+        if (rc < 0) {
+            if (size - pos < 8)
+                return errorf(err, "%s: .stack_sizes is truncated at offset %zu", name, pos);
             return errorf(err, "%s: .stack_sizes has a malformed size at offset %zu", name,
-                          pos);
+                          pos + 8);
+        }
         GROW(obj->sizes, obj->size_cap, obj->size_count + 1);
         obj->sizes[obj->size_count++] = (struct stack_size){ address, frame };
     }
-    return 0;
 }
 
 static int by_address(const void *a, const void *b)
