@@ -746,7 +746,7 @@ release:;
      * pointer) are dead, but their redzones are still poisoned: ASan's own
      * no-return unpoisoning, requested before the jump, took the stack for
      * the chunk the jump leaves (and refused such a range). */
-    if (unlikely(capri_tools_active) && on_stack && sp > *v.lo)
+    if (on_stack && sp > *v.lo) /* (also before the runtime has started) */
         __asan_unpoison_memory_region((const void *)*v.lo, sp - *v.lo);
 #endif
     return on_stack;
