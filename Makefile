@@ -88,5 +88,12 @@ bench-hot-split: build
 bench-bigstack: build
 	./bench/growth/run-bigstack.sh $(abspath $(BUILD))
 
+# The start-up bounds pass on a generated program of 50,000 functions: the
+# pass's own time per phase and the process's, against CAPRI_BOUNDS=estimates
+# (RUNS, OPT, WORK: see bench/bounds/run.sh).
+.PHONY: bench-bounds
+bench-bounds: build
+	./bench/bounds/run.sh $(abspath $(BUILD))
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

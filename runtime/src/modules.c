@@ -15,11 +15,15 @@
  * this libcapri cannot read (a newer major version, corrupt) stops the
  * program with a message naming the module: running instrumented code
  * with metadata the runtime misreads could place stacks wrongly.
+ *
+ * The bounds pass (bounds.c) reads the records before main and each one
+ * registered later; both hooks below tell it.
  */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "atomic.h"
+#include "bounds.h"
 #include "capri_metadata.h"
 #include "log.h"
 #include "modules.h"
@@ -43,6 +47,8 @@ void __capri_register_module(void *record)
         store_relaxed(&h->runtime_link, (uint64_t)(uintptr_t)old);
     while (!__atomic_compare_exchange_n(&module_list, &old, h, true, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED));
+    /* After the start-up pass (a dlopen'ed object): its bounds now. */
+    bounds_registered(record);
 }
 
 void __capri_unregister_module(void *record)
@@ -51,11 +57,21 @@ void __capri_unregister_module(void *record)
         return;
     struct capri_md_header *h = header_of(record);
     __atomic_fetch_or(&h->runtime_link, LINK_DEAD, __ATOMIC_RELEASE);
+    bounds_unregistered(record);
 }
 
 static struct capri_md_header *next_of(const struct capri_md_header *h)
 {
     return (struct capri_md_header *)(uintptr_t)(load_acquire(&h->runtime_link) & ~LINK_DEAD);
+}
+
+struct capri_md_header *modules_first(void) { return load_acquire(&module_list); }
+
+struct capri_md_header *modules_next(const struct capri_md_header *h) { return next_of(h); }
+
+int modules_dead(const struct capri_md_header *h)
+{
+    return (load_acquire(&h->runtime_link) & LINK_DEAD) != 0;
 }
 
 int modules_load(void)

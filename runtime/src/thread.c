@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "bounds.h"
 #include "chunk_pool.h"
 #include "clock.h"
 #include "config.h"
@@ -225,9 +226,20 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
         return err;
     if (!out || !fn)
         return EINVAL;
-    unsigned cls = attr && attr->stack_size ? chunk_class_for(attr->stack_size) : capri_rt.stack_cls;
-    if (cls >= CHUNK_CLASSES)
-        return EINVAL;
+    unsigned cls;
+    if (attr && attr->stack_size) {
+        cls = chunk_class_for(attr->stack_size); /* the caller's size wins */
+        if (cls >= CHUNK_CLASSES)
+            return EINVAL;
+    } else {
+        /* The entry function's region (from the records) and what libcapri
+         * keeps on the chunk; the configured default when no record knows
+         * the function (no metadata, or a COMDAT function with no address). */
+        uint32_t region = bounds_entry_region((const void *)fn);
+        cls = region ? chunk_class_for(bounds_spawn_bytes(region)) : capri_rt.stack_cls;
+        if (cls >= CHUNK_CLASSES)
+            cls = CHUNK_CLASSES - 1; /* the guard page reports what does not fit */
+    }
     if (fetch_add_acq_rel(&capri_rt.live_threads, 1u) >= capri_rt.max_threads) {
         fetch_sub_acq_rel(&capri_rt.live_threads, 1u);
         return EAGAIN;

@@ -34,6 +34,7 @@ void mdb_free(struct mdb *b)
     free(b->calls);
     free(b->refs);
     free(b->aliases);
+    free(b->checkpoints);
     memset(b, 0, sizeof *b);
 }
 
@@ -66,28 +67,50 @@ static struct mdb_call *add_call(struct mdb *b, uint32_t caller, uint8_t kind)
     return c;
 }
 
-void mdb_local(struct mdb *b, uint32_t caller, uint32_t callee)
+uint32_t mdb_local(struct mdb *b, uint32_t caller, uint32_t callee)
 {
     add_call(b, caller, CAPRI_MD_CALL_LOCAL)->callee = callee;
+    return (uint32_t)b->call_count - 1;
 }
 
-void mdb_named(struct mdb *b, uint32_t caller, const char *callee)
+uint32_t mdb_named(struct mdb *b, uint32_t caller, const char *callee)
 {
     add_call(b, caller, CAPRI_MD_CALL_NAMED)->callee_name = callee;
+    return (uint32_t)b->call_count - 1;
 }
 
-void mdb_indirect(struct mdb *b, uint32_t caller, uint32_t type_id, uint32_t ir_type_id,
-                  uint8_t flags)
+uint32_t mdb_indirect(struct mdb *b, uint32_t caller, uint32_t type_id, uint32_t ir_type_id,
+                      uint8_t flags)
 {
     struct mdb_call *c = add_call(b, caller, CAPRI_MD_CALL_INDIRECT);
     c->type_id = type_id;
     c->ir_type_id = ir_type_id;
     c->flags = flags;
+    return (uint32_t)b->call_count - 1;
 }
 
-void mdb_asm(struct mdb *b, uint32_t caller)
+uint32_t mdb_asm(struct mdb *b, uint32_t caller)
 {
     add_call(b, caller, CAPRI_MD_CALL_ASM);
+    return (uint32_t)b->call_count - 1;
+}
+
+struct mdb_call *mdb_call_at(struct mdb *b, uint32_t i)
+{
+    return &b->calls[i];
+}
+
+uint32_t mdb_checkpoint(struct mdb *b, uint32_t call, uint8_t reason, uint32_t region,
+                        uint32_t stack_args, int small)
+{
+    b->checkpoints = grow_array(b->checkpoints, &b->checkpoint_cap, b->checkpoint_count + 1,
+                                sizeof *b->checkpoints);
+    uint32_t slot = 0;
+    for (size_t i = 0; i < b->checkpoint_count; i++)
+        slot += !b->checkpoints[i].small;
+    b->checkpoints[b->checkpoint_count++] =
+        (struct mdb_checkpoint){ call, reason, small, region, stack_args, 2000 + call };
+    return small ? CAPRI_MD_NO_BOUND : slot;
 }
 
 void mdb_ref(struct mdb *b, const char *name, uint32_t type_id, uint32_t ir_type_id)
@@ -161,7 +184,7 @@ static void entry(struct buf *table, const void *e, size_t have, size_t want)
 uint8_t *mdb_build(const struct mdb *b, size_t *size)
 {
     struct buf strings = { 0 }, fns = { 0 }, calls = { 0 }, refs = { 0 }, mod = { 0 };
-    struct buf aliases = { 0 };
+    struct buf aliases = { 0 }, cps = { 0 };
     struct buf rec = { 0 };
     uint8_t zero = 0;
     put(&strings, &zero, 1);
@@ -185,6 +208,7 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
         start[b->calls[k].caller + 1]++;
     for (size_t i = 0; i < b->fn_count; i++)
         start[i + 1] += start[i];
+    size_t *final = malloc((b->call_count + 1) * sizeof *final); /* builder index -> record index */
     size_t *fill = malloc((b->fn_count + 1) * sizeof *fill);
     memcpy(fill, start, (b->fn_count + 1) * sizeof *fill);
     for (size_t k = 0; k < b->call_count; k++)
@@ -204,6 +228,7 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
         e.type_id = f->type_id;
         e.ir_type_id = f->ir_type_id;
         e.recursion_bound = f->bound;
+        e.entry_region = f->entry_region;
         if (f->bound)
             e.flags |= CAPRI_MD_FN_RECURSION_BOUND;
         e.first_call = next_call;
@@ -219,12 +244,32 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
             ce.ir_type_id = c->ir_type_id;
             ce.file = intern(&strings, c->file);
             ce.line = c->line;
+            ce.external_region = c->external_region;
+            final[order[j]] = next_call;
             entry(&calls, &ce, sizeof ce, csize);
             next_call++;
         }
         e.call_count = next_call - e.first_call;
         entry(&fns, &e, sizeof e, fsize);
     }
+    put32(&cps, sizeof(struct capri_md_checkpoint_entry));
+    put32(&cps, (uint32_t)b->checkpoint_count);
+    uint32_t slots = 0;
+    for (size_t i = 0; i < b->checkpoint_count; i++) {
+        const struct mdb_checkpoint *k = &b->checkpoints[i];
+        struct capri_md_checkpoint_entry ce;
+        memset(&ce, 0, sizeof ce);
+        ce.function = b->calls[k->call].caller;
+        ce.call = (uint32_t)final[k->call];
+        ce.reason = k->reason;
+        ce.flags = k->small ? CAPRI_MD_CPF_SMALL : 0;
+        ce.region = k->region;
+        ce.bound = k->small ? CAPRI_MD_NO_BOUND : slots++;
+        ce.stack_args = k->stack_args;
+        ce.line = k->line;
+        put(&cps, &ce, sizeof ce);
+    }
+    free(final);
     free(start);
     free(order);
     for (size_t i = 0; i < b->ref_count; i++) {
@@ -253,6 +298,9 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
     h.header_size = CAPRI_MD_HEADER_SIZE;
     h.flags = b->flags;
     h.function_count = (uint32_t)b->fn_count;
+    h.bounds_table = b->bounds_table;
+    h.bounds_count = slots;
+    h.bounds_slack = b->bounds_slack;
     put(&rec, &h, sizeof h);
     for (size_t i = 0; i < b->fn_count; i++)
         put(&rec, &b->fns[i].address, 8);
@@ -265,6 +313,8 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
         section(&rec, CAPRI_MD_TAG_REFERENCES, &refs);
     if (b->alias_count)
         section(&rec, CAPRI_MD_TAG_ALIASES, &aliases);
+    if (b->checkpoint_count)
+        section(&rec, CAPRI_MD_TAG_CHECKPOINTS, &cps);
     pad(&rec, 8);
     uint32_t record_size = (uint32_t)rec.len;
     memcpy(rec.p + 8, &record_size, 4);
@@ -273,6 +323,7 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
     free(calls.p);
     free(refs.p);
     free(aliases.p);
+    free(cps.p);
     free(mod.p);
     *size = rec.len;
     return rec.p;

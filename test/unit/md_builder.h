@@ -23,6 +23,7 @@ struct mdb_fn {
     uint32_t type_id, ir_type_id;
     uint32_t bound;
     uint64_t address;
+    uint32_t entry_region; /* 1.2 */
 };
 
 struct mdb_call {
@@ -34,6 +35,16 @@ struct mdb_call {
     uint32_t type_id, ir_type_id;
     const char *file;
     uint32_t line;
+    uint32_t external_region; /* 1.2 */
+};
+
+/* A checkpoint (1.2) on a call, named by the call's index in the builder
+ * (the order calls were added: mdb_local and friends return it). */
+struct mdb_checkpoint {
+    uint32_t call;
+    uint8_t reason;
+    int small; /* no table slot */
+    uint32_t region, stack_args, line;
 };
 
 struct mdb_ref {
@@ -56,11 +67,18 @@ struct mdb {
     size_t ref_count, ref_cap;
     struct mdb_alias *aliases;
     size_t alias_count, alias_cap;
+    struct mdb_checkpoint *checkpoints;
+    size_t checkpoint_count, checkpoint_cap;
     uint32_t flags;
     uint16_t major, minor;
     const char *source;
     uint32_t fn_entry_size, call_entry_size; /* 0: the sizes of the header's structs */
     uint32_t alias_entry_size;                /* 0: sizeof(struct capri_md_alias_entry) */
+    /* 1.2 header: the bounds table's address (slots are numbered in the
+     * order table checkpoints were added; bounds_count is their number)
+     * and the slack the module assumed. */
+    uint64_t bounds_table;
+    uint32_t bounds_slack;
 };
 
 void mdb_init(struct mdb *b);
@@ -68,11 +86,17 @@ void mdb_free(struct mdb *b);
 /* Returns the new function's index. */
 uint32_t mdb_fn(struct mdb *b, const char *name, uint32_t frame);
 struct mdb_fn *mdb_fn_at(struct mdb *b, uint32_t i);
-void mdb_local(struct mdb *b, uint32_t caller, uint32_t callee);
-void mdb_named(struct mdb *b, uint32_t caller, const char *callee);
-void mdb_indirect(struct mdb *b, uint32_t caller, uint32_t type_id, uint32_t ir_type_id,
-                  uint8_t flags);
-void mdb_asm(struct mdb *b, uint32_t caller);
+/* The call adders return the call's builder index (for mdb_checkpoint). */
+uint32_t mdb_local(struct mdb *b, uint32_t caller, uint32_t callee);
+uint32_t mdb_named(struct mdb *b, uint32_t caller, const char *callee);
+uint32_t mdb_indirect(struct mdb *b, uint32_t caller, uint32_t type_id, uint32_t ir_type_id,
+                      uint8_t flags);
+uint32_t mdb_asm(struct mdb *b, uint32_t caller);
+struct mdb_call *mdb_call_at(struct mdb *b, uint32_t i);
+/* A checkpoint on call `call`; returns its table slot, or CAPRI_MD_NO_BOUND
+ * for a small one. */
+uint32_t mdb_checkpoint(struct mdb *b, uint32_t call, uint8_t reason, uint32_t region,
+                        uint32_t stack_args, int small);
 void mdb_ref(struct mdb *b, const char *name, uint32_t type_id, uint32_t ir_type_id);
 /* Another name for function `function` (ALIASES; the section is written when there is one). */
 void mdb_alias(struct mdb *b, const char *name, uint32_t function, uint8_t linkage);
