@@ -245,13 +245,8 @@ private:
       uint64_t Alignment = AI->getAlign().value();
       Value *Count = B.CreateZExtOrTrunc(AI->getArraySize(), I64);
       Value *Size = B.CreateMul(Count, B.getInt64(Elem), "capri.vla.size");
-      Function *ReadReg = Intrinsic::getDeclaration(&M, Intrinsic::read_register, {I64});
-      Value *SP = B.CreateCall(
-          ReadReg, {MetadataAsValue::get(Ctx, MDNode::get(Ctx, {MDString::get(Ctx, "rsp")}))},
-          "capri.sp");
-      auto *LimitAddr = ConstantExpr::getIntToPtr(ConstantInt::get(I64, LimitWordOffset),
-                                                  PointerType::get(Ctx, FSAddressSpace));
-      LoadInst *Limit = B.CreateAlignedLoad(I64, LimitAddr, Align(8), true, "capri.limit");
+      Value *SP = readStackPointer(B);
+      Value *Limit = loadLimit(B, /*Volatile=*/true);
       // A size beyond 2^40 always takes the slow path (sp - need would wrap).
       Value *Sane = B.CreateICmpULT(Size, B.getInt64(MaxRegionBound));
       Value *Need = B.CreateAdd(Size, B.getInt64(std::min(Rest, MaxRegionBound) + Alignment + 16));
@@ -279,20 +274,29 @@ private:
     }
   }
 
-  /// sp >= limit (small regions) or sp - bound >= limit, before the call.
-  Value *emitCheck(IRBuilder<> &B, const Site &S, Value *&Need) {
+  Value *readStackPointer(IRBuilder<> &B) {
     Function *ReadReg = Intrinsic::getDeclaration(&M, Intrinsic::read_register, {I64});
-    Value *SP = B.CreateCall(ReadReg, {MetadataAsValue::get(Ctx, MDNode::get(Ctx, {MDString::get(Ctx, "rsp")}))},
-                             "capri.sp");
+    Metadata *RSP = MDString::get(Ctx, "rsp");
+    return B.CreateCall(ReadReg, {MetadataAsValue::get(Ctx, MDNode::get(Ctx, {RSP}))},
+                        "capri.sp");
+  }
+
+  /// The thread's limit word, %fs:0x70.
+  Value *loadLimit(IRBuilder<> &B, bool Volatile) {
     auto *LimitAddr = ConstantExpr::getIntToPtr(ConstantInt::get(I64, LimitWordOffset),
                                                 PointerType::get(Ctx, FSAddressSpace));
+    return B.CreateAlignedLoad(I64, LimitAddr, Align(8), Volatile, "capri.limit");
+  }
+
+  /// sp >= limit (small regions) or sp >= limit + bound, before the call.
+  Value *emitCheck(IRBuilder<> &B, const Site &S, Value *&Need) {
+    Value *SP = readStackPointer(B);
     // Volatile for the small form: a preemption request may store into the
     // word at any time, and the load still folds into the compare. The
     // table form's load folds into the add only when it is not volatile; a
     // stale value there can only be a missed request (the word is
     // otherwise constant while the function runs on its chunk).
-    LoadInst *Limit = B.CreateAlignedLoad(I64, LimitAddr, Align(8), /*isVolatile=*/small(S),
-                                          "capri.limit");
+    Value *Limit = loadLimit(B, /*Volatile=*/small(S));
     if (small(S)) {
       ++NumSmallChecks;
       Need = nullptr;

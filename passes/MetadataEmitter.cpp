@@ -244,11 +244,15 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
       CallsW.u32(E.Loc ? Strings.add(E.Loc->getFilename()) : 0);
       CallsW.u32(E.Loc ? E.Loc.getLine() : 0);
       CallsW.u32(externalRegion(E));
-      // The instrumented sites of this edge.
-      for (const Instruction *I : E.Sites) {
+      // The instrumented sites of this edge, when all of them are: a reader
+      // takes a call listed in CHECKPOINTS for checked, so an edge with an
+      // unchecked site lists none (its checked sites keep the plugin's
+      // bounds, which is safe).
+      bool AllChecked = !E.Sites.empty() && all_of(E.Sites, [](const Instruction *I) {
+        return I->getMetadata("capri.checkpoint") != nullptr;
+      });
+      for (const Instruction *I : AllChecked ? E.Sites : ArrayRef<const Instruction *>()) {
         const MDNode *CP = I->getMetadata("capri.checkpoint");
-        if (!CP)
-          continue;
         int64_t Bound = static_cast<int32_t>(mdInt(CP, 2));
         CheckpointsW.u32(IndexOf.lookup(F));
         CheckpointsW.u32(CallCount);

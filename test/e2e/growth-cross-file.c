@@ -15,6 +15,7 @@
 // CHECK-NEXT: grew: yes
 // CHECK-NEXT: every chunk returned
 #include <capri.h>
+#include "Inputs/growth_test.h"
 #include <stdint.h>
 #include <stdio.h>
 
@@ -35,32 +36,20 @@ long is_even(long n) {
 
 static void *run(void *arg) { return (void *)(intptr_t)is_even((long)(intptr_t)arg); }
 
-static uint64_t chunks_in_use(void) {
-  struct capri_pool_stats st;
-  capri_pool_stats(&st);
-  uint64_t n = 0;
-  for (int i = 0; i < CAPRI_CHUNK_CLASSES; i++)
-    n += st.chunks_in_use[i];
-  return n;
-}
-
 int main(void) {
-  // One scheduler: each scheduler sets a reserve chunk aside at its first
-  // growth, which would show in the counts if the thread were stolen.
-  if (capri_config(CAPRI_CONFIG_SCHEDULERS, 1) != 0)
-    return 1;
+  growth_one_scheduler();
   capri_attr_t attr = {.stack_size = 4096};
   capri_t t;
   void *result;
   // Warm up: the first growth sets the scheduler's reserve chunk aside.
   if (capri_spawn(&t, run, (void *)(intptr_t)1000, &attr) || capri_join(t, &result))
     return 1;
-  uint64_t before = chunks_in_use();
+  uint64_t before = growth_chunks_in_use();
   if (capri_spawn(&t, run, (void *)(intptr_t)1000000, &attr) || capri_join(t, &result))
     return 1;
   printf("is_even(1000000) = %ld\n", (long)(intptr_t)result);
   printf("grew: %s\n", deepest > 100 ? "yes" : "no");
-  uint64_t after = chunks_in_use();
+  uint64_t after = growth_chunks_in_use();
   if (after != before) {
     printf("chunks in use: %llu before, %llu after\n", (unsigned long long)before,
            (unsigned long long)after);

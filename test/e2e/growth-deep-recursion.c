@@ -15,6 +15,7 @@
 // CHECK-NEXT: every chunk returned
 // CHECK-NEXT: resident memory {{back near the start|not measured under AddressSanitizer}}
 #include <capri.h>
+#include "Inputs/growth_test.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +25,6 @@ unsigned __capri_chunk_depth(void);
 
 static long depth_at_bottom;
 static uint64_t in_use_at_bottom;
-
-__attribute__((noinline)) static uint64_t chunks_in_use(void) {
-  struct capri_pool_stats st;
-  if (capri_pool_stats(&st) != 0)
-    abort();
-  uint64_t n = 0;
-  for (int i = 0; i < CAPRI_CHUNK_CLASSES; i++)
-    n += st.chunks_in_use[i];
-  return n;
-}
 
 static long resident_kib(void) {
   FILE *f = fopen("/proc/self/statm", "r");
@@ -47,7 +38,7 @@ static long resident_kib(void) {
 // Out of line, so that its frame does not become part of every level's.
 __attribute__((noinline)) static void at_bottom(void) {
   depth_at_bottom = __capri_chunk_depth();
-  in_use_at_bottom = chunks_in_use();
+  in_use_at_bottom = growth_chunks_in_use();
 }
 
 __attribute__((noinline)) static long down(long n) {
@@ -65,10 +56,7 @@ static void *run(void *arg) {
 }
 
 int main(void) {
-  // One scheduler: each scheduler sets a reserve chunk aside at its first
-  // growth, which would show in the counts if the thread were stolen.
-  if (capri_config(CAPRI_CONFIG_SCHEDULERS, 1) != 0)
-    return 1;
+  growth_one_scheduler();
   // A first growth on the scheduler sets its signal-handler reserve chunk
   // aside for good: warm up before counting.
   capri_attr_t attr = {.stack_size = 4096};
@@ -76,7 +64,7 @@ int main(void) {
   void *result;
   if (capri_spawn(&t, run, (void *)(intptr_t)1000, &attr) != 0 || capri_join(t, &result) != 0)
     return 1;
-  uint64_t in_use_before = chunks_in_use();
+  uint64_t in_use_before = growth_chunks_in_use();
   long rss_before = resident_kib();
   if (capri_spawn(&t, run, (void *)(intptr_t)1000000, &attr) != 0)
     return 1;
@@ -94,7 +82,7 @@ int main(void) {
   }
   printf("chunks at the deepest point: one per growth\n");
 
-  uint64_t in_use_after = chunks_in_use();
+  uint64_t in_use_after = growth_chunks_in_use();
   if (in_use_after != in_use_before) {
     printf("chunks in use: %llu before, %llu after\n", (unsigned long long)in_use_before,
            (unsigned long long)in_use_after);

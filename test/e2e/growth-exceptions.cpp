@@ -10,6 +10,7 @@
 // CHECK-NEXT: caught in the middle: result 5000
 // CHECK-NEXT: back at chunk depth 0, chunks in use unchanged
 #include <capri.h>
+#include "Inputs/growth_test.h"
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
@@ -38,15 +39,6 @@ __attribute__((noinline)) static long down(long n, long catch_at) {
   return down(n - 1, catch_at) + 1 + (frame[slot] & 0);
 }
 
-static uint64_t chunks_in_use() {
-  struct capri_pool_stats st;
-  capri_pool_stats(&st);
-  uint64_t n = 0;
-  for (int i = 0; i < CAPRI_CHUNK_CLASSES; i++)
-    n += st.chunks_in_use[i];
-  return n;
-}
-
 static void *run(void *quiet) {
   int caught = 0;
   for (int i = 0; i < 100; i++) {
@@ -65,8 +57,7 @@ static void *run(void *quiet) {
 }
 
 int main() {
-  if (capri_config(CAPRI_CONFIG_SCHEDULERS, 1) != 0)
-    return 1;
+  growth_one_scheduler();
   capri_attr_t attr = {};
   attr.stack_size = 4096;
   capri_t t;
@@ -74,10 +65,10 @@ int main() {
   // The first run sets the scheduler's reserve chunk aside.
   if (capri_spawn(&t, run, &attr, &attr) || capri_join(t, &r))
     return 1;
-  uint64_t before = chunks_in_use();
+  uint64_t before = growth_chunks_in_use();
   if (capri_spawn(&t, run, nullptr, &attr) || capri_join(t, &r))
     return 1;
-  uint64_t after = chunks_in_use();
+  uint64_t after = growth_chunks_in_use();
   if (r != nullptr || after != before) {
     std::printf("chunk depth %ld, chunks in use %llu before, %llu after\n", (long)(intptr_t)r,
                 (unsigned long long)before, (unsigned long long)after);

@@ -15,6 +15,7 @@
 // CHECK-NEXT: capri thread: 200 jumps from depth 20000, back at the chunk depth it started at
 // CHECK-NEXT: chunks in use unchanged
 #include <capri.h>
+#include "Inputs/growth_test.h"
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,20 +59,8 @@ static void *run(void *quiet) {
   return (void *)(intptr_t)jumps("capri thread", 20000, quiet != NULL);
 }
 
-static uint64_t chunks_in_use(void) {
-  struct capri_pool_stats st;
-  capri_pool_stats(&st);
-  uint64_t n = 0;
-  for (int i = 0; i < CAPRI_CHUNK_CLASSES; i++)
-    n += st.chunks_in_use[i];
-  return n;
-}
-
 int main(void) {
-  // One scheduler: each scheduler sets a reserve chunk aside at its first
-  // growth, which would show in the counts if the thread were stolen.
-  if (capri_config(CAPRI_CONFIG_SCHEDULERS, 1) != 0)
-    return 1;
+  growth_one_scheduler();
   // Main's own stack is 8 MiB: 250,000 levels go past it.
   if (jumps("main thread", 250000, 0))
     return 1;
@@ -81,12 +70,12 @@ int main(void) {
   // The first run also sets the scheduler's reserve chunk aside.
   if (capri_spawn(&t, run, &attr, &attr) || capri_join(t, &r) || r)
     return 1;
-  uint64_t before = chunks_in_use();
+  uint64_t before = growth_chunks_in_use();
   if (capri_spawn(&t, run, NULL, &attr) || capri_join(t, &r) || r)
     return 1;
-  if (chunks_in_use() != before)
+  if (growth_chunks_in_use() != before)
     return printf("chunks in use: %llu before, %llu after\n", (unsigned long long)before,
-                  (unsigned long long)chunks_in_use()), 1;
+                  (unsigned long long)growth_chunks_in_use()), 1;
   printf("chunks in use unchanged\n");
   return 0;
 }
