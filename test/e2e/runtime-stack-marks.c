@@ -11,7 +11,7 @@
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 6 table entries
+// CHECK:     checked 15 table entries
 #include <capri.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,13 +58,56 @@ static unsigned long measure(void *fn, long a) {
   return STACK_SIZE - i;
 }
 
-static volatile int stop;
+// The other thread (same scheduler): yields, and wakes the measured
+// thread when it is asked to, so blocking calls are measured blocking.
+static volatile int stop, want_post, want_signal;
+static capri_sem_t sem, sem_free;
+static capri_mutex_t mu, mu_free;
+static capri_cond_t cv;
+static int cv_flag;
 static void *other(void *arg) {
   (void)arg;
-  while (!stop)
+  while (!stop) {
     capri_yield();
+    if (want_post) {
+      want_post = 0;
+      capri_sem_post(&sem);
+    }
+    if (want_signal) {
+      want_signal = 0;
+      capri_mutex_lock(&mu);
+      cv_flag = 1;
+      capri_cond_signal(&cv);
+      capri_mutex_unlock(&mu);
+    }
+  }
   return NULL;
 }
+static void *ends(void *arg) { return arg; }
+
+// Wrappers of one argument for run_on (their own frames count too).
+static void sem_wait_blocking(long u) {
+  (void)u;
+  want_post = 1;
+  capri_sem_wait(&sem);
+}
+static void sem_post_free(long u) { (void)u; capri_sem_post(&sem_free); }
+static void sleep_short(long u) { (void)u; capri_sleep_ns(1000); }
+static void mutex_lock_free(long u) { (void)u; capri_mutex_lock(&mu_free); }
+static void mutex_unlock_free(long u) { (void)u; capri_mutex_unlock(&mu_free); }
+static void cond_wait_blocking(long u) {
+  (void)u;
+  capri_mutex_lock(&mu);
+  want_signal = 1;
+  while (!cv_flag)
+    capri_cond_wait(&cv, &mu);
+  cv_flag = 0;
+  capri_mutex_unlock(&mu);
+}
+static void cond_signal_none(long u) { (void)u; capri_cond_signal(&cv); }
+static capri_t spawned;
+static void spawn_one(long u) { (void)u; capri_spawn(&spawned, ends, NULL, NULL); }
+static void join_one(long u) { (void)u; capri_join(spawned, NULL); }
 
 static struct capri_pool_stats stats;
 
@@ -76,6 +119,8 @@ static void vla_release(long unused) { (void)unused; __capri_vla_release(&vla_he
 
 int main(int argc, char **argv) {
   int print = argc > 1 && strcmp(argv[1], "print") == 0;
+  if (capri_config(CAPRI_CONFIG_SCHEDULERS, 1) != 0)
+    return 1;
   capri_t t;
   if (capri_spawn(&t, other, NULL, NULL))
     return 1;
@@ -90,6 +135,15 @@ int main(int argc, char **argv) {
       /* (malloc's first mmap-sized block, and its free) */
       {"__capri_vla_take", measure((void *)vla_take, 0)},
       {"__capri_vla_release", measure((void *)vla_release, 0)},
+      {"capri_sem_wait", measure((void *)sem_wait_blocking, 0)},
+      {"capri_sem_post", measure((void *)sem_post_free, 0)},
+      {"capri_sleep_ns", measure((void *)sleep_short, 0)},
+      {"capri_mutex_lock", measure((void *)mutex_lock_free, 0)},
+      {"capri_mutex_unlock", measure((void *)mutex_unlock_free, 0)},
+      {"capri_cond_wait", measure((void *)cond_wait_blocking, 0)},
+      {"capri_cond_signal", measure((void *)cond_signal_none, 0)},
+      {"capri_spawn", measure((void *)spawn_one, 0)},
+      {"capri_join", measure((void *)join_one, 0)},
   };
   stop = 1;
   capri_join(t, NULL);
