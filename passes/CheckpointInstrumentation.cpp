@@ -153,6 +153,14 @@ private:
 
   static bool small(const Site &S) { return S.Region <= Slack; }
 
+  /// The function now reads the limit word and may grow (or take heap
+  /// memory): whatever it promised about memory no longer holds.
+  static void forgetMemoryPromises(Function &F) {
+    F.removeFnAttr(Attribute::Memory);
+    F.removeFnAttr(Attribute::NoSync);
+    F.removeFnAttr(Attribute::NoFree);
+  }
+
   /// The address of V, computed by an asm `leaq` with side effects (so
   /// not hoisted) from a memory operand (a frame slot or a RIP-relative
   /// symbol: no register holds V's address before it). Marked
@@ -182,11 +190,7 @@ private:
         Entry.CreateAlloca(ArrayType::get(Type::getInt8Ty(Ctx), Size), nullptr, "capri.block");
     Block->setAlignment(A);
 
-    // The function now reads the limit word and may grow: whatever it
-    // promised about memory no longer holds.
-    F.removeFnAttr(Attribute::Memory);
-    F.removeFnAttr(Attribute::NoSync);
-    F.removeFnAttr(Attribute::NoFree);
+    forgetMemoryPromises(F);
 
     for (Site &S : Sites)
       instrumentCall(F, S, Block, Size);
@@ -204,9 +208,7 @@ private:
         "__capri_vla_take", FunctionType::get(Ptr, {I64, I64, Ptr, I64}, false));
     FunctionCallee Release = M.getOrInsertFunction(
         "__capri_vla_release", FunctionType::get(Type::getVoidTy(Ctx), {Ptr, I64}, false));
-    F.removeFnAttr(Attribute::Memory);
-    F.removeFnAttr(Attribute::NoSync);
-    F.removeFnAttr(Attribute::NoFree);
+    forgetMemoryPromises(F);
 
     // Give the blocks back: at each stackrestore those taken since its
     // stacksave, at each exit all of them (when there are any).

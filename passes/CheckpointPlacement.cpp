@@ -470,6 +470,21 @@ private:
     return W.SiteIdx < W.N->Sites.size() ? &W.N->Sites[W.SiteIdx] : nullptr;
   }
 
+  /// Moves a walk frame to its next edge: its site and a target of it.
+  /// False when the frame's sites are done. The site stays current until
+  /// its targets are.
+  static bool nextEdge(WalkFrame &W, Site *&S, const Function *&T) {
+    while ((S = currentSite(W))) {
+      if (W.TargetIdx < S->Targets.size()) {
+        T = S->Targets[W.TargetIdx++];
+        return true;
+      }
+      ++W.SiteIdx;
+      W.TargetIdx = 0;
+    }
+    return false;
+  }
+
   void cycles() {
     // Who calls whom, once: the entry of a component is found by its callers.
     CallersOf.assign(Nodes.size(), {});
@@ -530,18 +545,13 @@ private:
       Enter(Stack, Root);
       while (!Stack.empty()) {
         WalkFrame &Top = Stack.back();
-        Site *S = currentSite(Top);
-        if (!S) {
+        Site *S;
+        const Function *T;
+        if (!nextEdge(Top, S, T)) {
           OnStack.erase(Top.N);
           Stack.pop_back();
           continue;
         }
-        if (Top.TargetIdx >= S->Targets.size()) {
-          ++Top.SiteIdx;
-          Top.TargetIdx = 0;
-          continue;
-        }
-        const Function *T = S->Targets[Top.TargetIdx++];
         if (!Members.count(T) || !live(*S, T))
           continue;
         Node *TN = node(T);
@@ -648,19 +658,14 @@ private:
       OnStack.insert(&Root);
       while (!Stack.empty()) {
         WalkFrame &Top = Stack.back();
-        Site *S = currentSite(Top);
-        if (!S) {
+        Site *S;
+        const Function *T;
+        if (!nextEdge(Top, S, T)) {
           OnStack.erase(Top.N);
           Order.push_back(Top.N);
           Stack.pop_back();
           continue;
         }
-        if (Top.TargetIdx >= S->Targets.size()) {
-          ++Top.SiteIdx;
-          Top.TargetIdx = 0;
-          continue;
-        }
-        const Function *T = S->Targets[Top.TargetIdx++];
         if (!live(*S, T))
           continue;
         Node *TN = node(T);
