@@ -208,6 +208,11 @@ private:
         "__capri_vla_take", FunctionType::get(Ptr, {I64, I64, Ptr, I64}, false));
     FunctionCallee Release = M.getOrInsertFunction(
         "__capri_vla_release", FunctionType::get(Type::getVoidTy(Ctx), {Ptr, I64}, false));
+    // Weak, as __morestack: without libcapri the limit word stays 0 and the
+    // slow path never runs, so the program links and runs as before.
+    for (FunctionCallee C : {Take, Release})
+      if (auto *Decl = dyn_cast<Function>(C.getCallee()); Decl && Decl->isDeclaration())
+        Decl->setLinkage(GlobalValue::ExternalWeakLinkage);
     forgetMemoryPromises(F);
 
     // Give the blocks back: at each stackrestore those taken since its

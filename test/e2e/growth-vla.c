@@ -7,6 +7,10 @@
 //
 // RUN: %capri-cc -O2 %s -o %t.o2 && %t.o2 | FileCheck %s
 // RUN: %capri-cc -O0 %s -o %t.o0 && %t.o0 | FileCheck %s
+// Without libcapri the runtime's VLA calls are weak references, like
+// __morestack's: the program links and runs.
+// RUN: env CAPRI_RUNTIME=none %capri-cc -O2 %S/Inputs/vla-no-runtime.c -o %t.none && %t.none | FileCheck %s --check-prefix=NONE
+// NONE: vla without libcapri: 1
 //
 // CHECK: variable-size arrays
 // CHECK-NEXT: recursion: 300 levels, sum 300
