@@ -420,6 +420,8 @@ int chunk_pool_init(enum chunk_guard_mode guard)
     if (!cas_acq_rel(&pool.init_state, &state, 1u)) {
         while ((state = load_acquire(&pool.init_state)) == 1)
             cpu_relax();
+        if (state == 2 && guard == CHUNK_GUARD_NONE)
+            store_relaxed(&pool.guard, (uint32_t)CHUNK_GUARD_NONE);
         return state == 2 ? 0 : -ENOMEM;
     }
     /* Address space only (PROT_NONE, NORESERVE): slabs become writable as

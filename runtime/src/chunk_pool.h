@@ -68,8 +68,10 @@ struct chunk_cache {
 /* Once, before any other call (the runtime's initialisation). guard: the
  * wanted mode (CHUNK_GUARD_MADVISE normally; CHUNK_GUARD_NONE for dense
  * mode). Falls back from madvise to mprotect to none (printing a warning
- * once when it ends at none without being asked to). 0 or -errno; a later
- * call does nothing and returns 0.
+ * once when it ends at none without being asked to). 0 or -errno. A later
+ * call returns 0 and changes nothing, except that CHUNK_GUARD_NONE turns
+ * guards off for the chunks carved after it: stack growth can start the
+ * pool before the runtime has read its settings (CAPRI_GUARD=0).
  *
  * Testing knob: CAPRI_GUARD_FORCE=mprotect in the environment skips
  * MADV_GUARD_INSTALL, CAPRI_GUARD_FORCE=none acts as if no guard could be

@@ -41,6 +41,7 @@
 
 #include "atomic.h"
 #include "chunk_pool.h"
+#include "clock.h"
 #include "limit.h"
 #include "log.h"
 #include "scheduler.h"
@@ -183,6 +184,35 @@ static void unmap_chunk(void *chunk, size_t size)
     sys_call6(SYS_munmap, (long)((char *)chunk - GROW_PAGE), (long)(size + GROW_PAGE), 0, 0, 0, 0);
 }
 
+/* ---- chunks of the pool, before and around the runtime ------------------ */
+
+/* A thread that is not a capri thread (main before the runtime starts, a
+ * plain pthread) takes its chunks from the pool too: one mapping per chunk
+ * would cost a system call per growth, and two of the kernel's memory
+ * areas per chunk, so a recursion some 100 MB deep would reach the map
+ * count limit (65,530 by default; much sooner under ASan). The runtime
+ * may not have started: the pool starts here (guarded; a later
+ * CAPRI_GUARD=0 turns guards off for what is carved after). false when
+ * it cannot be had (then a mapping). */
+static bool pool_ready_for_growth(struct capri_sched *s)
+{
+    if (s || load_acquire(&capri_rt.scheds))
+        return true;
+    return chunk_pool_init(CHUNK_GUARD_MADVISE) == 0;
+}
+
+/* Gives a pool chunk back. Before the runtime runs, no idle scheduler
+ * decays the pool: the return does it, so a deep recursion's memory goes
+ * back to the kernel (at once above the depot's resident maximum, else
+ * after the decay period). */
+static void pool_chunk_back(void *chunk, unsigned cls)
+{
+    struct capri_sched *s = sched_here();
+    chunk_pool_give(s ? &s->chunks : NULL, chunk, cls);
+    if (!s && !load_acquire(&capri_rt.scheds))
+        chunk_pool_decay(NULL, clock_now_ns());
+}
+
 /* ---- the kernel thread's state -------------------------------------------- */
 
 /* Releases a chunk an unwind left, when that is allowed here: a pool
@@ -231,11 +261,9 @@ static void deferred_flush(bool in_handler)
         tools_chunk_released(mine.valgrind_id, mine.chunk, mine.size);
     switch (mine.kind) {
     case GROW_KIND_THREAD:
-    case GROW_KIND_POOL: {
-        struct capri_sched *s = sched_here();
-        chunk_pool_give(s ? &s->chunks : NULL, mine.chunk, mine.cls);
+    case GROW_KIND_POOL:
+        pool_chunk_back(mine.chunk, mine.cls);
         break;
-    }
     case GROW_KIND_RESERVE:
         store_relaxed(&mine.reserve_of->grow_reserve_busy, 0u);
         break;
@@ -485,9 +513,7 @@ uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, ui
         if (t) {
             chunk = thread_chunk_take(t, cls, &slot);
             kind = GROW_KIND_THREAD;
-        } else if (s || load_acquire(&capri_rt.scheds)) {
-            /* (Before the runtime has started there is no pool yet: a
-             * mapping, below.) */
+        } else if (pool_ready_for_growth(s)) {
             chunk = chunk_pool_take(s ? &s->chunks : NULL, cls, &slot);
             kind = GROW_KIND_POOL;
         }
@@ -571,11 +597,9 @@ static void chunk_back(struct capri_thread *t, uint8_t kind, void *chunk, uint32
     case GROW_KIND_THREAD:
         thread_chunk_release(t, chunk, slot, cls);
         break;
-    case GROW_KIND_POOL: {
-        struct capri_sched *s = sched_here();
-        chunk_pool_give(s ? &s->chunks : NULL, chunk, cls);
+    case GROW_KIND_POOL:
+        pool_chunk_back(chunk, cls);
         break;
-    }
     case GROW_KIND_RESERVE:
         store_relaxed(&reserve_of->grow_reserve_busy, 0u);
         break;
