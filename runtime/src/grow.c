@@ -198,6 +198,9 @@ static bool pool_ready_for_growth(struct capri_sched *s)
 {
     if (s || load_acquire(&capri_rt.scheds))
         return true;
+    /* The tools too: a reused chunk must be unpoisoned for ASan and
+     * registered with valgrind, as after the runtime's start. */
+    tools_init();
     return chunk_pool_init(CHUNK_GUARD_MADVISE) == 0;
 }
 
