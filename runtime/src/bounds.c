@@ -1139,7 +1139,7 @@ size_t bounds_spawn_bytes(uint32_t region)
 {
     /* The struct sits at the chunk's top, staggered by up to three cache
      * lines and aligned down to one (thread.c: struct_place); the limit
-     * keeps limit_for_stack's room above the chunk's bottom. */
-    return (size_t)region + SPAWN_ENTRY_FRAMES + (size_t)limit_for_stack(0) +
+     * keeps LIMIT_ABOVE_LO above the chunk's bottom. */
+    return (size_t)region + SPAWN_ENTRY_FRAMES + LIMIT_ABOVE_LO +
            sizeof(struct capri_thread) + 4 * CACHE_LINE;
 }

@@ -21,6 +21,12 @@ struct capri_sched;
  * of a check (sp below limit + bound, with bounds capped at 2^40) cannot
  * wrap: a request fails both forms. No real limit has bit 62 set. */
 #define LIMIT_PREEMPT ((uintptr_t)1 << 62)
+/* In stack verification mode (verify_stacks.h) every limit has this bit
+ * too: above any stack pointer, so every checkpoint takes its slow path. */
+#define LIMIT_VERIFY ((uintptr_t)1 << 61)
+/* 0, or LIMIT_VERIFY in verification mode: set once, by a constructor that
+ * runs before any limit is computed. */
+extern uintptr_t capri_limit_poison __attribute__((visibility("hidden")));
 
 static inline uintptr_t limit_read(void)
 {
@@ -44,8 +50,14 @@ static inline uintptr_t *limit_word_address(void)
  * room below the slack. */
 #define LIMIT_ENTRY_MARGIN 48u
 
+/* How far above a stack's lowest usable address its limit lies. */
+#define LIMIT_ABOVE_LO (LIMIT_ENTRY_MARGIN + LIMIT_SLACK)
+
 /* The limit for a stack whose lowest usable address is lo. */
-static inline uintptr_t limit_for_stack(uintptr_t lo) { return lo + LIMIT_ENTRY_MARGIN + LIMIT_SLACK; }
+static inline uintptr_t limit_for_stack(uintptr_t lo)
+{
+    return (lo + LIMIT_ABOVE_LO) | capri_limit_poison;
+}
 
 enum limit_kind {
     LIMIT_NONE = 0,    /* 0: no checks on this thread */
