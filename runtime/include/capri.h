@@ -129,14 +129,21 @@ enum capri_config_key {
     CAPRI_CONFIG_STACK_SIZE,     /* default stack per thread, bytes */
     CAPRI_CONFIG_GUARD,          /* 1: guard page under every chunk; 0: dense mode */
     CAPRI_CONFIG_MAX_THREADS,    /* live thread limit (spawn returns EAGAIN past it) */
+    CAPRI_CONFIG_DENSE,          /* 1: dense mode: first chunks in sub-page classes with
+                                    no guard page, a canary at each one's bottom checked
+                                    on every switch (docs/runtime.md) */
 };
 /* Before the runtime starts (before any other call): 0. After: EBUSY.
  * EINVAL for an unknown key or a value out of range. The same settings come
  * from the environment: CAPRI_SCHEDULERS, CAPRI_STACK_SIZE, CAPRI_GUARD,
- * CAPRI_MAX_THREADS (capri_config calls win over the environment). */
+ * CAPRI_MAX_THREADS, CAPRI_DENSE (capri_config calls win over the
+ * environment). */
 int capri_config(enum capri_config_key key, long value);
 
 #define CAPRI_CHUNK_CLASSES 10 /* 4 KiB << 0 .. 4 KiB << 9 (2 MiB) */
+/* Dense mode's first chunks: class k has 512 + 64k bytes (512 to 4032). */
+#define CAPRI_DENSE_CLASSES 56
+#define CAPRI_DENSE_CLASS_SIZE(k) (512u + 64u * (unsigned)(k))
 struct capri_pool_stats {
     uint64_t chunks_in_use[CAPRI_CHUNK_CLASSES];
     uint64_t chunks_free[CAPRI_CHUNK_CLASSES];
@@ -145,6 +152,8 @@ struct capri_pool_stats {
     uint64_t bytes_released; /* given back to the kernel with MADV_DONTNEED */
     uint64_t depot_transfers;
     int guard_mode;          /* 2: MADV_GUARD_INSTALL, 1: mprotect, 0: none */
+    uint64_t dense_in_use[CAPRI_DENSE_CLASSES];
+    uint64_t dense_free[CAPRI_DENSE_CLASSES];
 };
 int capri_pool_stats(struct capri_pool_stats *out);
 

@@ -6,10 +6,16 @@
  * class of every slab (plus one; 0 is "not carved"). In a slab of class c,
  * chunk i spans [i * stride, (i + 1) * stride) with stride = usable + 4 KiB:
  * the guard page at the bottom, the usable part above it, so a stack that
- * runs off its chunk's bottom lands in the guard. The smallest stride is
- * 8 KiB, so a slab has at most 8192 chunks and slot = slab << 13 | i. From
- * an address to its chunk is then arithmetic and one byte load, which a
- * SIGSEGV handler can afford.
+ * runs off its chunk's bottom lands in the guard. The smallest page-class
+ * stride is 8 KiB, so a slab has at most 8192 chunks and slot = slab << 13
+ * | i. From an address to its chunk is then arithmetic and one byte load,
+ * which a SIGSEGV handler can afford.
+ *
+ * Dense classes (dense mode's first chunks) have no guard: their stride is
+ * their size, 512 to 4032 bytes in steps of 64, so a page holds parts of
+ * two or more chunks. A dense slab still holds 8192 chunks (2.5 to 31.5 MiB
+ * of its 64 MiB: the rest is address space never touched), so slot numbers,
+ * the slot table and the gdb script's walk keep their shape.
  *
  * Carving. A slab becomes read-write (with its 192 KiB of the slot table)
  * when its class first needs it; its chunks are carved a batch at a time
@@ -74,6 +80,7 @@
 #define USABLE(c) ((size_t)4096 << (c))
 #define STRIDE(c) (USABLE(c) + CHUNK_GUARD_SIZE)
 #define PER_SLAB(c) ((uint32_t)(SLAB_SIZE / STRIDE(c)))
+#define DENSE_SIZE(k) (CHUNK_DENSE_MIN + (size_t)(k) * CHUNK_DENSE_STEP)
 
 /* flags_: bit 0 says the memory may be resident; in the first slot of a
  * depot batch, bits 1.. hold the batch's length. */
@@ -87,6 +94,10 @@ _Static_assert(sizeof(struct chunk_slot) == 24, "slot table layout");
 _Static_assert(SLAB_SLOT_BYTES % 4096 == 0, "a slab's slots are whole pages");
 _Static_assert(SLAB_SIZE / STRIDE(0) == SLAB_SLOTS, "slot index width");
 _Static_assert(CHUNK_CLASSES == 10, "class tables");
+_Static_assert(DENSE_SIZE(CHUNK_DENSE_CLASSES - 1) < 4096 && SLAB_SIZE / DENSE_SIZE(CHUNK_DENSE_CLASSES - 1) >= SLAB_SLOTS,
+               "dense classes are sub-page and fill 8192 slots of a slab");
+_Static_assert(CHUNK_DENSE_STEP % 64 == 0 && CHUNK_DENSE_MIN % 64 == 0, "dense chunks keep cache-line alignment");
+_Static_assert(CHUNK_ALL_CLASSES < 255, "slab_cls holds class + 1 in a byte");
 
 static const uint32_t per_slab[CHUNK_CLASSES] = {
     PER_SLAB(0), PER_SLAB(1), PER_SLAB(2), PER_SLAB(3), PER_SLAB(4),
@@ -97,7 +108,17 @@ static const uint32_t per_slab[CHUNK_CLASSES] = {
  * and no more than 64 for the small classes) and trades half a cap with
  * the depot at a time. */
 static const uint16_t cache_cap[CHUNK_CLASSES] = {64, 64, 64, 64, 64, 32, 16, 8, 4, 2};
-#define BATCH(c) ((uint32_t)cache_cap[c] / 2)
+/* Dense chunks: 64 of them are at most 252 KiB. */
+static inline uint32_t cap_of(unsigned c) { return c < CHUNK_CLASSES ? cache_cap[c] : 64u; }
+#define BATCH(c) (cap_of(c) / 2)
+
+static inline size_t class_usable(unsigned c)
+{
+    return c < CHUNK_CLASSES ? USABLE(c) : DENSE_SIZE(c - CHUNK_DENSE_FIRST);
+}
+static inline size_t class_guard(unsigned c) { return c < CHUNK_CLASSES ? CHUNK_GUARD_SIZE : 0; }
+static inline size_t class_stride(unsigned c) { return class_usable(c) + class_guard(c); }
+static inline uint32_t slab_chunks(unsigned c) { return c < CHUNK_CLASSES ? per_slab[c] : SLAB_SLOTS; }
 
 static struct {
     char *base;
@@ -115,8 +136,8 @@ static uint8_t slab_cls[MAX_SLABS];
 static struct {
     unsigned lock;
     uint32_t slabs_used;
-    uint32_t cur[CHUNK_CLASSES];  /* slab being carved, or CHUNK_SLOT_NONE */
-    uint32_t next[CHUNK_CLASSES]; /* its first uncarved chunk */
+    uint32_t cur[CHUNK_ALL_CLASSES];  /* slab being carved, or CHUNK_SLOT_NONE */
+    uint32_t next[CHUNK_ALL_CLASSES]; /* its first uncarved chunk */
     uint32_t mprotect_guards;
     uint32_t mprotect_max;
     struct iovec iov[CARVE_MAX];  /* static: take may run on a 4 KiB stack */
@@ -129,9 +150,9 @@ struct flist {
 
 static struct {
     _Alignas(CACHE_LINE) unsigned lock;
-    struct flist hot[CHUNK_CLASSES], cold[CHUNK_CLASSES], rel[CHUNK_CLASSES];
-    uint64_t nfree[CHUNK_CLASSES];  /* all three lists, and batches being released */
-    uint64_t in_use[CHUNK_CLASSES]; /* through no cache, and unregistered caches */
+    struct flist hot[CHUNK_ALL_CLASSES], cold[CHUNK_ALL_CLASSES], rel[CHUNK_ALL_CLASSES];
+    uint64_t nfree[CHUNK_ALL_CLASSES];  /* all three lists, and batches being released */
+    uint64_t in_use[CHUNK_ALL_CLASSES]; /* through no cache, and unregistered caches */
     uint64_t transfers;
     uint64_t released;
     uint64_t resident_bytes; /* usable bytes in hot and cold */
@@ -223,7 +244,8 @@ static unsigned advise_ranges(const struct iovec *iov, unsigned n, int advice, l
 
 /* ---- geometry ------------------------------------------------------------ */
 
-/* off / STRIDE(cls) with constant divisors (a multiply, not a divide). */
+/* off / stride with constant divisors for the page classes (a multiply,
+ * not a divide); dense classes divide. */
 static inline uint32_t div_stride(size_t off, unsigned cls)
 {
     switch (cls) {
@@ -236,14 +258,15 @@ static inline uint32_t div_stride(size_t off, unsigned cls)
     case 6: return (uint32_t)(off / STRIDE(6));
     case 7: return (uint32_t)(off / STRIDE(7));
     case 8: return (uint32_t)(off / STRIDE(8));
-    default: return (uint32_t)(off / STRIDE(9));
+    case 9: return (uint32_t)(off / STRIDE(9));
+    default: return (uint32_t)(off / class_stride(cls));
     }
 }
 
 static inline char *chunk_addr(uint32_t slot, unsigned cls)
 {
     return pool.base + ((size_t)(slot >> SLAB_SLOTS_SHIFT) << SLAB_SHIFT) +
-           (size_t)(slot & (SLAB_SLOTS - 1)) * STRIDE(cls) + CHUNK_GUARD_SIZE;
+           (size_t)(slot & (SLAB_SLOTS - 1)) * class_stride(cls) + class_guard(cls);
 }
 
 static inline struct chunk_slot *slot_ptr(uint32_t slot) { return &pool.slots[slot]; }
@@ -262,12 +285,12 @@ static _Noreturn void pool_corrupt(const char *what)
 static inline uint32_t slot_of_chunk(const void *chunk, unsigned cls)
 {
     size_t off = (uintptr_t)chunk - (uintptr_t)pool.base;
-    if (unlikely(cls >= CHUNK_CLASSES || off >= pool.size))
+    if (unlikely(cls >= CHUNK_ALL_CLASSES || off >= pool.size))
         pool_corrupt("chunk given back is not in the arena");
     size_t slab = off >> SLAB_SHIFT, in = off & (SLAB_SIZE - 1);
     uint32_t i = div_stride(in, cls);
-    if (unlikely(load_relaxed(&slab_cls[slab]) != cls + 1 || i >= per_slab[cls] ||
-                 (size_t)i * STRIDE(cls) + CHUNK_GUARD_SIZE != in))
+    if (unlikely(load_relaxed(&slab_cls[slab]) != cls + 1 || i >= slab_chunks(cls) ||
+                 (size_t)i * class_stride(cls) + class_guard(cls) != in))
         pool_corrupt("chunk given back is not a chunk of its class");
     return (uint32_t)slab << SLAB_SLOTS_SHIFT | i;
 }
@@ -280,7 +303,15 @@ unsigned chunk_class_for(size_t bytes)
     return c < CHUNK_CLASSES ? c : CHUNK_CLASSES;
 }
 
-size_t chunk_class_size(unsigned cls) { return cls < CHUNK_CLASSES ? USABLE(cls) : 0; }
+unsigned chunk_dense_class_for(size_t bytes)
+{
+    if (bytes <= CHUNK_DENSE_MIN)
+        return CHUNK_DENSE_FIRST;
+    size_t k = (bytes - CHUNK_DENSE_MIN + CHUNK_DENSE_STEP - 1) / CHUNK_DENSE_STEP;
+    return k < CHUNK_DENSE_CLASSES ? CHUNK_DENSE_FIRST + (unsigned)k : chunk_class_for(bytes);
+}
+
+size_t chunk_class_size(unsigned cls) { return cls < CHUNK_ALL_CLASSES ? class_usable(cls) : 0; }
 
 struct chunk_slot *chunk_slot_at(uint32_t slot)
 {
@@ -288,7 +319,7 @@ struct chunk_slot *chunk_slot_at(uint32_t slot)
     if (slab >= load_acquire(&pool.nslabs))
         return NULL;
     unsigned c = load_acquire(&slab_cls[slab]);
-    if (!c || (slot & (SLAB_SLOTS - 1)) >= per_slab[c - 1])
+    if (!c || (slot & (SLAB_SLOTS - 1)) >= slab_chunks(c - 1))
         return NULL;
     return slot_ptr(slot);
 }
@@ -310,13 +341,13 @@ int chunk_pool_locate(const void *addr, uint32_t *slot, void **chunk, unsigned *
     if (!c--)
         return 0;
     uint32_t i = div_stride(in, c);
-    if (i >= per_slab[c])
+    if (i >= slab_chunks(c))
         return 0; /* the slab's unused tail */
-    size_t bottom = (size_t)i * STRIDE(c);
+    size_t bottom = (size_t)i * class_stride(c);
     *slot = (uint32_t)slab << SLAB_SLOTS_SHIFT | i;
-    *chunk = pool.base + (slab << SLAB_SHIFT) + bottom + CHUNK_GUARD_SIZE;
+    *chunk = pool.base + (slab << SLAB_SHIFT) + bottom + class_guard(c);
     *cls = c;
-    return in - bottom < CHUNK_GUARD_SIZE ? 2 : 1;
+    return in - bottom < class_guard(c) ? 2 : 1;
 }
 
 /* ---- initialisation ------------------------------------------------------ */
@@ -449,7 +480,7 @@ int chunk_pool_init(enum chunk_guard_mode guard)
         return -ENOMEM;
     }
     sys_madvise(slots, nslabs * SLAB_SLOT_BYTES, MADV_DONTDUMP);
-    for (unsigned c = 0; c < CHUNK_CLASSES; c++)
+    for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++)
         carve.cur[c] = CHUNK_SLOT_NONE;
     carve.mprotect_max = mprotect_guard_limit();
     store_relaxed(&pool.guard, (uint32_t)guard_probe(guard));
@@ -491,12 +522,12 @@ static uint32_t slab_new(unsigned cls)
 static uint32_t guards_install(unsigned cls, uint32_t slab, uint32_t first, uint32_t k)
 {
     uint32_t mode = load_relaxed(&pool.guard), done = 0;
-    char *g = pool.base + ((size_t)slab << SLAB_SHIFT) + (size_t)first * STRIDE(cls);
-    if (mode == CHUNK_GUARD_NONE)
+    char *g = pool.base + ((size_t)slab << SLAB_SHIFT) + (size_t)first * class_stride(cls);
+    if (mode == CHUNK_GUARD_NONE || !class_guard(cls))
         return k;
     if (mode == CHUNK_GUARD_MADVISE) {
         for (uint32_t i = 0; i < k; i++)
-            carve.iov[i] = (struct iovec){g + (size_t)i * STRIDE(cls), CHUNK_GUARD_SIZE};
+            carve.iov[i] = (struct iovec){g + (size_t)i * class_stride(cls), CHUNK_GUARD_SIZE};
         long err = 0;
         done = advise_ranges(carve.iov, k, MADV_GUARD_INSTALL, &err);
         if (done == k || err != -EINVAL)
@@ -507,7 +538,7 @@ static uint32_t guards_install(unsigned cls, uint32_t slab, uint32_t first, uint
     }
     for (; done < k; done++) {
         if (carve.mprotect_guards >= carve.mprotect_max ||
-            sys_mprotect(g + (size_t)done * STRIDE(cls), CHUNK_GUARD_SIZE, PROT_NONE) < 0)
+            sys_mprotect(g + (size_t)done * class_stride(cls), CHUNK_GUARD_SIZE, PROT_NONE) < 0)
             break;
         carve.mprotect_guards++;
     }
@@ -521,12 +552,12 @@ static uint32_t carve_batch(unsigned cls, uint32_t want, uint32_t *tail, uint32_
 {
     spin_lock(&carve.lock);
     uint32_t slab = carve.cur[cls];
-    if (slab == CHUNK_SLOT_NONE || carve.next[cls] >= per_slab[cls])
+    if (slab == CHUNK_SLOT_NONE || carve.next[cls] >= slab_chunks(cls))
         slab = slab_new(cls);
     uint32_t first = 0, k = 0;
     if (slab != CHUNK_SLOT_NONE) {
         first = carve.next[cls];
-        k = per_slab[cls] - first < want ? per_slab[cls] - first : want;
+        k = slab_chunks(cls) - first < want ? slab_chunks(cls) - first : want;
         k = guards_install(cls, slab, first, k);
         carve.next[cls] = first + k;
     }
@@ -621,7 +652,7 @@ static uint32_t list_pop_one(struct flist *l)
 
 static inline void resident_add(unsigned cls, uint32_t n, bool add)
 {
-    uint64_t bytes = (uint64_t)n * USABLE(cls);
+    uint64_t bytes = (uint64_t)n * class_usable(cls);
     store_relaxed(&depot.resident_bytes, add ? depot.resident_bytes + bytes : depot.resident_bytes - bytes);
 }
 
@@ -698,7 +729,7 @@ static uint32_t cache_refill(struct chunk_cache *cache, unsigned cls)
 
 void *chunk_pool_take(struct chunk_cache *cache, unsigned cls, uint32_t *slot)
 {
-    if (unlikely(cls >= CHUNK_CLASSES))
+    if (unlikely(cls >= CHUNK_ALL_CLASSES))
         return NULL;
     if (unlikely(!cache))
         return depot_take_one(cls, slot);
@@ -762,13 +793,13 @@ void chunk_pool_give(struct chunk_cache *cache, void *chunk, unsigned cls)
     uint32_t n = cache->count[cls] + 1;
     store_relaxed(&cache->count[cls], n);
     store_relaxed(&cache->in_use[cls], cache->in_use[cls] - 1);
-    if (unlikely(n > cache_cap[cls]))
+    if (unlikely(n > cap_of(cls)))
         cache_overflow(cache, cls);
 }
 
 void chunk_cache_flush(struct chunk_cache *cache)
 {
-    for (unsigned c = 0; c < CHUNK_CLASSES; c++) {
+    for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
         uint32_t n = cache->count[c];
         if (!n)
             continue;
@@ -805,6 +836,21 @@ struct release {
 
 static void release_flush(struct release *r)
 {
+    /* Only whole pages can go: a range of dense chunks shrinks to the pages
+     * inside it (page-class chunks are whole pages already). What is left
+     * of a page shares it with another chunk, maybe one in use. */
+    unsigned k = 0;
+    for (unsigned j = 0; j < r->n; j++) {
+        uintptr_t lo = ((uintptr_t)r->iov[j].iov_base + 4095) & ~(uintptr_t)4095;
+        uintptr_t hi = ((uintptr_t)r->iov[j].iov_base + r->iov[j].iov_len) & ~(uintptr_t)4095;
+        if (hi <= lo)
+            continue;
+        if (hi - lo != r->iov[j].iov_len)
+            r->usable[j] = hi - lo; /* dense: no guard inside */
+        r->iov[k] = (struct iovec){(void *)lo, hi - lo};
+        r->usable[k++] = r->usable[j];
+    }
+    r->n = k;
     unsigned i = 0;
     while (i < r->n) {
         long err = 0;
@@ -830,14 +876,14 @@ static void release_add(struct release *r, uint32_t s, unsigned cls)
         return;
     e->flags_ &= (uint16_t)~FLAG_RESIDENT;
     char *p = chunk_addr(s, cls);
-    size_t len = USABLE(cls);
+    size_t len = class_usable(cls), guard = class_guard(cls);
     if (r->n) {
         struct iovec *last = &r->iov[r->n - 1];
         char *lb = last->iov_base;
-        if (lb + last->iov_len + CHUNK_GUARD_SIZE == p || p + len + CHUNK_GUARD_SIZE == lb) {
+        if (lb + last->iov_len + guard == p || p + len + guard == lb) {
             if (p < lb)
                 last->iov_base = p;
-            last->iov_len += CHUNK_GUARD_SIZE + len;
+            last->iov_len += guard + len;
             r->usable[r->n - 1] += len;
             return;
         }
@@ -856,7 +902,7 @@ static void cache_decay(struct chunk_cache *cache, uint64_t now)
     r.n = 0;
     r.bytes = 0;
     cache->next_decay_ = now + CHUNK_DECAY_NS;
-    for (unsigned c = 0; c < CHUNK_CLASSES; c++) {
+    for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
         uint32_t n = cache->count[c], idle = cache->low_[c] < n ? cache->low_[c] : n;
         uint32_t keep = n - idle;
         cache->low_[c] = keep;
@@ -905,7 +951,7 @@ static void depot_decay(uint64_t now)
     bool timed = now >= depot.next_decay;
     if (timed)
         store_relaxed(&depot.next_decay, now + CHUNK_DECAY_NS);
-    for (unsigned c = CHUNK_CLASSES; c-- > 0;) {
+    for (unsigned c = CHUNK_ALL_CLASSES; c-- > 0;) {
         for (;;) {
             bool over = depot.resident_bytes > CHUNK_DEPOT_RESIDENT_MAX;
             if (!depot.cold[c].count) {
@@ -955,7 +1001,7 @@ uint64_t chunk_pool_decay_deadline(const struct chunk_cache *cache)
 {
     uint64_t when = UINT64_MAX;
     if (cache)
-        for (unsigned c = 0; c < CHUNK_CLASSES; c++)
+        for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++)
             if (load_relaxed(&cache->count[c])) {
                 when = cache->next_decay_;
                 break;
@@ -991,7 +1037,7 @@ void chunk_cache_unregister(struct chunk_cache *cache)
         if (*p != cache)
             continue;
         *p = cache->next_registered_;
-        for (unsigned c = 0; c < CHUNK_CLASSES; c++)
+        for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++)
             store_relaxed(&depot.in_use[c], depot.in_use[c] + cache->in_use[c]);
         depot.transfers += cache->depot_transfers;
         store_relaxed(&depot.released, depot.released + cache->bytes_released);
@@ -1000,21 +1046,31 @@ void chunk_cache_unregister(struct chunk_cache *cache)
     spin_unlock(&depot.lock);
 }
 
+static inline uint64_t *stats_in_use(struct capri_pool_stats *out, unsigned c)
+{
+    return c < CHUNK_CLASSES ? &out->chunks_in_use[c] : &out->dense_in_use[c - CHUNK_DENSE_FIRST];
+}
+
+static inline uint64_t *stats_free(struct capri_pool_stats *out, unsigned c)
+{
+    return c < CHUNK_CLASSES ? &out->chunks_free[c] : &out->dense_free[c - CHUNK_DENSE_FIRST];
+}
+
 void chunk_pool_stats_collect(struct capri_pool_stats *out)
 {
     memset(out, 0, sizeof *out);
     spin_lock(&depot.lock);
     for (struct chunk_cache *k = depot.caches; k; k = k->next_registered_) {
-        for (unsigned c = 0; c < CHUNK_CLASSES; c++) {
-            out->chunks_in_use[c] += load_relaxed(&k->in_use[c]);
-            out->chunks_free[c] += load_relaxed(&k->count[c]);
+        for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
+            *stats_in_use(out, c) += load_relaxed(&k->in_use[c]);
+            *stats_free(out, c) += load_relaxed(&k->count[c]);
         }
         out->depot_transfers += load_relaxed(&k->depot_transfers);
         out->bytes_released += load_relaxed(&k->bytes_released);
     }
-    for (unsigned c = 0; c < CHUNK_CLASSES; c++) {
-        out->chunks_in_use[c] += depot.in_use[c];
-        out->chunks_free[c] += depot.nfree[c];
+    for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
+        *stats_in_use(out, c) += depot.in_use[c];
+        *stats_free(out, c) += depot.nfree[c];
     }
     out->depot_transfers += depot.transfers;
     out->bytes_released += depot.released;

@@ -6,9 +6,11 @@
  * holds thread-handle generations: a stale handle or a fault address is
  * always safe to look up.
  *
- * Geometry: class c has (4 KiB << c) usable bytes; its stride in the slab
- * is that plus one 4 KiB guard page *below* the usable part. A chunk is
- * named by its lowest usable address.
+ * Geometry: class c < CHUNK_CLASSES has (4 KiB << c) usable bytes; its
+ * stride in the slab is that plus one 4 KiB guard page *below* the usable
+ * part. The dense classes (CHUNK_CLASSES + k, first chunks of dense mode
+ * only) are sub-page sizes, 512 + 64k bytes, packed with no guard: their
+ * stride is their size. A chunk is named by its lowest usable address.
  */
 #ifndef CAPRI_CHUNK_POOL_H
 #define CAPRI_CHUNK_POOL_H
@@ -22,6 +24,20 @@
 #define CHUNK_CLASSES CAPRI_CHUNK_CLASSES
 #define CHUNK_GUARD_SIZE 4096u
 #define CHUNK_SLOT_NONE UINT32_MAX
+
+/* Dense classes: CHUNK_DENSE_FIRST + k has CHUNK_DENSE_MIN + k *
+ * CHUNK_DENSE_STEP bytes (512 to 4032). Stack growth never asks for them:
+ * its classes are the page classes below CHUNK_CLASSES. */
+#define CHUNK_DENSE_CLASSES CAPRI_DENSE_CLASSES
+#define CHUNK_DENSE_FIRST CHUNK_CLASSES
+#define CHUNK_DENSE_MIN 512u
+#define CHUNK_DENSE_STEP 64u
+#define CHUNK_ALL_CLASSES (CHUNK_CLASSES + CHUNK_DENSE_CLASSES)
+/* The canary at the bottom of a chunk without a guard page (dense first
+ * chunks): the stack starts CHUNK_CANARY_ROOM bytes above it, so that even
+ * __morestack's pushes at a failing check stay off it. */
+#define CHUNK_CANARY 0x63617072695f6c6full /* "capri_lo" */
+#define CHUNK_CANARY_ROOM 16u
 
 enum chunk_guard_mode { CHUNK_GUARD_NONE = 0, CHUNK_GUARD_MPROTECT = 1, CHUNK_GUARD_MADVISE = 2 };
 
@@ -47,13 +63,13 @@ struct chunk_slot {
  * All zeroes is an empty cache, ready to use (count, not head, says whether
  * a list is empty: slot 0 is a real chunk). */
 struct chunk_cache {
-    uint32_t head[CHUNK_CLASSES];
-    uint32_t count[CHUNK_CLASSES];
-    uint64_t in_use[CHUNK_CLASSES]; /* taken minus given through this cache */
+    uint32_t head[CHUNK_ALL_CLASSES];
+    uint32_t count[CHUNK_ALL_CLASSES];
+    uint64_t in_use[CHUNK_ALL_CLASSES]; /* taken minus given through this cache */
     uint64_t depot_transfers;
     uint64_t bytes_released;
     struct chunk_cache *next_registered_; /* the pool's list, for statistics */
-    uint32_t low_[CHUNK_CLASSES]; /* the pool's own: fewest free since the last decay */
+    uint32_t low_[CHUNK_ALL_CLASSES]; /* the pool's own: fewest free since the last decay */
     uint64_t next_decay_;          /* the pool's own: when this cache decays next */
 };
 
@@ -80,9 +96,17 @@ struct chunk_cache {
 int chunk_pool_init(enum chunk_guard_mode guard);
 enum chunk_guard_mode chunk_pool_guard_mode(void);
 
-/* The smallest class with at least `bytes` usable; CHUNK_CLASSES if none. */
+/* The smallest page class with at least `bytes` usable; CHUNK_CLASSES if
+ * none. */
 unsigned chunk_class_for(size_t bytes);
+/* The smallest dense class with at least `bytes`, else chunk_class_for. */
+unsigned chunk_dense_class_for(size_t bytes);
+/* Usable bytes of any class; 0 out of range. */
 size_t chunk_class_size(unsigned cls);
+static inline int chunk_class_is_dense(unsigned cls)
+{
+    return cls >= CHUNK_DENSE_FIRST && cls < CHUNK_ALL_CLASSES;
+}
 
 /* Adds a cache to the statistics (once; again is harmless). Unregister
  * flushes it to the depot and keeps its counters in the pool's totals, so
@@ -90,7 +114,7 @@ size_t chunk_class_size(unsigned cls);
 void chunk_cache_register(struct chunk_cache *cache);
 void chunk_cache_unregister(struct chunk_cache *cache);
 
-/* Takes a chunk of class cls: from the cache (cache may be NULL: foreign
+/* Takes a chunk of class cls (any class, dense ones included): from the cache (cache may be NULL: foreign
  * threads use the depot under its lock), refilled from the depot in
  * batches, or carved from a new slab. Returns its lowest usable address
  * and its slot, or NULL when no memory or mapping can be had (ENOMEM). The
@@ -106,7 +130,11 @@ void chunk_pool_give(struct chunk_cache *cache, void *chunk, unsigned cls);
 /* Moves everything in a cache to the depot (a scheduler that stops). */
 void chunk_cache_flush(struct chunk_cache *cache);
 /* Releases memory of chunks that stayed free for a while (MADV_DONTNEED,
- * batched). Called by an idle scheduler; cheap when there is nothing to do. */
+ * batched). Called by an idle scheduler; cheap when there is nothing to do.
+ * madvise works on pages: of a dense chunk only the pages it covers alone,
+ * or together with free neighbours released in the same batch, go back;
+ * a page shared with a chunk in use (or one released in another batch)
+ * stays resident. */
 void chunk_pool_decay(struct chunk_cache *cache, uint64_t now_ns);
 /* When an idle scheduler must wake up for chunk_pool_decay to give memory
  * back (UINT64_MAX: no free chunk is resident in its cache or the depot),
@@ -123,7 +151,8 @@ void *chunk_of_slot(uint32_t slot);
 
 /* Where addr lies, async-signal-safe (arithmetic and loads only):
  * 0: not in the arena; 1: in a chunk's usable part; 2: in a chunk's guard
- * page. For 1 and 2 fills the chunk's slot, usable base and class. */
+ * page (dense chunks have none). For 1 and 2 fills the chunk's slot, usable
+ * base and class. */
 int chunk_pool_locate(const void *addr, uint32_t *slot, void **chunk, unsigned *cls);
 
 void chunk_pool_stats_collect(struct capri_pool_stats *out);

@@ -19,12 +19,13 @@
 #define MIN_STACK_SIZE 4096
 #define MAX_STACK_SIZE (2 * 1024 * 1024)
 #define DEFAULT_MAX_THREADS (16u * 1024 * 1024)
+#define CONFIG_KEYS 5 /* the last enum capri_config_key */
 
 static struct {
     unsigned lock;
     int sealed;
-    long value[5];
-    int set[5];
+    long value[CONFIG_KEYS + 1];
+    int set[CONFIG_KEYS + 1];
 } config;
 
 static int check_value(enum capri_config_key key, long value)
@@ -35,6 +36,7 @@ static int check_value(enum capri_config_key key, long value)
     case CAPRI_CONFIG_STACK_SIZE:
         return value >= MIN_STACK_SIZE && value <= MAX_STACK_SIZE ? 0 : EINVAL;
     case CAPRI_CONFIG_GUARD:
+    case CAPRI_CONFIG_DENSE:
         return value == 0 || value == 1 ? 0 : EINVAL;
     case CAPRI_CONFIG_MAX_THREADS:
         return value >= 1 && value <= (long)UINT32_MAX / 2 ? 0 : EINVAL;
@@ -44,7 +46,7 @@ static int check_value(enum capri_config_key key, long value)
 
 int capri_config(enum capri_config_key key, long value)
 {
-    if ((int)key < 1 || (int)key > 4)
+    if ((int)key < 1 || (int)key > CONFIG_KEYS)
         return EINVAL;
     int err = check_value(key, value);
     if (err)
@@ -107,13 +109,13 @@ static uint32_t cpus_allowed(void)
 
 int config_resolve(struct runtime_config *out)
 {
-    static const char *const env_names[5] = {NULL, "CAPRI_SCHEDULERS", "CAPRI_STACK_SIZE",
-                                             "CAPRI_GUARD", "CAPRI_MAX_THREADS"};
-    long value[5] = {0, 0, DEFAULT_STACK_SIZE, 1, DEFAULT_MAX_THREADS};
+    static const char *const env_names[CONFIG_KEYS + 1] = {
+        NULL, "CAPRI_SCHEDULERS", "CAPRI_STACK_SIZE", "CAPRI_GUARD", "CAPRI_MAX_THREADS", "CAPRI_DENSE"};
+    long value[CONFIG_KEYS + 1] = {0, 0, DEFAULT_STACK_SIZE, 1, DEFAULT_MAX_THREADS, 0};
     int err = 0;
     spin_lock(&config.lock);
     config.sealed = 1;
-    for (int k = 1; k <= 4; k++) {
+    for (int k = 1; k <= CONFIG_KEYS; k++) {
         if (config.set[k]) {
             value[k] = config.value[k];
             continue;
@@ -130,6 +132,7 @@ int config_resolve(struct runtime_config *out)
     out->stack_size = (size_t)value[2];
     out->guard = (int)value[3];
     out->max_threads = (uint32_t)value[4];
+    out->dense = (int)value[5];
     (void)err;
     return 0;
 }

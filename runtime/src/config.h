@@ -8,8 +8,9 @@
 struct runtime_config {
     uint32_t schedulers; /* 0: one per CPU sched_getaffinity allows */
     size_t stack_size;
-    int guard;           /* 1: guard pages; 0: dense mode */
+    int guard;           /* 1: guard pages; 0: none */
     uint32_t max_threads;
+    int dense;           /* 1: dense mode (sub-page first chunks, canaries) */
 };
 
 /* The settings: defaults, then the environment, then capri_config calls.

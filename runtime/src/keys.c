@@ -80,23 +80,16 @@ int capri_setspecific(capri_key_t key, const void *value)
     if (!(gen & 1))
         return EINVAL;
     struct capri_thread *t = thread_current();
-    if (!t->keys) {
-        /* The first value: the inline slots, cleared only now (a spawn
-         * leaves them as the chunk's memory had them). */
-        memset(t->keys_inline, 0, sizeof t->keys_inline);
-        t->keys = t->keys_inline;
-        t->keys_cap = THREAD_KEYS_INLINE;
-    }
     if (key >= t->keys_cap) {
-        unsigned cap = t->keys_cap;
+        unsigned cap = t->keys_cap ? t->keys_cap : THREAD_KEYS_FIRST;
         while (cap <= key)
             cap *= 2;
         struct key_value *grown = calloc(cap, sizeof *grown);
         if (!grown)
             return ENOMEM;
-        memcpy(grown, t->keys, t->keys_cap * sizeof *grown);
-        if (t->keys != t->keys_inline)
-            free(t->keys);
+        if (t->keys)
+            memcpy(grown, t->keys, t->keys_cap * sizeof *grown);
+        free(t->keys);
         t->keys = grown;
         t->keys_cap = cap;
     }
@@ -130,8 +123,7 @@ void keys_run_destructors(struct capri_thread *t)
 
 void keys_release(struct capri_thread *t)
 {
-    if (t->keys != t->keys_inline)
-        free(t->keys);
+    free(t->keys);
     t->keys = NULL;
     t->keys_cap = 0;
 }

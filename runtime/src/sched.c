@@ -395,6 +395,11 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
 {
     if (unlikely(to->canary != THREAD_CANARY))
         capri_fatal_thread("thread struct overwritten: a stack overflow from the chunk below jumped its guard page, or a stray write", to);
+    /* Dense mode: no guard page under a dense first chunk, so the thread
+     * that overflowed it is caught here, when it leaves the CPU, before any
+     * other thread on this scheduler runs on the memory it damaged. */
+    if (unlikely(from->flags & THREAD_DENSE) && unlikely(!thread_dense_canary_intact(from)))
+        thread_dense_overflow(from);
     s->current = to;
     /* to->sched is already s: every way into s's queues sets it. */
     bool no_matching_call = to->run_state == THREAD_NEW || from->run_state == THREAD_DEAD;

@@ -15,10 +15,12 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "atomic.h"
 #include "chunk_pool.h"
+#include "grow.h"
 #include "thread.h"
 #include "timer.h"
 
@@ -33,6 +35,10 @@ enum post_action {
 
 enum sched_idle_state { SCHED_AWAKE = 0, SCHED_SLEEPING = 1 };
 
+/* What the fields before grow_hot leave of GROW_SCHED_HOT bytes (checked
+ * below; the scheduler context and the chunk cache come after grow_hot). */
+#define SCHED_GROW_HOT_PAD 728
+
 struct capri_sched {
     /* Owner-only, hot. */
     struct capri_thread *current;
@@ -46,13 +52,15 @@ struct capri_sched {
     uint32_t current_woken; /* the running thread was made ready before it blocked */
     struct capri_thread *runnext_seen; /* a victim's runnext seen by our last look */
     struct timer_heap timers;
-    struct chunk_cache chunks;
-    struct capri_thread ctx; /* the scheduler's own context (idle loop) */
     void *ctx_stack;
     size_t ctx_stack_size;
     uintptr_t *limit_word;   /* &%fs:0x70 of this kernel thread */
     pthread_t kthread;
     long tid;
+    /* Keeps grow_hot where __morestack's hot case (arch/x86_64.S) reads it,
+     * GROW_SCHED_HOT bytes in (the static assertion below says when the
+     * fields above change size). */
+    char grow_hot_pad_[SCHED_GROW_HOT_PAD];
     /* grow.c: 1 when __morestack's hot case may run on this kernel thread
      * (the reserve is taken, no tools, no chunk waits in the deferred
      * slot); one 64-bit word with in_handler for arch/x86_64.S. */
@@ -64,6 +72,8 @@ struct capri_sched {
     uint32_t launched;       /* its kernel thread was created (under start_lock) */
     uint32_t grow_reserve_busy; /* grow.c: the reserve chunk is in use (a handler grew) */
     void *grow_reserve;         /* grow.c: the chunk signal handlers grow onto, or NULL */
+    struct chunk_cache chunks;
+    struct capri_thread ctx; /* the scheduler's own context (idle loop) */
 
     /* Shared with thieves. */
     _Alignas(CACHE_LINE) unsigned steal_lock;
@@ -83,6 +93,9 @@ struct capri_sched {
     uint32_t idle_epoch; /* the futex word idle schedulers sleep on */
 };
 
+_Static_assert(offsetof(struct capri_sched, grow_hot) == GROW_SCHED_HOT,
+               "set SCHED_GROW_HOT_PAD to GROW_SCHED_HOT less the fields before it");
+
 struct runtime {
     struct capri_sched *scheds;
     uint32_t nscheds;
@@ -96,6 +109,7 @@ struct runtime {
     size_t stack_size;
     unsigned stack_cls;     /* the chunk class of stack_size */
     int guard;
+    int dense;              /* dense mode: sub-page first chunks with canaries */
     unsigned start_lock;
 };
 

@@ -5,7 +5,9 @@
  */
 #include "thread.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
@@ -41,11 +43,10 @@ struct capri_thread *thread_current(void)
     return s ? s->current : tls_foreign;
 }
 
-/* Fields every thread struct needs, whatever it is. The inline key slots
- * at the end are left alone: they are cleared when first used. */
+/* Fields every thread struct needs, whatever it is. */
 static void thread_struct_init(struct capri_thread *t, uint32_t flags)
 {
-    memset(t, 0, offsetof(struct capri_thread, keys_inline));
+    memset(t, 0, sizeof *t);
     t->canary = THREAD_CANARY;
     t->flags = flags;
     t->heap_index = -1;
@@ -96,6 +97,64 @@ static struct capri_thread *struct_place(void *chunk, size_t size, uint32_t slot
 {
     uintptr_t top = (uintptr_t)chunk + size - (uintptr_t)(slot & 3) * CACHE_LINE;
     return (struct capri_thread *)((top - sizeof(struct capri_thread)) & ~(uintptr_t)(CACHE_LINE - 1));
+}
+
+/* A dense chunk's struct: at the very top, no stagger. Dense strides are
+ * not powers of two (multiples of 64 bytes), so the structs of neighbouring
+ * chunks fall into different cache sets anyway, and a stagger would cost
+ * every thread up to three cache lines of memory. */
+static struct capri_thread *struct_place_dense(void *chunk, size_t size)
+{
+    return (struct capri_thread *)((char *)chunk + size - sizeof(struct capri_thread));
+}
+
+/* Dense first chunks: what a thread needs besides its entry region.
+ * DENSE_ENTRY_FRAMES is libcapri's own frames around the entry function
+ * (the context capri_arch_prepare lays out, thread_start, and thread_exit's
+ * calls after it returns: 176 bytes measured for SPAWN_ENTRY_FRAMES in the
+ * plain build). DENSE_CHECK_ROOM is room for the callee of a checkpoint at
+ * the entry region's deepest point: the region stops at checkpoints, and a
+ * thread that blocks in a libcapri call (their marks are 1024 bytes) would
+ * otherwise fail that check and block on a second, page-class chunk.
+ * DENSE_MIN_BYTES is the smallest chunk a thread starts on at all. */
+#ifdef CAPRI_SWITCH_HOOKS
+#define DENSE_ENTRY_FRAMES SPAWN_ENTRY_FRAMES /* the sanitizers' hooks: see bounds.h */
+#else
+#define DENSE_ENTRY_FRAMES 256u
+#endif
+#define DENSE_CHECK_ROOM 1024u
+#define DENSE_MIN_BYTES (sizeof(struct capri_thread) + CHUNK_CANARY_ROOM + DENSE_ENTRY_FRAMES + LIMIT_ABOVE_LO)
+
+static size_t dense_spawn_bytes(uint32_t region)
+{
+    return (size_t)region + DENSE_CHECK_ROOM + DENSE_MIN_BYTES;
+}
+
+/* The class of a new thread's first chunk; CHUNK_CLASSES when the caller's
+ * size is out of range. */
+static unsigned spawn_class(void *(*fn)(void *), const capri_attr_t *attr)
+{
+    if (attr && attr->stack_size) {
+        /* The caller's size wins (in dense mode, from the dense floor up). */
+        if (!capri_rt.dense)
+            return chunk_class_for(attr->stack_size);
+        size_t bytes = attr->stack_size < DENSE_MIN_BYTES ? DENSE_MIN_BYTES : attr->stack_size;
+        return chunk_dense_class_for(bytes);
+    }
+    /* The entry function's region (from the records) and what libcapri
+     * keeps on the chunk; the configured default when no record knows the
+     * function (no metadata, or a COMDAT function with no address). */
+    uint32_t region = bounds_entry_region((const void *)fn);
+    unsigned cls;
+    if (!region)
+        cls = capri_rt.stack_cls;
+    else if (capri_rt.dense)
+        cls = chunk_dense_class_for(dense_spawn_bytes(region));
+    else
+        cls = chunk_class_for(bounds_spawn_bytes(region));
+    if (cls == CHUNK_CLASSES)
+        cls = CHUNK_CLASSES - 1; /* the guard page reports what does not fit */
+    return cls;
 }
 
 static int adopt_main(struct capri_sched *s0)
@@ -157,6 +216,7 @@ static int runtime_init(void)
     capri_rt.stack_cls = chunk_class_for(cfg.stack_size);
     capri_rt.max_threads = cfg.max_threads;
     capri_rt.guard = cfg.guard;
+    capri_rt.dense = cfg.dense;
     modules_load();
     err = signal_runtime_init();
     if (err)
@@ -226,20 +286,9 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
         return err;
     if (!out || !fn)
         return EINVAL;
-    unsigned cls;
-    if (attr && attr->stack_size) {
-        cls = chunk_class_for(attr->stack_size); /* the caller's size wins */
-        if (cls >= CHUNK_CLASSES)
-            return EINVAL;
-    } else {
-        /* The entry function's region (from the records) and what libcapri
-         * keeps on the chunk; the configured default when no record knows
-         * the function (no metadata, or a COMDAT function with no address). */
-        uint32_t region = bounds_entry_region((const void *)fn);
-        cls = region ? chunk_class_for(bounds_spawn_bytes(region)) : capri_rt.stack_cls;
-        if (cls >= CHUNK_CLASSES)
-            cls = CHUNK_CLASSES - 1; /* the guard page reports what does not fit */
-    }
+    unsigned cls = spawn_class(fn, attr);
+    if (cls == CHUNK_CLASSES || cls >= CHUNK_ALL_CLASSES)
+        return EINVAL;
     if (fetch_add_acq_rel(&capri_rt.live_threads, 1u) >= capri_rt.max_threads) {
         fetch_sub_acq_rel(&capri_rt.live_threads, 1u);
         return EAGAIN;
@@ -252,14 +301,21 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
         return ENOMEM;
     }
     size_t size = chunk_class_size(cls);
-    struct capri_thread *t = struct_place(chunk, size, slot);
-    thread_struct_init(t, attr && attr->migratable ? THREAD_MIGRATABLE : 0);
+    bool dense = chunk_class_is_dense(cls);
+    struct capri_thread *t = dense ? struct_place_dense(chunk, size) : struct_place(chunk, size, slot);
+    thread_struct_init(t, (attr && attr->migratable ? THREAD_MIGRATABLE : 0) | (dense ? THREAD_DENSE : 0));
     t->fn = fn;
     t->arg = arg;
     t->chunk = chunk;
     t->chunk_cls = cls;
     t->run_state = THREAD_NEW;
     t->stack_lo = (uintptr_t)chunk;
+    if (dense) {
+        /* No guard below: the canary is what an overflow hits first, and
+         * the stack starts above it (sched.c checks it at every switch). */
+        thread_dense_canary_set(chunk);
+        t->stack_lo += CHUNK_CANARY_ROOM;
+    }
     t->stack_hi = (uintptr_t)t;
     t->limit = limit_for_stack(t->stack_lo);
     if (attr && attr->detached)
@@ -276,6 +332,68 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
         sched_start_all();
     sched_submit_new(t);
     return 0;
+}
+
+/* ---- dense mode's overflow report --------------------------------------- */
+
+static char *append_name(char *p, char *end, const struct capri_thread *t)
+{
+    for (size_t i = 0; i < THREAD_NAME_MAX && t->name[i] && p < end; i++) {
+        char c = t->name[i];
+        *p++ = c >= 0x20 && c < 0x7f && c != '"' ? c : '?';
+    }
+    return p;
+}
+
+/* Where an address is: "sym+0xoff (file+0xoff)" as the guard-page report
+ * writes it; `addr2line -e file 0xoff` finds static functions. */
+static char *append_place(char *p, char *end, const void *addr)
+{
+    Dl_info info;
+    if (!dladdr(addr, &info) || !info.dli_fname)
+        return log_append_hex(log_append(p, end, "?? at "), end, (uintptr_t)addr);
+    if (info.dli_sname) {
+        p = log_append(p, end, info.dli_sname);
+        p = log_append_hex(log_append(p, end, "+"), end, (uintptr_t)addr - (uintptr_t)info.dli_saddr);
+    } else {
+        p = log_append(p, end, "??");
+    }
+    p = log_append(log_append(p, end, " ("), end, info.dli_fname);
+    p = log_append_hex(log_append(p, end, "+"), end, (uintptr_t)addr - (uintptr_t)info.dli_fbase);
+    return log_append(p, end, ")");
+}
+
+/* Runs on a fresh chunk through __morestack, whose CFI links it back to the
+ * overflowed thread's frames: the backtrace shows where that thread was
+ * when it switched out, without writing further below its chunk. */
+static void dense_overflow_trace(void *arg)
+{
+    struct capri_thread *t = arg;
+    char buf[512], *end = buf + sizeof buf - 1;
+    char *p = append_place(log_append(buf, end, "  entry "), end, (const void *)t->fn);
+    p = log_append(p, end, "; switched out in:\n");
+    sys_write(2, buf, (size_t)(p - buf));
+    void *frames[48];
+    int n = backtrace(frames, 48);
+    /* frames[0..1]: this function and __morestack. */
+    if (n > 2)
+        backtrace_symbols_fd(frames + 2, n - 2, 2);
+    abort();
+}
+
+_Noreturn void thread_dense_overflow(struct capri_thread *t)
+{
+    /* The first line goes out before anything that needs stack. */
+    char buf[256], *end = buf + sizeof buf - 1;
+    char *p = log_append(buf, end, "capri: stack overflow in thread ");
+    p = log_append_u64(p, end, t->handle);
+    p = append_name(log_append(p, end, " \""), end, t);
+    p = log_append(p, end, "\": the canary at the bottom of its first chunk (");
+    p = log_append_hex(p, end, (uintptr_t)t->chunk);
+    p = log_append(p, end, ") was overwritten (dense mode: no guard page)\n");
+    sys_write(2, buf, (size_t)(p - buf));
+    __morestack(dense_overflow_trace, t, 32 * 1024);
+    abort();
 }
 
 /* ---- exit, join, detach ------------------------------------------------- */

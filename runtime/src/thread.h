@@ -15,12 +15,13 @@
 
 #include "atomic.h"
 #include "capri.h"
+#include "chunk_pool.h"
 
 struct capri_sched;
 
 #define THREAD_CANARY 0x6361707269746864ull /* "capri thd" */
 #define THREAD_NAME_MAX 16
-#define THREAD_KEYS_INLINE 8
+#define THREAD_KEYS_FIRST 8 /* key slots of a thread's first key allocation */
 
 /* Scheduling states (thread->run_state, written by the owner scheduler). */
 enum thread_run_state {
@@ -39,6 +40,7 @@ enum {
     THREAD_FOREIGN = 1u << 3,   /* a kernel thread libcapri does not run (waits on a futex) */
     THREAD_CANCEL_DISABLED = 1u << 4,
     THREAD_CANCELLING = 1u << 5, /* cancellation is being acted on */
+    THREAD_DENSE = 1u << 6,      /* its first chunk is dense: no guard, CHUNK_CANARY at its bottom */
 };
 
 /*
@@ -120,12 +122,34 @@ struct capri_thread {
     uintptr_t join;                   /* see JOIN_* */
     struct capri_thread *inbox_next;  /* scheduler inbox link */
 
-    /* Key values (keys.c): none until the first capri_setspecific, so a
-     * spawn clears nothing past this point. */
-    struct key_value *keys;           /* NULL, keys_inline, or an allocation */
+    /* Key values (keys.c): none until the first capri_setspecific, which
+     * allocates them: most threads never use keys, and in dense mode every
+     * byte of the struct is a byte of every thread's memory. */
+    struct key_value *keys;           /* NULL or an allocation */
     unsigned keys_cap;
-    struct key_value keys_inline[THREAD_KEYS_INLINE];
 };
+
+/* Dense first chunks (THREAD_DENSE): CHUNK_CANARY_ROOM bytes at the
+ * chunk's bottom hold two canary words, mixed with the chunk's address so
+ * that a copy of another chunk's bottom does not pass. */
+static inline uint64_t thread_dense_canary_value(const void *chunk)
+{
+    return CHUNK_CANARY ^ (uint64_t)(uintptr_t)chunk;
+}
+static inline void thread_dense_canary_set(void *chunk)
+{
+    uint64_t *w = chunk;
+    w[0] = w[1] = thread_dense_canary_value(chunk);
+}
+static inline bool thread_dense_canary_intact(const struct capri_thread *t)
+{
+    const uint64_t *w = t->chunk;
+    uint64_t v = thread_dense_canary_value(w);
+    return ((w[0] ^ v) | (w[1] ^ v)) == 0;
+}
+/* Reports an overwritten dense canary of t, the running thread, and aborts
+ * (at a switch away from t). */
+_Noreturn void thread_dense_overflow(struct capri_thread *t);
 
 /* The thread running on this kernel thread: a capri thread, a scheduler
  * context, or the foreign-thread stand-in (THREAD_FOREIGN) of a kernel

@@ -1,7 +1,7 @@
 // Fault injection: CAPRI_FAULT_SHRINK_BOUNDS=1 sets every bounds-table slot
 // to 0 at start-up, so a table check passes while the stack pointer is above
 // the limit at all, whatever the call needs. A capri thread on a 4 KiB first
-// chunk calls a recursion whose frames (3600 bytes) do not fit: normally the
+// chunk calls a recursion whose frames (3900 bytes) do not fit: normally the
 // checkpoint on the first call (a table slot: the region is above the slack)
 // grows the stack and the recursion completes; with the switch the frame
 // lands in the chunk's guard page and the program dies with capri's
@@ -23,7 +23,7 @@
 
 __attribute__((noinline)) long recurse(long n)
 {
-    volatile char frame[3600];
+    volatile char frame[3900];
     frame[0] = (char)n; /* the lowest byte first */
     frame[sizeof frame - 1] = (char)n;
     if (n == 0)

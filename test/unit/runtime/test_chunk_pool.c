@@ -324,7 +324,7 @@ static void test_classes(void)
         CHECK_EQ(chunk_class_for(chunk_class_size(c) - 1), c == 0 ? 0 : c);
         CHECK_EQ(chunk_class_for(chunk_class_size(c) + 1), c + 1);
     }
-    CHECK_EQ(chunk_class_size(CHUNK_CLASSES), 0);
+    CHECK_EQ(chunk_class_size(CHUNK_ALL_CLASSES), 0);
 }
 
 static struct chunk_cache cache_a;
@@ -381,7 +381,7 @@ static void test_round_trip(void)
         x[chunk_class_size(c) - 1] = 1;
         chunk_pool_give(&cache_a, x, c);
     }
-    CHECK(chunk_pool_take(&cache_a, CHUNK_CLASSES, &slot) == NULL);
+    CHECK(chunk_pool_take(&cache_a, CHUNK_ALL_CLASSES, &slot) == NULL);
 }
 
 static void test_locate(void)
