@@ -180,6 +180,27 @@ void addRegistration(Module &M, GlobalVariable *Record) {
   appendToGlobalDtors(M, Make("capri.module_dtor", "__capri_unregister_module"), 1);
 }
 
+/// The sanitizers that will instrument the module's code: they run after
+/// the plugin (at the same extension point, registered later), so the frame
+/// estimates only model what they add, and the runtime insists on the
+/// backend's sizes for such a module.
+uint32_t sanitizersOf(const Module &M) {
+  uint32_t Bits = 0;
+  for (const Function &F : M) {
+    if (F.isDeclaration())
+      continue;
+    if (F.hasFnAttribute(Attribute::SanitizeAddress))
+      Bits |= CAPRI_MD_MODULE_SANITIZE_ADDRESS;
+    if (F.hasFnAttribute(Attribute::SanitizeHWAddress))
+      Bits |= CAPRI_MD_MODULE_SANITIZE_HWADDRESS;
+    if (F.hasFnAttribute(Attribute::SanitizeThread))
+      Bits |= CAPRI_MD_MODULE_SANITIZE_THREAD;
+    if (F.hasFnAttribute(Attribute::SanitizeMemory))
+      Bits |= CAPRI_MD_MODULE_SANITIZE_MEMORY;
+  }
+  return Bits;
+}
+
 } // namespace
 
 PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &MAM) {
@@ -348,6 +369,7 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   uint32_t ModuleFlags = 0;
   if (WholeProgram) ModuleFlags |= CAPRI_MD_MODULE_LTO;
   if (!G.HasTypeIds) ModuleFlags |= CAPRI_MD_MODULE_TYPES_COARSE;
+  ModuleFlags |= sanitizersOf(M);
   ByteWriter Header;
   Header.u32(CAPRI_MD_MAGIC);
   Header.u16(CAPRI_MD_VERSION_MAJOR);

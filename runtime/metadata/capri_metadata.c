@@ -581,6 +581,36 @@ uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i)
     return load64(m->record + m->addresses_offset + (size_t)i * 8);
 }
 
+uint32_t capri_md_sanitizers(const struct capri_md_module *m)
+{
+    uint32_t bits = m->flags & CAPRI_MD_MODULE_SANITIZERS;
+    if (bits)
+        return bits;
+    /* A record from before the header bits: its functions say. */
+    for (uint32_t i = 0; i < m->function_count; i++) {
+        struct capri_md_function_entry f;
+        capri_md_function(m, i, &f);
+        if (f.flags & CAPRI_MD_FN_SANITIZED)
+            return CAPRI_MD_SANITIZE_UNNAMED;
+    }
+    return 0;
+}
+
+const char *capri_md_sanitizer_name(uint32_t sanitizers)
+{
+    if (sanitizers & CAPRI_MD_MODULE_SANITIZE_ADDRESS)
+        return "AddressSanitizer";
+    if (sanitizers & CAPRI_MD_MODULE_SANITIZE_HWADDRESS)
+        return "HWAddressSanitizer";
+    if (sanitizers & CAPRI_MD_MODULE_SANITIZE_THREAD)
+        return "ThreadSanitizer";
+    if (sanitizers & CAPRI_MD_MODULE_SANITIZE_MEMORY)
+        return "MemorySanitizer";
+    if (sanitizers & CAPRI_MD_SANITIZE_UNNAMED)
+        return "a sanitizer";
+    return "";
+}
+
 /* ---- .stack_sizes -------------------------------------------------------------- */
 
 #define CAPRI_MD_EM_X86_64 62

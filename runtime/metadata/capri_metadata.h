@@ -31,6 +31,18 @@ extern "C" {
 /* Header flags. */
 #define CAPRI_MD_MODULE_LTO (1u << 0)          /* whole program placed at an LTO link */
 #define CAPRI_MD_MODULE_TYPES_COARSE (1u << 1) /* no KCFI: type ids are IR-type hashes */
+/* Sanitizers that instrument the module after the plugin ran (any of its
+ * functions has the attribute): the plugin's frame estimates cannot see
+ * what they add, so the module needs the backend's sizes (docs/runtime.md).
+ * Written since the 1.2 plugin that added them; older records leave them
+ * zero (their functions still carry CAPRI_MD_FN_SANITIZED). */
+#define CAPRI_MD_MODULE_SANITIZE_ADDRESS (1u << 2)   /* AddressSanitizer */
+#define CAPRI_MD_MODULE_SANITIZE_HWADDRESS (1u << 3) /* HWAddressSanitizer */
+#define CAPRI_MD_MODULE_SANITIZE_THREAD (1u << 4)    /* ThreadSanitizer */
+#define CAPRI_MD_MODULE_SANITIZE_MEMORY (1u << 5)    /* MemorySanitizer */
+#define CAPRI_MD_MODULE_SANITIZERS                                                            \
+    (CAPRI_MD_MODULE_SANITIZE_ADDRESS | CAPRI_MD_MODULE_SANITIZE_HWADDRESS |                   \
+     CAPRI_MD_MODULE_SANITIZE_THREAD | CAPRI_MD_MODULE_SANITIZE_MEMORY)
 
 /* Section tags. Readers skip tags they do not know (minor-version growth). */
 #define CAPRI_MD_TAG_STRINGS 1u
@@ -282,6 +294,21 @@ uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i);
 
 /* A short name for a status ("truncated", "corrupt", ...). */
 const char *capri_md_status_name(enum capri_md_status status);
+
+/*
+ * The sanitizers that instrument the module: the header's
+ * CAPRI_MD_MODULE_SANITIZE_* bits, or, for a record written before those
+ * bits (none set, but a function flagged CAPRI_MD_FN_SANITIZED),
+ * CAPRI_MD_SANITIZE_UNNAMED. 0 when nothing is sanitized. Reads every
+ * function entry when no bit is set: call it where the answer matters.
+ */
+#define CAPRI_MD_SANITIZE_UNNAMED (1u << 31) /* never in a header */
+uint32_t capri_md_sanitizers(const struct capri_md_module *m);
+
+/* "AddressSanitizer", "HWAddressSanitizer", "ThreadSanitizer",
+ * "MemorySanitizer", or "a sanitizer" (CAPRI_MD_SANITIZE_UNNAMED): the
+ * name of the lowest bit set in `sanitizers`; "" when none is. */
+const char *capri_md_sanitizer_name(uint32_t sanitizers);
 
 /* ---- The backend's frame sizes (.stack_sizes) ------------------------------ */
 

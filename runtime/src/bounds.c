@@ -66,6 +66,7 @@ struct file_info {
     uint32_t build_id_len;
     bool has_meta;
     uint64_t meta_addr, meta_size;
+    bool split_stack_note; /* .note.GNU-split-stack: gold keeps it in shared objects */
     /* .stack_sizes, mapped from the file (not loaded: the loader leaves
      * it out), or NULL. */
     const uint8_t *stack_sizes;
@@ -216,6 +217,8 @@ static int file_read(const char *path, struct file_info *fi, const char **why)
                 have_id = find_build_id(notes, size, (size_t)align, fi->build_id,
                                         &fi->build_id_len);
             free(notes);
+        } else if (strcmp(sname, ".note.GNU-split-stack") == 0) {
+            fi->split_stack_note = true;
         } else if (strcmp(sname, CAPRI_MD_SECTION) == 0 && type != SHT_NOBITS_) {
             fi->has_meta = true;
             fi->meta_addr = addr;
@@ -311,6 +314,7 @@ struct object {
     uint8_t build_id[BUILD_ID_MAX];
     uint32_t build_id_len;
     bool verified; /* its file is the one loaded: backend frames known */
+    const char *unverified; /* else why not (a static string), for refusals */
 };
 
 /* The entry-region table capri_spawn searches: replaced whole by each
@@ -542,6 +546,195 @@ static void object_from_phdr(struct object *o, const struct dl_phdr_info *info)
     }
 }
 
+/* ---- gcc split-stack code ------------------------------------------------------- */
+
+/*
+ * gcc's -fsplit-stack prologues compare the stack pointer with %fs:0x70,
+ * the word capri's checks use, and call __morestack with gcc's convention
+ * (frame size in r10, argument size in r11, a return to the caller's caller
+ * with the `ret` after the call): capri's __morestack takes a thunk, a block
+ * and a size, and libgcc's own (linked into shared objects) rewrites the
+ * word under capri's threads. Either way stacks are corrupted at the first
+ * split, so an object with such code stops the program before main.
+ *
+ * What survives linking (docs/stack-growth-design.md, "As built: gcc
+ * split-stack code"): the objects' .note.GNU-split-stack is dropped from
+ * executables by ld.bfd, gold and lld, and from shared objects by ld.bfd
+ * and lld (gold keeps it); a shared object linked from split-stack objects
+ * carries libgcc's split-stack runtime, whose __splitstack_* functions are
+ * exported; and only split-stack code imports __morestack_non_split or
+ * __morestack_allocate_stack_space. A strong import of __morestack alone
+ * proves nothing: code that calls capri's own __morestack by hand (its
+ * tests) has one too.
+ */
+static const char *object_path(const char *name, char *buf, size_t len)
+{
+    if (name[0])
+        return name;
+    long n = sys_call6(SYS_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)buf,
+                       (long)(len - 1), 0, 0);
+    if (n <= 0)
+        return "the executable";
+    buf[n] = 0;
+    return buf;
+}
+
+_Noreturn static void refuse_split_stack(const char *name, const char *evidence)
+{
+    char path[256], msg[512];
+    char *p = msg, *e = msg + sizeof msg - 1;
+    p = log_append(p, e, object_path(name, path, sizeof path));
+    p = log_append(p, e, " contains gcc split-stack code (");
+    p = log_append(p, e, evidence);
+    p = log_append(p, e, "): it checks the stack limit word capri's checks use and grows "
+                         "stacks with another __morestack, which corrupts capri's stacks; "
+                         "rebuild it without -fsplit-stack");
+    *p = 0;
+    capri_fatal(msg);
+}
+
+/* [p, p+len) if it lies in one of the object's segments, else NULL. */
+static const uint8_t *mapped(const struct object *o, uintptr_t p, uint64_t len)
+{
+    if (len > UINTPTR_MAX - p || !object_contains(o, p, p + (uintptr_t)len, false))
+        return NULL;
+    return (const uint8_t *)p;
+}
+
+/* An address from the dynamic section: glibc relocates the entries in
+ * place unless the section is read-only (the vDSO's), so one below the
+ * bias is still a link-time address. */
+static const uint8_t *dyn_ptr(const struct object *o, uint64_t v, uint64_t len)
+{
+    uintptr_t p = (uintptr_t)v;
+    if (o->bias && p < o->bias)
+        p += o->bias;
+    return mapped(o, p, len);
+}
+
+struct dynsyms {
+    const struct object *o;
+    const uint8_t *symtab, *strtab;
+    uint64_t strsz;
+};
+
+/* Symbol i, or false when it is not mapped. */
+static bool dynsym_at(const struct dynsyms *d, uint64_t i, ElfW(Sym) *out)
+{
+    if (i > (UINTPTR_MAX - (uintptr_t)d->symtab) / sizeof *out)
+        return false;
+    const uint8_t *p = mapped(d->o, (uintptr_t)d->symtab + i * sizeof *out, sizeof *out);
+    if (!p)
+        return false;
+    memcpy(out, p, sizeof *out);
+    return true;
+}
+
+static bool dynsym_named(const struct dynsyms *d, const ElfW(Sym) *sym, const char *name)
+{
+    size_t n = strlen(name);
+    return sym->st_name < d->strsz && d->strsz - sym->st_name > n &&
+           memcmp(d->strtab + sym->st_name, name, n + 1) == 0;
+}
+
+/* Is `name` defined among the symbols a DT_GNU_HASH table hashes? */
+static bool gnu_hash_defines(const struct dynsyms *d, const uint8_t *hdr, const char *name)
+{
+    uint32_t h = 5381;
+    for (const char *c = name; *c; c++)
+        h = h * 33 + (uint8_t)*c;
+    uint32_t nbuckets = rd32(hdr), symoffset = rd32(hdr + 4), bloom_words = rd32(hdr + 8);
+    if (nbuckets == 0)
+        return false;
+    uintptr_t buckets = (uintptr_t)hdr + 16 + (uintptr_t)bloom_words * sizeof(ElfW(Addr));
+    const uint8_t *bucket = mapped(d->o, buckets + (uintptr_t)(h % nbuckets) * 4, 4);
+    if (!bucket)
+        return false;
+    uint32_t i = rd32(bucket);
+    if (i == 0 || i < symoffset)
+        return false;
+    uintptr_t chains = buckets + (uintptr_t)nbuckets * 4;
+    for (;; i++) {
+        /* The chain ends at an entry with its low bit set. */
+        const uint8_t *c = mapped(d->o, chains + (uintptr_t)(i - symoffset) * 4, 4);
+        if (!c)
+            return false;
+        uint32_t ch = rd32(c);
+        ElfW(Sym) sym;
+        if ((ch | 1) == (h | 1) && dynsym_at(d, i, &sym) && sym.st_shndx != SHN_UNDEF &&
+            dynsym_named(d, &sym, name))
+            return true;
+        if ((ch & 1) || i == UINT32_MAX)
+            return false;
+    }
+}
+
+/* What in the object's dynamic symbols shows split-stack code, or NULL. */
+static const char *split_stack_symbols(const struct object *o, const struct dl_phdr_info *info)
+{
+    static const char *const imports[][2] = {
+        { "__morestack_non_split", "it imports __morestack_non_split" },
+        { "__morestack_allocate_stack_space", "it imports __morestack_allocate_stack_space" },
+    };
+    static const char runtime_symbol[] = "__splitstack_find";
+    const uint8_t *dyn = NULL;
+    uint64_t dyn_size = 0;
+    for (unsigned i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
+            dyn_size = info->dlpi_phdr[i].p_memsz;
+            dyn = mapped(o, info->dlpi_addr + info->dlpi_phdr[i].p_vaddr, dyn_size);
+        }
+    if (!dyn)
+        return NULL; /* linked statically: no dynamic symbols */
+    struct dynsyms d = { o, NULL, NULL, 0 };
+    uint64_t symtab = 0, strtab = 0, gnu_hash = 0, sysv_hash = 0;
+    for (uint64_t off = 0; off + sizeof(ElfW(Dyn)) <= dyn_size; off += sizeof(ElfW(Dyn))) {
+        ElfW(Dyn) e;
+        memcpy(&e, dyn + off, sizeof e);
+        if (e.d_tag == DT_NULL)
+            break;
+        if (e.d_tag == DT_SYMTAB)
+            symtab = e.d_un.d_ptr;
+        else if (e.d_tag == DT_STRTAB)
+            strtab = e.d_un.d_ptr;
+        else if (e.d_tag == DT_STRSZ)
+            d.strsz = e.d_un.d_val;
+        else if (e.d_tag == DT_GNU_HASH)
+            gnu_hash = e.d_un.d_ptr;
+        else if (e.d_tag == DT_HASH)
+            sysv_hash = e.d_un.d_ptr;
+    }
+    d.symtab = dyn_ptr(o, symtab, sizeof(ElfW(Sym)));
+    d.strtab = dyn_ptr(o, strtab, d.strsz);
+    if (!d.symtab || !d.strtab || d.strsz == 0)
+        return NULL;
+    /* Undefined symbols come before the first one a GNU hash table hashes
+     * (linkers put the unhashed ones first); DT_HASH counts them all. */
+    const uint8_t *gnu = gnu_hash ? dyn_ptr(o, gnu_hash, 16) : NULL;
+    const uint8_t *sysv = !gnu && sysv_hash ? dyn_ptr(o, sysv_hash, 8) : NULL;
+    uint64_t count = gnu ? rd32(gnu + 4) : sysv ? rd32(sysv + 4) : 0;
+    bool runtime = false;
+    for (uint64_t i = 1; i < count; i++) {
+        ElfW(Sym) sym;
+        if (!dynsym_at(&d, i, &sym))
+            break;
+        /* Every name looked for starts with "__". */
+        if (sym.st_name >= d.strsz || d.strsz - sym.st_name < 3 ||
+            d.strtab[sym.st_name] != '_' || d.strtab[sym.st_name + 1] != '_')
+            continue;
+        if (sym.st_shndx == SHN_UNDEF) {
+            for (size_t k = 0; k < sizeof imports / sizeof imports[0]; k++)
+                if (dynsym_named(&d, &sym, imports[k][0]))
+                    return imports[k][1];
+        } else if (dynsym_named(&d, &sym, runtime_symbol)) {
+            runtime = true;
+        }
+    }
+    if (gnu && gnu_hash_defines(&d, gnu, runtime_symbol))
+        runtime = true;
+    return runtime ? "it exports __splitstack_find, from libgcc's split-stack runtime" : NULL;
+}
+
 /* dl_iterate_phdr: the objects that hold records without an object yet. */
 struct scan {
     bool oom;
@@ -554,6 +747,9 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
     struct scan *sc = arg;
     struct object o;
     object_from_phdr(&o, info);
+    const char *split = split_stack_symbols(&o, info);
+    if (split)
+        refuse_split_stack(info->dlpi_name ? info->dlpi_name : "", split);
     long idx = -1;
     for (size_t i = 0; i < B.record_count; i++) {
         struct record *r = &B.records[i];
@@ -746,18 +942,23 @@ static int object_load(size_t oi)
     if (o->build_id_len == 0) {
         warn_object(o, "has no build-id, so the file on disk cannot be checked against the "
                        "one loaded", KEEP);
+        o->unverified = "it has no build-id to check its file against";
         return 0;
     }
     if (file_read(path, &fi, &why)) {
         warn_object(o, why, KEEP);
+        o->unverified = why;
         return 0;
     }
     if (fi.build_id_len != o->build_id_len ||
         memcmp(fi.build_id, o->build_id, o->build_id_len) != 0) {
         warn_object(o, "the file on disk is not the one loaded (build-ids differ)", KEEP);
+        o->unverified = "the file on disk is not the one loaded";
         file_unmap(&fi);
         return 0;
     }
+    if (fi.split_stack_note)
+        refuse_split_stack(o->name, "its file has a .note.GNU-split-stack section");
     o->verified = true;
     /* Every record of the object's capri_meta, registered or not (when
      * libcapri.so started first, the executable's register one by one).
@@ -931,6 +1132,65 @@ static void shrink(struct record *r)
 }
 
 /*
+ * A module that a sanitizer instrumented after the plugin ran needs the
+ * backend's frame sizes: the sanitizers grow frames (redzones, shadow
+ * values, spills around their calls) in ways the plugin's estimates only
+ * model, so without the backend's figures its bounds are not known to hold.
+ * Such a record stops the program when it has none (docs/runtime.md).
+ * Returns why a record has no backend frames and sets *fix to what gives it
+ * some, or returns NULL when it has some (or could not have any: no function
+ * with an address to match).
+ */
+static const char *backend_missing(const struct record *r, const char **fix)
+{
+    *fix = "run the file that was built, linked with --build-id (capri-cc adds it)";
+    if (B.mode == MODE_ESTIMATES) {
+        *fix = "unset CAPRI_BOUNDS";
+        return "CAPRI_BOUNDS=estimates is set";
+    }
+    if (r->object < 0)
+        return "its object is not among the loaded ones";
+    const struct object *o = &B.objects[r->object];
+    if (!o->verified)
+        return o->unverified ? o->unverified : "its file was not read";
+    bool addressed = false;
+    for (uint32_t k = 0; k < r->b.m.function_count; k++) {
+        if (r->frames && r->frames[k] != BOUNDS_NO_FRAME)
+            return NULL;
+        addressed = addressed || capri_md_address_slot(&r->b.m, k) != 0;
+    }
+    *fix = "keep .stack_sizes (build with capri-cc, which adds -fstack-size-section; do not "
+           "strip it with llvm-strip)";
+    return addressed ? "its file has no .stack_sizes for it" : NULL;
+}
+
+static void refuse_sanitized(const struct record *r)
+{
+    const char *fix;
+    const char *why = backend_missing(r, &fix);
+    if (!why)
+        return;
+    uint32_t sanitizers = capri_md_sanitizers(&r->b.m);
+    if (!sanitizers)
+        return;
+    char path[256], msg[512];
+    char *p = msg, *e = msg + sizeof msg - 1;
+    p = log_append(p, e, r->object >= 0 ? object_path(B.objects[r->object].name, path, sizeof path)
+                                        : "a loaded object");
+    p = log_append(p, e, ": module ");
+    const char *src = capri_md_string(&r->b.m, r->b.m.module.source_file);
+    p = log_append(p, e, src[0] ? src : "(unnamed)");
+    p = log_append(p, e, " is instrumented by ");
+    p = log_append(p, e, capri_md_sanitizer_name(sanitizers));
+    p = log_append(p, e, " but has no backend frame sizes (");
+    p = log_append(p, e, why);
+    p = log_append(p, e, "), and the plugin's estimates do not cover the sanitizer's frames: ");
+    p = log_append(p, e, fix);
+    *p = 0;
+    capri_fatal(msg);
+}
+
+/*
  * The fresh records: those of verified objects (backend mode) have their
  * slots rebuilt, resolving calls across every live record; the others get
  * the plugin's entry regions. Then the entry table is published.
@@ -940,6 +1200,9 @@ static void pass(size_t objects, uint64_t started_ns, uint64_t files_ns)
     struct bounds_stats st;
     memset(&st, 0, sizeof st);
     size_t rewrite = 0;
+    for (size_t i = 0; i < B.record_count; i++)
+        if (!B.records[i].dead && B.records[i].fresh)
+            refuse_sanitized(&B.records[i]);
     for (size_t i = 0; i < B.record_count; i++) {
         struct record *r = &B.records[i];
         r->b.rewrite = !r->dead && r->fresh && B.mode == MODE_BACKEND && r->object >= 0 &&

@@ -627,6 +627,51 @@ static void test_mutations(void)
     free(rec);
 }
 
+/* Which sanitizers instrumented a module: the header's bits (written since
+ * they were added), or, for an older record that has none, its functions'
+ * SANITIZED flag; a record with neither is not sanitized. */
+static void test_sanitizers(void)
+{
+    struct {
+        uint32_t header;
+        uint16_t fn_flags;
+        uint32_t want;
+        const char *name;
+    } cases[] = {
+        { 0, 0, 0, "" },
+        { 0, CAPRI_MD_FN_SANITIZED, CAPRI_MD_SANITIZE_UNNAMED, "a sanitizer" },
+        { CAPRI_MD_MODULE_SANITIZE_ADDRESS, CAPRI_MD_FN_SANITIZED,
+          CAPRI_MD_MODULE_SANITIZE_ADDRESS, "AddressSanitizer" },
+        { CAPRI_MD_MODULE_SANITIZE_HWADDRESS | CAPRI_MD_MODULE_LTO, CAPRI_MD_FN_SANITIZED,
+          CAPRI_MD_MODULE_SANITIZE_HWADDRESS, "HWAddressSanitizer" },
+        { CAPRI_MD_MODULE_SANITIZE_THREAD, 0, CAPRI_MD_MODULE_SANITIZE_THREAD,
+          "ThreadSanitizer" },
+        { CAPRI_MD_MODULE_SANITIZE_MEMORY | CAPRI_MD_MODULE_TYPES_COARSE, CAPRI_MD_FN_SANITIZED,
+          CAPRI_MD_MODULE_SANITIZE_MEMORY, "MemorySanitizer" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct mdb b;
+        mdb_init(&b);
+        b.flags = cases[i].header;
+        mdb_fn(&b, "plain", 32);
+        uint32_t f = mdb_fn(&b, "checked", 64);
+        mdb_fn_at(&b, f)->flags = cases[i].fn_flags;
+        size_t size;
+        uint8_t *rec = mdb_build(&b, &size);
+        mdb_free(&b);
+        struct capri_md_module m;
+        char err[128];
+        CHECK_EQ(parse_one(rec, size, &m, err, sizeof err), CAPRI_MD_OK);
+        CHECK_EQ(capri_md_sanitizers(&m), cases[i].want);
+        CHECK_STR(capri_md_sanitizer_name(capri_md_sanitizers(&m)), cases[i].name);
+        free(rec);
+    }
+    /* The first of several, in a fixed order. */
+    CHECK_STR(capri_md_sanitizer_name(CAPRI_MD_MODULE_SANITIZE_MEMORY |
+                                      CAPRI_MD_MODULE_SANITIZE_THREAD),
+              "ThreadSanitizer");
+}
+
 int main(void)
 {
     RUN(test_valid);
@@ -639,5 +684,6 @@ int main(void)
     RUN(test_small_error_buffers);
     RUN(test_every_truncation);
     RUN(test_mutations);
+    RUN(test_sanitizers);
     return test_summary("test_metadata");
 }

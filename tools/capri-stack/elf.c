@@ -374,6 +374,50 @@ static int relocated_copy(const struct elf *e, uint32_t index, const struct shdr
 
 /* ---- The object ---------------------------------------------------------------- */
 
+static int split_stack_error(const struct elf *e, const char *evidence, struct error *err)
+{
+    return errorf(err,
+                  "%s: contains gcc split-stack code (%s); it uses the same thread-control-block "
+                  "word as capri's stack checks, so it cannot be mixed with capri code: rebuild "
+                  "without -fsplit-stack",
+                  e->name, evidence);
+}
+
+/*
+ * Split-stack code in a linked file whose objects' notes the linker dropped
+ * (ld.bfd and lld drop them, gold keeps them only in shared objects): the
+ * split-stack runtime libgcc links in with it exports __splitstack_find, and
+ * only split-stack code imports __morestack_non_split or
+ * __morestack_allocate_stack_space. The evidence, or NULL.
+ */
+static const char *split_stack_dynsym(const struct elf *e, const struct shdr *dynsym)
+{
+    if (dynsym->link == 0 || dynsym->link >= e->shnum ||
+        !in_bounds(dynsym->offset, dynsym->size, e->size))
+        return NULL;
+    struct shdr strtab;
+    read_shdr(e, dynsym->link, &strtab);
+    if (strtab.type == SHT_NOBITS || strtab.size == 0 ||
+        !in_bounds(strtab.offset, strtab.size, e->size))
+        return NULL;
+    const uint8_t *syms = e->data + dynsym->offset, *names = e->data + strtab.offset;
+    for (uint64_t i = 1; i < dynsym->size / SYM_SIZE; i++) {
+        const uint8_t *s = syms + i * SYM_SIZE;
+        uint32_t name = le32(s);
+        if (name >= strtab.size || !memchr(names + name, '\0', strtab.size - name))
+            continue;
+        const char *n = (const char *)names + name;
+        int defined = le16(s + 6) != SHN_UNDEF;
+        if (defined && strcmp(n, "__splitstack_find") == 0)
+            return "it exports __splitstack_find, from libgcc's split-stack runtime";
+        if (!defined && strcmp(n, "__morestack_non_split") == 0)
+            return "it imports __morestack_non_split";
+        if (!defined && strcmp(n, "__morestack_allocate_stack_space") == 0)
+            return "it imports __morestack_allocate_stack_space";
+    }
+    return NULL;
+}
+
 static int read_sections(struct elf *e, struct object *obj, struct error *err)
 {
     for (uint32_t i = 1; i < e->shnum; i++) {
@@ -381,11 +425,12 @@ static int read_sections(struct elf *e, struct object *obj, struct error *err)
         read_shdr(e, i, &sh);
         const char *sname = section_name(e, &sh);
         if (strcmp(sname, ".note.GNU-split-stack") == 0)
-            return errorf(err,
-                          "%s: contains gcc split-stack code (.note.GNU-split-stack); it uses "
-                          "the same thread-control-block word as capri's stack checks, so it "
-                          "cannot be mixed with capri code: rebuild without -fsplit-stack",
-                          e->name);
+            return split_stack_error(e, ".note.GNU-split-stack", err);
+        if (sh.type == SHT_DYNSYM) {
+            const char *evidence = split_stack_dynsym(e, &sh);
+            if (evidence)
+                return split_stack_error(e, evidence, err);
+        }
         if (strcmp(sname, CAPRI_MD_SECTION) == 0) {
             uint8_t *copy;
             if (relocated_copy(e, i, &sh, &copy, err))

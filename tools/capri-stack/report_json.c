@@ -56,6 +56,18 @@ static void inputs(struct json *j, const struct report *r)
         }
         json_bool(j, "lto", lto);
         json_bool(j, "types_coarse", coarse);
+        /* Which sanitizers instrumented its modules: libcapri refuses to
+         * start them without .stack_sizes. */
+        uint32_t sanitizers = 0;
+        for (size_t k = 0; k < o->record_count; k++)
+            sanitizers |= capri_md_sanitizers(&o->records[k]);
+        json_array_begin(j, "sanitizers");
+        while (sanitizers) {
+            uint32_t bit = sanitizers & -sanitizers;
+            json_string(j, NULL, capri_md_sanitizer_name(bit));
+            sanitizers &= ~bit;
+        }
+        json_array_end(j);
         json_array_begin(j, "versions");
         for (size_t k = 0; k < o->record_count; k++) {
             char v[32];

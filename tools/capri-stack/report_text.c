@@ -64,6 +64,22 @@ static void print_summary(FILE *out, const struct report *r)
     if (coarse)
         fprintf(out, "note: %s\n", coarse);
     free(coarse);
+    /* A linked file whose sanitized modules lost .stack_sizes will not run. */
+    for (size_t i = 0; i < r->inputs->count; i++) {
+        const struct object *o = &r->inputs->objects[i];
+        if (o->elf_type == 1 /* ET_REL */ || o->has_stack_sizes)
+            continue;
+        for (size_t k = 0; k < o->record_count; k++) {
+            uint32_t sanitizers = capri_md_sanitizers(&o->records[k]);
+            if (!sanitizers)
+                continue;
+            const char *src = capri_md_string(&o->records[k], o->records[k].module.source_file);
+            fprintf(out, "note: %s: module %s is instrumented by %s but the file has no "
+                    ".stack_sizes: libcapri refuses to start it (the plugin's estimates do not "
+                    "cover the sanitizer's frames)\n",
+                    o->name, src[0] ? src : "(unnamed)", capri_md_sanitizer_name(sanitizers));
+        }
+    }
 }
 
 static void print_roots(FILE *out, const struct report *r)
