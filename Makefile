@@ -95,5 +95,12 @@ bench-bigstack: build
 bench-bounds: build
 	./bench/bounds/run.sh $(abspath $(BUILD))
 
+# Resident memory per blocked thread, built with capri-cc: guard and dense
+# modes at 100,000 and 1,000,000 threads, dense at 10,000,000, pthreads
+# beside them (NS, BIG_N, BIG_STACK, PTHREAD_N: see bench/memory/run.sh).
+.PHONY: bench-memory
+bench-memory: build
+	./bench/memory/run.sh $(abspath $(BUILD))
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -152,10 +152,15 @@ struct capri_pool_stats {
     uint64_t bytes_released; /* given back to the kernel with MADV_DONTNEED */
     uint64_t depot_transfers;
     int guard_mode;          /* 2: MADV_GUARD_INSTALL, 1: mprotect, 0: none */
-    uint64_t dense_in_use[CAPRI_DENSE_CLASSES];
-    uint64_t dense_free[CAPRI_DENSE_CLASSES];
 };
 int capri_pool_stats(struct capri_pool_stats *out);
+/* The dense classes' counts, the same way (apart, so that the struct above
+ * keeps its size). */
+struct capri_pool_dense_stats {
+    uint64_t in_use[CAPRI_DENSE_CLASSES];
+    uint64_t free[CAPRI_DENSE_CLASSES];
+};
+int capri_pool_dense_stats(struct capri_pool_dense_stats *out);
 
 /* ------------------------------------------------------------------ */
 /* Synchronisation (see the conventions at the top for zero-init).      */

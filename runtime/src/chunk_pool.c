@@ -1046,31 +1046,41 @@ void chunk_cache_unregister(struct chunk_cache *cache)
     spin_unlock(&depot.lock);
 }
 
-static inline uint64_t *stats_in_use(struct capri_pool_stats *out, unsigned c)
+/* Chunks in use and free per class, every class (under depot.lock). */
+static void count_classes(uint64_t *in_use, uint64_t *nfree)
 {
-    return c < CHUNK_CLASSES ? &out->chunks_in_use[c] : &out->dense_in_use[c - CHUNK_DENSE_FIRST];
+    for (struct chunk_cache *k = depot.caches; k; k = k->next_registered_)
+        for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
+            in_use[c] += load_relaxed(&k->in_use[c]);
+            nfree[c] += load_relaxed(&k->count[c]);
+        }
+    for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
+        in_use[c] += depot.in_use[c];
+        nfree[c] += depot.nfree[c];
+    }
 }
 
-static inline uint64_t *stats_free(struct capri_pool_stats *out, unsigned c)
+void chunk_pool_dense_stats_collect(struct capri_pool_dense_stats *out)
 {
-    return c < CHUNK_CLASSES ? &out->chunks_free[c] : &out->dense_free[c - CHUNK_DENSE_FIRST];
+    uint64_t in_use[CHUNK_ALL_CLASSES] = {0}, nfree[CHUNK_ALL_CLASSES] = {0};
+    spin_lock(&depot.lock);
+    count_classes(in_use, nfree);
+    spin_unlock(&depot.lock);
+    memcpy(out->in_use, in_use + CHUNK_DENSE_FIRST, sizeof out->in_use);
+    memcpy(out->free, nfree + CHUNK_DENSE_FIRST, sizeof out->free);
 }
 
 void chunk_pool_stats_collect(struct capri_pool_stats *out)
 {
+    uint64_t in_use[CHUNK_ALL_CLASSES] = {0}, nfree[CHUNK_ALL_CLASSES] = {0};
     memset(out, 0, sizeof *out);
     spin_lock(&depot.lock);
+    count_classes(in_use, nfree);
+    memcpy(out->chunks_in_use, in_use, sizeof out->chunks_in_use);
+    memcpy(out->chunks_free, nfree, sizeof out->chunks_free);
     for (struct chunk_cache *k = depot.caches; k; k = k->next_registered_) {
-        for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
-            *stats_in_use(out, c) += load_relaxed(&k->in_use[c]);
-            *stats_free(out, c) += load_relaxed(&k->count[c]);
-        }
         out->depot_transfers += load_relaxed(&k->depot_transfers);
         out->bytes_released += load_relaxed(&k->bytes_released);
-    }
-    for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
-        *stats_in_use(out, c) += depot.in_use[c];
-        *stats_free(out, c) += depot.nfree[c];
     }
     out->depot_transfers += depot.transfers;
     out->bytes_released += depot.released;

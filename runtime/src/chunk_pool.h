@@ -156,6 +156,7 @@ void *chunk_of_slot(uint32_t slot);
 int chunk_pool_locate(const void *addr, uint32_t *slot, void **chunk, unsigned *cls);
 
 void chunk_pool_stats_collect(struct capri_pool_stats *out);
+void chunk_pool_dense_stats_collect(struct capri_pool_dense_stats *out);
 
 /* fork: prepare takes the depot lock (and the carving lock), parent
  * releases them, child resets them

@@ -108,26 +108,30 @@ static struct capri_thread *struct_place_dense(void *chunk, size_t size)
     return (struct capri_thread *)((char *)chunk + size - sizeof(struct capri_thread));
 }
 
-/* Dense first chunks: what a thread needs besides its entry region.
- * DENSE_ENTRY_FRAMES is libcapri's own frames around the entry function
- * (the context capri_arch_prepare lays out, thread_start, and thread_exit's
- * calls after it returns: 176 bytes measured for SPAWN_ENTRY_FRAMES in the
- * plain build). DENSE_CHECK_ROOM is room for the callee of a checkpoint at
- * the entry region's deepest point: the region stops at checkpoints, and a
- * thread that blocks in a libcapri call (their marks are 1024 bytes) would
- * otherwise fail that check and block on a second, page-class chunk.
- * DENSE_MIN_BYTES is the smallest chunk a thread starts on at all. */
+/* Dense first chunks hold what guard mode's first chunks hold (the entry
+ * region, libcapri's own frames, the limit's room above the bottom so that
+ * a check at the region's deepest point passes, the struct), with no
+ * stagger and no page rounding, plus the canary's room. libcapri's frames
+ * are THREAD_DENSE_ENTRY_FRAMES below the struct before the entry function
+ * runs (thread_start and the context capri_arch_prepare lays out) and
+ * THREAD_DENSE_EXIT_FRAMES for thread_exit after it has returned (48 and
+ * 176 bytes measured in the plain build; the sanitizers' hooks take more,
+ * measured as for SPAWN_ENTRY_FRAMES in bounds.h). DENSE_MIN_BYTES is the smallest
+ * chunk a thread starts on at all. */
 #ifdef CAPRI_SWITCH_HOOKS
-#define DENSE_ENTRY_FRAMES SPAWN_ENTRY_FRAMES /* the sanitizers' hooks: see bounds.h */
+#define DENSE_BEFORE 128u  /* ASan 80, TSan 96 */
+#define DENSE_AFTER 2560u  /* ASan 304 (2416 with libcapri.so), TSan 720 */
 #else
-#define DENSE_ENTRY_FRAMES 256u
+#define DENSE_BEFORE THREAD_DENSE_ENTRY_FRAMES
+#define DENSE_AFTER THREAD_DENSE_EXIT_FRAMES
 #endif
-#define DENSE_CHECK_ROOM 1024u
-#define DENSE_MIN_BYTES (sizeof(struct capri_thread) + CHUNK_CANARY_ROOM + DENSE_ENTRY_FRAMES + LIMIT_ABOVE_LO)
+#define DENSE_FIXED_BYTES (sizeof(struct capri_thread) + CHUNK_CANARY_ROOM + LIMIT_ABOVE_LO)
+#define DENSE_MIN_BYTES (DENSE_FIXED_BYTES + DENSE_AFTER)
 
 static size_t dense_spawn_bytes(uint32_t region)
 {
-    return (size_t)region + DENSE_CHECK_ROOM + DENSE_MIN_BYTES;
+    size_t frames = (size_t)region + DENSE_BEFORE;
+    return DENSE_FIXED_BYTES + (frames > DENSE_AFTER ? frames : DENSE_AFTER);
 }
 
 /* The class of a new thread's first chunk; CHUNK_CLASSES when the caller's
@@ -366,22 +370,33 @@ static char *append_place(char *p, char *end, const void *addr)
 /* Runs on a fresh chunk through __morestack, whose CFI links it back to the
  * overflowed thread's frames: the backtrace shows where that thread was
  * when it switched out, without writing further below its chunk. */
+struct dense_overflow {
+    struct capri_thread *t;
+    void *switch_pc; /* where thread_dense_overflow returns to: the switch */
+};
+
 static void dense_overflow_trace(void *arg)
 {
-    struct capri_thread *t = arg;
+    const struct dense_overflow *o = arg;
+    const struct capri_thread *t = o->t;
     char buf[512], *end = buf + sizeof buf - 1;
     char *p = append_place(log_append(buf, end, "  entry "), end, (const void *)t->fn);
     p = log_append(p, end, "; switched out in:\n");
     sys_write(2, buf, (size_t)(p - buf));
     void *frames[48];
-    int n = backtrace(frames, 48);
-    /* frames[0..1]: this function and __morestack. */
-    if (n > 2)
-        backtrace_symbols_fd(frames + 2, n - 2, 2);
+    int n = backtrace(frames, 48), first = 0;
+    /* From the frame that was switching on: this function, __morestack
+     * and the report's own frame are not the thread's. */
+    for (int i = 0; i < n; i++)
+        if (frames[i] == o->switch_pc) {
+            first = i;
+            break;
+        }
+    backtrace_symbols_fd(frames + first, n - first, 2);
     abort();
 }
 
-_Noreturn void thread_dense_overflow(struct capri_thread *t)
+__attribute__((noinline, cold)) _Noreturn void thread_dense_overflow(struct capri_thread *t)
 {
     /* The first line goes out before anything that needs stack. */
     char buf[256], *end = buf + sizeof buf - 1;
@@ -392,7 +407,8 @@ _Noreturn void thread_dense_overflow(struct capri_thread *t)
     p = log_append_hex(p, end, (uintptr_t)t->chunk);
     p = log_append(p, end, ") was overwritten (dense mode: no guard page)\n");
     sys_write(2, buf, (size_t)(p - buf));
-    __morestack(dense_overflow_trace, t, 32 * 1024);
+    struct dense_overflow o = {t, __builtin_return_address(0)};
+    __morestack(dense_overflow_trace, &o, 32 * 1024);
     abort();
 }
 
@@ -618,5 +634,16 @@ int capri_pool_stats(struct capri_pool_stats *out)
     if (!out)
         return EINVAL;
     chunk_pool_stats_collect(out);
+    return 0;
+}
+
+int capri_pool_dense_stats(struct capri_pool_dense_stats *out)
+{
+    int err = runtime_ensure();
+    if (err)
+        return err;
+    if (!out)
+        return EINVAL;
+    chunk_pool_dense_stats_collect(out);
     return 0;
 }

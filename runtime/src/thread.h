@@ -147,6 +147,12 @@ static inline bool thread_dense_canary_intact(const struct capri_thread *t)
     uint64_t v = thread_dense_canary_value(w);
     return ((w[0] ^ v) | (w[1] ^ v)) == 0;
 }
+/* libcapri's own stack use in a thread's first chunk, below the struct:
+ * before the entry function runs, and in thread_exit after it returned
+ * (thread.c sizes dense first chunks with them; test_dense checks the
+ * first). */
+#define THREAD_DENSE_ENTRY_FRAMES 64u
+#define THREAD_DENSE_EXIT_FRAMES 256u
 /* Reports an overwritten dense canary of t, the running thread, and aborts
  * (at a switch away from t). */
 _Noreturn void thread_dense_overflow(struct capri_thread *t);

@@ -1,0 +1,61 @@
+#!/bin/sh
+# run.sh BUILD_DIR
+# Resident memory per blocked thread (make bench-memory): memory_capri.c,
+# built with BUILD_DIR's capri-cc, for every mode, shape and thread count
+# below, one process at a time, and bench/runtime/idle_pthread.c as the
+# peer. Prints the results as a Markdown table (bytes per thread).
+#
+# Environment:
+#   NS          thread counts (default "100000 1000000")
+#   BIG_N       the dense mode's big run (default 10000000; 0 skips it):
+#               the touched shape with BIG_STACK-byte first chunks
+#   BIG_STACK   default 1536
+#   PTHREAD_N   pthreads with 16 KiB stacks (default 20000: the machine's
+#               pid_max of 32,768 bounds threads per process)
+# A run whose estimated memory exceeds 80% of MemAvailable is skipped with
+# a note, rather than woken by the OOM killer (no swap here).
+set -eu
+build=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out="$build/bench/memory"
+mkdir -p "$out"
+ns=${NS:-100000 1000000}
+big_n=${BIG_N:-10000000}
+big_stack=${BIG_STACK:-1536}
+pthread_n=${PTHREAD_N:-20000}
+
+"$build/bin/capri-cc" -O2 -g -Wall -Wextra -Werror "$here/memory_capri.c" -o "$out/memory_capri"
+/usr/lib/llvm-19/bin/clang -O2 -Wall -Wextra "$root/bench/runtime/idle_pthread.c" -lpthread -o "$out/idle_pthread"
+
+results="$out/results.txt"
+: > "$results"
+avail_kib() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
+# run LABEL N EST_BYTES_PER_THREAD PROGRAM ARGS...
+run() {
+    label=$1 n=$2 est=$3
+    shift 3
+    need=$((n * est / 1024))
+    have=$(avail_kib)
+    if [ $((need * 10)) -gt $((have * 8)) ]; then
+        echo "$label skipped: needs about $((need / 1024)) MiB, MemAvailable $((have / 1024)) MiB" | tee -a "$results" >&2
+        return
+    fi
+    echo "$label" >&2
+    /usr/bin/time -f "$label wall_s %e max_rss_kib %M" "$@" >> "$results" 2>> "$results.err" ||
+        echo "$label failed (see $results.err)" | tee -a "$results" >&2
+    grep "^$label wall_s" "$results.err" | tail -1 >> "$results" || true
+}
+for n in $ns; do
+    run "guard live $n" "$n" 4600 "$out/memory_capri" "$n" guard live
+    run "guard touched $n" "$n" 4600 "$out/memory_capri" "$n" guard touched
+    run "dense live $n" "$n" 6400 "$out/memory_capri" "$n" dense live
+    run "dense live 2816 $n" "$n" 3200 "$out/memory_capri" "$n" dense live 2816
+    run "dense touched $n" "$n" 2300 "$out/memory_capri" "$n" dense touched
+    run "dense touched $big_stack $n" "$n" 2000 "$out/memory_capri" "$n" dense touched "$big_stack"
+done
+if [ "$big_n" -gt 0 ]; then
+    run "dense touched $big_stack $big_n" "$big_n" 1700 "$out/memory_capri" "$big_n" dense touched "$big_stack"
+fi
+run "pthread $pthread_n" "$pthread_n" 40000 "$out/idle_pthread" "$pthread_n" 16384
+python3 "$here/report.py" "$results"
