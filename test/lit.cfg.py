@@ -54,3 +54,13 @@ if config.capri_sanitized:
     config.available_features.add("asan")
 if shutil.which("dot"):
     config.available_features.add("graphviz")
+
+# --param verify_stacks=1: every program runs in stack verification mode
+# (CAPRI_VERIFY_STACKS=1: each checkpoint grows onto a painted chunk, which
+# is scanned when the call returns). Tests that count chunks or time
+# growths say `UNSUPPORTED: verify-stacks`.
+# Its outputs go to a tree of their own, so both runs can go at once.
+if lit_config.params.get("verify_stacks", "0") not in ("", "0"):
+    config.environment["CAPRI_VERIFY_STACKS"] = "1"
+    config.available_features.add("verify-stacks")
+    config.test_exec_root = os.path.join(config.capri_obj_root, "test-verify-stacks")

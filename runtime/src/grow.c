@@ -49,6 +49,7 @@
 #include "sys.h"
 #include "thread.h"
 #include "tools.h"
+#include "verify_stacks.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -237,7 +238,8 @@ static inline void hot_gate_update(struct capri_sched *s)
 {
     if (s)
         store_relaxed(&s->grow_hot,
-                      (uint32_t)(s->grow_reserve && !capri_tools_active && !capri_grow_tls.deferred.chunk));
+                      (uint32_t)(s->grow_reserve && !capri_tools_active && !__capri_limit_poison &&
+                                 !capri_grow_tls.deferred.chunk));
 }
 
 static inline void hot_gate_close(void)
@@ -494,7 +496,7 @@ uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, ui
     if (s && !in_handler)
         hot_gate_update(s);
 
-    size_t total = (size_t)need + GROW_FRAME + (limit_for_stack(0) - 0);
+    size_t total = (size_t)need + GROW_FRAME + LIMIT_ABOVE_LO;
     if (total < GROW_MIN_CHUNK)
         total = GROW_MIN_CHUNK;
     if ((hooks & GROW_HOOK_YIELD) && total < GROW_YIELD_ROOM + GROW_FRAME)
@@ -554,6 +556,7 @@ uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, ui
     l->asan_bottom = NULL;
     l->asan_size = 0;
     l->in_handler = in_handler;
+    l->verify = 0;
     if (!t && !in_handler && !g->derived && g->depth == 0)
         derive_tls_bounds(l);
     if (unlikely(capri_tools_active)) {
@@ -562,6 +565,10 @@ uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, ui
         else if (g->asan_stale)
             tools_asan_fix(l, g);
         tools_enter(l, in_handler);
+    }
+    if (unlikely(__capri_limit_poison)) {
+        verify_stacks_paint(l, need);
+        l->tools |= 2; /* (the return comes to C, which scans) */
     }
 
     uintptr_t limit = limit_for_stack(lo);
@@ -662,6 +669,8 @@ static __attribute__((noinline)) void grow_leave_slow(struct grow_link *l)
     struct capri_thread *t = l->owner_tls ? NULL : (struct capri_thread *)l->owner;
     if (capri_grow_tls.deferred.chunk)
         deferred_flush(in_handler_here(sched_here()));
+    if (unlikely(l->verify))
+        verify_stacks_check(l);
     uintptr_t old_limit = unlink_top(l, true, false);
     limit_write(limit_back(t, old_limit));
 }
@@ -759,7 +768,7 @@ release:;
      * next growth puts that right. */
     l = (struct grow_link *)*v.hi;
     bool on_top = here >= (uintptr_t)l->chunk && here < (uintptr_t)l->chunk + l->size;
-    if (on_top && l->tools)
+    if (on_top && (l->tools & 1))
         capri_grow_tls.asan_stale = 1;
     while (*v.depth > keep) {
         l = (struct grow_link *)*v.hi;
@@ -780,6 +789,29 @@ release:;
 }
 
 void grow_flush_deferred(void) { deferred_flush(false); }
+
+struct room_call {
+    int (*fn)(void);
+    int result;
+};
+
+static void room_call_thunk(void *p)
+{
+    struct room_call *c = p;
+    c->result = c->fn();
+}
+
+__attribute__((noinline)) int grow_call_with_room(int (*fn)(void), size_t room)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0), word = limit_read();
+    /* 0: no checks on this thread (its own stack, as large as it is). A
+     * request or the verification bit fails the comparison. */
+    if (word == 0 || (sp > word && sp - word >= room))
+        return fn();
+    struct room_call c = {fn, 0};
+    __morestack(room_call_thunk, &c, room);
+    return c.result;
+}
 
 void grow_release_all(struct capri_thread *t)
 {

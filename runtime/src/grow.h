@@ -127,7 +127,7 @@ struct grow_link {
     uint8_t kind;              /* enum grow_kind */
     uint8_t cls;               /* the chunk's class (pool kinds) */
     uint8_t owner_tls;         /* owner is the kernel thread's struct grow_tls */
-    uint8_t tools;             /* the tools were told (leaving undoes it) */
+    uint8_t tools;             /* 1: the tools were told (leaving undoes it); 2: verify */
     void (*thunk)(void *);
     void *block;
     uintptr_t old_limit;       /* the limit word before */
@@ -142,7 +142,9 @@ struct grow_link {
     const void *asan_bottom;   /* ASan's idea of the stack before */
     size_t asan_size;
     uint8_t in_handler;        /* made in a signal handler */
-    uint8_t pad_[7];
+    uint8_t verify;            /* painted: scan at the return (verify_stacks.h) */
+    uint16_t pad_;
+    uint32_t verify_allowed;   /* bytes below the record the region may use */
 };
 
 /* A chunk whose release waits until nothing runs on it (an unwind left
@@ -239,6 +241,14 @@ void grow_release_all(struct capri_thread *t);
  * away from a thread that ended), so that a finished thread leaves no
  * chunk behind. */
 void grow_flush_deferred(void);
+
+/* Runs fn with at least `room` bytes of stack under the caller: here when
+ * the limit word allows it, else on a chunk through __morestack, as a
+ * checkpoint would. For libcapri's own deep paths that the plugin's marks
+ * for its calls do not cover: the runtime's start-up, which the first call
+ * into libcapri runs, wherever its caller's stack stands. Returns fn's
+ * result. */
+int grow_call_with_room(int (*fn)(void), size_t room);
 
 #endif
 #endif

@@ -25,8 +25,9 @@ struct capri_sched;
  * too: above any stack pointer, so every checkpoint takes its slow path. */
 #define LIMIT_VERIFY ((uintptr_t)1 << 61)
 /* 0, or LIMIT_VERIFY in verification mode: set once, by a constructor that
- * runs before any limit is computed. */
-extern uintptr_t capri_limit_poison __attribute__((visibility("hidden")));
+ * runs before any limit is computed. (Not hidden: the runtime's unit tests
+ * use limit_for_stack against libcapri.so too.) */
+extern uintptr_t __capri_limit_poison;
 
 static inline uintptr_t limit_read(void)
 {
@@ -56,7 +57,7 @@ static inline uintptr_t *limit_word_address(void)
 /* The limit for a stack whose lowest usable address is lo. */
 static inline uintptr_t limit_for_stack(uintptr_t lo)
 {
-    return (lo + LIMIT_ABOVE_LO) | capri_limit_poison;
+    return (lo + LIMIT_ABOVE_LO) | __capri_limit_poison;
 }
 
 enum limit_kind {

@@ -24,6 +24,7 @@
 
 #include "interpose.h"
 #include "limit.h"
+#include "verify_stacks.h"
 #include "log.h"
 #include "pthread_wrap.h"
 #include "sys.h"
@@ -118,6 +119,8 @@ static void resolve_next(void)
 __attribute__((constructor(101))) static void pthread_wrap_constructor(void)
 {
     resolve_next();
+    /* (The verification switch first: it is part of every limit.) */
+    verify_stacks_init();
     /* The main thread is checked from its first instruction of user code
      * on, like any other. */
     if (sys_gettid() == getpid())

@@ -186,12 +186,21 @@ static int adopt_main(struct capri_sched *s0)
         }
         pthread_attr_destroy(&attr);
     }
+    /* Start-up may run on a chunk (grow_call_with_room), whose limit the
+     * word holds until it returns: main's own is its stack's. */
+    if (__capri_chunk_depth() > 0 && t->stack_hi > t->stack_lo)
+        t->limit = limit_for_stack(t->stack_lo);
     int err = sched_init_main(s0, t);
     if (err)
         return err;
     tools_thread_created(t);
     return 0;
 }
+
+/* Room for the runtime's start-up: it used 2.7 KiB, measured with
+ * CAPRI_VERIFY_STACKS=1 (which checks it at every start); the rest is for
+ * libc and the loader, whose paths vary. */
+#define RUNTIME_START_ROOM (32u * 1024)
 
 static int runtime_init(void)
 {
@@ -237,7 +246,7 @@ static int runtime_ensure_slow(void)
     if (state == INIT_NONE) {
         uint32_t expected = INIT_NONE;
         if (cas_acq_rel(&init_state, &expected, (uint32_t)INIT_RUNNING)) {
-            init_error = runtime_init();
+            init_error = grow_call_with_room(runtime_init, RUNTIME_START_ROOM);
             store_release(&init_state, init_error ? (uint32_t)INIT_FAILED : (uint32_t)INIT_DONE);
         }
     }

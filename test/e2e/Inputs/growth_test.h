@@ -17,6 +17,19 @@ static inline uint64_t growth_chunks_in_use(void) {
   return n;
 }
 
+/* Whether the program runs in stack verification mode. */
+static inline int growth_verifying(void) {
+  const char *v = getenv("CAPRI_VERIFY_STACKS");
+  return v && v[0] && !(v[0] == '0' && !v[1]);
+}
+
+/* Chunk counts taken in main before and after match. Under stack
+ * verification main's own calls grow too, and main keeps the chunk it
+ * last left cached (one more than before at most). */
+static inline int growth_counts_match(uint64_t before, uint64_t after) {
+  return after == before || (growth_verifying() && after <= before + 1);
+}
+
 /* One scheduler: each scheduler sets a reserve chunk aside at its first
  * growth, which would show in the counts if a thread were stolen. */
 static inline void growth_one_scheduler(void) {

@@ -1,0 +1,110 @@
+/*
+ * CAPRI_VERIFY_STACKS=1 (verify_stacks.h): paint each chunk a region
+ * grows onto, scan it when the region returns, and stop the program when
+ * the region went deeper than its checkpoint allowed.
+ *
+ * What a region may use below its link record: its bound (which includes
+ * the thunk's frame), the return address of the call into the thunk
+ * (GROW_FRAME's 16 bytes above the record's size), and LIMIT_ENTRY_MARGIN
+ * for a nested checkpoint's __morestack, which pushes that much below the
+ * deepest point of the region before it leaves the chunk. This is exactly
+ * what the limit guarantees without verification; a region within it can
+ * never reach a guard page.
+ */
+#include "verify_stacks.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "grow.h"
+#include "limit.h"
+#include "log.h"
+#include "scheduler.h"
+#include "thread.h"
+
+uintptr_t __capri_limit_poison;
+
+/* Not a pattern code, data or a small integer is likely to be. */
+#define PAINT 0xcafef00dcafef00dull
+
+/* getenv only (no allocation). Also a constructor, for a program whose
+ * pthread_wrap.c constructor does not run first. */
+__attribute__((constructor(101))) void verify_stacks_init(void)
+{
+    const char *v = getenv("CAPRI_VERIFY_STACKS");
+    if (v && v[0] && strcmp(v, "0") != 0)
+        __capri_limit_poison = LIMIT_VERIFY;
+}
+
+/* (Not instrumented: the scan reads what dead frames left.) */
+__attribute__((no_sanitize("address"))) void verify_stacks_paint(struct grow_link *l, uint64_t need)
+{
+    uintptr_t lo = (uintptr_t)l->chunk, top = (uintptr_t)l;
+    uint64_t allowed = need + (GROW_FRAME - GROW_LINK_SIZE) + LIMIT_ENTRY_MARGIN;
+    l->verify = 0;
+    /* A region with hooks (a yield on the chunk before the thunk runs)
+     * would show the yield's frames as its own: not verified. */
+    if (l->hooks || allowed >= top - lo || allowed > UINT32_MAX)
+        return;
+    for (uint64_t *w = (uint64_t *)lo; (uintptr_t)w < top; w++)
+        *w = PAINT;
+    l->verify = 1;
+    l->verify_allowed = (uint32_t)allowed;
+}
+
+static _Noreturn void report(const struct grow_link *l, uint64_t used)
+{
+    char msg[768];
+    char *p = msg, *e = msg + sizeof msg - 1;
+    p = log_append(p, e, "stack verification: a call went ");
+    p = log_append_u64(p, e, used - l->verify_allowed);
+    p = log_append(p, e, " bytes deeper than its checkpoint allowed (used ");
+    p = log_append_u64(p, e, used);
+    p = log_append(p, e, " of ");
+    p = log_append_u64(p, e, l->verify_allowed);
+    p = log_append(p, e, " bytes)");
+    /* The call: the return address __morestack was called with, in the
+     * caller; and the thunk, which is named after the caller too. */
+    uintptr_t site = *(const uintptr_t *)(l->frame + 8);
+    Dl_info di;
+    p = log_append(p, e, "\n  at the call returning to ");
+    if (dladdr((void *)site, &di)) {
+        if (di.dli_sname && di.dli_saddr) {
+            p = log_append(p, e, di.dli_sname);
+            p = log_append(p, e, "+");
+            p = log_append_hex(p, e, site - (uintptr_t)di.dli_saddr);
+            p = log_append(p, e, " ");
+        }
+        /* (A static function has no dynamic symbol: the object's offset
+         * is for addr2line.) */
+        p = log_append(p, e, "(");
+        p = log_append(p, e, di.dli_fname && di.dli_fname[0] ? di.dli_fname : "?");
+        p = log_append(p, e, "+");
+        p = log_append_hex(p, e, site - (uintptr_t)di.dli_fbase);
+        p = log_append(p, e, ")");
+    } else {
+        p = log_append_hex(p, e, site);
+    }
+    if (dladdr((void *)l->thunk, &di) && di.dli_sname) {
+        p = log_append(p, e, "\n  through ");
+        p = log_append(p, e, di.dli_sname);
+    }
+    *p = 0;
+    if (l->owner_tls)
+        capri_fatal(msg);
+    capri_fatal_thread(msg, (const struct capri_thread *)l->owner);
+}
+
+__attribute__((no_sanitize("address"))) void verify_stacks_check(const struct grow_link *l)
+{
+    if (!l->verify)
+        return;
+    uintptr_t lo = (uintptr_t)l->chunk, top = (uintptr_t)l;
+    const uint64_t *w = (const uint64_t *)lo, *floor = (const uint64_t *)(top - l->verify_allowed);
+    while (w < floor && *w == PAINT)
+        w++;
+    if (w < floor)
+        report(l, top - (uintptr_t)w);
+}
