@@ -18,6 +18,7 @@
 #include "llvm/IR/Function.h"
 #include "llvm/IR/GlobalAlias.h"
 #include "llvm/IR/GlobalVariable.h"
+#include "llvm/IR/InstIterator.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/Path.h"
@@ -117,6 +118,21 @@ uint64_t mdInt(const MDNode *N, unsigned I) {
   if (auto *C = mdconst::dyn_extract_or_null<ConstantInt>(N->getOperand(I)))
     return C->getZExtValue();
   return 0;
+}
+
+/// The runtime calls the instrumentation made for F's variable-size
+/// allocas (none when they were not instrumented).
+SmallVector<StringRef, 2> vlaHelpersCalled(const Function &F) {
+  SmallVector<StringRef, 2> Out;
+  for (const Instruction &I : instructions(F))
+    if (auto *CB = dyn_cast<CallBase>(&I))
+      if (const Function *Callee = CB->getCalledFunction()) {
+        StringRef Name = Callee->getName();
+        if ((Name == "__capri_vla_take" || Name == "__capri_vla_release") &&
+            !is_contained(Out, Name))
+          Out.push_back(Name);
+      }
+  return Out;
 }
 
 uint32_t clamp32(uint64_t V) { return static_cast<uint32_t>(std::min<uint64_t>(V, UINT32_MAX)); }
@@ -287,6 +303,22 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
         CheckpointsW.u32(DL ? DL.getLine() : 0);
         ++CheckpointCount;
       }
+      ++CallCount;
+    }
+    // The slow paths of variable-size allocas call into libcapri on what
+    // is left of the chunk; placement charged those calls to the region
+    // (code-generation calls), but the graph leaves them out, and the
+    // start-up rewrite rebuilds regions from these lists: listed here.
+    for (StringRef Helper : vlaHelpersCalled(*F)) {
+      CallsW.u8(CAPRI_MD_CALL_NAMED);
+      CallsW.u8(callflags::Codegen);
+      CallsW.u16(0);
+      CallsW.u32(Strings.add(Helper));
+      CallsW.u32(0);
+      CallsW.u32(0);
+      CallsW.u32(Strings.add(fileOf(SP)));
+      CallsW.u32(SP ? SP->getLine() : 0);
+      CallsW.u32(clamp32(libcStackMark(Helper).value_or(ExternalReserve)));
       ++CallCount;
     }
 
