@@ -1046,38 +1046,35 @@ void chunk_cache_unregister(struct chunk_cache *cache)
     spin_unlock(&depot.lock);
 }
 
-/* Chunks in use and free per class, every class (under depot.lock). */
-static void count_classes(uint64_t *in_use, uint64_t *nfree)
+/* Chunks in use and free of classes first..first+n-1, added to in_use[0..n)
+ * and nfree[0..n) (under depot.lock). No arrays of every class on the
+ * stack: capri_pool_stats has a measured stack mark the plugin uses. */
+static void count_classes(unsigned first, unsigned n, uint64_t *in_use, uint64_t *nfree)
 {
     for (struct chunk_cache *k = depot.caches; k; k = k->next_registered_)
-        for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
-            in_use[c] += load_relaxed(&k->in_use[c]);
-            nfree[c] += load_relaxed(&k->count[c]);
+        for (unsigned i = 0; i < n; i++) {
+            in_use[i] += load_relaxed(&k->in_use[first + i]);
+            nfree[i] += load_relaxed(&k->count[first + i]);
         }
-    for (unsigned c = 0; c < CHUNK_ALL_CLASSES; c++) {
-        in_use[c] += depot.in_use[c];
-        nfree[c] += depot.nfree[c];
+    for (unsigned i = 0; i < n; i++) {
+        in_use[i] += depot.in_use[first + i];
+        nfree[i] += depot.nfree[first + i];
     }
 }
 
 void chunk_pool_dense_stats_collect(struct capri_pool_dense_stats *out)
 {
-    uint64_t in_use[CHUNK_ALL_CLASSES] = {0}, nfree[CHUNK_ALL_CLASSES] = {0};
+    memset(out, 0, sizeof *out);
     spin_lock(&depot.lock);
-    count_classes(in_use, nfree);
+    count_classes(CHUNK_DENSE_FIRST, CHUNK_DENSE_CLASSES, out->in_use, out->free);
     spin_unlock(&depot.lock);
-    memcpy(out->in_use, in_use + CHUNK_DENSE_FIRST, sizeof out->in_use);
-    memcpy(out->free, nfree + CHUNK_DENSE_FIRST, sizeof out->free);
 }
 
 void chunk_pool_stats_collect(struct capri_pool_stats *out)
 {
-    uint64_t in_use[CHUNK_ALL_CLASSES] = {0}, nfree[CHUNK_ALL_CLASSES] = {0};
     memset(out, 0, sizeof *out);
     spin_lock(&depot.lock);
-    count_classes(in_use, nfree);
-    memcpy(out->chunks_in_use, in_use, sizeof out->chunks_in_use);
-    memcpy(out->chunks_free, nfree, sizeof out->chunks_free);
+    count_classes(0, CHUNK_CLASSES, out->chunks_in_use, out->chunks_free);
     for (struct chunk_cache *k = depot.caches; k; k = k->next_registered_) {
         out->depot_transfers += load_relaxed(&k->depot_transfers);
         out->bytes_released += load_relaxed(&k->bytes_released);
