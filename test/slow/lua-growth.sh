@@ -6,7 +6,8 @@
 # with a 64 KiB main stack: errors raised deep in nested C calls, across
 # linked chunks, caught near the top, for many rounds. Then the same
 # interpreter is built with full LTO, and the checkpoints of both builds
-# are counted (calls to __morestack in the binary). Exit 1 on any failure.
+# are counted (calls to __morestack in the binary). Both builds also run in
+# stack verification mode. Exit 1 on any failure.
 set -eu
 build=$(cd "$1" && pwd)
 work=${2:-$build/lua-growth}
@@ -43,6 +44,22 @@ for mode in plain lto; do
     echo "== Lua 5.4 ($mode), 64 KiB main stack"
     if ! (ulimit -s 64 && "$work/$mode/lua" "$here/lua-errors.lua" 150 200); then
         echo "lua-growth: lua ($mode) failed" >&2
+        status=1
+    fi
+done
+
+# Stack verification: every checkpoint of the interpreter grows onto a
+# painted chunk, scanned when the call returns; a bound below what its call
+# used stops the program. The error script (fewer rounds: every call is a
+# growth) per file and under LTO, and the benchmark script (some 60 times
+# slower than without verification: two minutes) per file.
+for mode in plain lto; do
+    echo "== Lua 5.4 ($mode) under CAPRI_VERIFY_STACKS=1"
+    bench="$root/bench/growth/lua/bench.lua"
+    [ "$mode" = plain ] || bench=
+    if ! (ulimit -s 64 && CAPRI_VERIFY_STACKS=1 "$work/$mode/lua" "$here/lua-errors.lua" 150 20 &&
+          { [ -z "$bench" ] || CAPRI_VERIFY_STACKS=1 "$work/$mode/lua" "$bench" >/dev/null; }); then
+        echo "lua-growth: lua ($mode) failed stack verification" >&2
         status=1
     fi
 done
