@@ -6,6 +6,6 @@ int pong(int n) {
 #ifdef NO_CYCLE
   return scratch[n & 63];
 #else
-  return n <= 0 ? scratch[1] : ping(n - 1) * 2;
+  return n <= 0 ? scratch[n & 63] : ping(n - 1) * 2; /* (written above) */
 #endif
 }
