@@ -54,6 +54,11 @@ CHUNK_THREAD = 1
 SLAB_SHIFT = 26
 SLAB_SLOTS_SHIFT = 13
 CHUNK_GUARD_SIZE = 4096
+# chunk_pool.h: page classes 0..9 ((4 KiB << c) and a guard page), then the
+# dense classes (512 + 64 k bytes, packed, no guard).
+CHUNK_CLASSES = 10
+CHUNK_DENSE_MIN = 512
+CHUNK_DENSE_STEP = 64
 
 # runtime/src/arch/x86_64.S: the saved context, from its stack pointer up.
 CTX_LAYOUT = (("r15", 24), ("r14", 32), ("r13", 40), ("r12", 48),
@@ -292,7 +297,10 @@ class Runtime(object):
             if c == 0 or c > ncls:
                 continue
             c -= 1
-            stride = (4096 << c) + CHUNK_GUARD_SIZE
+            if c < CHUNK_CLASSES:
+                stride = (4096 << c) + CHUNK_GUARD_SIZE
+            else:
+                stride = CHUNK_DENSE_MIN + CHUNK_DENSE_STEP * (c - CHUNK_CLASSES)
             n = min((1 << SLAB_SHIFT) // stride, slots_per_slab)
             if self.carve_cur[c] == slab:
                 n = min(n, self.carve_next[c])  # the rest is not carved yet (all zero)

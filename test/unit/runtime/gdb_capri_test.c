@@ -123,8 +123,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "gdb_capri_test: capri_config failed\n");
         return 1;
     }
+    /* "dense" (with CAPRI_DENSE=1): first chunks from the dense classes,
+     * which the gdb script must find as well (below 4 KiB). */
+    size_t stack = argc > 1 && strcmp(argv[1], "dense") == 0 ? 4032 : 0;
     capri_t t;
-    capri_attr_t spin_attr = {.name = "spinner"};
+    capri_attr_t spin_attr = {.name = "spinner", .stack_size = stack};
     if (capri_spawn(&t, spinner_main, NULL, &spin_attr) != 0)
         return 1;
     main_id = capri_self(); /* 0 before the runtime has started */
@@ -135,11 +138,11 @@ int main(int argc, char **argv)
     capri_t sleepers[NSLEEPERS];
     static const char *const names[NSLEEPERS] = {"sleeper-a", "sleeper-b"};
     for (intptr_t i = 0; i < NSLEEPERS; i++) {
-        capri_attr_t a = {.name = names[i]};
+        capri_attr_t a = {.name = names[i], .stack_size = stack};
         if (capri_spawn(&sleepers[i], sleeper_main, (void *)i, &a) != 0)
             return 1;
     }
-    capri_attr_t fin_attr = {.name = "finisher"};
+    capri_attr_t fin_attr = {.name = "finisher", .stack_size = stack};
     capri_t finisher;
     if (capri_spawn(&finisher, finisher_main, NULL, &fin_attr) != 0)
         return 1;
