@@ -202,6 +202,11 @@ static int adopt_main(struct capri_sched *s0)
  * libc and the loader, whose paths vary. */
 #define RUNTIME_START_ROOM (32u * 1024)
 
+/* Room for starting the schedulers' kernel threads, which the first
+ * capri_spawn does (pthread_create: 3.7 KiB used, measured the same way;
+ * capri_spawn's own mark covers the other spawns only). */
+#define SCHED_START_ROOM (32u * 1024)
+
 static int runtime_init(void)
 {
     struct runtime_config cfg;
@@ -342,7 +347,7 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
     /* Every scheduler not hosted by the main thread gets its kernel thread
      * on the first spawn (all of them when a plain pthread started us). */
     if (!load_acquire(&capri_rt.started_scheds))
-        sched_start_all();
+        grow_call_with_room(sched_start_all, SCHED_START_ROOM);
     sched_submit_new(t);
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "limit.h"
 #include "log.h"
 #include "scheduler.h"
+#include "sys.h"
 #include "thread.h"
 
 uintptr_t __capri_limit_poison;
@@ -33,9 +34,19 @@ uintptr_t __capri_limit_poison;
  * pthread_wrap.c constructor does not run first. */
 __attribute__((constructor(101))) void verify_stacks_init(void)
 {
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    /* 1 on, 0 or empty off; anything else is reported and ignored, like
+     * the other settings. */
     const char *v = getenv("CAPRI_VERIFY_STACKS");
-    if (v && v[0] && strcmp(v, "0") != 0)
+    if (!v || !v[0] || strcmp(v, "0") == 0)
+        return;
+    if (strcmp(v, "1") == 0)
         __capri_limit_poison = LIMIT_VERIFY;
+    else
+        capri_warn("ignoring malformed or out-of-range CAPRI_VERIFY_STACKS (1: on, 0: off)");
 }
 
 /* (Not instrumented: the scan reads what dead frames left.) */
@@ -71,12 +82,15 @@ static _Noreturn void report(const struct grow_link *l, uint64_t used)
     Dl_info di;
     p = log_append(p, e, "\n  at the call returning to ");
     if (dladdr((void *)site, &di)) {
+        /* (As the overflow report: ?? without a dynamic symbol.) */
         if (di.dli_sname && di.dli_saddr) {
             p = log_append(p, e, di.dli_sname);
             p = log_append(p, e, "+");
             p = log_append_hex(p, e, site - (uintptr_t)di.dli_saddr);
-            p = log_append(p, e, " ");
+        } else {
+            p = log_append(p, e, "??");
         }
+        p = log_append(p, e, " ");
         /* (A static function has no dynamic symbol: the object's offset
          * is for addr2line.) */
         p = log_append(p, e, "(");
@@ -91,10 +105,23 @@ static _Noreturn void report(const struct grow_link *l, uint64_t used)
         p = log_append(p, e, "\n  through ");
         p = log_append(p, e, di.dli_sname);
     }
-    *p = 0;
-    if (l->owner_tls)
+    /* A link of the kernel thread's own stack: main before it became a
+     * capri thread (it is one now if the runtime has started since), or a
+     * thread libcapri did not start. */
+    const struct capri_thread *t = l->owner_tls ? NULL : (const struct capri_thread *)l->owner;
+    if (!t) {
+        struct capri_sched *s = sched_here();
+        t = s ? s->current : NULL;
+    }
+    if (!t) {
+        p = log_append(p, e, " (not a capri thread: LWP ");
+        p = log_append_u64(p, e, (unsigned long long)sys_gettid());
+        p = log_append(p, e, ")");
+        *p = 0;
         capri_fatal(msg);
-    capri_fatal_thread(msg, (const struct capri_thread *)l->owner);
+    }
+    *p = 0;
+    capri_fatal_thread(msg, t);
 }
 
 __attribute__((no_sanitize("address"))) void verify_stacks_check(const struct grow_link *l)
