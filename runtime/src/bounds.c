@@ -1160,7 +1160,7 @@ static const char *backend_missing(const struct record *r, const char **fix)
         addressed = addressed || capri_md_address_slot(&r->b.m, k) != 0;
     }
     *fix = "keep .stack_sizes (build with capri-cc, which adds -fstack-size-section; do not "
-           "strip it with llvm-strip)";
+           "remove it: llvm-strip and objcopy --remove-section do)";
     return addressed ? "its file has no .stack_sizes for it" : NULL;
 }
 

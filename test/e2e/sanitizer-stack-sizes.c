@@ -12,7 +12,7 @@
 // .stack_sizes removed, stripped with llvm-strip, or not used.
 // RUN: llvm-objcopy --remove-section=.stack_sizes %t/asan %t/asan.nosizes
 // RUN: not --crash %t/asan.nosizes 2>&1 | FileCheck %s --check-prefix=NOSIZES -DFILE=%t/asan.nosizes
-// NOSIZES: capri: fatal: [[FILE]]: module {{.*}}sanitizer-stack-sizes.c is instrumented by AddressSanitizer but has no backend frame sizes (its file has no .stack_sizes for it), and the plugin's estimates do not cover the sanitizer's frames: keep .stack_sizes (build with capri-cc, which adds -fstack-size-section; do not strip it with llvm-strip)
+// NOSIZES: capri: fatal: [[FILE]]: module {{.*}}sanitizer-stack-sizes.c is instrumented by AddressSanitizer but has no backend frame sizes (its file has no .stack_sizes for it), and the plugin's estimates do not cover the sanitizer's frames: keep .stack_sizes (build with capri-cc, which adds -fstack-size-section; do not remove it: llvm-strip and objcopy --remove-section do)
 // NOSIZES-NOT: deep
 // RUN: llvm-strip %t/asan -o %t/asan.stripped
 // RUN: not --crash %t/asan.stripped 2>&1 | FileCheck %s --check-prefix=NOSIZES -DFILE=%t/asan.stripped
