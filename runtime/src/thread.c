@@ -22,6 +22,7 @@
 #include "config.h"
 #include "grow.h"
 #include "limit.h"
+#include "verify_stacks.h"
 #include "log.h"
 #include "modules.h"
 #include "scheduler.h"
@@ -336,6 +337,8 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
     }
     t->stack_hi = (uintptr_t)t;
     t->limit = limit_for_stack(t->stack_lo);
+    if (unlikely(__capri_limit_poison))
+        verify_stacks_paint_first(t);
     if (attr && attr->detached)
         t->join = JOIN_DETACHED;
     if (attr && attr->name)
@@ -468,6 +471,8 @@ _Noreturn void thread_exit(struct capri_thread *self, void *result)
     cleanup_run_all(self);
     if (self->keys)
         keys_run_destructors(self);
+    if (unlikely(__capri_limit_poison) && !(self->flags & THREAD_MAIN))
+        verify_stacks_check_first(self);
     thread_chunk_flush(self);
     if (self->flags & THREAD_MAIN)
         main_exit_check();

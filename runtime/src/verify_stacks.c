@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "chunk_pool.h"
 #include "grow.h"
 #include "limit.h"
 #include "log.h"
@@ -134,4 +135,52 @@ __attribute__((no_sanitize("address"))) void verify_stacks_check(const struct gr
         w++;
     if (w < floor)
         report(l, top - (uintptr_t)w);
+}
+
+/* The first chunk's lowest stack byte, and whether its band fits below the
+ * struct with room for the entry's own frames. */
+static uintptr_t first_band(const struct capri_thread *t)
+{
+    uintptr_t lo = (uintptr_t)t->chunk + ((t->flags & THREAD_DENSE) ? CHUNK_CANARY_ROOM : 0);
+    return (uintptr_t)t > lo && (uintptr_t)t - lo >= 2 * LIMIT_SLACK ? lo : 0;
+}
+
+__attribute__((no_sanitize("address"))) void verify_stacks_paint_first(const struct capri_thread *t)
+{
+    uintptr_t lo = first_band(t);
+    for (uint64_t *w = (uint64_t *)lo; lo && (uintptr_t)w < lo + LIMIT_SLACK; w++)
+        *w = PAINT;
+}
+
+__attribute__((no_sanitize("address"))) void verify_stacks_check_first(const struct capri_thread *t)
+{
+    uintptr_t lo = first_band(t);
+    if (!lo)
+        return;
+    const uint64_t *w = (const uint64_t *)lo;
+    while ((uintptr_t)w < lo + LIMIT_SLACK && *w == PAINT)
+        w++;
+    if ((uintptr_t)w == lo + LIMIT_SLACK)
+        return;
+    char msg[512];
+    char *p = msg, *e = msg + sizeof msg - 1;
+    p = log_append(p, e, "stack verification: the thread's entry region went ");
+    p = log_append_u64(p, e, lo + LIMIT_SLACK - (uintptr_t)w);
+    p = log_append(p, e, " bytes into the last ");
+    p = log_append_u64(p, e, LIMIT_SLACK);
+    p = log_append(p, e, " of its first chunk, past what the chunk was sized for (entry ");
+    Dl_info di;
+    if (dladdr((void *)t->fn, &di) && di.dli_sname)
+        p = log_append(p, e, di.dli_sname);
+    else
+        p = log_append(p, e, "??");
+    if (di.dli_fname && di.dli_fname[0]) {
+        p = log_append(p, e, " in ");
+        p = log_append(p, e, di.dli_fname);
+        p = log_append(p, e, "+");
+        p = log_append_hex(p, e, (uintptr_t)t->fn - (uintptr_t)di.dli_fbase);
+    }
+    p = log_append(p, e, ")");
+    *p = 0;
+    capri_fatal_thread(msg, t);
 }

@@ -34,4 +34,14 @@ void verify_stacks_paint(struct grow_link *l, uint64_t need);
  * the scan, and the report if it went too deep. */
 void verify_stacks_check(const struct grow_link *l);
 
+/* A capri thread's first chunk: its entry region runs there, unchecked
+ * (every checkpoint grows in this mode), so the bottom LIMIT_SLACK bytes,
+ * which only the slack of a small check may use, stay unwritten unless the
+ * entry region went past what its chunk was sized for. Painted at the
+ * spawn, checked when the thread exits (a thread that never exits is not
+ * checked). */
+struct capri_thread;
+void verify_stacks_paint_first(const struct capri_thread *t);
+void verify_stacks_check_first(const struct capri_thread *t);
+
 #endif

@@ -14,6 +14,10 @@
 // the hidden 3000 bytes.)
 // RUN: %if !asan %{ env CAPRI_VERIFY_STACKS=1 not --crash %t hidden 2>&1 | FileCheck %s --check-prefix=HIDDEN %}
 // RUN: env CAPRI_VERIFY_STACKS=1 CAPRI_FAULT_SHRINK_BOUNDS=1 not --crash %t ok 2>&1 | FileCheck %s --check-prefix=SHRUNK
+// The entry region, on the thread's first chunk, is checked when the
+// thread exits.
+// RUN: env CAPRI_VERIFY_STACKS=1 not --crash %t entry 2>&1 | FileCheck %s --check-prefix=ENTRY
+// RUN: env CAPRI_VERIFY_STACKS=0 %t entry | FileCheck %s --check-prefix=ENTRY-UNSEEN
 // Without verification the hidden use stays within the 64 KiB first chunk
 // and goes unseen: that is what the mode is for.
 // RUN: env CAPRI_VERIFY_STACKS=0 %t hidden | FileCheck %s --check-prefix=UNSEEN
@@ -28,8 +32,11 @@
 // SHRUNK: capri: fatal: stack verification: a call went {{[0-9]+}} bytes deeper than its checkpoint allowed (used {{[0-9]+}} of {{[0-9]+}} bytes)
 // SHRUNK-NEXT: at the call returning to {{recurse|spawn_at|\?\?}}{{.*}}verify-stacks.c.tmp+0x{{[0-9a-f]+}}) (thread {{[0-9]+}} "{{main|deep}}")
 // UNSEEN: hidden: 100 levels
+// ENTRY: capri: fatal: stack verification: the thread's entry region went 192 bytes into the last 256 of its first chunk, past what the chunk was sized for (entry run_entry in {{.*}}verify-stacks.c.tmp+0x{{[0-9a-f]+}}) (thread {{[0-9]+}} "entry")
+// ENTRY-UNSEEN: entry: returned
 #include <capri.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,12 +81,30 @@ static void *run_ok(void *arg) {
   return (void *)recurse(5000);
 }
 
+// Writes into the bottom of its first chunk (where the limit's slack is),
+// as an entry region larger than the chunk was sized for would.
+void *run_entry(void *arg) {
+  uintptr_t limit;
+  __asm__ volatile("movq %%fs:0x70, %0" : "=r"(limit));
+  limit &= ~((uintptr_t)1 << 61); // (verification's bit)
+  *(volatile char *)(limit - 304 + 64) = 1; // 304: the limit's room above the bottom
+  return arg;
+}
+
 static void *run_hidden(void *arg) {
   (void)arg;
   return (void *)hidden(100);
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "entry") == 0) {
+    capri_attr_t attr = {.stack_size = 4096, .name = "entry"};
+    capri_t t;
+    if (capri_spawn(&t, run_entry, NULL, &attr) || capri_join(t, NULL))
+      return 1;
+    printf("entry: returned\n");
+    return 0;
+  }
   int hide = argc > 1 && strcmp(argv[1], "hidden") == 0;
   // Two schedulers: the first spawn starts the second one's kernel thread
   // (3.7 KiB of pthread_create, beyond capri_spawn's mark: libcapri makes
