@@ -137,6 +137,30 @@ static size_t dense_spawn_bytes(uint32_t region)
 
 /* The class of a new thread's first chunk; CHUNK_CLASSES when the caller's
  * size is out of range. */
+/* Once per process: a stack_size below what the entry function needs
+ * before its first checkpoint (known from the records). In dense mode no
+ * guard page is under the chunk, and an overflow damages the chunk below
+ * before the canary is checked (guard mode reports it at the guard). */
+static void dense_size_warn(void *(*fn)(void *), unsigned cls)
+{
+    static int warned;
+    uint32_t region = bounds_entry_region((const void *)fn);
+    if (!region || load_relaxed(&warned) || chunk_class_size(cls) >= dense_spawn_bytes(region))
+        return;
+    store_relaxed(&warned, 1);
+    char msg[320];
+    char *p = msg, *e = msg + sizeof msg - 1;
+    p = log_append(p, e, "capri_spawn: a stack_size of ");
+    p = log_append_u64(p, e, chunk_class_size(cls));
+    p = log_append(p, e, " bytes is below the ");
+    p = log_append_u64(p, e, dense_spawn_bytes(region));
+    p = log_append(p, e, " bytes its entry function needs before its first checkpoint; in dense mode an "
+                         "overflow damages the chunk below before the canary is checked "
+                         "(reported once)");
+    *p = 0;
+    capri_warn(msg);
+}
+
 static unsigned spawn_class(void *(*fn)(void *), const capri_attr_t *attr)
 {
     if (attr && attr->stack_size) {
@@ -144,7 +168,9 @@ static unsigned spawn_class(void *(*fn)(void *), const capri_attr_t *attr)
         if (!capri_rt.dense)
             return chunk_class_for(attr->stack_size);
         size_t bytes = attr->stack_size < DENSE_MIN_BYTES ? DENSE_MIN_BYTES : attr->stack_size;
-        return chunk_dense_class_for(bytes);
+        unsigned cls = chunk_dense_class_for(bytes);
+        dense_size_warn(fn, cls);
+        return cls;
     }
     /* The entry function's region (from the records) and what libcapri
      * keeps on the chunk; the configured default when no record knows the
