@@ -1,6 +1,7 @@
-/* libcapri's messages, async-signal-safe (see log.h). */
+/* libcapri's messages, async-signal-safe but for log_append_place (see log.h). */
 #include "log.h"
 
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,4 +74,20 @@ _Noreturn void capri_fatal_thread(const char *msg, const struct capri_thread *t)
 {
     emit("fatal: ", msg, t);
     abort();
+}
+
+char *log_append_place(char *p, char *end, const void *addr)
+{
+    Dl_info info;
+    if (!dladdr(addr, &info) || !info.dli_fname)
+        return log_append_hex(log_append(p, end, "?? at "), end, (uintptr_t)addr);
+    if (info.dli_sname) {
+        p = log_append(p, end, info.dli_sname);
+        p = log_append_hex(log_append(p, end, "+"), end, (uintptr_t)addr - (uintptr_t)info.dli_saddr);
+    } else {
+        p = log_append(p, end, "??");
+    }
+    p = log_append(log_append(p, end, " ("), end, info.dli_fname);
+    p = log_append_hex(log_append(p, end, "+"), end, (uintptr_t)addr - (uintptr_t)info.dli_fbase);
+    return log_append(p, end, ")");
 }

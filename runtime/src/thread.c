@@ -5,7 +5,6 @@
  */
 #include "thread.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
 #include <stddef.h>
@@ -392,24 +391,6 @@ static char *append_name(char *p, char *end, const struct capri_thread *t)
     return p;
 }
 
-/* Where an address is: "sym+0xoff (file+0xoff)" as the guard-page report
- * writes it; `addr2line -e file 0xoff` finds static functions. */
-static char *append_place(char *p, char *end, const void *addr)
-{
-    Dl_info info;
-    if (!dladdr(addr, &info) || !info.dli_fname)
-        return log_append_hex(log_append(p, end, "?? at "), end, (uintptr_t)addr);
-    if (info.dli_sname) {
-        p = log_append(p, end, info.dli_sname);
-        p = log_append_hex(log_append(p, end, "+"), end, (uintptr_t)addr - (uintptr_t)info.dli_saddr);
-    } else {
-        p = log_append(p, end, "??");
-    }
-    p = log_append(log_append(p, end, " ("), end, info.dli_fname);
-    p = log_append_hex(log_append(p, end, "+"), end, (uintptr_t)addr - (uintptr_t)info.dli_fbase);
-    return log_append(p, end, ")");
-}
-
 /* Runs on a fresh chunk through __morestack, whose CFI links it back to the
  * overflowed thread's frames: the backtrace shows where that thread was
  * when it switched out, without writing further below its chunk. */
@@ -423,7 +404,7 @@ static void dense_overflow_trace(void *arg)
     const struct dense_overflow *o = arg;
     const struct capri_thread *t = o->t;
     char buf[512], *end = buf + sizeof buf - 1;
-    char *p = append_place(log_append(buf, end, "  entry "), end, (const void *)t->fn);
+    char *p = log_append_place(log_append(buf, end, "  entry "), end, (const void *)t->fn);
     p = log_append(p, end, "; switched out in:\n");
     sys_write(2, buf, (size_t)(p - buf));
     void *frames[48];

@@ -31,6 +31,22 @@ uintptr_t __capri_limit_poison;
 /* Not a pattern code, data or a small integer is likely to be. */
 #define PAINT 0xcafef00dcafef00dull
 
+/* (Not instrumented: the scan reads what dead frames left.) */
+__attribute__((no_sanitize("address"))) static void paint(uintptr_t lo, uintptr_t hi)
+{
+    for (uint64_t *w = (uint64_t *)lo; (uintptr_t)w < hi; w++)
+        *w = PAINT;
+}
+
+/* The lowest word of [lo, hi) that is not paint any more, else hi. */
+__attribute__((no_sanitize("address"))) static uintptr_t lowest_written(uintptr_t lo, uintptr_t hi)
+{
+    const uint64_t *w = (const uint64_t *)lo;
+    while ((uintptr_t)w < hi && *w == PAINT)
+        w++;
+    return (uintptr_t)w < hi ? (uintptr_t)w : hi;
+}
+
 /* getenv only (no allocation). Also a constructor, for a program whose
  * pthread_wrap.c constructor does not run first. */
 __attribute__((constructor(101))) void verify_stacks_init(void)
@@ -50,8 +66,7 @@ __attribute__((constructor(101))) void verify_stacks_init(void)
         capri_warn("ignoring malformed or out-of-range CAPRI_VERIFY_STACKS (1: on, 0: off)");
 }
 
-/* (Not instrumented: the scan reads what dead frames left.) */
-__attribute__((no_sanitize("address"))) void verify_stacks_paint(struct grow_link *l, uint64_t need)
+void verify_stacks_paint(struct grow_link *l, uint64_t need)
 {
     uintptr_t lo = (uintptr_t)l->chunk, top = (uintptr_t)l;
     uint64_t allowed = need + (GROW_FRAME - GROW_LINK_SIZE) + LIMIT_ENTRY_MARGIN;
@@ -60,8 +75,7 @@ __attribute__((no_sanitize("address"))) void verify_stacks_paint(struct grow_lin
      * would show the yield's frames as its own: not verified. */
     if (l->hooks || allowed >= top - lo || allowed > UINT32_MAX)
         return;
-    for (uint64_t *w = (uint64_t *)lo; (uintptr_t)w < top; w++)
-        *w = PAINT;
+    paint(lo, top);
     l->verify = 1;
     l->verify_allowed = (uint32_t)allowed;
 }
@@ -80,28 +94,8 @@ static _Noreturn void report(const struct grow_link *l, uint64_t used)
     /* The call: the return address __morestack was called with, in the
      * caller; and the thunk, which is named after the caller too. */
     uintptr_t site = *(const uintptr_t *)(l->frame + 8);
+    p = log_append_place(log_append(p, e, "\n  at the call returning to "), e, (const void *)site);
     Dl_info di;
-    p = log_append(p, e, "\n  at the call returning to ");
-    if (dladdr((void *)site, &di)) {
-        /* (As the overflow report: ?? without a dynamic symbol.) */
-        if (di.dli_sname && di.dli_saddr) {
-            p = log_append(p, e, di.dli_sname);
-            p = log_append(p, e, "+");
-            p = log_append_hex(p, e, site - (uintptr_t)di.dli_saddr);
-        } else {
-            p = log_append(p, e, "??");
-        }
-        p = log_append(p, e, " ");
-        /* (A static function has no dynamic symbol: the object's offset
-         * is for addr2line.) */
-        p = log_append(p, e, "(");
-        p = log_append(p, e, di.dli_fname && di.dli_fname[0] ? di.dli_fname : "?");
-        p = log_append(p, e, "+");
-        p = log_append_hex(p, e, site - (uintptr_t)di.dli_fbase);
-        p = log_append(p, e, ")");
-    } else {
-        p = log_append_hex(p, e, site);
-    }
     if (dladdr((void *)l->thunk, &di) && di.dli_sname) {
         p = log_append(p, e, "\n  through ");
         p = log_append(p, e, di.dli_sname);
@@ -125,16 +119,14 @@ static _Noreturn void report(const struct grow_link *l, uint64_t used)
     capri_fatal_thread(msg, t);
 }
 
-__attribute__((no_sanitize("address"))) void verify_stacks_check(const struct grow_link *l)
+void verify_stacks_check(const struct grow_link *l)
 {
     if (!l->verify)
         return;
-    uintptr_t lo = (uintptr_t)l->chunk, top = (uintptr_t)l;
-    const uint64_t *w = (const uint64_t *)lo, *floor = (const uint64_t *)(top - l->verify_allowed);
-    while (w < floor && *w == PAINT)
-        w++;
-    if (w < floor)
-        report(l, top - (uintptr_t)w);
+    uintptr_t top = (uintptr_t)l, floor = top - l->verify_allowed;
+    uintptr_t low = lowest_written((uintptr_t)l->chunk, floor);
+    if (low < floor)
+        report(l, top - low);
 }
 
 /* The first chunk's lowest stack byte, and whether its band fits below the
@@ -145,41 +137,27 @@ static uintptr_t first_band(const struct capri_thread *t)
     return (uintptr_t)t > lo && (uintptr_t)t - lo >= 2 * LIMIT_SLACK ? lo : 0;
 }
 
-__attribute__((no_sanitize("address"))) void verify_stacks_paint_first(const struct capri_thread *t)
+void verify_stacks_paint_first(const struct capri_thread *t)
 {
     uintptr_t lo = first_band(t);
-    for (uint64_t *w = (uint64_t *)lo; lo && (uintptr_t)w < lo + LIMIT_SLACK; w++)
-        *w = PAINT;
+    if (lo)
+        paint(lo, lo + LIMIT_SLACK);
 }
 
-__attribute__((no_sanitize("address"))) void verify_stacks_check_first(const struct capri_thread *t)
+void verify_stacks_check_first(const struct capri_thread *t)
 {
     uintptr_t lo = first_band(t);
-    if (!lo)
-        return;
-    const uint64_t *w = (const uint64_t *)lo;
-    while ((uintptr_t)w < lo + LIMIT_SLACK && *w == PAINT)
-        w++;
-    if ((uintptr_t)w == lo + LIMIT_SLACK)
+    uintptr_t low = lo ? lowest_written(lo, lo + LIMIT_SLACK) : 0;
+    if (!lo || low == lo + LIMIT_SLACK)
         return;
     char msg[512];
     char *p = msg, *e = msg + sizeof msg - 1;
     p = log_append(p, e, "stack verification: the thread's entry region went ");
-    p = log_append_u64(p, e, lo + LIMIT_SLACK - (uintptr_t)w);
+    p = log_append_u64(p, e, lo + LIMIT_SLACK - low);
     p = log_append(p, e, " bytes into the last ");
     p = log_append_u64(p, e, LIMIT_SLACK);
     p = log_append(p, e, " of its first chunk, past what the chunk was sized for (entry ");
-    Dl_info di;
-    if (dladdr((void *)t->fn, &di) && di.dli_sname)
-        p = log_append(p, e, di.dli_sname);
-    else
-        p = log_append(p, e, "??");
-    if (di.dli_fname && di.dli_fname[0]) {
-        p = log_append(p, e, " in ");
-        p = log_append(p, e, di.dli_fname);
-        p = log_append(p, e, "+");
-        p = log_append_hex(p, e, (uintptr_t)t->fn - (uintptr_t)di.dli_fbase);
-    }
+    p = log_append_place(p, e, (const void *)t->fn);
     p = log_append(p, e, ")");
     *p = 0;
     capri_fatal_thread(msg, t);

@@ -32,7 +32,7 @@
 // SHRUNK: capri: fatal: stack verification: a call went {{[0-9]+}} bytes deeper than its checkpoint allowed (used {{[0-9]+}} of {{[0-9]+}} bytes)
 // SHRUNK-NEXT: at the call returning to {{recurse|spawn_at|\?\?}}{{.*}}verify-stacks.c.tmp+0x{{[0-9a-f]+}}) (thread {{[0-9]+}} "{{main|deep}}")
 // UNSEEN: hidden: 100 levels
-// ENTRY: capri: fatal: stack verification: the thread's entry region went 192 bytes into the last 256 of its first chunk, past what the chunk was sized for (entry run_entry in {{.*}}verify-stacks.c.tmp+0x{{[0-9a-f]+}}) (thread {{[0-9]+}} "entry")
+// ENTRY: capri: fatal: stack verification: the thread's entry region went 192 bytes into the last 256 of its first chunk, past what the chunk was sized for (entry run_entry+0x0 ({{.*}}verify-stacks.c.tmp+0x{{[0-9a-f]+}})) (thread {{[0-9]+}} "entry")
 // ENTRY-UNSEEN: entry: returned
 #include <capri.h>
 #include <pthread.h>
