@@ -580,6 +580,22 @@ static size_t read_functions(struct ctx *c, struct bounds_stats *stats)
     return globals;
 }
 
+/* Record r's i-th global name (its functions', then its aliases'): the
+ * string offset, 0 when none (an internal one), and the function it names. */
+static uint32_t global_name(const struct ctx *c, size_t r, uint32_t i, uint32_t *fn)
+{
+    const struct capri_md_module *m = &c->recs[r].m;
+    uint32_t fb = c->fn_base[r];
+    if (i < m->function_count) {
+        *fn = fb + i;
+        return c->name_off[fb + i];
+    }
+    struct capri_md_alias_entry a;
+    capri_md_alias(m, i - m->function_count, &a);
+    *fn = fb + a.function;
+    return a.linkage == CAPRI_MD_LINK_INTERNAL ? 0 : a.name;
+}
+
 /* Phase 2, the global names: hashed from the offsets phase 1 kept, into
  * the table (a name defined twice marks both definitions). */
 static void read_names(struct ctx *c)
@@ -588,20 +604,8 @@ static void read_names(struct ctx *c)
     unsigned nb = 0;
     for (size_t r = 0; r < c->nrec; r++) {
         const struct capri_md_module *m = &c->recs[r].m;
-        uint32_t fb = c->fn_base[r];
         for (uint32_t i = 0; i < m->function_count + m->alias_count; i++) {
-            uint32_t name, fn;
-            if (i < m->function_count) {
-                name = c->name_off[fb + i];
-                fn = fb + i;
-            } else {
-                struct capri_md_alias_entry a;
-                capri_md_alias(m, i - m->function_count, &a);
-                if (a.linkage == CAPRI_MD_LINK_INTERNAL)
-                    continue;
-                name = a.name;
-                fn = fb + a.function;
-            }
+            uint32_t fn, name = global_name(c, r, i, &fn);
             if (name == 0)
                 continue;
             struct pending *p = &batch[nb++];
@@ -621,7 +625,6 @@ static void read_names(struct ctx *c)
 static uint32_t local_names(const struct ctx *c, uint32_t r, uint64_t *table, uint32_t cap)
 {
     const struct capri_md_module *m = &c->recs[r].m;
-    uint32_t fb = c->fn_base[r];
     uint32_t size = 16;
     while (size < (m->function_count + m->alias_count) * 2)
         size *= 2;
@@ -630,16 +633,7 @@ static uint32_t local_names(const struct ctx *c, uint32_t r, uint64_t *table, ui
     memset(table, 0, (size_t)size * sizeof *table);
     uint32_t mask = size - 1;
     for (uint32_t i = 0; i < m->function_count + m->alias_count; i++) {
-        uint32_t name, fn;
-        if (i < m->function_count) {
-            name = c->name_off[fb + i];
-            fn = fb + i;
-        } else {
-            struct capri_md_alias_entry a;
-            capri_md_alias(m, i - m->function_count, &a);
-            name = a.linkage == CAPRI_MD_LINK_INTERNAL ? 0 : a.name;
-            fn = fb + a.function;
-        }
+        uint32_t fn, name = global_name(c, r, i, &fn);
         if (name == 0)
             continue;
         uint32_t k = (name * 0x9e3779b1u) & mask;
