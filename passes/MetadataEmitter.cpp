@@ -18,7 +18,6 @@
 #include "llvm/IR/Function.h"
 #include "llvm/IR/GlobalAlias.h"
 #include "llvm/IR/GlobalVariable.h"
-#include "llvm/IR/InstIterator.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/Path.h"
@@ -120,18 +119,20 @@ uint64_t mdInt(const MDNode *N, unsigned I) {
   return 0;
 }
 
-/// The runtime calls the instrumentation made for F's variable-size
-/// allocas (none when they were not instrumented).
-SmallVector<StringRef, 2> vlaHelpersCalled(const Function &F) {
-  SmallVector<StringRef, 2> Out;
-  for (const Instruction &I : instructions(F))
-    if (auto *CB = dyn_cast<CallBase>(&I))
-      if (const Function *Callee = CB->getCalledFunction()) {
-        StringRef Name = Callee->getName();
-        if ((Name == "__capri_vla_take" || Name == "__capri_vla_release") &&
-            !is_contained(Out, Name))
-          Out.push_back(Name);
-      }
+/// The functions that call the runtime for their variable-size allocas'
+/// slow paths (the instrumentation's calls), with the helpers each calls:
+/// found from the helpers' uses, once per module.
+DenseMap<const Function *, SmallVector<StringRef, 2>> vlaHelperCallers(const Module &M) {
+  DenseMap<const Function *, SmallVector<StringRef, 2>> Out;
+  for (StringRef Name : {"__capri_vla_take", "__capri_vla_release"})
+    if (const Function *Helper = M.getFunction(Name))
+      for (const User *U : Helper->users())
+        if (auto *CB = dyn_cast<CallBase>(U))
+          if (CB->getCalledFunction() == Helper) {
+            SmallVector<StringRef, 2> &Called = Out[CB->getFunction()];
+            if (!is_contained(Called, Name))
+              Called.push_back(Name);
+          }
   return Out;
 }
 
@@ -243,6 +244,7 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   StringTable Strings;
   ByteWriter FunctionsW, CallsW, RefsW, CheckpointsW;
   uint32_t CallCount = 0, CheckpointCount = 0;
+  const auto VlaCallers = vlaHelperCallers(M);
   for (const Function *F : Functions) {
     const FunctionNode &N = *G.node(F);
     const FrameBound &FB = FAM.getResult<CapriFrameAnalysis>(const_cast<Function &>(*F));
@@ -309,7 +311,7 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
     // is left of the chunk; placement charged those calls to the region
     // (code-generation calls), but the graph leaves them out, and the
     // start-up rewrite rebuilds regions from these lists: listed here.
-    for (StringRef Helper : vlaHelpersCalled(*F)) {
+    for (StringRef Helper : VlaCallers.lookup(F)) {
       CallsW.u8(CAPRI_MD_CALL_NAMED);
       CallsW.u8(callflags::Codegen);
       CallsW.u16(0);
