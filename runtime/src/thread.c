@@ -223,15 +223,13 @@ static int adopt_main(struct capri_sched *s0)
     return 0;
 }
 
-/* Room for the runtime's start-up: it used 2.7 KiB, measured with
- * CAPRI_VERIFY_STACKS=1 (which checks it at every start); the rest is for
- * libc and the loader, whose paths vary. */
-#define RUNTIME_START_ROOM (32u * 1024)
-
-/* Room for starting the schedulers' kernel threads, which the first
- * capri_spawn does (pthread_create: 3.7 KiB used, measured the same way;
- * capri_spawn's own mark covers the other spawns only). */
-#define SCHED_START_ROOM (32u * 1024)
+/* Room for the one-time work the first calls into libcapri do, which
+ * their marks do not cover: the runtime's start-up (2.7 KiB used) and the
+ * first capri_spawn's start of the schedulers' kernel threads
+ * (pthread_create, 3.7 KiB), measured with CAPRI_VERIFY_STACKS=1, which
+ * checks them at every start; the rest is for libc and the loader, whose
+ * paths vary. */
+#define START_ROOM (32u * 1024)
 
 static int runtime_init(void)
 {
@@ -277,7 +275,7 @@ static int runtime_ensure_slow(void)
     if (state == INIT_NONE) {
         uint32_t expected = INIT_NONE;
         if (cas_acq_rel(&init_state, &expected, (uint32_t)INIT_RUNNING)) {
-            init_error = grow_call_with_room(runtime_init, RUNTIME_START_ROOM);
+            init_error = grow_call_with_room(runtime_init, START_ROOM);
             store_release(&init_state, init_error ? (uint32_t)INIT_FAILED : (uint32_t)INIT_DONE);
         }
     }
@@ -375,7 +373,7 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
     /* Every scheduler not hosted by the main thread gets its kernel thread
      * on the first spawn (all of them when a plain pthread started us). */
     if (!load_acquire(&capri_rt.started_scheds))
-        grow_call_with_room(sched_start_all, SCHED_START_ROOM);
+        grow_call_with_room(sched_start_all, START_ROOM);
     sched_submit_new(t);
     return 0;
 }
