@@ -46,42 +46,8 @@
 #include "capri.h"
 #include "../runtime/common.h"
 
-static capri_sem_t sem; /* zero-initialised: value 0 */
-static long blocked;    /* one scheduler: plain increments */
-
-/* live: the 1 KiB array is in the blocked frame. */
-__attribute__((noinline)) static long live3(long seed)
-{
-    volatile unsigned char buf[1024];
-    for (int i = 0; i < 1024; i++)
-        buf[i] = (unsigned char)(seed + i);
-    blocked++;
-    long bad = capri_sem_wait(&sem) != 0;
-    for (int i = 0; i < 1024; i++)
-        bad += buf[i] != (unsigned char)(seed + i);
-    return bad;
-}
-
-/* The empty asm after each call keeps it from becoming a tail jump, so
- * every level keeps its frame. */
-__attribute__((noinline)) static long live2(long seed)
-{
-    long r = live3(seed + 1);
-    __asm__ volatile("" ::: "memory");
-    return r;
-}
-
-__attribute__((noinline)) static long live1(long seed)
-{
-    long r = live2(seed + 1);
-    __asm__ volatile("" ::: "memory");
-    return r;
-}
-
-static void *entry_live(void *arg)
-{
-    return (void *)(intptr_t)(live1((long)(intptr_t)arg) == 0);
-}
+/* live: the 1 KiB array is in the blocked frame (entry_live). */
+#include "../runtime/blocked_live.h"
 
 /* touched: the array is written one call deeper, and gone when the thread
  * blocks. */

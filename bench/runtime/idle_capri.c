@@ -2,10 +2,10 @@
  * idle_capri: resident memory per idle capri thread, a million of them.
  *
  * N threads (default 1,000,000) with attr.stack_size = STACK (0: the
- * default), on one scheduler, each blocked at a known depth: entry ->
- * level1 -> level2 -> level3, where level3 writes a volatile 1 KiB array in
- * its frame and blocks in capri_sem_wait on a shared semaphore (then checks
- * the array after waking). main samples /proc/self/status (VmRSS, VmPTE)
+ * default), on one scheduler, each blocked at a known depth:
+ * entry_live -> live1 -> live2 -> live3 (blocked_live.h), where live3
+ * writes a volatile 1 KiB array in its frame and blocks in capri_sem_wait
+ * on a shared semaphore (then checks the array after waking). main samples /proc/self/status (VmRSS, VmPTE)
  * and /proc/self/smaps_rollup (Rss) once the runtime is up (one warm-up
  * thread of the same size spawned and joined, handle array touched) and
  * again when all N are blocked; the difference over N is the cost of one
@@ -38,41 +38,7 @@
 #include "capri.h"
 #include "common.h"
 
-static capri_sem_t sem; /* zero-initialised: value 0 */
-static long blocked;    /* one scheduler: plain increments */
-
-__attribute__((noinline)) static long level3(long seed)
-{
-    volatile unsigned char buf[1024];
-    for (int i = 0; i < 1024; i++)
-        buf[i] = (unsigned char)(seed + i);
-    blocked++;
-    long bad = capri_sem_wait(&sem) != 0;
-    for (int i = 0; i < 1024; i++)
-        bad += buf[i] != (unsigned char)(seed + i);
-    return bad;
-}
-
-/* The empty asm after each call keeps the call from becoming a tail jump,
- * so every level keeps its frame. */
-__attribute__((noinline)) static long level2(long seed)
-{
-    long r = level3(seed + 1);
-    __asm__ volatile("" ::: "memory");
-    return r;
-}
-
-__attribute__((noinline)) static long level1(long seed)
-{
-    long r = level2(seed + 1);
-    __asm__ volatile("" ::: "memory");
-    return r;
-}
-
-static void *entry(void *arg)
-{
-    return (void *)(intptr_t)(level1((long)(intptr_t)arg) == 0);
-}
+#include "blocked_live.h"
 
 int main(int argc, char **argv)
 {
@@ -97,7 +63,7 @@ int main(int argc, char **argv)
     /* Warm-up: the runtime, the scheduler, the first slab of the class. */
     capri_t w;
     void *ok = NULL;
-    if ((rc = capri_spawn(&w, entry, (void *)1, &attr)))
+    if ((rc = capri_spawn(&w, entry_live, (void *)1, &attr)))
         bench_fail("warm-up spawn = %d", rc);
     while (blocked < 1)
         capri_yield();
@@ -109,7 +75,7 @@ int main(int argc, char **argv)
     struct bench_mem before = bench_mem_sample();
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++)
-        if ((rc = capri_spawn(&t[i], entry, (void *)(intptr_t)i, &attr)))
+        if ((rc = capri_spawn(&t[i], entry_live, (void *)(intptr_t)i, &attr)))
             bench_fail("capri_spawn #%ld = %d", i, rc);
     while (blocked < n)
         capri_yield();
