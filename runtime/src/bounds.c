@@ -1374,6 +1374,17 @@ void bounds_unregistered(void *record)
     pthread_mutex_unlock(&B.lock);
 }
 
+bool bounds_record_valid(const void *record)
+{
+    if (!load_acquire(&B.started))
+        return false;
+    pthread_mutex_lock(&B.lock);
+    const struct record *r = record_find(record);
+    bool valid = r && !r->dead;
+    pthread_mutex_unlock(&B.lock);
+    return valid;
+}
+
 /* ---- capri_spawn's side --------------------------------------------------------- */
 
 uint32_t bounds_entry_region(const void *fn)

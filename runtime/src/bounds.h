@@ -20,6 +20,7 @@
 #ifndef CAPRI_BOUNDS_H
 #define CAPRI_BOUNDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -66,6 +67,12 @@ size_t bounds_spawn_bytes(uint32_t region);
  * unregistered one is forgotten. */
 void bounds_registered(void *record);
 void bounds_unregistered(void *record);
+
+/* Whether the bounds pass has already read `record` with the shared parser
+ * and found it valid: modules_load then need not parse it again (the
+ * check costs about 30 instructions an entry, 1.5 ms for a program of
+ * 50,000 functions). */
+bool bounds_record_valid(const void *record);
 
 /* ---- The computation, for the unit tests ----------------------------------- */
 

@@ -11,7 +11,8 @@
  * at exit other schedulers may still run the module's code, and the list
  * is never shortened under a reader.
  *
- * At start-up every record is validated with the shared parser. A record
+ * At start-up every record is validated with the shared parser (once: the
+ * bounds pass has read most of them before main). A record
  * this libcapri cannot read (a newer major version, corrupt) stops the
  * program with a message naming the module: running instrumented code
  * with metadata the runtime misreads could place stacks wrongly.
@@ -80,6 +81,11 @@ int modules_load(void)
     for (struct capri_md_header *h = load_acquire(&module_list); h; h = next_of(h)) {
         if (load_acquire(&h->runtime_link) & LINK_DEAD)
             continue;
+        /* Records the bounds pass read before main were validated then. */
+        if (bounds_record_valid(h)) {
+            count++;
+            continue;
+        }
         /* The record's own size bounds the parse; the parser never reads
          * past it. A header too short to hold a size is caught too. */
         size_t size = h->record_size >= sizeof *h ? h->record_size : sizeof *h;
