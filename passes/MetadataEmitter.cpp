@@ -138,21 +138,33 @@ DenseMap<const Function *, SmallVector<StringRef, 2>> vlaHelperCallers(const Mod
 
 uint32_t clamp32(uint64_t V) { return static_cast<uint32_t>(std::min<uint64_t>(V, UINT32_MAX)); }
 
-/// What placement charges for a call it cannot see into: the measured mark
-/// of a library function, else the external reserve.
-uint32_t externalRegion(const CallEdge &E) {
+/// What placement charges for a call it cannot see into (a call entry's
+/// external_region), and CAPRI_MD_CALLF2_MARK in Flags2 when that is a
+/// measured mark rather than the reserve, so readers can tell them apart.
+struct ExternalCharge {
+  uint32_t Region = 0;
+  uint8_t Flags2 = 0;
+};
+
+/// A call by name into code without metadata: the measured mark of a
+/// library function, else the external reserve.
+ExternalCharge namedCharge(StringRef Name) {
+  if (auto Mark = libcStackMark(Name))
+    return {clamp32(*Mark), CAPRI_MD_CALLF2_MARK};
+  return {ExternalReserve, 0};
+}
+
+ExternalCharge externalCharge(const CallEdge &E) {
   switch (E.Kind) {
   case CallKind::Defined:
-    return 0;
+    return {};
   case CallKind::External:
-    if (auto Mark = libcStackMark(E.Name))
-      return clamp32(*Mark);
-    return ExternalReserve;
+    return namedCharge(E.Name);
   case CallKind::Indirect:
   case CallKind::Asm:
-    return ExternalReserve;
+    break;
   }
-  return ExternalReserve;
+  return {ExternalReserve, 0};
 }
 
 void section(ByteWriter &W, uint32_t Tag, const std::string &Payload) {
@@ -275,14 +287,16 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
         if (E.Kind == CallKind::External)
           Callee = Strings.add(E.Name);
       }
+      const ExternalCharge Charge = externalCharge(E);
       CallsW.u8(E.Flags); // callflags are the format's bits
-      CallsW.u16(0);
+      CallsW.u8(Charge.Flags2);
+      CallsW.u8(0);
       CallsW.u32(Callee);
       CallsW.u32(E.Kind == CallKind::Indirect ? E.TypeId : 0);
       CallsW.u32(E.IRTypeId);
       CallsW.u32(E.Loc ? Strings.add(E.Loc->getFilename()) : 0);
       CallsW.u32(E.Loc ? E.Loc.getLine() : 0);
-      CallsW.u32(externalRegion(E));
+      CallsW.u32(Charge.Region);
       // The instrumented sites of this edge, when all of them are: a reader
       // takes a call listed in CHECKPOINTS for checked, so an edge with an
       // unchecked site lists none (its checked sites keep the plugin's
@@ -312,15 +326,17 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
     // (code-generation calls), but the graph leaves them out, and the
     // start-up rewrite rebuilds regions from these lists: listed here.
     for (StringRef Helper : VlaCallers.lookup(F)) {
+      const ExternalCharge Charge = namedCharge(Helper);
       CallsW.u8(CAPRI_MD_CALL_NAMED);
       CallsW.u8(callflags::Codegen);
-      CallsW.u16(0);
+      CallsW.u8(Charge.Flags2);
+      CallsW.u8(0);
       CallsW.u32(Strings.add(Helper));
       CallsW.u32(0);
       CallsW.u32(0);
       CallsW.u32(Strings.add(fileOf(SP)));
       CallsW.u32(SP ? SP->getLine() : 0);
-      CallsW.u32(clamp32(libcStackMark(Helper).value_or(ExternalReserve)));
+      CallsW.u32(Charge.Region);
       ++CallCount;
     }
 

@@ -87,6 +87,12 @@ extern "C" {
 #define CAPRI_MD_CALLF_MUSTTAIL (1u << 6) /* musttail: cannot be outlined */
 #define CAPRI_MD_CALLF_RETURNS_TWICE (1u << 7) /* setjmp and friends */
 
+/* Call flags of the second byte, `flags2` (the first is full). Added to 1.2
+ * without a version change: the byte was reserved and always written as
+ * zero, and older readers ignore it, so a record without a bit reads as
+ * before. */
+#define CAPRI_MD_CALLF2_MARK (1u << 0) /* NAMED: external_region is a measured mark */
+
 /* Checkpoint reasons (docs/stack-growth-design.md). */
 #define CAPRI_MD_CP_CYCLE 0u       /* a back edge of a call-graph cycle */
 #define CAPRI_MD_CP_MAXPATH 1u     /* the path from the caller would exceed MaxPath */
@@ -156,16 +162,17 @@ struct capri_md_function_entry {
 
 struct capri_md_call_entry {
     uint8_t kind;
-    uint8_t flags;
-    uint16_t reserved;
+    uint8_t flags;    /* CAPRI_MD_CALLF_* */
+    uint8_t flags2;   /* CAPRI_MD_CALLF2_* (zero in older records) */
+    uint8_t reserved;
     uint32_t callee;     /* LOCAL: function index; NAMED: string offset */
     uint32_t type_id;    /* INDIRECT: expected type hash */
     uint32_t ir_type_id; /* IR type hash of the call */
     uint32_t file;       /* string offset of the call's source file */
     uint32_t line;
     /* 1.2: what the plugin charged for a call into code it cannot see
-     * (NAMED: the measured mark or the external reserve; INDIRECT, ASM:
-     * the reserve); 0 for LOCAL calls. */
+     * (NAMED: the measured mark, flagged CAPRI_MD_CALLF2_MARK, or the
+     * external reserve; INDIRECT, ASM: the reserve); 0 for LOCAL calls. */
     uint32_t external_region;
 };
 

@@ -238,6 +238,7 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
             memset(&ce, 0, sizeof ce);
             ce.kind = c->kind;
             ce.flags = c->flags;
+            ce.flags2 = c->flags2;
             ce.callee = c->kind == CAPRI_MD_CALL_NAMED ? intern(&strings, c->callee_name)
                                                        : c->callee;
             ce.type_id = c->type_id;

@@ -30,6 +30,7 @@ struct mdb_call {
     uint32_t caller;
     uint8_t kind;
     uint8_t flags;
+    uint8_t flags2;          /* CAPRI_MD_CALLF2_* */
     uint32_t callee;         /* LOCAL: function index */
     const char *callee_name; /* NAMED */
     uint32_t type_id, ir_type_id;

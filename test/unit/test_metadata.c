@@ -672,6 +672,44 @@ static void test_sanitizers(void)
               "ThreadSanitizer");
 }
 
+/* Call flags: the parser hands both bytes out as written, bits it does not
+ * know included (a later plugin's flags must not make a record unreadable);
+ * a call without flags2 bits reads zero, as every record before the byte
+ * had a meaning (it was reserved, written as zero). */
+static void test_call_flags(void)
+{
+    struct mdb b;
+    mdb_init(&b);
+    uint32_t f = mdb_fn(&b, "f", 32);
+    uint32_t marked = mdb_named(&b, f, "memcpy");
+    mdb_call_at(&b, marked)->flags = CAPRI_MD_CALLF_CODEGEN;
+    mdb_call_at(&b, marked)->flags2 = CAPRI_MD_CALLF2_MARK;
+    mdb_call_at(&b, marked)->external_region = 8;
+    uint32_t unknown = mdb_named(&b, f, "future");
+    mdb_call_at(&b, unknown)->flags = 0xff;
+    mdb_call_at(&b, unknown)->flags2 = 0xfe;
+    mdb_named(&b, f, "printf");
+    size_t size;
+    uint8_t *rec = mdb_build(&b, &size);
+    mdb_free(&b);
+    struct capri_md_module m;
+    char err[128];
+    CHECK_EQ(parse_one(rec, size, &m, err, sizeof err), CAPRI_MD_OK);
+    struct capri_md_call_entry c;
+    capri_md_call(&m, 0, &c);
+    CHECK_STR(capri_md_string(&m, c.callee), "memcpy");
+    CHECK_EQ(c.flags, CAPRI_MD_CALLF_CODEGEN);
+    CHECK_EQ(c.flags2, CAPRI_MD_CALLF2_MARK);
+    CHECK_EQ(c.external_region, 8);
+    capri_md_call(&m, 1, &c);
+    CHECK_EQ(c.flags, 0xff);
+    CHECK_EQ(c.flags2, 0xfe);
+    capri_md_call(&m, 2, &c);
+    CHECK_EQ(c.flags2, 0);
+    CHECK_EQ(c.reserved, 0);
+    free(rec);
+}
+
 int main(void)
 {
     RUN(test_valid);
@@ -685,5 +723,6 @@ int main(void)
     RUN(test_every_truncation);
     RUN(test_mutations);
     RUN(test_sanitizers);
+    RUN(test_call_flags);
     return test_summary("test_metadata");
 }
