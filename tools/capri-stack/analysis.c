@@ -407,6 +407,26 @@ static void add_external(struct analysis *a, uint32_t site, uint32_t node, int i
     a->externals[a->external_count++] = (struct external_call){ site, node, indirect };
 }
 
+/*
+ * Move the calls whose callee is charged a measured mark out of the
+ * findings, keeping both lists in call site order: their stack was
+ * measured, not assumed.
+ */
+static void split_marked(struct analysis *a)
+{
+    const struct model *m = a->model;
+    a->marked = xmalloc((a->external_count ? a->external_count : 1) * sizeof *a->marked);
+    size_t kept = 0;
+    for (size_t i = 0; i < a->external_count; i++) {
+        const struct external_call *x = &a->externals[i];
+        if (m->nodes[x->node].source == SOURCE_MARK)
+            a->marked[a->marked_count++] = *x;
+        else
+            a->externals[kept++] = *x;
+    }
+    a->external_count = kept;
+}
+
 static void collect_findings(struct analysis *a)
 {
     const struct model *m = a->model;
@@ -461,6 +481,7 @@ static void collect_findings(struct analysis *a)
             }
         }
     }
+    split_marked(a);
     for (uint32_t f = 0; f < m->function_count; f++)
         if ((m->functions[f].entry.flags & CAPRI_MD_FN_DYNAMIC_ALLOCA) && (!reach || reach[f])) {
             GROW(a->dynamic_functions, a->dynamic_cap, a->dynamic_count + 1);
@@ -521,6 +542,7 @@ void analysis_free(struct analysis *a)
     free(a->roots);
     free(a->unresolved_sites);
     free(a->externals);
+    free(a->marked);
     free(a->dynamic_functions);
     free(a->over_limit_roots);
     memset(a, 0, sizeof *a);

@@ -50,7 +50,8 @@ struct root {
 /*
  * A call into code without metadata: a NAMED call nobody defines, or an
  * indirect call one of whose candidates is a referenced function nobody
- * defines (one finding per such candidate).
+ * defines (one per such candidate). A finding when the callee is charged
+ * the reserve; a callee charged its measured mark (SOURCE_MARK) is not.
  */
 struct external_call {
     uint32_t site;   /* call site index */
@@ -77,8 +78,10 @@ struct analysis {
     /* Findings. */
     uint32_t *unresolved_sites; /* SITE_UNRESOLVED and SITE_ASM */
     size_t unresolved_count, unresolved_cap;
-    struct external_call *externals;
+    struct external_call *externals; /* charged the reserve */
     size_t external_count, external_cap;
+    struct external_call *marked; /* charged a measured mark: not findings */
+    size_t marked_count;
     uint32_t *dynamic_functions;
     size_t dynamic_count, dynamic_cap;
     uint32_t *over_limit_roots; /* indices into roots */

@@ -50,6 +50,7 @@ const char *frame_source_name(enum frame_source source)
     case SOURCE_BACKEND: return "backend";
     case SOURCE_ESTIMATE: return "estimate";
     case SOURCE_RESERVE: return "reserve";
+    case SOURCE_MARK: return "mark";
     case SOURCE_NONE: break;
     }
     return "none";
@@ -122,6 +123,8 @@ static void add_edge(struct builder *b, uint32_t from, uint32_t to, uint32_t sit
     b->edges[b->edge_count++] = (struct pending_edge){ from, to, site };
 }
 
+/* The node of a callee without metadata. Its frame is what the calls by
+ * name say (charge_external); SOURCE_NONE until one does. */
 static uint32_t external_node(struct builder *b, const char *name)
 {
     uint32_t n = strmap_get(&b->externals, SCOPE_EXTERNAL, name);
@@ -129,11 +132,47 @@ static uint32_t external_node(struct builder *b, const char *name)
         n = add_node(b->m, (struct node){ .kind = NODE_EXTERNAL,
                                           .name = name,
                                           .function = NONE,
-                                          .frame = b->m->options.external_reserve,
-                                          .source = SOURCE_RESERVE });
+                                          .source = SOURCE_NONE });
         strmap_put(&b->externals, SCOPE_EXTERNAL, name, n);
     }
     return n;
+}
+
+/*
+ * What a call by name says about its callee without metadata: the measured
+ * stack mark the plugin charged (CAPRI_MD_CALLF2_MARK on the call), or,
+ * without the flag (a record written before it, or a function the plugin's
+ * tables do not list), the reserve. A flagged call without a region (an
+ * entry too short to hold one) says the reserve too. Calls that disagree
+ * (objects built by different plugins) charge the larger figure, and the
+ * reserve when it ties with a mark: one call without a mark keeps the
+ * callee a finding unless a larger mark was measured.
+ */
+static void charge_external(struct builder *b, uint32_t node, const struct capri_md_call_entry *c)
+{
+    struct node *n = &b->m->nodes[node];
+    uint64_t frame = b->m->options.external_reserve;
+    enum frame_source source = SOURCE_RESERVE;
+    if ((c->flags2 & CAPRI_MD_CALLF2_MARK) && c->external_region != 0) {
+        frame = c->external_region;
+        source = SOURCE_MARK;
+    }
+    if (n->source == SOURCE_NONE || frame > n->frame ||
+        (frame == n->frame && source == SOURCE_RESERVE)) {
+        n->frame = frame;
+        n->source = source;
+    }
+}
+
+/* Callees without metadata that no call names (only REFERENCES do, for
+ * indirect calls) get the reserve. */
+static void finish_externals(struct model *m)
+{
+    for (size_t i = m->function_count; i < m->node_count; i++)
+        if (m->nodes[i].kind == NODE_EXTERNAL && m->nodes[i].source == SOURCE_NONE) {
+            m->nodes[i].frame = m->options.external_reserve;
+            m->nodes[i].source = SOURCE_RESERVE;
+        }
 }
 
 static uint32_t unresolved_node(struct builder *b)
@@ -583,6 +622,7 @@ static void add_calls(struct builder *b)
                 } else {
                     s->resolution = SITE_EXTERNAL;
                     target = external_node(b, s->callee_name);
+                    charge_external(b, target, &s->entry);
                 }
                 add_edge(b, fi, target, si);
                 break;
@@ -699,6 +739,7 @@ void model_build(struct model *m, const struct inputs *in, const struct model_op
     collect_candidates(&b);
     collect_orphans(&b);
     add_calls(&b);
+    finish_externals(m);
     add_checkpoints(m);
     finish_edges(&b);
     free(b.edges);

@@ -3,7 +3,9 @@
  * graph. Nodes are functions with metadata, plus three kinds of stand-ins:
  *
  *   external     a named callee nobody defines (libc, libraries without
- *                metadata): a leaf charged the external reserve;
+ *                metadata): a leaf charged the measured stack mark the
+ *                calls to it carry (the plugin's tables of libc and
+ *                libcapri functions), else the external reserve;
  *   unresolved   one shared leaf for indirect calls with no candidate and for
  *                calls from inline asm, also charged the reserve;
  *   type set     the candidates of indirect calls with one type identity. A
@@ -21,11 +23,13 @@
 #define NONE UINT32_MAX
 
 /*
- * The reserve charged for a call into code without capri metadata and for a
- * call whose target is unknown: a deliberately generous placeholder for one
- * libc call, the same as the plugin's -capri-external-reserve default.
- * Measured per-function libc figures replace it in a later release.
- * Override with --external-reserve.
+ * The reserve charged for a call into code without capri metadata that has
+ * no measured stack mark, and for a call whose target is unknown: a
+ * deliberately generous placeholder for one library call, the same as the
+ * plugin's -capri-external-reserve default. A callee the plugin knows a
+ * mark for (passes/LibcStackMarks.def, passes/RuntimeStackMarks.def) is
+ * charged that mark instead: the plugin writes it into the call entry
+ * (CAPRI_MD_CALLF2_MARK). Override with --external-reserve.
  */
 #define DEFAULT_EXTERNAL_RESERVE 16384u
 
@@ -33,6 +37,7 @@ enum frame_source {
     SOURCE_BACKEND,  /* .stack_sizes, corrected */
     SOURCE_ESTIMATE, /* the plugin's frame_estimate */
     SOURCE_RESERVE,  /* assumed for code without metadata */
+    SOURCE_MARK,     /* code without metadata: its measured stack mark */
     SOURCE_NONE,     /* a type set: no frame */
 };
 

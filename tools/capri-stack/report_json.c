@@ -263,6 +263,27 @@ static void roots(struct json *j, const struct report *r)
     json_array_end(j);
 }
 
+/* Calls into code without metadata, each with what its callee is charged
+ * under `figure`: "reserve" (the findings) or "mark". */
+static void external_calls(struct json *j, const struct model *m, const char *key,
+                           const struct external_call *calls, size_t count, const char *figure)
+{
+    json_array_begin(j, key);
+    for (size_t i = 0; i < count; i++) {
+        const struct external_call *x = &calls[i];
+        const struct call_site *s = &m->sites[x->site];
+        json_object_begin(j, NULL);
+        json_string(j, "callee", node_label(m, x->node));
+        json_string(j, "caller", m->functions[s->caller].name);
+        call_where(j, m, s);
+        json_bool(j, "codegen", (s->entry.flags & CAPRI_MD_CALLF_CODEGEN) != 0);
+        json_bool(j, "indirect", x->indirect);
+        json_uint(j, figure, m->nodes[x->node].frame);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
 static void findings(struct json *j, const struct report *r)
 {
     const struct model *m = r->model;
@@ -291,20 +312,7 @@ static void findings(struct json *j, const struct report *r)
     }
     json_array_end(j);
 
-    json_array_begin(j, "external");
-    for (size_t i = 0; i < a->external_count; i++) {
-        const struct external_call *x = &a->externals[i];
-        const struct call_site *s = &m->sites[x->site];
-        json_object_begin(j, NULL);
-        json_string(j, "callee", node_label(m, x->node));
-        json_string(j, "caller", m->functions[s->caller].name);
-        call_where(j, m, s);
-        json_bool(j, "codegen", (s->entry.flags & CAPRI_MD_CALLF_CODEGEN) != 0);
-        json_bool(j, "indirect", x->indirect);
-        json_uint(j, "reserve", m->options.external_reserve);
-        json_object_end(j);
-    }
-    json_array_end(j);
+    external_calls(j, m, "external", a->externals, a->external_count, "reserve");
 
     json_array_begin(j, "dynamic_alloca");
     for (size_t i = 0; i < a->dynamic_count; i++) {
@@ -348,6 +356,9 @@ void report_json(FILE *out, const struct report *r)
     settings(&j, r);
     roots(&j, r);
     findings(&j, r);
+    /* Calls charged a measured mark: no findings, listed for what they cost. */
+    external_calls(&j, r->model, "marked_calls", r->analysis->marked, r->analysis->marked_count,
+                   "mark");
     functions(&j, r->model);
     json_array_begin(&j, "failed");
     for (int f = 0; f < FINDING_COUNT; f++)

@@ -20,8 +20,8 @@ static const struct rule rules[FINDING_COUNT] = {
                           "charged the external reserve." },
     { FINDING_DYNAMIC_ALLOCA, "Function with dynamic allocas (VLA or alloca of run-time size): "
                               "its frame has no static bound." },
-    { FINDING_EXTERNAL, "Call into code without capri metadata: it is charged the external "
-                        "reserve." },
+    { FINDING_EXTERNAL, "Call into code without capri metadata and without a measured stack "
+                        "mark: it is charged the external reserve." },
     { FINDING_STACK_LIMIT, "Root whose worst-case stack exceeds the limit given with "
                            "--fail-on stack>N (or cannot be bounded)." },
 };

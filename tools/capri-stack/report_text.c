@@ -1,7 +1,7 @@
 /*
  * The text report: roots sorted by worst-case stack, the path that reaches
  * each worst case, then one section per finding class. Every frame figure
- * says where it comes from (backend, estimate, reserve).
+ * says where it comes from (backend, estimate, reserve, mark).
  */
 #include "report.h"
 #include "table.h"
@@ -229,30 +229,48 @@ static void print_unresolved(FILE *out, const struct report *r)
     table_print(out, &t, 2);
 }
 
-static void print_external(FILE *out, const struct report *r)
+/* Calls into code without metadata, each with what its callee is charged
+ * (the column FIGURE: the reserve, or the callee's measured mark). */
+static void external_table(FILE *out, const struct model *m, const struct external_call *calls,
+                           size_t count, const char *figure)
 {
-    const struct model *m = r->model;
-    const struct analysis *a = r->analysis;
-    if (a->external_count == 0)
-        return;
-    fprintf(out, "\nCalls into code without metadata: %zu (each charged %llu bytes)\n",
-            a->external_count, (unsigned long long)m->options.external_reserve);
     struct table t;
     table_init(&t, 4, RIGHT(3));
-    table_row(&t, "CALLEE", "CALLER", "LOCATION", "RESERVE");
-    for (size_t i = 0; i < a->external_count; i++) {
-        const struct external_call *x = &a->externals[i];
+    table_row(&t, "CALLEE", "CALLER", "LOCATION", figure);
+    for (size_t i = 0; i < count; i++) {
+        const struct external_call *x = &calls[i];
         const struct call_site *s = &m->sites[x->site];
-        char loc[640], reserve[32];
+        char loc[640], bytes[32];
         call_location_text(loc, sizeof loc, m, s);
         if (x->indirect) {
             size_t len = strlen(loc);
             snprintf(loc + len, sizeof loc - len, "%s(indirect)", len ? " " : "");
         }
         table_row(&t, node_label(m, x->node), m->functions[s->caller].name, loc,
-                  number(reserve, sizeof reserve, m->options.external_reserve));
+                  number(bytes, sizeof bytes, m->nodes[x->node].frame));
     }
     table_print(out, &t, 2);
+}
+
+static void print_external(FILE *out, const struct report *r)
+{
+    const struct analysis *a = r->analysis;
+    if (a->external_count == 0)
+        return;
+    fprintf(out, "\nCalls into code without metadata: %zu (each charged %llu bytes)\n",
+            a->external_count, (unsigned long long)r->model->options.external_reserve);
+    external_table(out, r->model, a->externals, a->external_count, "RESERVE");
+}
+
+/* The calls whose callee is charged its measured stack mark: no findings. */
+static void print_marked(FILE *out, const struct report *r)
+{
+    const struct analysis *a = r->analysis;
+    if (a->marked_count == 0)
+        return;
+    fprintf(out, "\nCalls into code without metadata charged measured marks: %zu\n",
+            a->marked_count);
+    external_table(out, r->model, a->marked, a->marked_count, "MARK");
 }
 
 static void print_dynamic(FILE *out, const struct report *r)
@@ -357,6 +375,7 @@ void report_text(FILE *out, const struct report *r)
     print_cycles(out, r);
     print_unresolved(out, r);
     print_external(out, r);
+    print_marked(out, r);
     print_dynamic(out, r);
     print_checkpoints(out, r);
     print_over_limit(out, r);

@@ -21,14 +21,16 @@ Input: a small line-based description (file argument or stdin):
 align(log2) flags(comma list) type ir bound stack(local array bytes in the
 generated body) nodef(no C definition; address slot 0).
 `call` kinds: local NAME, named NAME, indirect, asm; keys: file line type ir
-flags. `alias` NAME keys: fn (the function it names; required) linkage
-(external|static|weak; default external); the C file gets a matching
-__attribute__((alias)) unless the function is nodef. `module` keys: source
-producer triple flags(lto,coarse) version(M.m; default the version in
-runtime/metadata/capri_metadata.h) and, to build corrupt records on purpose,
-set_record_size set_header_size set_function_count fn_entry_size
-call_entry_size alias_entry_size alias_fn(an index written as is into every
-alias entry) pad_before(bytes of zeros before the record).
+flags region(external_region) mark(external_region, flagged as a measured
+mark: CAPRI_MD_CALLF2_MARK). `alias` NAME keys: fn (the function it names;
+required) linkage (external|static|weak; default external); the C file gets
+a matching __attribute__((alias)) unless the function is nodef. `module`
+keys: source producer triple flags(lto,coarse) version(M.m; default the
+version in runtime/metadata/capri_metadata.h), call_entry_size (default 28,
+the 1.2 entry; 24 leaves out external_region) and, to build corrupt records
+on purpose, set_record_size set_header_size set_function_count fn_entry_size
+alias_entry_size alias_fn(an index written as is into every alias entry)
+pad_before(bytes of zeros before the record).
 """
 import os
 import re
@@ -54,6 +56,7 @@ FN_FLAGS = {
     "leaf": 1 << 9, "no_red_zone": 1 << 10,
 }
 CALL_FLAGS = {"tail": 1, "invoke": 2, "callbr": 4, "type_coarse": 8, "codegen": 16, "cast": 32}
+CALL_FLAGS2_MARK = 1
 CALL_KINDS = {"local": 0, "named": 1, "indirect": 2, "asm": 3}
 LINKAGE = {"external": 0, "static": 1, "weak": 2}
 MODULE_FLAGS = {"lto": 1, "coarse": 2}
@@ -143,10 +146,12 @@ def build(module, fns, refs, aliases):
                 callee = strs(c["target"])
             else:
                 callee = 0
+            flags2 = CALL_FLAGS2_MARK if "mark" in ck else 0
+            region = parse_int(ck.get("mark", ck.get("region", "0")))
             call_entries.append(struct.pack(
-                "<BBHIIIII", kind, flags_of(ck.get("flags", ""), CALL_FLAGS), 0, callee,
-                parse_int(ck.get("type", "0")), parse_int(ck.get("ir", "0")),
-                strs(ck.get("file", file)), parse_int(ck.get("line", "0"))))
+                "<BBBBIIIIII", kind, flags_of(ck.get("flags", ""), CALL_FLAGS), flags2, 0,
+                callee, parse_int(ck.get("type", "0")), parse_int(ck.get("ir", "0")),
+                strs(ck.get("file", file)), parse_int(ck.get("line", "0")), region))
         fn_entries.append(struct.pack(
             "<IIIBBHIIIIIIII", strs(f["name"]), strs(file), parse_int(k.get("line", "0")),
             LINKAGE[k.get("linkage", "external")], parse_int(k.get("align", "0")), fflags,
@@ -166,7 +171,7 @@ def build(module, fns, refs, aliases):
                             strs(module.get("triple", "x86_64-pc-linux-gnu")), 0)
 
     fn_size = parse_int(module.get("fn_entry_size", "48"))
-    call_size = parse_int(module.get("call_entry_size", "24"))
+    call_size = parse_int(module.get("call_entry_size", "28"))
 
     def table(entries, size):
         body = b"".join(e[:size] + b"\0" * max(0, size - len(e)) for e in entries)
