@@ -9,7 +9,8 @@
 #   NS          thread counts (default "100000 1000000")
 #   BIG_N       the dense mode's big run (default 10000000; 0 skips it):
 #               the touched shape with BIG_STACK-byte first chunks
-#   BIG_STACK   default 1536
+#   BIG_STACK   default 1472 (the smallest first chunk that runs the touched
+#               shape; also run at every count in NS)
 #   PTHREAD_N   pthreads with 16 KiB stacks (default 20000: the machine's
 #               pid_max of 32,768 bounds threads per process)
 # A run whose estimated memory exceeds 80% of MemAvailable is skipped with
@@ -22,7 +23,7 @@ out="$build/bench/memory"
 mkdir -p "$out"
 ns=${NS:-100000 1000000}
 big_n=${BIG_N:-10000000}
-big_stack=${BIG_STACK:-1536}
+big_stack=${BIG_STACK:-1472}
 pthread_n=${PTHREAD_N:-20000}
 
 "$build/bin/capri-cc" -O2 -g -Wall -Wextra -Werror "$here/memory_capri.c" -o "$out/memory_capri"
@@ -50,7 +51,7 @@ for n in $ns; do
     run "guard live $n" "$n" 4600 "$out/memory_capri" "$n" guard live
     run "guard touched $n" "$n" 4600 "$out/memory_capri" "$n" guard touched
     run "dense live $n" "$n" 6400 "$out/memory_capri" "$n" dense live
-    run "dense live 2816 $n" "$n" 3200 "$out/memory_capri" "$n" dense live 2816
+    run "dense live 2752 $n" "$n" 3200 "$out/memory_capri" "$n" dense live 2752
     run "dense touched $n" "$n" 2300 "$out/memory_capri" "$n" dense touched
     run "dense touched $big_stack $n" "$n" 2000 "$out/memory_capri" "$n" dense touched "$big_stack"
 done

@@ -65,7 +65,7 @@ typedef struct capri_attr {
 #define CAPRI_CANCELED ((void *)(intptr_t)-1)
 
 /* Starts fn(arg) in a new thread. EAGAIN: the thread limit is reached;
- * ENOMEM: no stack memory; EINVAL: bad attribute. */
+ * ENOMEM: no stack memory, or none for attr's name; EINVAL: bad attribute. */
 int capri_spawn(capri_t *thread, void *(*fn)(void *), void *arg, const capri_attr_t *attr);
 /* Waits for a thread to end and reaps it. EDEADLK: joining yourself;
  * EINVAL: detached or already being joined; ESRCH: no such thread. */
@@ -82,7 +82,8 @@ capri_t capri_self(void);
 /* Sleeps (cancellation points). capri_sleep_until takes CLOCK_REALTIME. */
 int capri_sleep_ns(uint64_t ns);
 int capri_sleep_until(const struct timespec *abstime);
-/* Names (15 bytes + NUL, truncated). */
+/* Names (15 bytes + NUL, truncated). capri_setname: ENOMEM when the thread
+ * has no name yet and no memory for one can be had. */
 int capri_setname(capri_t thread, const char *name);
 int capri_getname(capri_t thread, char *buf, size_t len);
 

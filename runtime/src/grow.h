@@ -58,13 +58,13 @@
  * limit word's values (limit.h) and the chunk classes (chunk_pool.h). */
 #define GROW_SCHED_CURRENT 0
 #define GROW_SCHED_HOT 872 /* grow_hot, then in_handler: 1 when the hot case may run */
-#define GROW_THREAD_STACK_LO 168
-#define GROW_THREAD_STACK_HI 176
-#define GROW_THREAD_CACHED_CHUNK 184
-#define GROW_THREAD_CACHED_SLOT 192
-#define GROW_THREAD_CACHED_CLS 196
-#define GROW_THREAD_LIMIT 200
-#define GROW_THREAD_DEPTH 252
+#define GROW_THREAD_STACK_LO 144
+#define GROW_THREAD_STACK_HI 152
+#define GROW_THREAD_CACHED_CHUNK 160
+#define GROW_THREAD_CACHED_SLOT 168
+#define GROW_THREAD_CACHED_CLS 172
+#define GROW_THREAD_LIMIT 176
+#define GROW_THREAD_DEPTH 188
 #define GROW_THREAD_CACHED_CLASS_MAX 4 /* THREAD_CACHED_CLASS_MAX */
 #define GROW_LIMIT_PREEMPT_BIT 62      /* LIMIT_PREEMPT is 1 << this */
 #define GROW_LIMIT_ABOVE_LO 304        /* limit_for_stack(lo) - lo */

@@ -1,6 +1,7 @@
 /*
  * Thread-local keys: a global table of destructors with generations, and
- * per-thread values (inline for the first few keys). A value stored under
+ * per-thread values (a table allocated at a thread's first
+ * capri_setspecific, struct thread_keys). A value stored under
  * a deleted key is invisible under the key's next incarnation because the
  * generations differ.
  */
@@ -62,14 +63,14 @@ void *capri_getspecific(capri_key_t key)
 {
     if (key >= KEYS_MAX || runtime_ensure() != 0)
         return NULL;
-    struct capri_thread *t = thread_current();
-    if (key >= t->keys_cap)
+    const struct thread_keys *k = thread_current()->keys;
+    if (!k || key >= k->cap)
         return NULL;
-    struct key_value *kv = &t->keys[key];
+    const struct key_value *kv = &k->value[key];
     return kv->generation == load_acquire(&keys.key[key].generation) ? kv->value : NULL;
 }
 
-static struct key_value *main_keys_root;
+static struct thread_keys *main_keys_root;
 
 int capri_setspecific(capri_key_t key, const void *value)
 {
@@ -82,25 +83,26 @@ int capri_setspecific(capri_key_t key, const void *value)
     if (!(gen & 1))
         return EINVAL;
     struct capri_thread *t = thread_current();
-    if (key >= t->keys_cap) {
-        unsigned cap = t->keys_cap ? t->keys_cap : THREAD_KEYS_FIRST;
+    struct thread_keys *k = t->keys;
+    if (!k || key >= k->cap) {
+        uintptr_t old_cap = k ? k->cap : 0, cap = old_cap ? old_cap : THREAD_KEYS_FIRST;
         while (cap <= key)
             cap *= 2;
-        struct key_value *grown = calloc(cap, sizeof *grown);
+        struct thread_keys *grown = calloc(1, sizeof *grown + cap * sizeof grown->value[0]);
         if (!grown)
             return ENOMEM;
-        if (t->keys)
-            memcpy(grown, t->keys, t->keys_cap * sizeof *grown);
-        free(t->keys);
-        t->keys = grown;
-        t->keys_cap = cap;
+        grown->cap = cap;
+        if (k)
+            memcpy(grown->value, k->value, old_cap * sizeof k->value[0]);
+        free(k);
+        t->keys = k = grown;
         /* main's struct is in the chunk arena, which LeakSanitizer does
          * not scan, and main never releases its keys: a root it sees. */
         if (t->flags & THREAD_MAIN)
             main_keys_root = grown;
     }
-    t->keys[key].value = (void *)value;
-    t->keys[key].generation = gen;
+    k->value[key].value = (void *)value;
+    k->value[key].generation = gen;
     return 0;
 }
 
@@ -109,8 +111,9 @@ void keys_run_destructors(struct capri_thread *t)
     /* As pthreads: destructors may set values again; retry a few rounds. */
     for (int round = 0; round < DESTRUCTOR_ROUNDS; round++) {
         int ran = 0;
-        for (unsigned i = 0; i < t->keys_cap; i++) {
-            struct key_value *kv = &t->keys[i];
+        /* A destructor may grow the table (capri_setspecific): reload it. */
+        for (unsigned i = 0; t->keys && i < t->keys->cap; i++) {
+            struct key_value *kv = &t->keys->value[i];
             if (!kv->value)
                 continue;
             uintptr_t gen = load_acquire(&keys.key[i].generation);
@@ -131,5 +134,4 @@ void keys_release(struct capri_thread *t)
 {
     free(t->keys);
     t->keys = NULL;
-    t->keys_cap = 0;
 }

@@ -52,10 +52,7 @@ static void emit(const char *kind, const char *msg, const struct capri_thread *t
         p = log_append(p, end, " (thread ");
         p = log_append_u64(p, end, (unsigned long long)t->handle);
         p = log_append(p, end, " \"");
-        char name[THREAD_NAME_MAX + 1];
-        memcpy(name, t->name, THREAD_NAME_MAX);
-        name[THREAD_NAME_MAX] = 0;
-        p = log_append(p, end, name);
+        p = log_append(p, end, thread_name(t));
         p = log_append(p, end, "\")");
     }
     *p++ = '\n';

@@ -710,27 +710,36 @@ int sigaltstack(const stack_t *ss, stack_t *old)
             return -1;
         }
     }
+    /* The record is in the thread's side record, which the first call
+     * that sets a stack allocates if the thread has none (malloc: that one
+     * call is not async-signal-safe); ENOMEM, nothing changed, if it
+     * cannot. */
+    struct thread_extra *e = load_acquire(&t->extra);
+    if (ss && !(in.ss_flags & SS_DISABLE) && !e && !(e = thread_extra_get(t))) {
+        errno = ENOMEM;
+        return -1;
+    }
     if (old) {
         stack_t out;
         memset(&out, 0, sizeof out);
-        if (t->sigaltstack_size_) {
-            out.ss_sp = t->sigaltstack_sp_;
-            out.ss_size = t->sigaltstack_size_;
-            out.ss_flags = (int)(t->sigaltstack_flags_ & SS_AUTODISARM);
+        if (e && e->altstack_size) {
+            out.ss_sp = e->altstack_sp;
+            out.ss_size = e->altstack_size;
+            out.ss_flags = (int)(e->altstack_flags & SS_AUTODISARM);
         } else {
             out.ss_flags = SS_DISABLE;
         }
         *old = out;
     }
-    if (ss) {
+    if (ss && e) {
         if (in.ss_flags & SS_DISABLE) {
-            t->sigaltstack_sp_ = NULL;
-            t->sigaltstack_size_ = 0;
-            t->sigaltstack_flags_ = 0;
+            e->altstack_sp = NULL;
+            e->altstack_size = 0;
+            e->altstack_flags = 0;
         } else {
-            t->sigaltstack_sp_ = in.ss_sp;
-            t->sigaltstack_size_ = in.ss_size;
-            t->sigaltstack_flags_ = (uint32_t)(in.ss_flags & SS_AUTODISARM);
+            e->altstack_sp = in.ss_sp;
+            e->altstack_size = in.ss_size;
+            e->altstack_flags = (uint32_t)(in.ss_flags & SS_AUTODISARM);
         }
     }
     return 0;
@@ -873,7 +882,7 @@ static _Noreturn void overflow_report(struct capri_thread *t, uintptr_t addr, ui
         put_str(&l, "?");
     put_str(&l, " \"");
     if (t)
-        put_name(&l, t->name);
+        put_name(&l, thread_name(t));
     put_str(&l, "\" at ");
     put_uint(&l, addr, 16);
     put_str(&l, "\n");

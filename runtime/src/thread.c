@@ -57,6 +57,7 @@ static void foreign_release(void *p)
     struct capri_thread *t = p;
     keys_run_destructors(t);
     keys_release(t);
+    thread_extra_release(t);
     tls_foreign = NULL;
     free(t);
 }
@@ -197,11 +198,17 @@ static int adopt_main(struct capri_sched *s0)
         return ENOMEM;
     struct capri_thread *t = struct_place(chunk, chunk_class_size(0), slot);
     thread_struct_init(t, THREAD_MAIN);
+    /* Its name, "main", is in the side record. */
+    struct thread_extra *e = thread_extra_get(t);
+    if (!e) {
+        chunk_pool_give(NULL, chunk, 0);
+        return ENOMEM;
+    }
+    memcpy(e->name, "main", 5);
     t->chunk = chunk;
     t->run_state = THREAD_RUNNING;
     t->limit = limit_read(); /* set by libcapri's constructor (pthread_wrap.c) */
     handle_claim(t, slot);
-    memcpy(t->name, "main", 5);
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *lo;
@@ -331,8 +338,16 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
     unsigned cls = spawn_class(fn, attr);
     if (cls == CHUNK_CLASSES || cls >= CHUNK_ALL_CLASSES)
         return EINVAL;
+    /* A name goes in the side record; most threads have none. */
+    struct thread_extra *extra = NULL;
+    if (attr && attr->name && attr->name[0]) {
+        if (!(extra = calloc(1, sizeof *extra)))
+            return ENOMEM;
+        strncpy(extra->name, attr->name, THREAD_NAME_MAX - 1);
+    }
     if (fetch_add_acq_rel(&capri_rt.live_threads, 1u) >= capri_rt.max_threads) {
         fetch_sub_acq_rel(&capri_rt.live_threads, 1u);
+        free(extra);
         return EAGAIN;
     }
     struct capri_sched *s = sched_here();
@@ -340,6 +355,7 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
     void *chunk = chunk_pool_take(s ? &s->chunks : NULL, cls, &slot);
     if (!chunk) {
         fetch_sub_acq_rel(&capri_rt.live_threads, 1u);
+        free(extra);
         return ENOMEM;
     }
     size_t size = chunk_class_size(cls);
@@ -364,8 +380,7 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
         verify_stacks_paint_first(t);
     if (attr && attr->detached)
         t->join = JOIN_DETACHED;
-    if (attr && attr->name)
-        strncpy(t->name, attr->name, THREAD_NAME_MAX - 1);
+    t->extra = extra;
     t->sp = capri_arch_prepare(t, thread_start, t, NULL);
     capri_arch_set_limit(t->sp, t->limit);
     *out = handle_claim(t, slot);
@@ -382,8 +397,9 @@ int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t
 
 static char *append_name(char *p, char *end, const struct capri_thread *t)
 {
-    for (size_t i = 0; i < THREAD_NAME_MAX && t->name[i] && p < end; i++) {
-        char c = t->name[i];
+    const char *name = thread_name(t);
+    for (size_t i = 0; i < THREAD_NAME_MAX && name[i] && p < end; i++) {
+        char c = name[i];
         *p++ = c >= 0x20 && c < 0x7f && c != '"' ? c : '?';
     }
     return p;
@@ -449,6 +465,8 @@ void thread_reap(struct capri_thread *t)
     tools_thread_destroyed(t);
     if (t->keys)
         keys_release(t);
+    if (t->extra)
+        thread_extra_release(t);
     struct chunk_slot *cs = chunk_slot_at(t->slot);
     uint32_t gen = cs->generation + 1;
     store_release(&cs->generation, gen ? gen : 1u);
@@ -626,7 +644,35 @@ int capri_sleep_until(const struct timespec *abstime)
     return invalid ? EINVAL : sleep_until_deadline(deadline);
 }
 
-/* ---- names ---------------------------------------------------------------- */
+/* ---- the side record and names ------------------------------------------ */
+
+/* main's struct is in the chunk arena, which LeakSanitizer does not scan,
+ * and main is rarely reaped: a root it sees for main's side record. */
+static struct thread_extra *main_extra_root;
+
+struct thread_extra *thread_extra_get(struct capri_thread *t)
+{
+    struct thread_extra *e = load_acquire(&t->extra);
+    if (e)
+        return e;
+    struct thread_extra *fresh = calloc(1, sizeof *fresh);
+    if (!fresh)
+        return NULL;
+    /* Another kernel thread's capri_setname may install one meanwhile. */
+    if (cas_acq_rel(&t->extra, &e, fresh))
+        e = fresh;
+    else
+        free(fresh);
+    if (t->flags & THREAD_MAIN)
+        main_extra_root = e;
+    return e;
+}
+
+void thread_extra_release(struct capri_thread *t)
+{
+    free(t->extra);
+    t->extra = NULL;
+}
 
 int capri_setname(capri_t handle, const char *name)
 {
@@ -637,7 +683,13 @@ int capri_setname(capri_t handle, const char *name)
         return EINVAL;
     char buf[THREAD_NAME_MAX] = {0};
     strncpy(buf, name, THREAD_NAME_MAX - 1);
-    memcpy(t->name, buf, THREAD_NAME_MAX);
+    /* No name yet and none given: nothing to allocate. */
+    if (!buf[0] && !load_acquire(&t->extra))
+        return 0;
+    struct thread_extra *e = thread_extra_get(t);
+    if (!e)
+        return ENOMEM;
+    memcpy(e->name, buf, THREAD_NAME_MAX);
     return 0;
 }
 
@@ -646,10 +698,11 @@ int capri_getname(capri_t handle, char *buf, size_t len)
     struct capri_thread *t = thread_from_handle(handle);
     if (!t)
         return ESRCH;
-    size_t n = strnlen(t->name, THREAD_NAME_MAX);
+    const char *name = thread_name(t);
+    size_t n = strnlen(name, THREAD_NAME_MAX);
     if (!buf || len <= n)
         return ERANGE;
-    memcpy(buf, t->name, n);
+    memcpy(buf, name, n);
     buf[n] = 0;
     return 0;
 }

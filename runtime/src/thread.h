@@ -3,14 +3,18 @@
  * blocking primitive uses.
  *
  * The struct sits at the top of the thread's first chunk (CHUNK_THREAD in
- * the slot table); a spawn takes one chunk and nothing else. Fields other
- * kernel threads write (the wait token, the inbox link, the join word) are
- * on their own cache line.
+ * the slot table); a spawn takes one chunk and nothing else (a name given
+ * at spawn adds the side record, struct thread_extra). It is 256 bytes,
+ * and in dense mode every byte of it is a byte of every thread's memory:
+ * three cache lines of fields the thread's own scheduler uses, then one of
+ * fields other kernel threads write (the wait token, the inbox link, the
+ * join word), which also holds the pointers to what few threads use.
  */
 #ifndef CAPRI_THREAD_H
 #define CAPRI_THREAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "atomic.h"
@@ -69,6 +73,24 @@ struct key_value {
     uintptr_t generation;
 };
 
+/* A thread's key values (keys.c): allocated at its first
+ * capri_setspecific, grown by doubling, freed when it is reaped. */
+struct thread_keys {
+    uintptr_t cap; /* entries in value[] */
+    struct key_value value[];
+};
+
+/* What few threads use, out of line: allocated at the first use
+ * (thread_extra_get), freed when the thread is reaped (thread_extra_release),
+ * so a thread that never uses it costs no byte for it. */
+struct thread_extra {
+    char name[THREAD_NAME_MAX]; /* capri_setname, the spawn attribute's name */
+    /* The thread's recorded sigaltstack (signal.c): altstack_size 0 if none. */
+    void *altstack_sp;
+    size_t altstack_size;
+    uint32_t altstack_flags;
+};
+
 /* The join word (thread->join): 0, a joiner's struct pointer (aligned), or
  * these bits. */
 #define JOIN_EXITING 1u
@@ -77,6 +99,9 @@ struct key_value {
 #define JOIN_BITS 7u
 
 struct capri_thread {
+    /* Three cache lines (192 bytes) the thread's scheduler works with;
+     * __morestack's hot case reads stack_lo to grow_depth, all in the
+     * third, at grow.h's GROW_THREAD_* offsets. */
     uint64_t canary;
     void *sp;                  /* saved stack pointer while switched out */
     struct capri_sched *sched; /* the scheduler it runs on (owner) */
@@ -99,35 +124,36 @@ struct capri_thread {
     uint32_t timer_token; /* the token value the timer may wake */
     uint32_t join_token;  /* the token of the thread joining this one */
     struct capri_thread *exit_joiner; /* the joiner an exit must still wake */
-    struct capri_cleanup *cleanup;
-    char name[THREAD_NAME_MAX];
     uintptr_t stack_lo, stack_hi; /* usable stack of the current chunk */
     void *cached_chunk;   /* the extra chunk it released last (thread_chunks.c) */
     uint32_t cached_slot;
     uint32_t cached_cls;
     uintptr_t limit;      /* the value of %fs:0x70 while it runs */
     uint32_t preempt;     /* a preemption request is pending */
-    uint32_t sigaltstack_flags_; /* a capri thread's recorded sigaltstack (see signal.c) */
-    void *sigaltstack_sp_;
-    size_t sigaltstack_size_;
-    void *asan_fake_stack;
-    void *tsan_fiber;
-    unsigned valgrind_id;
     uint32_t grow_depth;  /* chunks linked above the first by stack growth (grow.c) */
 
-    /* Written by other kernel threads. */
+    /* The last cache line, never shared with the fields above: those other
+     * kernel threads write, then the thread's own that most threads never
+     * use (written rarely, they add little to the line's traffic). */
     _Alignas(CACHE_LINE) uint32_t token;
     uint32_t cancel_pending;
     uint32_t cancel_token;            /* the token of a cancellable wait, or 0 */
+    uint32_t valgrind_id;             /* own: its stack's valgrind registration (tools.c), or 0 */
     uintptr_t join;                   /* see JOIN_* */
     struct capri_thread *inbox_next;  /* scheduler inbox link */
-
-    /* Key values (keys.c): none until the first capri_setspecific, which
-     * allocates them: most threads never use keys, and in dense mode every
-     * byte of the struct is a byte of every thread's memory. */
-    struct key_value *keys;           /* NULL or an allocation */
-    unsigned keys_cap;
+    struct thread_extra *extra;       /* NULL or the side record; any kernel thread
+                                       * may install it (capri_setname) */
+    struct thread_keys *keys;         /* own: NULL until the first capri_setspecific */
+    struct capri_cleanup *cleanup;    /* own: capri_cleanup_push's handlers */
+    union {                           /* own: a sanitizer's fiber state (tools.c) */
+        void *asan_fake_stack;        /* ASan: its fake stack, saved at a switch away */
+        void *tsan_fiber;             /* TSan: its fiber */
+    };
 };
+_Static_assert(offsetof(struct capri_thread, token) == 3 * CACHE_LINE,
+               "the fields other kernel threads write start the struct's last cache line");
+_Static_assert(sizeof(struct capri_thread) == 4 * CACHE_LINE,
+               "256 bytes: in dense mode every byte is a byte of every thread (docs/runtime-design.md)");
 
 /* Dense first chunks (THREAD_DENSE): CHUNK_CANARY_ROOM bytes at the
  * chunk's bottom hold two canary words, mixed with the chunk's address so
@@ -186,6 +212,21 @@ void thread_test_cancel(struct capri_thread *self);
 /* keys.c: run the destructors of a thread's keys (at exit). */
 void keys_run_destructors(struct capri_thread *t);
 void keys_release(struct capri_thread *t);
+
+/* t's side record, allocated (zeroed) if it has none yet; NULL when that
+ * allocation fails (the caller's ENOMEM). Any kernel thread may call it
+ * for any live thread: the first record installed wins. */
+struct thread_extra *thread_extra_get(struct capri_thread *t);
+/* Frees t's side record (when t is reaped, or a foreign stand-in ends). */
+void thread_extra_release(struct capri_thread *t);
+/* t's name (NUL-terminated within THREAD_NAME_MAX bytes), "" if it has
+ * none. It allocates nothing, and does not follow the pointer of a struct
+ * whose canary is overwritten: the overflow reports use it. */
+static inline const char *thread_name(const struct capri_thread *t)
+{
+    const struct thread_extra *e = load_acquire(&t->extra);
+    return e && t->canary == THREAD_CANARY ? e->name : "";
+}
 
 /* thread_chunks.c: chunks beyond a thread's first (stack growth). The one
  * released last stays cached on the thread, so a call that crosses a chunk

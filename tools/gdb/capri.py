@@ -210,8 +210,11 @@ class Runtime(object):
         thread_t = sched_t["current"].type.target().strip_typedefs()
         self.thread_size = thread_t.sizeof
         self.thread_off = _offsets(thread_t, ("canary", "sp", "sched", "run_state", "flags",
-                                              "handle", "fn", "arg", "name", "heap_index"))
-        self.name_len = thread_t["name"].type.sizeof
+                                              "handle", "fn", "arg", "extra", "heap_index"))
+        # The name is in the side record (struct thread_extra), if any.
+        extra_t = thread_t["extra"].type.target().strip_typedefs()
+        self.name_off = _offsets(extra_t, ("name",))["name"]
+        self.name_len = extra_t["name"].type.sizeof
         self._load_pool()
 
     def _load_pool(self):
@@ -266,7 +269,13 @@ class Runtime(object):
     def thread(self, addr):
         raw = self.read(addr, self.thread_size)
         o = self.thread_off
-        name = raw[o["name"]:o["name"] + self.name_len].split(b"\0", 1)[0]
+        name = b""
+        extra = _u64(raw, o["extra"])
+        if extra:
+            try:
+                name = self.read(extra + self.name_off, self.name_len).split(b"\0", 1)[0]
+            except gdb.MemoryError:
+                name = b"?"
         t = {
             "addr": addr,
             "canary": _u64(raw, o["canary"]),

@@ -362,7 +362,7 @@ int main(int argc, char **argv)
     /* The struct's size is part of every dense thread's memory
      * (docs/runtime-design.md gives it). */
     printf("sizeof(struct capri_thread) = %zu\n", sizeof(struct capri_thread));
-    CHECK(sizeof(struct capri_thread) <= 320);
+    CHECK(sizeof(struct capri_thread) <= 256);
     test_children();
     test_pool_dense();
     return test_summary("dense");

@@ -2,12 +2,21 @@
  * Threads: spawn, join, detach, exit, self, names, keys and every error
  * path of them (pthreads' error-checking semantics), errno kept per thread
  * across switches, and plain pthreads (foreign threads) using the API.
+ * Names and sigaltstack records live in a side record allocated at the
+ * first use: a thread on a reaped thread's chunk sees none of its record,
+ * and a failed allocation is the call's ENOMEM (in a child process whose
+ * heap is used up: argv[1] "nomem").
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "capri.h"
 #include "test.h"
@@ -172,6 +181,153 @@ static void test_self_and_names(void)
     CHECK_EQ(capri_setname(t, "x"), ESRCH);
 }
 
+/* Whether a fresh thread has no sigaltstack record; then records `arg`'s
+ * 16 KiB as one if it is not NULL (2 if that fails). */
+static void *altstack_probe(void *arg)
+{
+    stack_t old;
+    int fresh = sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE) && old.ss_size == 0;
+    if (arg) {
+        stack_t ss = {.ss_sp = arg, .ss_size = 16384, .ss_flags = 0};
+        if (sigaltstack(&ss, NULL) != 0)
+            return (void *)2;
+    }
+    return (void *)(intptr_t)fresh;
+}
+
+static void test_side_record(void)
+{
+    char name[16];
+    capri_t a, b;
+    void *r;
+    /* No name: "", and an empty name given stays "". */
+    CHECK_EQ(capri_spawn(&a, return_arg, NULL, NULL), 0);
+    CHECK_EQ(capri_getname(a, name, sizeof name), 0);
+    CHECK_STR(name, "");
+    CHECK_EQ(capri_getname(a, name, 0), ERANGE);
+    CHECK_EQ(capri_setname(a, ""), 0);
+    CHECK_EQ(capri_getname(a, name, sizeof name), 0);
+    CHECK_STR(name, "");
+    CHECK_EQ(capri_setname(a, "later"), 0);
+    CHECK_EQ(capri_getname(a, name, sizeof name), 0);
+    CHECK_STR(name, "later");
+    CHECK_EQ(capri_join(a, NULL), 0);
+
+    /* A named thread records a sigaltstack and is reaped; the next thread
+     * takes its chunk (the scheduler's free list is LIFO) and sees neither. */
+    static char alt[16384];
+    capri_attr_t named = {.name = "first"};
+    CHECK_EQ(capri_spawn(&a, altstack_probe, alt, &named), 0);
+    CHECK_EQ(capri_join(a, &r), 0);
+    CHECK_EQ((intptr_t)r, 1);
+    CHECK_EQ(capri_spawn(&b, altstack_probe, NULL, NULL), 0);
+    CHECK_EQ((uint32_t)b, (uint32_t)a); /* the same slot, so the same chunk */
+    CHECK_EQ(capri_getname(b, name, sizeof name), 0);
+    CHECK_STR(name, "");
+    CHECK_EQ(capri_join(b, &r), 0);
+    CHECK_EQ((intptr_t)r, 1);
+}
+
+/* ---- the side record without memory (a child process) --------------------- */
+
+static const char *self_path;
+
+/* Records a sigaltstack while the heap is used up: 1 if the call failed
+ * with ENOMEM and left the thread with none. */
+static void *altstack_nomem(void *arg)
+{
+    (void)arg;
+    static char alt[16384];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0}, old;
+    errno = 0;
+    int rc = sigaltstack(&ss, NULL);
+    int err = errno;
+    int unchanged = sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE);
+    return (void *)(intptr_t)(rc == -1 && err == ENOMEM && unchanged);
+}
+
+/* Takes every block of `size` bytes malloc has, linked through the blocks. */
+static void hoard(void **list, size_t size)
+{
+    void **p;
+    while ((p = malloc(size)) != NULL) {
+        *p = *list;
+        *list = p;
+    }
+}
+
+/* One scheduler (so one kernel thread and one malloc arena), the address
+ * space capped at what is mapped, and every free block of the heap taken:
+ * each call that needs a side record fails with ENOMEM, and works again
+ * once the memory is back. The exit status names the failed step. */
+static int child_nomem(void)
+{
+    capri_config(CAPRI_CONFIG_SCHEDULERS, 1);
+    capri_t plain, t;
+    if (capri_spawn(&plain, altstack_nomem, NULL, NULL) != 0)
+        return 10;
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (!f || fscanf(f, "%lu", &pages) != 1)
+        return 11;
+    fclose(f);
+    struct rlimit as, was;
+    getrlimit(RLIMIT_AS, &was);
+    as = was;
+    as.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+    if (setrlimit(RLIMIT_AS, &as) != 0)
+        return 12;
+    void *list = NULL;
+    for (size_t size = (size_t)1 << 20; size >= 16; size /= 2)
+        hoard(&list, size);
+    for (size_t size = 1024; size >= sizeof(void *); size -= 8)
+        hoard(&list, size);
+
+    int status = 0;
+    capri_attr_t named = {.name = "no-room"};
+    void *r = NULL;
+    if (capri_setname(plain, "no-room") != ENOMEM)
+        status = 13;
+    else if (capri_spawn(&t, return_arg, NULL, &named) != ENOMEM)
+        status = 14;
+    else if (capri_join(plain, &r) != 0 || r != (void *)1)
+        status = 15;
+
+    while (list) {
+        void *next = *(void **)list;
+        free(list);
+        list = next;
+    }
+    setrlimit(RLIMIT_AS, &was);
+    if (status)
+        return status;
+    char name[16];
+    if (capri_spawn(&t, return_arg, NULL, &named) != 0 || capri_getname(t, name, sizeof name) != 0 ||
+        strcmp(name, "no-room") != 0 || capri_join(t, NULL) != 0)
+        return 16;
+    return 0;
+}
+
+static void test_side_record_nomem(void)
+{
+#ifdef CAPRI_TEST_SANITIZED
+    /* The sanitizers' allocators report an exhausted heap instead of
+     * returning NULL. */
+    fprintf(stderr, "  (skipped under sanitizers)\n");
+#else
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(self_path, self_path, "nomem", (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        fprintf(stderr, "  nomem child: status %#x\n", st);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+#endif
+}
+
 /* errno belongs to the thread: two threads set different values and yield
  * in between; each must see its own value after every switch. */
 static void *errno_keeper(void *arg)
@@ -300,8 +456,11 @@ static void test_pool_stats(void)
     CHECK_EQ(capri_pool_stats(NULL), EINVAL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1)
+        return strcmp(argv[1], "nomem") == 0 ? child_nomem() : 2;
+    self_path = argv[0];
     RUN(test_spawn_join);
     RUN(test_spawn_errors);
     RUN(test_join_self);
@@ -310,6 +469,8 @@ int main(void)
     RUN(test_double_join);
     RUN(test_exit);
     RUN(test_self_and_names);
+    RUN(test_side_record);
+    RUN(test_side_record_nomem);
     RUN(test_errno_per_thread);
     RUN(test_keys);
     RUN(test_foreign_threads);
