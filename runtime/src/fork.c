@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "chunk_pool.h"
+#include "fd_table.h"
 #include "scheduler.h"
 #include "sys.h"
 
@@ -36,6 +37,15 @@ static void fork_child(void)
     for (uint32_t i = 0; i < capri_rt.nscheds; i++)
         capri_rt.scheds[i].steal_lock = 0;
     chunk_pool_atfork_child(keep ? &keep->chunks : NULL);
+    /* The parents' epoll instances and eventfds are shared with us: the
+     * child's schedulers (at most the one kept) get their own, and no
+     * descriptor entry keeps a waiter or a registration. */
+    for (uint32_t i = 0; i < capri_rt.nscheds; i++)
+        if (&capri_rt.scheds[i] != keep)
+            reactor_close(&capri_rt.scheds[i]);
+    fd_table_reset_after_fork();
+    if (keep)
+        reactor_reinit_after_fork(keep);
     if (!keep)
         return; /* forked from a foreign thread: no capri thread survives */
     /* The surviving scheduler becomes the only one: the others' queues

@@ -1,8 +1,8 @@
 /*
  * Idle schedulers sleep in the kernel until work or their next timer, and
- * wakers wake them. This file is the whole protocol, so the I/O layer can
- * replace the sleep with an epoll or io_uring wait and the wake with an
- * eventfd write.
+ * wakers wake them. The sleep is the reactor's epoll wait (reactor.c),
+ * which also ends for descriptor events, and the wake an eventfd write;
+ * a scheduler whose reactor could not be set up sleeps on a futex.
  *
  * Sleeper: read the epoch, set SLEEPING (sequentially consistent), look
  * once more for work (inbox, stealable threads anywhere), then futex-wait
@@ -32,7 +32,11 @@ void sched_idle_wait(struct capri_sched *s, uint64_t deadline)
     uint32_t epoch = load_acquire(&s->idle_epoch);
     __atomic_fetch_add(&capri_rt.idle_count, 1u, __ATOMIC_SEQ_CST);
     store_seq(&s->idle_state, (uint32_t)SCHED_SLEEPING);
-    if (!work_visible(s)) {
+    if (!work_visible(s) && load_acquire(&s->reactor.live)) {
+        /* The reactor's wait: descriptors and timers too. A wake written
+         * after the look above is an edge the wait still reports. */
+        reactor_poll(s, deadline);
+    } else if (!work_visible(s)) {
         struct timespec ts, *tsp = NULL;
         if (deadline != UINT64_MAX) {
             clock_to_timespec(deadline, &ts);
@@ -50,7 +54,10 @@ void sched_idle_wake(struct capri_sched *s)
     if (__atomic_compare_exchange_n(&s->idle_state, &expected, (uint32_t)SCHED_AWAKE, false,
                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
         __atomic_fetch_add(&s->idle_epoch, 1u, __ATOMIC_SEQ_CST);
-        sys_futex_wake(&s->idle_epoch, 1);
+        if (load_acquire(&s->reactor.live))
+            reactor_wake(s);
+        else
+            sys_futex_wake(&s->idle_epoch, 1);
     }
 }
 

@@ -418,6 +418,14 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
 inline __attribute__((always_inline)) bool sched_yield_to_next(struct capri_sched *s, struct capri_thread *self)
 {
     struct capri_thread *next = sched_pick(s);
+    if (unlikely(reactor_poll_due(&s->reactor))) {
+        /* Through the scheduler's context, which polls (see sched_block):
+         * a thread that yields in a loop must not keep the threads parked
+         * on descriptors from ever seeing their events. */
+        if (next)
+            runq_push_front(s, next);
+        next = &s->ctx;
+    }
     if (!next)
         return false;
     if (likely(!stealable(self))) {
@@ -467,6 +475,14 @@ void sched_block(struct capri_sched *s, struct capri_thread *self, unsigned *loc
     }
     if (!next)
         next = &s->ctx;
+    else if (unlikely(reactor_poll_due(&s->reactor))) {
+        /* A busy scheduler polls its descriptors once every so many
+         * blocks, from its own context (this thread's stack is small and
+         * may still hold a lock released only after the switch): the
+         * thread picked goes back to the front. */
+        runq_push_front(s, next);
+        next = &s->ctx;
+    }
     if (lock) {
         s->post_action = POST_UNLOCK;
         s->post_lock = lock;
@@ -533,6 +549,8 @@ static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t)
 static _Noreturn void sched_loop(struct capri_sched *s)
 {
     for (;;) {
+        if (s->reactor.registrations)
+            reactor_poll(s, 0); /* events first: their threads join the queues */
         struct capri_thread *next = sched_pick(s);
         if (!next)
             next = sched_steal(s, false);
@@ -601,6 +619,8 @@ static void sched_common_init(struct capri_sched *s)
     s->ctx.run_state = THREAD_RUNNING;
     chunk_cache_register(&s->chunks);
     limit_track_kernel_thread();
+    if (!reactor_init(s))
+        capri_warn("no epoll instance for a scheduler: blocking calls of its threads block it");
     if (signal_sched_init(s) != 0)
         capri_warn("no alternate signal stack for a scheduler; signal handlers run on thread stacks");
 }

@@ -20,6 +20,7 @@
 
 #include "atomic.h"
 #include "chunk_pool.h"
+#include "reactor.h"
 #include "grow.h"
 #include "thread.h"
 #include "timer.h"
@@ -74,6 +75,8 @@ struct capri_sched {
     void *grow_reserve;         /* grow.c: the chunk signal handlers grow onto, or NULL */
     struct chunk_cache chunks;
     struct capri_thread ctx; /* the scheduler's own context (idle loop) */
+    /* reactor.c: descriptors, wakes and the next timer in one wait */
+    struct reactor reactor;
 
     /* Shared with thieves. */
     _Alignas(CACHE_LINE) unsigned steal_lock;

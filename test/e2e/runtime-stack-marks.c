@@ -11,11 +11,18 @@
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 15 table entries
+// CHECK:     checked 45 table entries
+#define _GNU_SOURCE
 #include <capri.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
 
 unsigned __capri_chunk_depth(void);
 
@@ -60,7 +67,9 @@ static unsigned long measure(void *fn, long a) {
 
 // The other thread (same scheduler): yields, and wakes the measured
 // thread when it is asked to, so blocking calls are measured blocking.
-static volatile int stop, want_post, want_signal;
+static volatile int stop, want_post, want_signal, want_pipe_byte, want_drain, want_connect;
+static int pfd[2], sp[2], listener, client;
+static struct sockaddr_in listen_addr;
 static capri_sem_t sem, sem_free;
 static capri_mutex_t mu, mu_free;
 static capri_cond_t cv;
@@ -72,6 +81,23 @@ static void *other(void *arg) {
     if (want_post) {
       want_post = 0;
       capri_sem_post(&sem);
+    }
+    if (want_pipe_byte) {
+      want_pipe_byte = 0;
+      if (write(pfd[1], "x", 1) != 1)
+        return NULL;
+    }
+    if (want_drain) { /* until the writer is done */
+      static char sink[1 << 16];
+      for (int k = 0; k < 64; k++)
+        if (recv(sp[1], sink, sizeof sink, MSG_DONTWAIT) <= 0)
+          break;
+    }
+    if (want_connect) {
+      want_connect = 0;
+      client = socket(AF_INET, SOCK_STREAM, 0);
+      if (connect(client, (struct sockaddr *)&listen_addr, sizeof listen_addr) != 0)
+        return NULL;
     }
     if (want_signal) {
       want_signal = 0;
@@ -111,6 +137,152 @@ static void join_one(long u) { (void)u; capri_join(spawned, NULL); }
 
 static struct capri_pool_stats stats;
 
+// The interposed I/O calls, each on its blocking path where it has one:
+// the data is not there yet, and the other thread provides it.
+static char io_buf[256];
+static void read_blocking(long u) {
+  (void)u;
+  want_pipe_byte = 1;
+  if (read(pfd[0], io_buf, 1) != 1)
+    printf("read failed\n");
+}
+static void readv_blocking(long u) {
+  (void)u;
+  struct iovec v[2] = {{io_buf, 1}, {io_buf + 1, 1}};
+  want_pipe_byte = 1;
+  if (readv(pfd[0], v, 2) != 1)
+    printf("readv failed\n");
+}
+static void recv_blocking(long u) {
+  (void)u;
+  want_pipe_byte = 1; /* the pipe stands in: recv is tried on the socket pair */
+  if (send(sp[1], "y", 1, 0) != 1 || recv(sp[0], io_buf, 1, 0) != 1)
+    printf("recv failed\n");
+}
+static void recvfrom_once(long u) {
+  (void)u;
+  if (send(sp[1], "y", 1, 0) != 1 || recvfrom(sp[0], io_buf, 1, 0, NULL, NULL) != 1)
+    printf("recvfrom failed\n");
+}
+static void recvmsg_once(long u) {
+  (void)u;
+  struct iovec v = {io_buf, 1};
+  struct msghdr m = {0};
+  m.msg_iov = &v;
+  m.msg_iovlen = 1;
+  if (send(sp[1], "y", 1, 0) != 1 || recvmsg(sp[0], &m, 0) != 1)
+    printf("recvmsg failed\n");
+}
+static char big[1 << 20];
+static void write_blocking(long u) {
+  (void)u;
+  want_drain = 1; /* a megabyte does not fit: the writer parks until drained */
+  if (write(sp[0], big, sizeof big) != (ssize_t)sizeof big)
+    printf("write failed\n");
+  want_drain = 0;
+  while (recv(sp[1], big, sizeof big, MSG_DONTWAIT) > 0)
+    ;
+}
+static void writev_blocking(long u) {
+  (void)u;
+  struct iovec v[3] = {{big, 1000}, {big, sizeof big / 2}, {big, sizeof big / 2}};
+  want_drain = 1;
+  if (writev(sp[0], v, 3) <= 0)
+    printf("writev failed\n");
+  want_drain = 0;
+  while (recv(sp[1], big, sizeof big, MSG_DONTWAIT) > 0)
+    ;
+}
+static void send_once(long u) { (void)u; if (send(sp[0], "z", 1, 0) != 1) printf("send failed\n"); }
+static void sendto_once(long u) { (void)u; if (sendto(sp[0], "z", 1, 0, NULL, 0) != 1) printf("sendto failed\n"); }
+static void sendmsg_once(long u) {
+  (void)u;
+  struct iovec v = {(void *)"z", 1};
+  struct msghdr m = {0};
+  m.msg_iov = &v;
+  m.msg_iovlen = 1;
+  if (sendmsg(sp[0], &m, 0) != 1)
+    printf("sendmsg failed\n");
+}
+static int accepted;
+static void accept_blocking(long u) {
+  (void)u;
+  want_connect = 1;
+  accepted = accept(listener, NULL, NULL);
+}
+static void accept4_blocking(long u) {
+  (void)u;
+  want_connect = 1;
+  accepted = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+}
+static int connected;
+static void connect_once(long u) {
+  (void)u;
+  connected = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(connected, (struct sockaddr *)&listen_addr, sizeof listen_addr) != 0)
+    printf("connect failed\n");
+}
+static void close_one(long u) { (void)u; close(connected); }
+static int made[2];
+static void socket_one(long u) { (void)u; made[0] = socket(AF_INET, SOCK_STREAM, 0); }
+static void socketpair_one(long u) { (void)u; socketpair(AF_UNIX, SOCK_STREAM, 0, made); }
+static void pipe_one(long u) { (void)u; if (pipe(made)) printf("pipe failed\n"); }
+static void pipe2_one(long u) { (void)u; if (pipe2(made, O_CLOEXEC)) printf("pipe2 failed\n"); }
+static void dup_one(long u) { (void)u; made[0] = dup(pfd[0]); }
+static void dup2_one(long u) { (void)u; dup2(pfd[0], made[0]); }
+static void dup3_one(long u) { (void)u; dup3(pfd[0], made[0], O_CLOEXEC); }
+static void fcntl_one(long u) { (void)u; fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL)); }
+static void setsockopt_one(long u) {
+  (void)u;
+  struct timeval tv = {5, 0};
+  setsockopt(sp[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+static void nanosleep_short(long u) {
+  (void)u;
+  struct timespec ts = {0, 1000};
+  nanosleep(&ts, NULL);
+}
+static void clock_nanosleep_short(long u) {
+  (void)u;
+  struct timespec ts = {0, 1000};
+  clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+}
+static void usleep_short(long u) { (void)u; usleep(1); }
+static void sleep_zero(long u) { (void)u; sleep(0); }
+ssize_t __read_chk(int, void *, size_t, size_t);
+ssize_t __recv_chk(int, void *, size_t, size_t, int);
+ssize_t __recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
+static void read_chk_blocking(long u) {
+  (void)u;
+  want_pipe_byte = 1;
+  if (__read_chk(pfd[0], io_buf, 1, sizeof io_buf) != 1)
+    printf("__read_chk failed\n");
+}
+static void recv_chk_once(long u) {
+  (void)u;
+  if (send(sp[1], "y", 1, 0) != 1 || __recv_chk(sp[0], io_buf, 1, sizeof io_buf, 0) != 1)
+    printf("__recv_chk failed\n");
+}
+static void recvfrom_chk_once(long u) {
+  (void)u;
+  if (send(sp[1], "y", 1, 0) != 1 ||
+      __recvfrom_chk(sp[0], io_buf, 1, sizeof io_buf, 0, NULL, NULL) != 1)
+    printf("__recvfrom_chk failed\n");
+}
+
+static int io_setup(void) {
+  if (pipe(pfd) || socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
+    return 1;
+  listener = socket(AF_INET, SOCK_STREAM, 0);
+  listen_addr.sin_family = AF_INET;
+  listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof listen_addr;
+  if (bind(listener, (struct sockaddr *)&listen_addr, sizeof listen_addr) ||
+      getsockname(listener, (struct sockaddr *)&listen_addr, &len) || listen(listener, 16))
+    return 1;
+  return 0;
+}
+
 void *__capri_vla_take(uint64_t size, uint64_t align, void **head, uintptr_t sp);
 void __capri_vla_release(void **head, uintptr_t sp);
 static void *vla_head;
@@ -122,7 +294,7 @@ int main(int argc, char **argv) {
   if (capri_config(CAPRI_CONFIG_SCHEDULERS, 1) != 0)
     return 1;
   capri_t t;
-  if (capri_spawn(&t, other, NULL, NULL))
+  if (capri_spawn(&t, other, NULL, NULL) || io_setup())
     return 1;
   struct {
     const char *name;
@@ -144,6 +316,36 @@ int main(int argc, char **argv) {
       {"capri_cond_signal", measure((void *)cond_signal_none, 0)},
       {"capri_spawn", measure((void *)spawn_one, 0)},
       {"capri_join", measure((void *)join_one, 0)},
+      {"read", measure((void *)read_blocking, 0)},
+      {"readv", measure((void *)readv_blocking, 0)},
+      {"recv", measure((void *)recv_blocking, 0)},
+      {"recvfrom", measure((void *)recvfrom_once, 0)},
+      {"recvmsg", measure((void *)recvmsg_once, 0)},
+      {"write", measure((void *)write_blocking, 0)},
+      {"writev", measure((void *)writev_blocking, 0)},
+      {"send", measure((void *)send_once, 0)},
+      {"sendto", measure((void *)sendto_once, 0)},
+      {"sendmsg", measure((void *)sendmsg_once, 0)},
+      {"accept", measure((void *)accept_blocking, 0)},
+      {"accept4", measure((void *)accept4_blocking, 0)},
+      {"connect", measure((void *)connect_once, 0)},
+      {"close", measure((void *)close_one, 0)},
+      {"socket", measure((void *)socket_one, 0)},
+      {"socketpair", measure((void *)socketpair_one, 0)},
+      {"pipe", measure((void *)pipe_one, 0)},
+      {"pipe2", measure((void *)pipe2_one, 0)},
+      {"dup", measure((void *)dup_one, 0)},
+      {"dup2", measure((void *)dup2_one, 0)},
+      {"dup3", measure((void *)dup3_one, 0)},
+      {"fcntl", measure((void *)fcntl_one, 0)},
+      {"setsockopt", measure((void *)setsockopt_one, 0)},
+      {"nanosleep", measure((void *)nanosleep_short, 0)},
+      {"clock_nanosleep", measure((void *)clock_nanosleep_short, 0)},
+      {"usleep", measure((void *)usleep_short, 0)},
+      {"sleep", measure((void *)sleep_zero, 0)},
+      {"__read_chk", measure((void *)read_chk_blocking, 0)},
+      {"__recv_chk", measure((void *)recv_chk_once, 0)},
+      {"__recvfrom_chk", measure((void *)recvfrom_chk_once, 0)},
   };
   stop = 1;
   capri_join(t, NULL);

@@ -1,0 +1,156 @@
+/*
+ * The descriptor table (fd_table.h).
+ */
+#include "fd_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "reactor.h"
+
+static struct fd_entry *pages[FD_TABLE_MAX / FD_PAGE];
+
+struct fd_entry *fd_entry(int fd, bool create)
+{
+    if (fd < 0 || (unsigned)fd >= FD_TABLE_MAX)
+        return NULL;
+    unsigned pi = (unsigned)fd / FD_PAGE;
+    struct fd_entry *page = load_acquire(&pages[pi]);
+    if (unlikely(!page)) {
+        if (!create)
+            return NULL;
+        /* calloc, not mmap: a page is 128 KiB of entries that start as
+         * zeros, and calloc takes them zeroed from the kernel. */
+        struct fd_entry *fresh = calloc(FD_PAGE, sizeof *fresh);
+        if (!fresh)
+            return NULL;
+        struct fd_entry *expected = NULL;
+        if (cas_acq_rel(&pages[pi], &expected, fresh))
+            page = fresh;
+        else {
+            free(fresh);
+            page = expected;
+        }
+    }
+    return &page[(unsigned)fd % FD_PAGE];
+}
+
+void fd_dir_wake_next_locked(struct fd_dir *d)
+{
+    struct wait_node *n;
+    while ((n = d->head) != NULL) {
+        store_relaxed(&d->head, n->next); /* io_done reads it without the lock */
+        if (!d->head)
+            d->tail = NULL;
+        n->next = n->prev = NULL;
+        n->linked = 0;
+        if (wait_wake(n->thread, n->token, WAKE_SIGNALED))
+            return;
+    }
+}
+
+void fd_wake_all_locked(struct fd_entry *e)
+{
+    for (int d = 0; d < 2; d++) {
+        struct fd_dir *dir = &e->dir[d];
+        store_release(&dir->seq, dir->seq + 1); /* read without the lock (io_snapshot) */
+        dir->drained = 0;
+        struct wait_node *n = dir->owner;
+        dir->owner = NULL;
+        if (n) {
+            n->linked = 0;
+            wait_wake(n->thread, n->token, WAKE_SIGNALED);
+        }
+        while ((n = dir->head) != NULL) {
+            store_relaxed(&dir->head, n->next);
+            if (!dir->head)
+                dir->tail = NULL;
+            n->next = n->prev = NULL;
+            n->linked = 0;
+            wait_wake(n->thread, n->token, WAKE_SIGNALED);
+        }
+    }
+}
+
+/* The flags are read without the lock (atomically) by the calls that use
+ * the descriptor, so they are written atomically too. */
+static void reset_locked(struct fd_entry *e)
+{
+    store_release(&e->gen, e->gen + 1);
+    fd_wake_all_locked(e);
+    store_relaxed(&e->kind, (uint8_t)FD_UNKNOWN);
+    store_relaxed(&e->created, (uint8_t)0);
+    store_relaxed(&e->capri_nonblock, (uint8_t)0);
+    store_relaxed(&e->user_nonblock, (uint8_t)0);
+    store_relaxed(&e->user_nonblock_known, (uint8_t)0);
+    store_relaxed(&e->timeouts_known, (uint8_t)0);
+    store_relaxed(&e->shared, (uint8_t)0);
+    store_relaxed(&e->registered, (uint8_t)0);
+    store_relaxed(&e->rcvtimeo_ns, (uint64_t)0);
+    store_relaxed(&e->sndtimeo_ns, (uint64_t)0);
+}
+
+void fd_created(int fd, enum fd_kind kind, bool created_here, bool user_nonblock)
+{
+    struct fd_entry *e = fd_entry(fd, true);
+    if (!e)
+        return;
+    spin_lock(&e->lock);
+    reset_locked(e);
+    store_relaxed(&e->kind, (uint8_t)kind);
+    store_relaxed(&e->created, (uint8_t)created_here);
+    store_relaxed(&e->user_nonblock, (uint8_t)user_nonblock);
+    store_relaxed(&e->user_nonblock_known, (uint8_t)1);
+    spin_unlock(&e->lock);
+}
+
+void fd_closing(int fd)
+{
+    struct fd_entry *e = fd_entry(fd, false);
+    if (!e)
+        return;
+    spin_lock(&e->lock);
+    /* A description only this number holds leaves the epoll sets with its
+     * last reference, at the close itself: no system call needed. */
+    bool registered = load_relaxed(&e->registered) &&
+                      (load_relaxed(&e->shared) || !load_relaxed(&e->created));
+    uint32_t reactor = load_relaxed(&e->reactor), reactor_gen = load_relaxed(&e->reactor_gen);
+    reset_locked(e);
+    spin_unlock(&e->lock);
+    /* The registration is keyed by the number and the description: if a
+     * dup keeps the description open, it would outlive this number and
+     * report a later descriptor of the same number. Events that still
+     * arrive carry the old generation and are dropped. */
+    if (registered)
+        reactor_forget(reactor, reactor_gen, fd);
+}
+
+void fd_table_reset_after_fork(void)
+{
+    /* Only the forking thread survives: no waiter is left, and the locks
+     * may have been held by threads that are gone. */
+    for (size_t pi = 0; pi < FD_TABLE_MAX / FD_PAGE; pi++) {
+        struct fd_entry *page = pages[pi];
+        if (!page)
+            continue;
+        for (unsigned i = 0; i < FD_PAGE; i++) {
+            struct fd_entry *e = &page[i];
+            uint32_t gen = e->gen + 1;
+            uint8_t kind = e->kind, created = e->created, user_nb = e->user_nonblock,
+                    user_known = e->user_nonblock_known, capri_nb = e->capri_nonblock;
+            uint8_t tk = e->timeouts_known;
+            uint64_t rt = e->rcvtimeo_ns, st = e->sndtimeo_ns;
+            memset(e, 0, sizeof *e);
+            e->gen = gen;
+            e->kind = kind;
+            e->created = created;
+            e->user_nonblock = user_nb;
+            e->user_nonblock_known = user_known;
+            e->capri_nonblock = capri_nb;
+            e->timeouts_known = tk;
+            e->rcvtimeo_ns = rt;
+            e->sndtimeo_ns = st;
+        }
+    }
+}

@@ -1,0 +1,387 @@
+/*
+ * The calls that make, change and end descriptors, and the two data calls
+ * that need O_NONBLOCK (accept, connect): docs/io-design.md, "How a call
+ * runs on a capri thread" and "The descriptor table".
+ *
+ * Creation records the descriptor in the table from any thread (outside
+ * signal handlers, which must not allocate), so a capri thread that uses
+ * it later knows its kind without asking the kernel. Closing wakes the
+ * capri threads parked on it with EBADF.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "io_next.h"
+#include "io_wait.h"
+#include "sys.h"
+#include "thread.h"
+
+/* reactor.c refers to this, so a static link always takes this file (see there). */
+const int io_fd_linked = 1;
+
+/* Not inside a signal handler on a scheduler (the table may allocate, and
+ * waking takes locks the interrupted code may hold). */
+static bool table_context(void)
+{
+    struct capri_sched *s = sched_here();
+    return !s || !s->in_handler;
+}
+
+static void created(int fd, enum fd_kind kind, bool nonblock)
+{
+    if (fd >= 0 && table_context())
+        fd_created(fd, kind, true, nonblock);
+}
+
+int socket(int domain, int type, int protocol)
+{
+    int fd = IO_NEXT(socket)(domain, type, protocol);
+    created(fd, FD_SOCKET, (type & SOCK_NONBLOCK) != 0);
+    return fd;
+}
+
+int socketpair(int domain, int type, int protocol, int sv[2])
+{
+    int r = IO_NEXT(socketpair)(domain, type, protocol, sv);
+    if (r == 0) {
+        created(sv[0], FD_SOCKET, (type & SOCK_NONBLOCK) != 0);
+        created(sv[1], FD_SOCKET, (type & SOCK_NONBLOCK) != 0);
+    }
+    return r;
+}
+
+int pipe2(int fds[2], int flags)
+{
+    int r = IO_NEXT(pipe2)(fds, flags);
+    if (r == 0) {
+        created(fds[0], FD_NOWAIT, (flags & O_NONBLOCK) != 0);
+        created(fds[1], FD_NOWAIT, (flags & O_NONBLOCK) != 0);
+    }
+    return r;
+}
+
+int pipe(int fds[2])
+{
+    int r = IO_NEXT(pipe)(fds);
+    if (r == 0) {
+        created(fds[0], FD_NOWAIT, false);
+        created(fds[1], FD_NOWAIT, false);
+    }
+    return r;
+}
+
+/* ---- O_NONBLOCK where capri needs it -------------------------------------------- */
+
+static long flags_of(int fd) { return sys_call6(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0); }
+
+/* Sets O_NONBLOCK on a descriptor this process created, for accept and
+ * connect, which have no per-call flag. */
+static bool capri_set_nonblock(int fd, struct fd_entry *e)
+{
+    if (load_relaxed(&e->capri_nonblock))
+        return true;
+    long fl = flags_of(fd);
+    if (fl < 0)
+        return false;
+    if (fl & O_NONBLOCK) { /* the program's own (set behind our back) */
+        store_relaxed(&e->user_nonblock, (uint8_t)1);
+        store_release(&e->user_nonblock_known, (uint8_t)1);
+        return true;
+    }
+    if (sys_call6(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK, 0, 0, 0) < 0)
+        return false;
+    store_relaxed(&e->capri_nonblock, (uint8_t)1);
+    store_relaxed(&e->user_nonblock, (uint8_t)0);
+    store_release(&e->user_nonblock_known, (uint8_t)1);
+    return true;
+}
+
+static void capri_clear_nonblock(int fd, struct fd_entry *e)
+{
+    if (!load_relaxed(&e->capri_nonblock))
+        return;
+    long fl = flags_of(fd);
+    if (fl >= 0)
+        sys_call6(SYS_fcntl, fd, F_SETFL, fl & ~(long)O_NONBLOCK, 0, 0, 0);
+    store_relaxed(&e->capri_nonblock, (uint8_t)0);
+}
+
+static bool user_nonblock_known_set(const struct fd_entry *e)
+{
+    return load_acquire(&e->user_nonblock_known) && load_relaxed(&e->user_nonblock);
+}
+
+/* ---- accept ------------------------------------------------------------------------- */
+
+static int accept_capri(struct capri_sched *s, int fd, struct fd_entry *e, struct sockaddr *addr,
+                        socklen_t *alen, int flags, bool *blocking)
+{
+    /* A listening socket made here is only ever accepted on: it keeps the
+     * flag. One inherited (systemd's, a parent's) is shared with another
+     * process: wait for readiness, then accept as libc would. */
+    bool own = load_relaxed(&e->created) && capri_set_nonblock(fd, e);
+    if (user_nonblock_known_set(e)) {
+        *blocking = true;
+        return -1;
+    }
+    for (;;) {
+        struct io_snap snap = io_snapshot(e, FD_READ);
+        int r = own ? IO_NEXT(accept4)(fd, addr, alen, flags) : -1;
+        if (!own)
+            errno = EAGAIN;
+        if (r >= 0 || errno != EAGAIN) {
+            io_done(e, FD_READ);
+            if (r >= 0) {
+                fd_created(r, FD_SOCKET, true, (flags & SOCK_NONBLOCK) != 0);
+                /* The kernel copies the listener's timeouts to the new socket. */
+                struct fd_entry *n = fd_entry(r, true);
+                if (n && load_acquire(&e->timeouts_known)) {
+                    store_relaxed(&n->rcvtimeo_ns, load_relaxed(&e->rcvtimeo_ns));
+                    store_relaxed(&n->sndtimeo_ns, load_relaxed(&e->sndtimeo_ns));
+                    store_release(&n->timeouts_known, (uint8_t)1);
+                }
+            }
+            return r;
+        }
+        int w = io_park(s, fd, e, FD_READ, snap, DEADLINE_NONE);
+        if (w == 0) {
+            if (!own) { /* readable: accept as libc would */
+                *blocking = true;
+                return -1;
+            }
+            continue;
+        }
+        if (w == ECANCELED) {
+            thread_test_cancel(s->current);
+            continue;
+        }
+        if (w == EAGAIN || w == EBADF) {
+            errno = w;
+            return -1;
+        }
+        *blocking = true;
+        return -1;
+    }
+}
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+    struct capri_sched *s = io_sched();
+    struct fd_entry *e;
+    if (s && (e = fd_entry(fd, true))) {
+        bool blocking = false;
+        int r = accept_capri(s, fd, e, addr, alen, flags, &blocking);
+        if (!blocking)
+            return r;
+    }
+    int r = IO_NEXT(accept4)(fd, addr, alen, flags);
+    created(r, FD_SOCKET, (flags & SOCK_NONBLOCK) != 0);
+    return r;
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *alen) { return accept4(fd, addr, alen, 0); }
+
+/* ---- connect ------------------------------------------------------------------------ */
+
+static int connect_capri(struct capri_sched *s, int fd, struct fd_entry *e,
+                         const struct sockaddr *addr, socklen_t alen, bool *blocking)
+{
+    if (!load_relaxed(&e->created) || user_nonblock_known_set(e) || !capri_set_nonblock(fd, e) ||
+        load_relaxed(&e->user_nonblock)) {
+        *blocking = true;
+        return -1;
+    }
+    uint64_t backoff = 1000000; /* a UNIX socket's full backlog: 1 ms, doubling */
+    int r;
+    for (;;) {
+        r = IO_NEXT(connect)(fd, addr, alen);
+        if (r == 0 || errno != EAGAIN)
+            break;
+        capri_sleep_ns(backoff);
+        if (backoff < 64000000)
+            backoff *= 2;
+    }
+    int err = r == 0 ? 0 : errno;
+    /* The connection proceeds without the flag; only this call needed it. */
+    capri_clear_nonblock(fd, e);
+    if (err != EINPROGRESS) {
+        errno = err;
+        return r;
+    }
+    uint64_t deadline = 0;
+    for (;;) {
+        struct io_snap snap = io_snapshot(e, FD_WRITE);
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        struct pollfd p = { fd, POLLOUT, 0 };
+        if (sys_call6(SYS_poll, (long)&p, 1, 0, 0, 0, 0) > 0) {
+            if (sys_call6(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR, (long)&soerr, (long)&len, 0) < 0)
+                soerr = errno;
+            io_done(e, FD_WRITE);
+            if (soerr) {
+                errno = soerr;
+                return -1;
+            }
+            return 0;
+        }
+        if (!deadline) {
+            struct timeval tv;
+            socklen_t tl = sizeof tv;
+            uint64_t t = 0;
+            if (sys_call6(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv, (long)&tl, 0) == 0)
+                t = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+            deadline = io_deadline(t);
+        }
+        int w = io_park(s, fd, e, FD_WRITE, snap, deadline);
+        if (w == 0)
+            continue;
+        if (w == ECANCELED) {
+            thread_test_cancel(s->current);
+            continue;
+        }
+        errno = w == ETIMEDOUT ? EINPROGRESS : w == EAGAIN ? EINPROGRESS : w;
+        return -1;
+    }
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t alen)
+{
+    struct capri_sched *s = io_sched();
+    struct fd_entry *e;
+    if (s && (e = fd_entry(fd, true))) {
+        bool blocking = false;
+        int r = connect_capri(s, fd, e, addr, alen, &blocking);
+        if (!blocking)
+            return r;
+    }
+    return IO_NEXT(connect)(fd, addr, alen);
+}
+
+/* ---- close, dup ----------------------------------------------------------------------- */
+
+int close(int fd)
+{
+    if (table_context())
+        fd_closing(fd);
+    return IO_NEXT(close)(fd);
+}
+
+/* `to` now names the description `from` names. */
+static void copy_entry(int from, int to)
+{
+    if (!table_context())
+        return;
+    struct fd_entry *a = fd_entry(from, true), *b;
+    if (!a)
+        return;
+    fd_created(to, (enum fd_kind)load_relaxed(&a->kind), load_relaxed(&a->created),
+               load_relaxed(&a->user_nonblock));
+    if ((b = fd_entry(to, false)) == NULL)
+        return;
+    store_relaxed(&b->user_nonblock_known, load_relaxed(&a->user_nonblock_known));
+    store_relaxed(&b->capri_nonblock, load_relaxed(&a->capri_nonblock));
+    store_relaxed(&b->shared, (uint8_t)1);
+    store_relaxed(&a->shared, (uint8_t)1);
+}
+
+int dup(int fd)
+{
+    int r = IO_NEXT(dup)(fd);
+    if (r >= 0)
+        copy_entry(fd, r);
+    return r;
+}
+
+int dup2(int from, int to)
+{
+    int r = IO_NEXT(dup2)(from, to);
+    if (r >= 0 && from != to) {
+        if (table_context())
+            fd_closing(to);
+        copy_entry(from, to);
+    }
+    return r;
+}
+
+int dup3(int from, int to, int flags)
+{
+    int r = IO_NEXT(dup3)(from, to, flags);
+    if (r >= 0) {
+        if (table_context())
+            fd_closing(to);
+        copy_entry(from, to);
+    }
+    return r;
+}
+
+/* ---- fcntl, ioctl(FIONBIO), setsockopt ---------------------------------------------- */
+
+static int fcntl_common(int fd, int cmd, void *arg)
+{
+    struct fd_entry *e = fd_entry(fd, false);
+    switch (cmd) {
+    case F_GETFL: {
+        int r = IO_NEXT(fcntl)(fd, cmd);
+        if (r >= 0 && e && load_relaxed(&e->capri_nonblock) && !load_relaxed(&e->user_nonblock))
+            r &= ~O_NONBLOCK;
+        return r;
+    }
+    case F_SETFL: {
+        long fl = (long)(intptr_t)arg;
+        bool want = (fl & O_NONBLOCK) != 0;
+        if (e && load_relaxed(&e->capri_nonblock))
+            fl |= O_NONBLOCK;
+        int r = IO_NEXT(fcntl)(fd, cmd, fl);
+        if (r == 0 && table_context() && (e || (e = fd_entry(fd, true)))) {
+            store_relaxed(&e->user_nonblock, (uint8_t)want);
+            store_release(&e->user_nonblock_known, (uint8_t)1);
+        }
+        return r;
+    }
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+        int r = IO_NEXT(fcntl)(fd, cmd, arg);
+        if (r >= 0)
+            copy_entry(fd, r);
+        return r;
+    }
+    default:
+        return IO_NEXT(fcntl)(fd, cmd, arg);
+    }
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *); /* int or pointer: both a register here */
+    va_end(ap);
+    return fcntl_common(fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...);
+int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_common(fd, cmd, arg);
+}
+
+int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+    int r = IO_NEXT(setsockopt)(fd, level, name, value, len);
+    if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+        struct fd_entry *e = fd_entry(fd, false);
+        if (e)
+            store_release(&e->timeouts_known, (uint8_t)0); /* read again at the next wait */
+    }
+    return r;
+}

@@ -1,0 +1,94 @@
+/*
+ * The sleeps: sleep, usleep, nanosleep, clock_nanosleep. On a capri thread
+ * each is a timed park (capri_sleep_ns); elsewhere libc's. glibc's sleep
+ * and usleep call nanosleep inside libc, past the interposed symbol, so
+ * they are interposed themselves.
+ */
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "io_next.h"
+#include "io_wait.h"
+
+/* Sleeps the calling capri thread until `deadline` (CLOCK_MONOTONIC ns). */
+static void park_until(uint64_t deadline)
+{
+    uint64_t now = clock_now_ns();
+    if (deadline > now)
+        capri_sleep_ns(deadline - now);
+    else
+        capri_yield(); /* a zero sleep still lets others run */
+}
+
+/* reactor.c refers to this, so a static link always takes this file (see there). */
+const int io_sleep_linked = 1;
+
+static bool valid(const struct timespec *ts)
+{
+    return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000L && ts->tv_sec >= 0;
+}
+
+static uint64_t to_ns(const struct timespec *ts)
+{
+    uint64_t s = (uint64_t)ts->tv_sec;
+    if (s > UINT64_MAX / 1000000000u - 1)
+        return UINT64_MAX / 2;
+    return s * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+    if (!io_sched())
+        return IO_NEXT(nanosleep)(req, rem);
+    if (!valid(req)) {
+        errno = EINVAL;
+        return -1;
+    }
+    park_until(clock_deadline_after(to_ns(req)));
+    return 0;
+}
+
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem)
+{
+    if (!io_sched())
+        return IO_NEXT(clock_nanosleep)(clock, flags, req, rem);
+    if (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME && clock != CLOCK_BOOTTIME &&
+        clock != CLOCK_TAI)
+        return IO_NEXT(clock_nanosleep)(clock, flags, req, rem);
+    if (!valid(req))
+        return EINVAL;
+    uint64_t wait = to_ns(req);
+    if (flags & TIMER_ABSTIME) {
+        /* The time left on that clock now, waited for on the monotonic one. */
+        struct timespec now;
+        clock_gettime(clock, &now);
+        uint64_t n = to_ns(&now);
+        wait = wait > n ? wait - n : 0;
+    }
+    park_until(clock_deadline_after(wait));
+    return 0;
+}
+
+int usleep(useconds_t usec)
+{
+    if (!io_sched()) {
+        struct timespec ts = { (time_t)(usec / 1000000u), (long)(usec % 1000000u) * 1000 };
+        return IO_NEXT(nanosleep)(&ts, NULL);
+    }
+    park_until(clock_deadline_after((uint64_t)usec * 1000u));
+    return 0;
+}
+
+unsigned int sleep(unsigned int seconds)
+{
+    if (!io_sched()) {
+        struct timespec ts = { (time_t)seconds, 0 }, rem = { 0, 0 };
+        if (IO_NEXT(nanosleep)(&ts, &rem) < 0 && errno == EINTR)
+            return (unsigned)rem.tv_sec + (rem.tv_nsec > 0);
+        return 0;
+    }
+    park_until(clock_deadline_after((uint64_t)seconds * 1000000000u));
+    return 0;
+}

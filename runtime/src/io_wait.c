@@ -1,0 +1,121 @@
+/*
+ * Parking on a descriptor (io_wait.h).
+ */
+#include "io_wait.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+
+#include "clock.h"
+#include "reactor.h"
+#include "sys.h"
+#include "wait.h"
+
+static void queue_push(struct fd_dir *d, struct wait_node *n)
+{
+    n->next = NULL;
+    n->prev = d->tail;
+    if (d->tail)
+        d->tail->next = n;
+    else
+        store_relaxed(&d->head, n); /* io_done reads it without the lock */
+    d->tail = n;
+    n->linked = 1;
+}
+
+static void queue_unlink(struct fd_dir *d, struct wait_node *n)
+{
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        store_relaxed(&d->head, n->next);
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        d->tail = n->prev;
+    n->next = n->prev = NULL;
+    n->linked = 0;
+}
+
+/* Whether the program itself made the description non-blocking: known for
+ * descriptors made or changed through the interposed calls, read once with
+ * F_GETFL for the others (before their first park only). */
+static bool user_nonblocking(int fd, struct fd_entry *e)
+{
+    if (likely(load_acquire(&e->user_nonblock_known)))
+        return load_relaxed(&e->user_nonblock);
+    long fl = sys_call6(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0);
+    if (fl < 0)
+        return false;
+    bool nb = (fl & O_NONBLOCK) && !load_relaxed(&e->capri_nonblock);
+    store_relaxed(&e->user_nonblock, (uint8_t)nb);
+    store_release(&e->user_nonblock_known, (uint8_t)1);
+    return nb;
+}
+
+/* Whether e is registered with a live reactor (its lock held). */
+static bool registered_locked(const struct fd_entry *e)
+{
+    uint32_t index = load_relaxed(&e->reactor);
+    if (!load_relaxed(&e->registered) || index >= capri_rt.nscheds)
+        return false;
+    const struct reactor *r = &capri_rt.scheds[index].reactor;
+    return load_relaxed(&r->gen) == load_relaxed(&e->reactor_gen) && load_relaxed(&r->live);
+}
+
+int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index dir,
+            struct io_snap snap, uint64_t deadline)
+{
+    if (user_nonblocking(fd, e))
+        return EAGAIN;
+    struct capri_thread *self = s->current;
+    struct fd_dir *d = &e->dir[dir];
+    struct wait_node node;
+    spin_lock(&e->lock);
+    if (!registered_locked(e)) {
+        /* Registered once, outside the lock (a system call); anything
+         * that happened meanwhile shows in the checks below. */
+        spin_unlock(&e->lock);
+        int err = reactor_register(s, fd, e);
+        if (err)
+            return err;
+        spin_lock(&e->lock);
+    }
+    if (e->gen != snap.gen) {
+        spin_unlock(&e->lock);
+        return EBADF;
+    }
+    if (d->seq != snap.seq) {
+        spin_unlock(&e->lock);
+        return 0;
+    }
+    uint32_t token = wait_prepare(self, &node);
+    if (!d->owner) {
+        d->owner = &node;
+        node.linked = 1;
+    } else {
+        queue_push(d, &node);
+    }
+    int why = wait_park(self, token, &e->lock, deadline, true);
+    if (why == WAKE_SIGNALED)
+        return load_acquire(&e->gen) != snap.gen ? EBADF : 0;
+    /* Timed out or cancelled: leave. An owner leaving hands its place to
+     * the next in line, which may have an event to see. */
+    spin_lock(&e->lock);
+    if (d->owner == &node) {
+        d->owner = NULL;
+        fd_dir_wake_next_locked(d);
+    } else if (node.linked) {
+        queue_unlink(d, &node);
+    }
+    spin_unlock(&e->lock);
+    return why == WAKE_TIMEOUT ? ETIMEDOUT : ECANCELED;
+}
+
+uint64_t io_deadline(uint64_t timeout_ns)
+{
+    if (timeout_ns == 0)
+        return DEADLINE_NONE;
+    return clock_now_ns() + timeout_ns;
+}

@@ -1,0 +1,70 @@
+/*
+ * Parking a capri thread until a descriptor is ready (docs/io-design.md,
+ * "Parking without losing a wakeup"), and the context checks every
+ * interposed call starts with.
+ *
+ * A call reads the direction's generation and readiness sequence
+ * (io_snapshot), tries without blocking, and on EAGAIN parks with what it
+ * read: io_park parks only if neither moved since, so an event that came
+ * between the try and the park makes it try again instead of sleeping.
+ */
+#ifndef CAPRI_IO_WAIT_H
+#define CAPRI_IO_WAIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fd_table.h"
+#include "scheduler.h"
+
+struct io_snap {
+    uint32_t gen, seq;
+};
+
+static inline struct io_snap io_snapshot(const struct fd_entry *e, enum fd_dir_index dir)
+{
+    struct io_snap s = { load_acquire(&e->gen), load_acquire(&e->dir[dir].seq) };
+    return s;
+}
+
+/* The scheduler of the calling capri thread, or NULL when the call must
+ * behave as libc's: a kernel thread libcapri does not run (plain pthreads,
+ * main before the runtime starts), a signal handler, a scheduler's own
+ * context. */
+static inline struct capri_sched *io_sched(void)
+{
+    struct capri_sched *s = sched_here();
+    if (!s || s->in_handler || s->current == &s->ctx || !s->reactor.live)
+        return NULL;
+    return s;
+}
+
+/*
+ * Parks the running thread of s until fd (entry e) is ready in direction
+ * dir, the deadline (CLOCK_MONOTONIC ns, DEADLINE_NONE) passes, or it is
+ * cancelled. Returns 0 (try again), EBADF (closed or reused meanwhile),
+ * ETIMEDOUT, ECANCELED, EAGAIN (the program made the descriptor
+ * non-blocking: report EAGAIN), or another errno value when the
+ * descriptor cannot be watched (EPERM: a regular file), in which case the
+ * caller makes the call as libc would.
+ */
+int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index dir,
+            struct io_snap snap, uint64_t deadline);
+
+/* After a call that moved data or ended with an error: the next thread
+ * queued on the direction gets its turn (at most one waits on the reactor
+ * per direction, docs/io-design.md). */
+static inline void io_done(struct fd_entry *e, enum fd_dir_index dir)
+{
+    if (unlikely(load_relaxed(&e->dir[dir].head) != NULL)) {
+        spin_lock(&e->lock);
+        if (!e->dir[dir].owner)
+            fd_dir_wake_next_locked(&e->dir[dir]);
+        spin_unlock(&e->lock);
+    }
+}
+
+/* A relative timeout in ns (0: none) as a deadline. */
+uint64_t io_deadline(uint64_t timeout_ns);
+
+#endif

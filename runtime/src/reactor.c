@@ -1,0 +1,193 @@
+/*
+ * The reactor (reactor.h).
+ */
+#include "reactor.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "clock.h"
+#include "fd_table.h"
+#include "log.h"
+#include "scheduler.h"
+#include "sys.h"
+
+/*
+ * The interposers must be linked whenever the reactor is. A static link
+ * takes an archive member only for a symbol still undefined, and a
+ * sanitizer's runtime, linked first, already defines read, write and the
+ * rest (weakly): without these references libcapri.a's files would be left
+ * out and the program's calls would reach the sanitizer and libc directly.
+ */
+extern const int io_stream_linked, io_fd_linked, io_sleep_linked;
+__attribute__((used)) static const int *const interposers_linked[] = {
+    &io_stream_linked, &io_fd_linked, &io_sleep_linked,
+};
+
+#define EPOLL_WATCH (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP | EPOLLET)
+#define WAKE_DATA UINT64_MAX
+
+static long sys_epoll_ctl(int epfd, int op, int fd, struct reactor_event *ev)
+{
+    return sys_call6(SYS_epoll_ctl, epfd, op, fd, (long)ev, 0, 0);
+}
+
+static long sys_close(int fd) { return sys_call6(SYS_close, fd, 0, 0, 0, 0, 0); }
+
+bool reactor_init(struct capri_sched *s)
+{
+    struct reactor *r = &s->reactor;
+    r->live = 0;
+    r->epfd = r->wakefd = -1;
+    r->registrations = 0;
+    long ep = sys_call6(SYS_epoll_create1, EPOLL_CLOEXEC, 0, 0, 0, 0, 0);
+    if (ep < 0)
+        return false;
+    /* Never read: each write is an edge, and an edge is all a wake needs. */
+    long wfd = sys_call6(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0, 0, 0, 0);
+    if (wfd < 0) {
+        sys_close((int)ep);
+        return false;
+    }
+    struct reactor_event ev = { EPOLLIN | EPOLLET, WAKE_DATA };
+    if (sys_epoll_ctl((int)ep, EPOLL_CTL_ADD, (int)wfd, &ev) < 0) {
+        sys_close((int)wfd);
+        sys_close((int)ep);
+        return false;
+    }
+    r->epfd = (int)ep;
+    r->wakefd = (int)wfd;
+    store_release(&r->live, 1u);
+    r->gen++;
+    r->registrations = 0;
+    r->since_poll = 0;
+    return true;
+}
+
+void reactor_close(struct capri_sched *s)
+{
+    struct reactor *r = &s->reactor;
+    if (!r->live)
+        return;
+    store_relaxed(&r->live, 0u);
+    sys_close(r->epfd);
+    sys_close(r->wakefd);
+    r->epfd = r->wakefd = -1;
+    r->gen++;
+    r->registrations = 0;
+}
+
+void reactor_reinit_after_fork(struct capri_sched *s)
+{
+    reactor_close(s);
+    if (!reactor_init(s))
+        capri_warn("no epoll instance in the forked child: its blocking calls block its kernel thread");
+}
+
+int reactor_register(struct capri_sched *s, int fd, struct fd_entry *e)
+{
+    struct reactor *r = &s->reactor;
+    if (!r->live)
+        return ENOSYS;
+    uint32_t gen = load_relaxed(&e->gen);
+    struct reactor_event ev = { EPOLL_WATCH, (uint64_t)(uint32_t)fd | (uint64_t)gen << 32 };
+    long rc = sys_epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
+    if (rc == -EEXIST)
+        rc = sys_epoll_ctl(r->epfd, EPOLL_CTL_MOD, fd, &ev);
+    if (rc < 0)
+        return (int)-rc;
+    spin_lock(&e->lock);
+    if (e->gen == gen) {
+        store_relaxed(&e->reactor, s->index);
+        store_relaxed(&e->reactor_gen, r->gen);
+        store_relaxed(&e->registered, (uint8_t)1);
+    }
+    spin_unlock(&e->lock);
+    r->registrations++;
+    return 0;
+}
+
+void reactor_forget(uint32_t index, uint32_t gen, int fd)
+{
+    if (index >= capri_rt.nscheds)
+        return;
+    struct reactor *r = &capri_rt.scheds[index].reactor;
+    if (r->gen != gen || !r->live)
+        return;
+    struct reactor_event ev = { 0, 0 };
+    sys_epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, &ev);
+}
+
+/* An event for a direction: the readiness sequence moves, and the thread
+ * parked on the reactor for it (else the first queued one) retries. */
+static void direction_ready(struct fd_dir *d)
+{
+    store_release(&d->seq, d->seq + 1); /* read without the lock (io_snapshot) */
+    d->drained = 0;
+    struct wait_node *n = d->owner;
+    d->owner = NULL;
+    if (n) {
+        n->linked = 0;
+        if (wait_wake(n->thread, n->token, WAKE_SIGNALED))
+            return;
+    }
+    fd_dir_wake_next_locked(d);
+}
+
+static void dispatch(const struct reactor_event *ev)
+{
+    int fd = (int)(uint32_t)ev->data;
+    uint32_t gen = (uint32_t)(ev->data >> 32);
+    struct fd_entry *e = fd_entry(fd, false);
+    if (!e)
+        return;
+    uint32_t bits = ev->events;
+    bool broken = (bits & (EPOLLERR | EPOLLHUP)) != 0;
+    spin_lock(&e->lock);
+    if (e->gen == gen) {
+        if (broken || (bits & (EPOLLIN | EPOLLRDHUP | EPOLLPRI)))
+            direction_ready(&e->dir[FD_READ]);
+        if (broken || (bits & EPOLLOUT))
+            direction_ready(&e->dir[FD_WRITE]);
+    }
+    spin_unlock(&e->lock);
+}
+
+int reactor_poll(struct capri_sched *s, uint64_t deadline)
+{
+    struct reactor *r = &s->reactor;
+    r->since_poll = 0;
+    struct timespec ts = { 0, 0 }, *tsp = &ts;
+    if (deadline == UINT64_MAX) {
+        tsp = NULL;
+    } else if (deadline != 0) {
+        uint64_t now = clock_now_ns();
+        uint64_t wait = deadline > now ? deadline - now : 0;
+        ts.tv_sec = (time_t)(wait / 1000000000u);
+        ts.tv_nsec = (long)(wait % 1000000000u);
+    }
+    long n = sys_call6(SYS_epoll_pwait2, r->epfd, (long)r->events, REACTOR_EVENTS, (long)tsp, 0,
+                       0);
+    if (n == -ENOSYS) {
+        /* Before Linux 5.11: milliseconds, rounded up. */
+        long ms = !tsp ? -1 : (long)(ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000);
+        n = sys_call6(SYS_epoll_pwait, r->epfd, (long)r->events, REACTOR_EVENTS, ms, 0, 0);
+    }
+    int fds = 0;
+    for (long i = 0; i < n; i++) {
+        if (r->events[i].data == WAKE_DATA)
+            continue;
+        dispatch(&r->events[i]);
+        fds++;
+    }
+    return fds;
+}
+
+void reactor_wake(struct capri_sched *s)
+{
+    uint64_t one = 1;
+    sys_write(s->reactor.wakefd, &one, sizeof one);
+}
