@@ -8,7 +8,7 @@ LLVM_BIN   := /usr/lib/llvm-19/bin
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
               -DCMAKE_C_COMPILER=$(LLVM_BIN)/clang -DCMAKE_CXX_COMPILER=$(LLVM_BIN)/clang++
 
-.PHONY: all deps build demo check check-slow verify-lua bench-compile bench-switch bench-runtime bench-growth bench-hot-split clean
+.PHONY: all deps build demo knot check check-slow verify-lua bench-compile bench-switch bench-runtime bench-growth bench-hot-split clean
 
 all: build
 
@@ -28,6 +28,12 @@ $(ASAN_BUILD)/CMakeCache.txt: | deps
 # The main job: compile a multi-file example with the plugin, run it, show its stack report.
 demo: build
 	@$(MAKE) --no-print-directory -C examples/demo BUILD=$(abspath $(BUILD))
+
+# Knot, the example web server (examples/knot): serve examples/knot/www
+# until Ctrl-C. KNOT_PORT picks the port.
+KNOT_PORT ?= 8080
+knot: build
+	$(BUILD)/bin/knot --root examples/knot/www --port $(KNOT_PORT)
 
 $(TSAN_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(TSAN_BUILD) $(CMAKE_FLAGS) -DCAPRI_TSAN=ON
