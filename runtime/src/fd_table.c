@@ -86,6 +86,7 @@ static void reset_locked(struct fd_entry *e)
     store_relaxed(&e->user_nonblock_known, (uint8_t)0);
     store_relaxed(&e->timeouts_known, (uint8_t)0);
     store_relaxed(&e->shared, (uint8_t)0);
+    store_relaxed(&e->in_stdio, (uint8_t)0);
     store_relaxed(&e->registered, (uint8_t)0);
     store_relaxed(&e->rcvtimeo_ns, (uint64_t)0);
     store_relaxed(&e->sndtimeo_ns, (uint64_t)0);

@@ -58,6 +58,7 @@ struct fd_entry {
     uint8_t timeouts_known;
     uint8_t registered;     /* in reactor `reactor` of generation reactor_gen */
     uint8_t shared;         /* the description has another number here (dup) */
+    uint8_t in_stdio;       /* fdopen gave it to stdio: capri never sets O_NONBLOCK */
     uint32_t reactor;
     uint32_t reactor_gen;
     uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */

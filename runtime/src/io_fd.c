@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -86,6 +88,8 @@ static bool capri_set_nonblock(int fd, struct fd_entry *e)
 {
     if (load_relaxed(&e->capri_nonblock))
         return true;
+    if (load_relaxed(&e->in_stdio))
+        return false;
     long fl = flags_of(fd);
     if (fl < 0)
         return false;
@@ -261,6 +265,93 @@ int connect(int fd, const struct sockaddr *addr, socklen_t alen)
             return r;
     }
     return IO_NEXT(connect)(fd, addr, alen);
+}
+
+/* ---- sendfile ----------------------------------------------------------------------- */
+
+/*
+ * sendfile has no per-call non-blocking flag: on a socket this process
+ * created, capri sets O_NONBLOCK (kept until fdopen hands the socket to
+ * stdio, below) and parks while the socket is full. Every byte asked for
+ * is sent, as on a blocking socket, or the count sent before an error.
+ */
+static ssize_t sendfile_capri(struct capri_sched *s, int out, struct fd_entry *e, int in,
+                              off_t *offset, size_t count, bool *blocking)
+{
+    if (load_relaxed(&e->kind) != FD_SOCKET || !load_relaxed(&e->created) ||
+        user_nonblock_known_set(e) || !capri_set_nonblock(out, e) ||
+        load_relaxed(&e->user_nonblock)) {
+        *blocking = true;
+        return -1;
+    }
+    size_t done = 0;
+    uint64_t deadline = 0;
+    while (done < count) {
+        struct io_snap snap = io_snapshot(e, FD_WRITE);
+        ssize_t r = IO_NEXT(sendfile)(out, in, offset, count - done);
+        if (r > 0) {
+            done += (size_t)r;
+            continue;
+        }
+        if (r == 0)
+            break; /* end of the input file */
+        if (errno != EAGAIN) {
+            io_done(e, FD_WRITE);
+            return done ? (ssize_t)done : -1;
+        }
+        if (!deadline) {
+            struct timeval tv;
+            socklen_t tl = sizeof tv;
+            uint64_t t = 0;
+            if (sys_call6(SYS_getsockopt, out, SOL_SOCKET, SO_SNDTIMEO, (long)&tv, (long)&tl, 0) == 0)
+                t = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+            deadline = io_deadline(t);
+        }
+        int w = io_park(s, out, e, FD_WRITE, snap, deadline);
+        if (w == 0)
+            continue;
+        if (w == ECANCELED) {
+            thread_test_cancel(s->current);
+            continue;
+        }
+        if (done)
+            return (ssize_t)done;
+        errno = (w == ETIMEDOUT) ? EAGAIN : w;
+        return -1;
+    }
+    io_done(e, FD_WRITE);
+    return (ssize_t)done;
+}
+
+ssize_t sendfile(int out, int in, off_t *offset, size_t count)
+{
+    struct capri_sched *s = io_sched();
+    struct fd_entry *e;
+    if (s && count > 0 && (e = fd_entry(out, true))) {
+        bool blocking = false;
+        ssize_t r = sendfile_capri(s, out, e, in, offset, count, &blocking);
+        if (!blocking)
+            return r;
+    }
+    return IO_NEXT(sendfile)(out, in, offset, count);
+}
+
+ssize_t sendfile64(int out, int in, off_t *offset, size_t count);
+ssize_t sendfile64(int out, int in, off_t *offset, size_t count)
+{
+    return sendfile(out, in, offset, count);
+}
+
+/* stdio reads and writes the descriptor with libc's internal calls, which
+ * libcapri does not see: it must find the flags the program set. */
+FILE *fdopen(int fd, const char *mode)
+{
+    struct fd_entry *e = fd_entry(fd, false);
+    if (e && table_context()) {
+        store_relaxed(&e->in_stdio, (uint8_t)1);
+        capri_clear_nonblock(fd, e);
+    }
+    return IO_NEXT(fdopen)(fd, mode);
 }
 
 /* ---- close, dup ----------------------------------------------------------------------- */

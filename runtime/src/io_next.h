@@ -8,6 +8,7 @@
 #define CAPRI_IO_NEXT_H
 
 #include <poll.h>
+#include <stdio.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -45,7 +46,9 @@
     X(setsockopt, int, (int, int, int, const void *, socklen_t))                         \
     X(nanosleep, int, (const struct timespec *, struct timespec *))                      \
     X(clock_nanosleep, int, (clockid_t, int, const struct timespec *, struct timespec *)) \
-    X(poll, int, (struct pollfd *, nfds_t, int))
+    X(poll, int, (struct pollfd *, nfds_t, int))                                         \
+    X(sendfile, ssize_t, (int, int, off_t *, size_t))                                    \
+    X(fdopen, FILE *, (int, const char *))
 
 struct io_next {
 #define IO_NEXT_FIELD(name, ret, params) ret(*name) params;

@@ -11,7 +11,7 @@
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 45 table entries
+// CHECK:     checked 47 table entries
 #define _GNU_SOURCE
 #include <capri.h>
 #include <fcntl.h>
@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -270,7 +272,32 @@ static void recvfrom_chk_once(long u) {
     printf("__recvfrom_chk failed\n");
 }
 
+static int big_file = -1;
+static void sendfile_blocking(long u) {
+  (void)u;
+  off_t off = 0;
+  want_drain = 1;
+  if (sendfile(sp[0], big_file, &off, sizeof big) != (ssize_t)sizeof big)
+    printf("sendfile failed\n");
+  want_drain = 0;
+  while (recv(sp[1], big, sizeof big, MSG_DONTWAIT) > 0)
+    ;
+}
+static void sendfile64_once(long u) {
+  (void)u;
+  off_t off = 0;
+  if (sendfile64(sp[0], big_file, &off, 10) != 10)
+    printf("sendfile64 failed\n");
+  while (recv(sp[1], big, sizeof big, MSG_DONTWAIT) > 0)
+    ;
+}
+
 static int io_setup(void) {
+  char name[] = "/tmp/capri-marks-XXXXXX";
+  big_file = mkstemp(name);
+  if (big_file < 0 || write(big_file, big, sizeof big) != (ssize_t)sizeof big)
+    return 1;
+  unlink(name);
   if (pipe(pfd) || socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
     return 1;
   listener = socket(AF_INET, SOCK_STREAM, 0);
@@ -346,6 +373,8 @@ int main(int argc, char **argv) {
       {"__read_chk", measure((void *)read_chk_blocking, 0)},
       {"__recv_chk", measure((void *)recv_chk_once, 0)},
       {"__recvfrom_chk", measure((void *)recvfrom_chk_once, 0)},
+      {"sendfile", measure((void *)sendfile_blocking, 0)},
+      {"sendfile64", measure((void *)sendfile64_once, 0)},
   };
   stop = 1;
   capri_join(t, NULL);

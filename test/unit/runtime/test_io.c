@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -113,6 +115,48 @@ static void test_full_write(void)
     free(out);
     close(sp[0]);
     close(sp[1]);
+}
+
+/* ---- sendfile: every byte, parking while the socket is full; fdopen -------- */
+
+static int file_fd;
+
+static void *sendfile_writer(void *arg)
+{
+    (void)arg;
+    off_t off = 0;
+    return (void *)(intptr_t)sendfile(sp[0], file_fd, &off, BIG);
+}
+
+static void test_sendfile(void)
+{
+    unsigned char *in = malloc(BIG), *out = malloc(BIG);
+    CHECK(in && out);
+    for (size_t i = 0; i < BIG; i++)
+        in[i] = (unsigned char)(i * 13 + (i >> 11));
+    char name[] = "/tmp/capri-test-io-XXXXXX";
+    file_fd = mkstemp(name);
+    CHECK(file_fd >= 0);
+    unlink(name);
+    CHECK_EQ(write(file_fd, in, BIG), (ssize_t)BIG);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    capri_t w = spawn(sendfile_writer, NULL);
+    capri_t r = spawn(slow_reader, out);
+    CHECK_EQ((intptr_t)join(w), (intptr_t)BIG);
+    CHECK_EQ((intptr_t)join(r), (intptr_t)BIG);
+    CHECK(memcmp(in, out, BIG) == 0);
+    /* sendfile left O_NONBLOCK on the socket, hidden from F_GETFL; handing
+     * it to stdio takes it off, for stdio's own reads and writes. */
+    CHECK_EQ(fcntl(sp[0], F_GETFL) & O_NONBLOCK, 0);
+    CHECK(syscall(SYS_fcntl, sp[0], F_GETFL) & O_NONBLOCK);
+    FILE *f = fdopen(sp[0], "w");
+    CHECK(f != NULL);
+    CHECK_EQ(syscall(SYS_fcntl, sp[0], F_GETFL) & O_NONBLOCK, 0);
+    fclose(f);
+    close(sp[1]);
+    close(file_fd);
+    free(in);
+    free(out);
 }
 
 /* ---- MSG_WAITALL ---------------------------------------------------------------- */
@@ -421,6 +465,7 @@ int main(int argc, char **argv)
     capri_config(CAPRI_CONFIG_SCHEDULERS, many ? 2 : 1);
     RUN(test_pipe_one_scheduler);
     RUN(test_full_write);
+    RUN(test_sendfile);
     RUN(test_waitall);
     RUN(test_close_wakes);
     RUN(test_rcvtimeo);
