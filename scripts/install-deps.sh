@@ -8,9 +8,10 @@ cmake make python3 binutils graphviz zlib1g-dev libzstd-dev libedit-dev
 libxml2-dev libcurl4-openssl-dev dpkg-dev libstdc++-12-dev gdb valgrind"
 
 # --bench: also the peers the benchmarks compare against (gcc for
-# -fsplit-stack, linked with gold, which Debian 12 ships in binutils).
+# -fsplit-stack, linked with gold, which Debian 12 ships in binutils; wrk,
+# nginx and Go's net/http for Knot).
 if [ "${1:-}" = "--bench" ]; then
-    PACKAGES="$PACKAGES libboost-context-dev gcc"
+    PACKAGES="$PACKAGES libboost-context-dev gcc wrk nginx-light golang-go"
 fi
 
 missing=""
