@@ -182,8 +182,9 @@ static __attribute__((noinline)) bool send_small(int sock, int file, const char 
 
 static bool send_large(int sock, int file, const char *hdr, int hlen, size_t size)
 {
-    struct iovec iov = { (void *)hdr, (size_t)hlen };
-    if (!write_all(sock, &iov, 1))
+    /* MSG_MORE: the header waits for the file's first bytes, so both go in
+     * one segment although the socket has TCP_NODELAY. */
+    if (send(sock, hdr, (size_t)hlen, MSG_MORE) != hlen)
         return false;
     off_t off = 0;
     while ((size_t)off < size) {
