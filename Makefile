@@ -108,5 +108,12 @@ bench-bounds: build
 bench-memory: build
 	./bench/memory/run.sh $(abspath $(BUILD))
 
+# Knot against nginx and Go's net/http under wrk (CONNS, FILES, SERVERS,
+# DURATION, ROUNDS: see bench/knot/run.sh; needs install-deps.sh --bench).
+.PHONY: bench-knot
+bench-knot: build
+	./scripts/install-deps.sh --bench
+	./bench/knot/run.sh $(abspath $(BUILD))
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
