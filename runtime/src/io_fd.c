@@ -234,14 +234,8 @@ static int connect_capri(struct capri_sched *s, int fd, struct fd_entry *e,
             }
             return 0;
         }
-        if (!deadline) {
-            struct timeval tv;
-            socklen_t tl = sizeof tv;
-            uint64_t t = 0;
-            if (sys_call6(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv, (long)&tl, 0) == 0)
-                t = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
-            deadline = io_deadline(t);
-        }
+        if (!deadline)
+            deadline = io_deadline(io_socket_timeout(fd, e, FD_WRITE));
         int w = io_park(s, fd, e, FD_WRITE, snap, deadline);
         if (w == 0)
             continue;
@@ -299,14 +293,8 @@ static ssize_t sendfile_capri(struct capri_sched *s, int out, struct fd_entry *e
             io_done(e, FD_WRITE);
             return done ? (ssize_t)done : -1;
         }
-        if (!deadline) {
-            struct timeval tv;
-            socklen_t tl = sizeof tv;
-            uint64_t t = 0;
-            if (sys_call6(SYS_getsockopt, out, SOL_SOCKET, SO_SNDTIMEO, (long)&tv, (long)&tl, 0) == 0)
-                t = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
-            deadline = io_deadline(t);
-        }
+        if (!deadline)
+            deadline = io_deadline(io_socket_timeout(out, e, FD_WRITE));
         int w = io_park(s, out, e, FD_WRITE, snap, deadline);
         if (w == 0)
             continue;

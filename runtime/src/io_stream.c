@@ -64,26 +64,6 @@ static inline enum fd_kind kind_of(int fd, struct fd_entry *e)
     return likely(k != FD_UNKNOWN) ? k : classify(fd, e);
 }
 
-/* SO_RCVTIMEO / SO_SNDTIMEO of a socket, read once (setsockopt keeps them
- * current afterwards). */
-static uint64_t timeout_of(int fd, struct fd_entry *e, enum fd_dir_index dir)
-{
-    if (!load_acquire(&e->timeouts_known)) {
-        struct timeval tv;
-        socklen_t len = sizeof tv;
-        uint64_t r = 0, w = 0;
-        if (sys_call6(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv, (long)&len, 0) == 0)
-            r = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
-        len = sizeof tv;
-        if (sys_call6(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv, (long)&len, 0) == 0)
-            w = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
-        store_relaxed(&e->rcvtimeo_ns, r);
-        store_relaxed(&e->sndtimeo_ns, w);
-        store_release(&e->timeouts_known, (uint8_t)1);
-    }
-    return load_relaxed(dir == FD_READ ? &e->rcvtimeo_ns : &e->sndtimeo_ns);
-}
-
 /* A try that failed because the kind was wrong (the number was reused by
  * a call libcapri did not see, or RWF_NOWAIT is refused in this
  * direction): learn the kind again. */
@@ -159,7 +139,7 @@ static ssize_t run_read(struct capri_sched *s, int fd, struct fd_entry *e, try_f
             return r;
         }
         if (!deadline)
-            deadline = kind == FD_SOCKET ? io_deadline(timeout_of(fd, e, FD_READ)) : DEADLINE_NONE;
+            deadline = kind == FD_SOCKET ? io_deadline(io_socket_timeout(fd, e, FD_READ)) : DEADLINE_NONE;
         int err = 0;
         int o = park_outcome(s, io_park(s, fd, e, FD_READ, snap, deadline), &err);
         if (o < 0) {
@@ -405,7 +385,7 @@ static ssize_t run_write(struct capri_sched *s, int fd, struct fd_entry *e,
             return done ? (ssize_t)done : -1;
         }
         if (!deadline)
-            deadline = kind == FD_SOCKET ? io_deadline(timeout_of(fd, e, FD_WRITE)) : DEADLINE_NONE;
+            deadline = kind == FD_SOCKET ? io_deadline(io_socket_timeout(fd, e, FD_WRITE)) : DEADLINE_NONE;
         int err = 0;
         int o = park_outcome(s, io_park(s, fd, e, FD_WRITE, snap, deadline), &err);
         if (o < 0) {

@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 
 #include "clock.h"
 #include "reactor.h"
@@ -111,6 +113,26 @@ int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index
     }
     spin_unlock(&e->lock);
     return why == WAKE_TIMEOUT ? ETIMEDOUT : ECANCELED;
+}
+
+/* SO_RCVTIMEO / SO_SNDTIMEO of a socket, read once (setsockopt keeps them
+ * current afterwards). */
+uint64_t io_socket_timeout(int fd, struct fd_entry *e, enum fd_dir_index dir)
+{
+    if (!load_acquire(&e->timeouts_known)) {
+        struct timeval tv;
+        socklen_t len = sizeof tv;
+        uint64_t r = 0, w = 0;
+        if (sys_call6(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv, (long)&len, 0) == 0)
+            r = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+        len = sizeof tv;
+        if (sys_call6(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv, (long)&len, 0) == 0)
+            w = (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+        store_relaxed(&e->rcvtimeo_ns, r);
+        store_relaxed(&e->sndtimeo_ns, w);
+        store_release(&e->timeouts_known, (uint8_t)1);
+    }
+    return load_relaxed(dir == FD_READ ? &e->rcvtimeo_ns : &e->sndtimeo_ns);
 }
 
 uint64_t io_deadline(uint64_t timeout_ns)

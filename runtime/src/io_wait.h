@@ -64,6 +64,10 @@ static inline void io_done(struct fd_entry *e, enum fd_dir_index dir)
     }
 }
 
+/* A socket's SO_RCVTIMEO (FD_READ) or SO_SNDTIMEO (FD_WRITE) in ns, 0 for
+ * none: read from the kernel once, kept current by setsockopt. */
+uint64_t io_socket_timeout(int fd, struct fd_entry *e, enum fd_dir_index dir);
+
 /* A relative timeout in ns (0: none) as a deadline. */
 uint64_t io_deadline(uint64_t timeout_ns);
 
