@@ -13,7 +13,9 @@
  * frame is reused). If removing the functions with a declared recursion
  * bound leaves the component acyclic, every loop passes through a bounded
  * function and the cycle costs (sum of bounds + 1) * (sum of its frames);
- * otherwise it is unbounded and contributes one trip around, flagged.
+ * otherwise it is unbounded and contributes one trip around, flagged. A
+ * node that reaches something unbounded continues its path towards it
+ * (worse(), below), so its figure is a lower bound along that path.
  */
 #include "analysis.h"
 
@@ -145,16 +147,28 @@ static int acyclic_without_bounded(const struct analysis *a, uint32_t c, const u
     return tail == remaining;
 }
 
+/* How much of what makes a path unbounded a continuation leads to: both
+ * reasons, then recursion, then dynamic allocas, then nothing. */
+static unsigned unbounded_rank(unsigned unbounded)
+{
+    return (unbounded & UNBOUNDED_RECURSION ? 2u : 0u) + (unbounded & UNBOUNDED_DYNAMIC ? 1u : 0u);
+}
+
 /*
- * Is candidate a worse continuation than the current best? The larger figure
- * wins, so a root's number is the maximum over all its paths; on a tie the
- * unbounded one, so the path shows why.
+ * Is candidate a worse continuation than the current best? One that leads
+ * to an unbounded cycle or frame wins over one that does not (recursion
+ * first), so the path of an unbounded root shows why it is unbounded, and
+ * its figure (a lower bound) is that path's. Among equals the larger figure
+ * wins, so a bounded root's number is the maximum over all its paths.
  */
 static int worse(const struct node_result *cand, const struct node_result *best)
 {
-    if (!best || cand->worst > best->worst)
+    if (!best)
         return 1;
-    return cand->worst == best->worst && cand->unbounded && !best->unbounded;
+    unsigned rc = unbounded_rank(cand->unbounded), rb = unbounded_rank(best->unbounded);
+    if (rc != rb)
+        return rc > rb;
+    return cand->worst > best->worst;
 }
 
 static void add_cycle(struct analysis *a, uint32_t c, const uint32_t *members, size_t count,

@@ -238,7 +238,8 @@ static void run_notes(struct json *j, const struct report *r)
     if (!m->any_stack_sizes)
         notification(j, "no-stack-sizes", "No .stack_sizes in the inputs, so every frame is "
                      "the plugin's estimate (compile with -fstack-size-section for the "
-                     "backend's sizes).");
+                     "backend's sizes, and keep the section: llvm-strip and objcopy "
+                     "--remove-section remove it, GNU strip keeps it).");
     json_array_end(j);
     json_object_end(j);
     json_array_end(j);

@@ -59,7 +59,9 @@ static void print_summary(FILE *out, const struct report *r)
             backend, estimate, (unsigned long long)m->options.external_reserve, indirect);
     if (!m->any_stack_sizes)
         fprintf(out, "note: no .stack_sizes in the inputs, so every frame is the plugin's "
-                "estimate (compile with -fstack-size-section for the backend's sizes)\n");
+                "estimate (compile with -fstack-size-section for the backend's sizes, and keep "
+                "the section: llvm-strip and objcopy --remove-section remove it, GNU strip "
+                "keeps it)\n");
     char *coarse = coarse_types_note(m);
     if (coarse)
         fprintf(out, "note: %s\n", coarse);
@@ -139,6 +141,7 @@ static void print_path(FILE *out, const struct report *r, const struct root *rt)
     struct table t;
     table_init(&t, 5, RIGHT(0));
     table_row(&t, "FRAME", "SOURCE", "FUNCTION", "DEFINED AT", "CALLED AT");
+    unsigned shown = 0; /* the UNBOUNDED_* reasons the path itself reaches */
     for (size_t i = 0; i < n; i++) {
         const struct node *nd = &m->nodes[steps[i].node];
         char frame[32], def[512] = "", call[512] = "";
@@ -165,13 +168,24 @@ static void print_path(FILE *out, const struct report *r, const struct root *rt)
                   node_label(m, steps[i].node), def, call);
         if (nd->kind == NODE_FUNCTION) {
             const struct function *f = &m->functions[nd->function];
-            if (f->entry.flags & CAPRI_MD_FN_DYNAMIC_ALLOCA)
+            if (f->entry.flags & CAPRI_MD_FN_DYNAMIC_ALLOCA) {
                 table_note(&t, "dynamic allocas: the frame above is only the static part");
+                shown |= UNBOUNDED_DYNAMIC;
+            }
             uint32_t c = a->results[steps[i].node].cycle;
-            if (c != NONE)
+            if (c != NONE) {
                 cycle_note(&t, m, &a->cycles[c]);
+                if (!a->cycles[c].bounded)
+                    shown |= UNBOUNDED_RECURSION;
+            }
         }
     }
+    /* The path leads to one reason (recursion first); another one is
+     * reached on another path. */
+    if (rt->unbounded & UNBOUNDED_RECURSION & ~shown)
+        table_note(&t, "unbounded recursion: reached on another path (see Recursion cycles)");
+    if (rt->unbounded & UNBOUNDED_DYNAMIC & ~shown)
+        table_note(&t, "dynamic allocas: reached on another path (see Unbounded frames)");
     table_print(out, &t, 2);
     free(steps);
 }
