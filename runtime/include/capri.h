@@ -54,7 +54,13 @@ typedef uint64_t capri_t;
 /* Spawn attributes; a zeroed struct (or NULL) means the defaults. */
 typedef struct capri_attr {
     const char *name;  /* thread name, copied (up to 15 bytes); NULL: none */
-    size_t stack_size; /* stack hint in bytes; 0: the configured default */
+    size_t stack_size; /* first chunk in bytes, rounded up to a chunk class
+                          (at most 2 MiB); 0: sized from what the entry
+                          function needs before its first stack check when
+                          capri metadata knows the function (built with the
+                          plugin: usually 4 KiB), else the configured
+                          default (CAPRI_CONFIG_STACK_SIZE, 64 KiB). Stacks
+                          of code built with the plugin grow past it. */
     int detached;      /* nonzero: nobody joins; resources go at exit */
     int migratable;    /* nonzero: may move between kernel threads after it
                           has run. A promise: no errno or __thread address is
@@ -89,8 +95,11 @@ int capri_getname(capri_t thread, char *buf, size_t len);
 
 /* Deferred cancellation: takes effect at the next cancellation point
  * (yield, sleeps, join, condition and semaphore waits, timed and untimed
- * channel operations, capri_testcancel; blocking I/O later). The thread
- * runs its cleanup handlers and key destructors and ends with
+ * channel operations, capri_testcancel; on a capri thread also sleep,
+ * usleep, nanosleep and clock_nanosleep, and the interposed read, write,
+ * recv, send, accept, connect, sendfile and their relatives when they wait
+ * for their descriptor, not when they complete without waiting). The
+ * thread runs its cleanup handlers and key destructors and ends with
  * CAPRI_CANCELED. Mutex locks are not cancellation points. */
 int capri_cancel(capri_t thread);
 void capri_testcancel(void);
@@ -127,8 +136,12 @@ int capri_setspecific(capri_key_t key, const void *value);
 
 enum capri_config_key {
     CAPRI_CONFIG_SCHEDULERS = 1, /* kernel threads running capri threads (>= 1) */
-    CAPRI_CONFIG_STACK_SIZE,     /* default stack per thread, bytes */
-    CAPRI_CONFIG_GUARD,          /* 1: guard page under every chunk; 0: dense mode */
+    CAPRI_CONFIG_STACK_SIZE,     /* first chunk, bytes, of a thread spawned without
+                                    stack_size whose entry function no capri metadata
+                                    knows */
+    CAPRI_CONFIG_GUARD,          /* 1: guard page under every page-class chunk; 0: none
+                                    (same layout; an overflow writes into the chunk
+                                    below). Dense mode is CAPRI_CONFIG_DENSE. */
     CAPRI_CONFIG_MAX_THREADS,    /* live thread limit (spawn returns EAGAIN past it) */
     CAPRI_CONFIG_DENSE,          /* 1: dense mode: first chunks in sub-page classes with
                                     no guard page, a canary at each one's bottom checked
