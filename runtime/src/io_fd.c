@@ -454,6 +454,33 @@ int fcntl64(int fd, int cmd, ...)
     return fcntl_common(fd, cmd, arg);
 }
 
+/* ioctl(FIONBIO) sets O_NONBLOCK as fcntl does (libuv uses it): the same
+ * record of the program's wish, and capri's own flag kept where it holds
+ * one. Every other request goes to libc unchanged. */
+int ioctl(int fd, unsigned long request, ...)
+{
+    va_list ap;
+    va_start(ap, request);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (request != FIONBIO || !arg)
+        return IO_NEXT(ioctl)(fd, request, arg);
+    bool want = *(const int *)arg != 0;
+    struct fd_entry *e = fd_entry(fd, false);
+    if (!want && e && load_relaxed(&e->capri_nonblock)) {
+        /* The flag is capri's too: it stays on the description. */
+        store_relaxed(&e->user_nonblock, (uint8_t)0);
+        store_release(&e->user_nonblock_known, (uint8_t)1);
+        return 0;
+    }
+    int r = IO_NEXT(ioctl)(fd, request, arg);
+    if (r == 0 && table_context() && (e || (e = fd_entry(fd, true)))) {
+        store_relaxed(&e->user_nonblock, (uint8_t)want);
+        store_release(&e->user_nonblock_known, (uint8_t)1);
+    }
+    return r;
+}
+
 int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
 {
     int r = IO_NEXT(setsockopt)(fd, level, name, value, len);

@@ -48,7 +48,8 @@
     X(clock_nanosleep, int, (clockid_t, int, const struct timespec *, struct timespec *)) \
     X(poll, int, (struct pollfd *, nfds_t, int))                                         \
     X(sendfile, ssize_t, (int, int, off_t *, size_t))                                    \
-    X(fdopen, FILE *, (int, const char *))
+    X(fdopen, FILE *, (int, const char *))                                               \
+    X(ioctl, int, (int, unsigned long, ...))
 
 struct io_next {
 #define IO_NEXT_FIELD(name, ret, params) ret(*name) params;

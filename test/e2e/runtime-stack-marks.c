@@ -11,7 +11,7 @@
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 47 table entries
+// CHECK:     checked 48 table entries
 #define _GNU_SOURCE
 #include <capri.h>
 #include <fcntl.h>
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/sendfile.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -234,6 +235,11 @@ static void dup_one(long u) { (void)u; made[0] = dup(pfd[0]); }
 static void dup2_one(long u) { (void)u; dup2(pfd[0], made[0]); }
 static void dup3_one(long u) { (void)u; dup3(pfd[0], made[0], O_CLOEXEC); }
 static void fcntl_one(long u) { (void)u; fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL)); }
+static void ioctl_one(long u) {
+  (void)u;
+  int off = 0;
+  ioctl(sp[0], FIONBIO, &off);
+}
 static void setsockopt_one(long u) {
   (void)u;
   struct timeval tv = {5, 0};
@@ -365,6 +371,7 @@ int main(int argc, char **argv) {
       {"dup2", measure((void *)dup2_one, 0)},
       {"dup3", measure((void *)dup3_one, 0)},
       {"fcntl", measure((void *)fcntl_one, 0)},
+      {"ioctl", measure((void *)ioctl_one, 0)},
       {"setsockopt", measure((void *)setsockopt_one, 0)},
       {"nanosleep", measure((void *)nanosleep_short, 0)},
       {"clock_nanosleep", measure((void *)clock_nanosleep_short, 0)},

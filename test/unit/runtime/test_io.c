@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -252,6 +253,20 @@ static void test_user_nonblock(void)
     CHECK_EQ(fcntl(sp[1], F_SETFL, fcntl(sp[1], F_GETFL) | O_NONBLOCK), 0);
     CHECK_EQ((intptr_t)join(spawn(nonblocking_read, &sp[1])), -EAGAIN);
     CHECK(fcntl(sp[1], F_GETFL) & O_NONBLOCK);
+    close(sp[0]);
+    close(sp[1]);
+    /* ioctl(FIONBIO), as libuv sets it: on, EAGAIN; off again, the read
+     * parks until the writer (same scheduler) has run. */
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    int on = 1, off = 0;
+    CHECK_EQ(ioctl(sp[1], FIONBIO, &on), 0);
+    CHECK_EQ((intptr_t)join(spawn(nonblocking_read, &sp[1])), -EAGAIN);
+    CHECK_EQ(ioctl(sp[1], FIONBIO, &off), 0);
+    CHECK_EQ(fcntl(sp[1], F_GETFL) & O_NONBLOCK, 0);
+    capri_t r = spawn(nonblocking_read, &sp[1]);
+    capri_sleep_ns(10000000);
+    CHECK_EQ(write(sp[0], "k", 1), 1);
+    CHECK_EQ((intptr_t)join(r), 1);
     close(sp[0]);
     close(sp[1]);
 }
