@@ -34,10 +34,13 @@
 
 #include "http.h"
 
-/* A connection's request buffer: the largest header section accepted. It
- * lives on the connection thread's stack while the thread waits for the
- * next request, so it is the main part of an idle connection's memory. */
-#define REQUEST_BUFFER 4096
+/* A connection's request buffer lives on its thread's stack while the
+ * thread waits for the next request, so it is most of an idle connection's
+ * memory: it holds what clients commonly send, and a request whose header
+ * section is larger moves to a heap buffer of the largest size accepted
+ * for as long as it needs it. */
+#define REQUEST_BUFFER 1536
+#define REQUEST_MAX 8192
 /* Files up to this size go out with the header in one writev; larger ones
  * with sendfile. */
 #define SMALL_FILE 16384
@@ -47,7 +50,7 @@
 
 static const struct http_limits limits = {
     .max_target = 2048,
-    .max_header = REQUEST_BUFFER,
+    .max_header = REQUEST_MAX,
     .max_fields = 100,
     .max_body = 1 << 20,
 };
@@ -138,8 +141,10 @@ static int header(char *buf, size_t size, int status, const char *type, uint64_t
                     keep_alive ? "" : "Connection: close\r\n", extra ? extra : "");
 }
 
-/* An error page; false when the connection must close. */
-static bool send_error(int fd, int status, bool keep_alive, bool head)
+/* An error page; false when the connection must close. Not inlined, nor
+ * respond: their buffers must not join the connection thread's own frame,
+ * which stays on its stack while it waits. */
+static __attribute__((noinline)) bool send_error(int fd, int status, bool keep_alive, bool head)
 {
     char body[128], head_buf[512];
     int blen = snprintf(body, sizeof body, "%d %s\n", status, http_reason(status));
@@ -198,7 +203,7 @@ static bool send_large(int sock, int file, const char *hdr, int hlen, size_t siz
 }
 
 /* Answers one parsed request; false when the connection must close. */
-static bool respond(int sock, const struct http_request *req)
+static __attribute__((noinline)) bool respond(int sock, const struct http_request *req)
 {
     bool head = req->method == HTTP_HEAD;
     if (req->method == HTTP_OTHER)
@@ -265,7 +270,7 @@ static void track(int fd, bool add)
 
 /* Reads and discards a request body of `left` bytes that did not arrive
  * with the header section. */
-static bool discard(int sock, uint64_t left)
+static __attribute__((noinline)) bool discard(int sock, uint64_t left)
 {
     char sink[1024];
     while (left) {
@@ -277,21 +282,31 @@ static bool discard(int sock, uint64_t left)
     return true;
 }
 
-static void *connection(void *arg)
+/* Every call from here is a checkpoint: the thread's first chunk holds
+ * only this frame and what a wait for the next request needs, and answering
+ * (the path, the headers, a small file's bytes) runs on a chunk the thread
+ * gives back when it waits again. An idle connection keeps one page. */
+__attribute__((annotate("capri.checkpoint_all"))) static void *connection(void *arg)
 {
     int sock = (int)(intptr_t)arg;
-    char buf[REQUEST_BUFFER];
-    size_t have = 0;
+    char small[REQUEST_BUFFER];
+    char *buf = small, *large = NULL;
+    size_t cap = sizeof small, have = 0;
     bool open_ = true;
     while (open_ && !stopping) {
         struct http_request req;
         long n = http_parse_request(buf, have, &limits, &req);
         if (n == 0) {
-            if (have == sizeof buf) {
-                send_error(sock, 431, false, false);
-                break;
+            if (have == cap) {
+                if (cap == REQUEST_MAX || !(large = malloc(REQUEST_MAX))) {
+                    send_error(sock, 431, false, false);
+                    break;
+                }
+                memcpy(large, small, have);
+                buf = large;
+                cap = REQUEST_MAX;
             }
-            ssize_t r = read(sock, buf + have, sizeof buf - have);
+            ssize_t r = read(sock, buf + have, cap - have);
             if (r <= 0)
                 break; /* closed, reset, timed out (SO_RCVTIMEO) or stopping */
             have += (size_t)r;
@@ -310,10 +325,20 @@ static void *connection(void *arg)
         used += (size_t)in_buf;
         if (open_ && body > in_buf)
             open_ = discard(sock, body - in_buf);
-        /* Pipelined requests stay for the next round. */
-        memmove(buf, buf + used, have - used);
+        /* Pipelined requests stay for the next round, back in the small
+         * buffer when they fit. */
         have -= used;
+        if (large && have <= sizeof small) {
+            memcpy(small, large + used, have);
+            free(large);
+            large = NULL;
+            buf = small;
+            cap = sizeof small;
+        } else {
+            memmove(buf, buf + used, have);
+        }
     }
+    free(large);
     track(sock, false);
     close(sock);
     return NULL;

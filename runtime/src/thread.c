@@ -188,6 +188,9 @@ static unsigned spawn_class(void *(*fn)(void *), const capri_attr_t *attr)
     return cls;
 }
 
+/* main's struct, set once when the runtime adopts main. */
+static struct capri_thread *main_struct;
+
 static int adopt_main(struct capri_sched *s0)
 {
     /* The main thread keeps its own stack; a class-0 chunk holds its struct
@@ -198,6 +201,7 @@ static int adopt_main(struct capri_sched *s0)
         return ENOMEM;
     struct capri_thread *t = struct_place(chunk, chunk_class_size(0), slot);
     thread_struct_init(t, THREAD_MAIN);
+    main_struct = t;
     /* Its name, "main", is in the side record. */
     struct thread_extra *e = thread_extra_get(t);
     if (!e) {
@@ -663,7 +667,8 @@ struct thread_extra *thread_extra_get(struct capri_thread *t)
         e = fresh;
     else
         free(fresh);
-    if (t->flags & THREAD_MAIN)
+    /* Not t->flags: the thread itself writes that word meanwhile. */
+    if (t == main_struct)
         main_extra_root = e;
     return e;
 }

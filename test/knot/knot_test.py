@@ -122,8 +122,10 @@ def main():
         check(st == 400, "an escaped path above the root is 400")
         st, _, _ = get(port, "/" + "a" * 3000)
         check(st == 414, "414")
-        st, _, _ = get(port, "/small.bin", "X-Big: " + "b" * 5000 + "\r\n")
+        st, _, _ = get(port, "/small.bin", "X-Big: " + "b" * 9000 + "\r\n")
         check(st == 431, "431")
+        st, _, body = get(port, "/small.bin", "X-Mid: " + "m" * 3000 + "\r\n")
+        check(st == 200 and body == small, "a header section larger than the small buffer")
         st, _, _ = get(port, "/small.bin", "Content-Length: 99999999\r\n")
         check(st == 413, "413")
 
