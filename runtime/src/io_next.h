@@ -8,6 +8,7 @@
 #define CAPRI_IO_NEXT_H
 
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -49,7 +50,23 @@
     X(poll, int, (struct pollfd *, nfds_t, int))                                         \
     X(sendfile, ssize_t, (int, int, off_t *, size_t))                                    \
     X(fdopen, FILE *, (int, const char *))                                               \
-    X(ioctl, int, (int, unsigned long, ...))
+    X(ioctl, int, (int, unsigned long, ...))                                             \
+    X(open, int, (const char *, int, ...))                                               \
+    X(open64, int, (const char *, int, ...))                                             \
+    X(openat, int, (int, const char *, int, ...))                                        \
+    X(openat64, int, (int, const char *, int, ...))                                      \
+    X(__open_2, int, (const char *, int))                                                \
+    X(__open64_2, int, (const char *, int))                                              \
+    X(__openat_2, int, (int, const char *, int))                                         \
+    X(__openat64_2, int, (int, const char *, int))                                       \
+    X(creat, int, (const char *, mode_t))                                                \
+    X(creat64, int, (const char *, mode_t))                                              \
+    X(eventfd, int, (unsigned int, int))                                                 \
+    X(timerfd_create, int, (int, int))                                                   \
+    X(signalfd, int, (int, const sigset_t *, int))                                       \
+    X(epoll_create, int, (int))                                                          \
+    X(epoll_create1, int, (int))                                                         \
+    X(memfd_create, int, (const char *, unsigned int))
 
 struct io_next {
 #define IO_NEXT_FIELD(name, ret, params) ret(*name) params;

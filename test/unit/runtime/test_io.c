@@ -334,6 +334,42 @@ static void test_tcp_echo(void)
     close(listener);
 }
 
+/* ---- a number reused behind libcapri's back ------------------------------------ */
+
+static void *accept_once(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)accept(listener, NULL, NULL);
+}
+
+static void test_reused_number(void)
+{
+    /* A listening socket that capri made non-blocking (its first accept),
+     * closed with the raw system call (as close_range or fclose would,
+     * unseen): the number's next owner, opened with O_NONBLOCK, must report
+     * the flag, not inherit "capri's flag, hidden". */
+    listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    CHECK_EQ(bind(listener, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(getsockname(listener, (struct sockaddr *)&a, &len), 0);
+    CHECK_EQ(listen(listener, 4), 0);
+    capri_t t = spawn(accept_once, NULL);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(connect(c, (struct sockaddr *)&a, sizeof a), 0);
+    int s = (int)(intptr_t)join(t);
+    CHECK(s >= 0);
+    CHECK_EQ(fcntl(listener, F_GETFL) & O_NONBLOCK, 0); /* capri's, hidden */
+    int number = listener;
+    CHECK_EQ(syscall(SYS_close, listener), 0);
+    int f = open("/dev/null", O_RDONLY | O_NONBLOCK);
+    CHECK_EQ(f, number);
+    CHECK(fcntl(f, F_GETFL) & O_NONBLOCK);
+    close(f);
+    close(s);
+    close(c);
+}
+
 /* ---- plain pthreads keep the kernel's blocking call ----------------------------- */
 
 static void *pthread_reader(void *arg)
@@ -486,6 +522,7 @@ int main(int argc, char **argv)
     RUN(test_rcvtimeo);
     RUN(test_user_nonblock);
     RUN(test_tcp_echo);
+    RUN(test_reused_number);
     RUN(test_pthread_blocks);
     RUN(test_sleeps_overlap);
     RUN(test_many_eventfds);
