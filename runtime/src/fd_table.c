@@ -36,40 +36,85 @@ struct fd_entry *fd_entry(int fd, bool create)
     return &page[(unsigned)fd % FD_PAGE];
 }
 
+void fd_dir_push_locked(struct fd_dir *d, struct wait_node *n)
+{
+    n->next = NULL;
+    n->prev = d->tail;
+    if (d->tail)
+        d->tail->next = n;
+    else
+        store_relaxed(&d->head, n); /* io_done reads it without the lock */
+    d->tail = n;
+    n->linked = 1;
+}
+
+void fd_dir_unlink_locked(struct fd_dir *d, struct wait_node *n)
+{
+    if (!n->linked)
+        return;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        store_relaxed(&d->head, n->next);
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        d->tail = n->prev;
+    n->next = n->prev = NULL;
+    n->linked = 0;
+}
+
+/* The first queued node, unlinked, or NULL. */
+static struct wait_node *dir_pop(struct fd_dir *d)
+{
+    struct wait_node *n = d->head;
+    if (n)
+        fd_dir_unlink_locked(d, n);
+    return n;
+}
+
+/* The owner, taken from its place, or NULL. */
+static struct wait_node *dir_take_owner(struct fd_dir *d)
+{
+    struct wait_node *n = d->owner;
+    d->owner = NULL;
+    if (n)
+        n->linked = 0;
+    return n;
+}
+
+/* Every event and close moves the sequence: a thread that read the old
+ * value before its try does not park (io_snapshot reads it unlocked). */
+static void dir_bump(struct fd_dir *d) { store_release(&d->seq, d->seq + 1); }
+
 void fd_dir_wake_next_locked(struct fd_dir *d)
 {
     struct wait_node *n;
-    while ((n = d->head) != NULL) {
-        store_relaxed(&d->head, n->next); /* io_done reads it without the lock */
-        if (!d->head)
-            d->tail = NULL;
-        n->next = n->prev = NULL;
-        n->linked = 0;
+    while ((n = dir_pop(d)) != NULL)
         if (wait_wake(n->thread, n->token, WAKE_SIGNALED))
             return;
-    }
+}
+
+void fd_dir_ready_locked(struct fd_dir *d)
+{
+    dir_bump(d);
+    struct wait_node *n = dir_take_owner(d);
+    if (n && wait_wake(n->thread, n->token, WAKE_SIGNALED))
+        return;
+    /* No owner, or its wait ended another way: the next in line looks. */
+    fd_dir_wake_next_locked(d);
 }
 
 void fd_wake_all_locked(struct fd_entry *e)
 {
     for (int d = 0; d < 2; d++) {
         struct fd_dir *dir = &e->dir[d];
-        store_release(&dir->seq, dir->seq + 1); /* read without the lock (io_snapshot) */
-        dir->drained = 0;
-        struct wait_node *n = dir->owner;
-        dir->owner = NULL;
-        if (n) {
-            n->linked = 0;
+        dir_bump(dir);
+        struct wait_node *n = dir_take_owner(dir);
+        if (n)
             wait_wake(n->thread, n->token, WAKE_SIGNALED);
-        }
-        while ((n = dir->head) != NULL) {
-            store_relaxed(&dir->head, n->next);
-            if (!dir->head)
-                dir->tail = NULL;
-            n->next = n->prev = NULL;
-            n->linked = 0;
+        while ((n = dir_pop(dir)) != NULL)
             wait_wake(n->thread, n->token, WAKE_SIGNALED);
-        }
     }
 }
 

@@ -40,7 +40,6 @@ struct fd_dir {
      * and by close: a thread parks only if the value it read before its
      * try is still current, so no edge is lost between try and park. */
     uint32_t seq;
-    uint32_t drained; /* a stream read came back short: park without a try */
     /* The one thread parked on the reactor for this direction, and the
      * ones queued behind it (woken one at a time as each finishes). */
     struct wait_node *owner;
@@ -78,10 +77,19 @@ void fd_created(int fd, enum fd_kind kind, bool created_here, bool user_nonblock
  * it are woken with EBADF, its registration is dropped. */
 void fd_closing(int fd);
 
+/* The FIFO of threads queued behind a direction's owner (the entry
+ * locked): append, and unlink a node that may already be gone. */
+void fd_dir_push_locked(struct fd_dir *d, struct wait_node *n);
+void fd_dir_unlink_locked(struct fd_dir *d, struct wait_node *n);
+
 /* Wakes the first thread queued on d whose wait has not ended otherwise
  * (it will retry the call and park as the owner if it must); the entry is
  * locked by the caller. */
 void fd_dir_wake_next_locked(struct fd_dir *d);
+
+/* A readiness event for d (the entry locked): the sequence moves, and the
+ * owner, else the first queued thread, retries. */
+void fd_dir_ready_locked(struct fd_dir *d);
 
 /* Wakes every waiter of the entry's directions (after a close or reuse);
  * the entry is locked by the caller. */

@@ -154,19 +154,17 @@ static int accept_capri(struct capri_sched *s, int fd, struct fd_entry *e, struc
             return r;
         }
         int w = io_park(s, fd, e, FD_READ, snap, DEADLINE_NONE);
-        if (w == 0) {
-            if (!own) { /* readable: accept as libc would */
+        int err = 0;
+        int o = io_park_outcome(s, w, &err);
+        if (o == 0) {
+            if (w == 0 && !own) { /* readable: accept as libc would */
                 *blocking = true;
                 return -1;
             }
             continue;
         }
-        if (w == ECANCELED) {
-            thread_test_cancel(s->current);
-            continue;
-        }
-        if (w == EAGAIN || w == EBADF) {
-            errno = w;
+        if (o > 0) {
+            errno = err;
             return -1;
         }
         *blocking = true;
@@ -237,13 +235,12 @@ static int connect_capri(struct capri_sched *s, int fd, struct fd_entry *e,
         if (!deadline)
             deadline = io_deadline(io_socket_timeout(fd, e, FD_WRITE));
         int w = io_park(s, fd, e, FD_WRITE, snap, deadline);
-        if (w == 0)
+        int fail = 0;
+        int o = io_park_outcome(s, w, &fail);
+        if (o == 0)
             continue;
-        if (w == ECANCELED) {
-            thread_test_cancel(s->current);
-            continue;
-        }
-        errno = w == ETIMEDOUT ? EINPROGRESS : w == EAGAIN ? EINPROGRESS : w;
+        /* A timeout leaves the connection in progress, as the kernel's. */
+        errno = o < 0 ? w : fail == EAGAIN ? EINPROGRESS : fail;
         return -1;
     }
 }
@@ -296,15 +293,13 @@ static ssize_t sendfile_capri(struct capri_sched *s, int out, struct fd_entry *e
         if (!deadline)
             deadline = io_deadline(io_socket_timeout(out, e, FD_WRITE));
         int w = io_park(s, out, e, FD_WRITE, snap, deadline);
-        if (w == 0)
+        int err = 0;
+        int o = io_park_outcome(s, w, &err);
+        if (o == 0)
             continue;
-        if (w == ECANCELED) {
-            thread_test_cancel(s->current);
-            continue;
-        }
         if (done)
             return (ssize_t)done;
-        errno = (w == ETIMEDOUT) ? EAGAIN : w;
+        errno = o < 0 ? w : err;
         return -1;
     }
     io_done(e, FD_WRITE);

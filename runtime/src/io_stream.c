@@ -88,28 +88,6 @@ static bool stale_kind(int fd, struct fd_entry *e, enum fd_kind kind, int err, e
  * (EAGAIN: park and try again). */
 typedef ssize_t (*try_fn)(int fd, enum fd_kind kind, void *call);
 
-/* What a park's outcome means for the call: 0 try again; otherwise the
- * call returns -1 with *err, or (ENOSYS) makes the blocking call. */
-static int park_outcome(struct capri_sched *s, int w, int *err)
-{
-    switch (w) {
-    case 0:
-        return 0;
-    case ETIMEDOUT:
-    case EAGAIN:
-        *err = EAGAIN;
-        return 1;
-    case EBADF:
-        *err = EBADF;
-        return 1;
-    case ECANCELED:
-        thread_test_cancel(s->current); /* returns only when cancellation is disabled */
-        return 0;
-    default:
-        return -1; /* cannot be watched: block as libc would */
-    }
-}
-
 /*
  * Runs a read-like call on a capri thread: returns the first attempt that
  * does not say EAGAIN. *blocking is set when the descriptor cannot be
@@ -141,7 +119,7 @@ static ssize_t run_read(struct capri_sched *s, int fd, struct fd_entry *e, try_f
         if (!deadline)
             deadline = kind == FD_SOCKET ? io_deadline(io_socket_timeout(fd, e, FD_READ)) : DEADLINE_NONE;
         int err = 0;
-        int o = park_outcome(s, io_park(s, fd, e, FD_READ, snap, deadline), &err);
+        int o = io_park_outcome(s, io_park(s, fd, e, FD_READ, snap, deadline), &err);
         if (o < 0) {
             *blocking = true;
             return -1;
@@ -387,7 +365,7 @@ static ssize_t run_write(struct capri_sched *s, int fd, struct fd_entry *e,
         if (!deadline)
             deadline = kind == FD_SOCKET ? io_deadline(io_socket_timeout(fd, e, FD_WRITE)) : DEADLINE_NONE;
         int err = 0;
-        int o = park_outcome(s, io_park(s, fd, e, FD_WRITE, snap, deadline), &err);
+        int o = io_park_outcome(s, io_park(s, fd, e, FD_WRITE, snap, deadline), &err);
         if (o < 0) {
             if (done) /* the rest as libc would write it */
                 return (ssize_t)done;

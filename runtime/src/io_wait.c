@@ -12,33 +12,8 @@
 #include "clock.h"
 #include "reactor.h"
 #include "sys.h"
+#include "thread.h"
 #include "wait.h"
-
-static void queue_push(struct fd_dir *d, struct wait_node *n)
-{
-    n->next = NULL;
-    n->prev = d->tail;
-    if (d->tail)
-        d->tail->next = n;
-    else
-        store_relaxed(&d->head, n); /* io_done reads it without the lock */
-    d->tail = n;
-    n->linked = 1;
-}
-
-static void queue_unlink(struct fd_dir *d, struct wait_node *n)
-{
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        store_relaxed(&d->head, n->next);
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        d->tail = n->prev;
-    n->next = n->prev = NULL;
-    n->linked = 0;
-}
 
 /* Whether the program itself made the description non-blocking: known for
  * descriptors made or changed through the interposed calls, read once with
@@ -97,7 +72,7 @@ int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index
         d->owner = &node;
         node.linked = 1;
     } else {
-        queue_push(d, &node);
+        fd_dir_push_locked(d, &node);
     }
     int why = wait_park(self, token, &e->lock, deadline, true);
     if (why == WAKE_SIGNALED)
@@ -108,8 +83,8 @@ int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index
     if (d->owner == &node) {
         d->owner = NULL;
         fd_dir_wake_next_locked(d);
-    } else if (node.linked) {
-        queue_unlink(d, &node);
+    } else {
+        fd_dir_unlink_locked(d, &node);
     }
     spin_unlock(&e->lock);
     return why == WAKE_TIMEOUT ? ETIMEDOUT : ECANCELED;
@@ -133,6 +108,26 @@ uint64_t io_socket_timeout(int fd, struct fd_entry *e, enum fd_dir_index dir)
         store_release(&e->timeouts_known, (uint8_t)1);
     }
     return load_relaxed(dir == FD_READ ? &e->rcvtimeo_ns : &e->sndtimeo_ns);
+}
+
+int io_park_outcome(struct capri_sched *s, int w, int *err)
+{
+    switch (w) {
+    case 0:
+        return 0;
+    case ETIMEDOUT:
+    case EAGAIN:
+        *err = EAGAIN;
+        return 1;
+    case EBADF:
+        *err = EBADF;
+        return 1;
+    case ECANCELED:
+        thread_test_cancel(s->current); /* returns only when cancellation is disabled */
+        return 0;
+    default:
+        return -1; /* cannot be watched: block as libc would */
+    }
 }
 
 uint64_t io_deadline(uint64_t timeout_ns)

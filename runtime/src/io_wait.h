@@ -51,6 +51,12 @@ static inline struct capri_sched *io_sched(void)
 int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index dir,
             struct io_snap snap, uint64_t deadline);
 
+/* What io_park's result means for the call: 0 try again (a cancellation
+ * was acted on if enabled); 1 the call fails with *err (EAGAIN for a
+ * timeout or a non-blocking descriptor, EBADF); -1 the descriptor cannot
+ * be watched, so the call is libc's. */
+int io_park_outcome(struct capri_sched *s, int w, int *err);
+
 /* After a call that moved data or ended with an error: the next thread
  * queued on the direction gets its turn (at most one waits on the reactor
  * per direction, docs/io-design.md). */

@@ -121,22 +121,6 @@ void reactor_forget(uint32_t index, uint32_t gen, int fd)
     sys_epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, &ev);
 }
 
-/* An event for a direction: the readiness sequence moves, and the thread
- * parked on the reactor for it (else the first queued one) retries. */
-static void direction_ready(struct fd_dir *d)
-{
-    store_release(&d->seq, d->seq + 1); /* read without the lock (io_snapshot) */
-    d->drained = 0;
-    struct wait_node *n = d->owner;
-    d->owner = NULL;
-    if (n) {
-        n->linked = 0;
-        if (wait_wake(n->thread, n->token, WAKE_SIGNALED))
-            return;
-    }
-    fd_dir_wake_next_locked(d);
-}
-
 static void dispatch(const struct reactor_event *ev)
 {
     int fd = (int)(uint32_t)ev->data;
@@ -149,9 +133,9 @@ static void dispatch(const struct reactor_event *ev)
     spin_lock(&e->lock);
     if (e->gen == gen) {
         if (broken || (bits & (EPOLLIN | EPOLLRDHUP | EPOLLPRI)))
-            direction_ready(&e->dir[FD_READ]);
+            fd_dir_ready_locked(&e->dir[FD_READ]);
         if (broken || (bits & EPOLLOUT))
-            direction_ready(&e->dir[FD_WRITE]);
+            fd_dir_ready_locked(&e->dir[FD_WRITE]);
     }
     spin_unlock(&e->lock);
 }
