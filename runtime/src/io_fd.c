@@ -27,24 +27,10 @@
 /* reactor.c refers to this, so a static link always takes this file (see there). */
 const int io_fd_linked = 1;
 
-/* Not inside a signal handler on a scheduler (the table may allocate, and
- * waking takes locks the interrupted code may hold). */
-static bool table_context(void)
-{
-    struct capri_sched *s = sched_here();
-    return !s || !s->in_handler;
-}
-
-static void created(int fd, enum fd_kind kind, bool nonblock)
-{
-    if (fd >= 0 && table_context())
-        fd_created(fd, kind, true, nonblock);
-}
-
 int socket(int domain, int type, int protocol)
 {
     int fd = IO_NEXT(socket)(domain, type, protocol);
-    created(fd, FD_SOCKET, (type & SOCK_NONBLOCK) != 0);
+    io_made(fd, FD_SOCKET, (type & SOCK_NONBLOCK) != 0);
     return fd;
 }
 
@@ -52,8 +38,8 @@ int socketpair(int domain, int type, int protocol, int sv[2])
 {
     int r = IO_NEXT(socketpair)(domain, type, protocol, sv);
     if (r == 0) {
-        created(sv[0], FD_SOCKET, (type & SOCK_NONBLOCK) != 0);
-        created(sv[1], FD_SOCKET, (type & SOCK_NONBLOCK) != 0);
+        io_made(sv[0], FD_SOCKET, (type & SOCK_NONBLOCK) != 0);
+        io_made(sv[1], FD_SOCKET, (type & SOCK_NONBLOCK) != 0);
     }
     return r;
 }
@@ -62,8 +48,8 @@ int pipe2(int fds[2], int flags)
 {
     int r = IO_NEXT(pipe2)(fds, flags);
     if (r == 0) {
-        created(fds[0], FD_NOWAIT, (flags & O_NONBLOCK) != 0);
-        created(fds[1], FD_NOWAIT, (flags & O_NONBLOCK) != 0);
+        io_made(fds[0], FD_NOWAIT, (flags & O_NONBLOCK) != 0);
+        io_made(fds[1], FD_NOWAIT, (flags & O_NONBLOCK) != 0);
     }
     return r;
 }
@@ -72,8 +58,8 @@ int pipe(int fds[2])
 {
     int r = IO_NEXT(pipe)(fds);
     if (r == 0) {
-        created(fds[0], FD_NOWAIT, false);
-        created(fds[1], FD_NOWAIT, false);
+        io_made(fds[0], FD_NOWAIT, false);
+        io_made(fds[1], FD_NOWAIT, false);
     }
     return r;
 }
@@ -183,7 +169,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
             return r;
     }
     int r = IO_NEXT(accept4)(fd, addr, alen, flags);
-    created(r, FD_SOCKET, (flags & SOCK_NONBLOCK) != 0);
+    io_made(r, FD_SOCKET, (flags & SOCK_NONBLOCK) != 0);
     return r;
 }
 
@@ -330,7 +316,7 @@ ssize_t sendfile64(int out, int in, off_t *offset, size_t count)
 FILE *fdopen(int fd, const char *mode)
 {
     struct fd_entry *e = fd_entry(fd, false);
-    if (e && table_context()) {
+    if (e && io_table_context()) {
         store_relaxed(&e->in_stdio, (uint8_t)1);
         capri_clear_nonblock(fd, e);
     }
@@ -341,7 +327,7 @@ FILE *fdopen(int fd, const char *mode)
 
 int close(int fd)
 {
-    if (table_context())
+    if (io_table_context())
         fd_closing(fd);
     return IO_NEXT(close)(fd);
 }
@@ -349,7 +335,7 @@ int close(int fd)
 /* `to` now names the description `from` names. */
 static void copy_entry(int from, int to)
 {
-    if (!table_context())
+    if (!io_table_context())
         return;
     struct fd_entry *a = fd_entry(from, true), *b;
     if (!a)
@@ -376,7 +362,7 @@ int dup2(int from, int to)
 {
     int r = IO_NEXT(dup2)(from, to);
     if (r >= 0 && from != to) {
-        if (table_context())
+        if (io_table_context())
             fd_closing(to);
         copy_entry(from, to);
     }
@@ -387,7 +373,7 @@ int dup3(int from, int to, int flags)
 {
     int r = IO_NEXT(dup3)(from, to, flags);
     if (r >= 0) {
-        if (table_context())
+        if (io_table_context())
             fd_closing(to);
         copy_entry(from, to);
     }
@@ -412,7 +398,7 @@ static int fcntl_common(int fd, int cmd, void *arg)
         if (e && load_relaxed(&e->capri_nonblock))
             fl |= O_NONBLOCK;
         int r = IO_NEXT(fcntl)(fd, cmd, fl);
-        if (r == 0 && table_context() && (e || (e = fd_entry(fd, true)))) {
+        if (r == 0 && io_table_context() && (e || (e = fd_entry(fd, true)))) {
             store_relaxed(&e->user_nonblock, (uint8_t)want);
             store_release(&e->user_nonblock_known, (uint8_t)1);
         }
@@ -469,7 +455,7 @@ int ioctl(int fd, unsigned long request, ...)
         return 0;
     }
     int r = IO_NEXT(ioctl)(fd, request, arg);
-    if (r == 0 && table_context() && (e || (e = fd_entry(fd, true)))) {
+    if (r == 0 && io_table_context() && (e || (e = fd_entry(fd, true)))) {
         store_relaxed(&e->user_nonblock, (uint8_t)want);
         store_release(&e->user_nonblock_known, (uint8_t)1);
     }

@@ -39,6 +39,24 @@ static inline struct capri_sched *io_sched(void)
     return s;
 }
 
+/* Whether the descriptor table may be changed from here: not inside a
+ * signal handler on a scheduler (the table may allocate, and waking takes
+ * locks the interrupted code may hold). */
+static inline bool io_table_context(void)
+{
+    struct capri_sched *s = sched_here();
+    return !s || !s->in_handler;
+}
+
+/* A descriptor an interposed call just made (fd < 0: its error): recorded
+ * in the table with its kind and the program's O_NONBLOCK. Returns fd. */
+static inline int io_made(int fd, enum fd_kind kind, bool nonblock)
+{
+    if (fd >= 0 && io_table_context())
+        fd_created(fd, kind, true, nonblock);
+    return fd;
+}
+
 /*
  * Parks the running thread of s until fd (entry e) is ready in direction
  * dir, the deadline (CLOCK_MONOTONIC ns, DEADLINE_NONE) passes, or it is
