@@ -88,6 +88,15 @@ capri_t capri_self(void);
 /* Sleeps (cancellation points). capri_sleep_until takes CLOCK_REALTIME. */
 int capri_sleep_ns(uint64_t ns);
 int capri_sleep_until(const struct timespec *abstime);
+/* Waits until fd is ready for `events` (CAPRI_FD_READ, CAPRI_FD_WRITE, or
+ * both) or until deadline_ns (CLOCK_MONOTONIC ns; -1: none). Returns the
+ * events ready, with CAPRI_FD_HUP and CAPRI_FD_ERR added as poll reports
+ * them, or a negative error number: -ETIMEDOUT, -EBADF (not open, or closed
+ * while waiting), -ECANCELED (the thread was cancelled: the caller decides,
+ * nothing is acted on), -EINVAL (unknown events), -EINTR. A capri thread
+ * parks on its scheduler's reactor; any other thread waits in ppoll. */
+enum { CAPRI_FD_READ = 1, CAPRI_FD_WRITE = 2, CAPRI_FD_HUP = 4, CAPRI_FD_ERR = 8 };
+int capri_fd_wait(int fd, int events, int64_t deadline_ns);
 /* Names (15 bytes + NUL, truncated). capri_setname: ENOMEM when the thread
  * has no name yet and no memory for one can be had. */
 int capri_setname(capri_t thread, const char *name);

@@ -64,6 +64,39 @@ void fd_dir_unlink_locked(struct fd_dir *d, struct wait_node *n)
     n->linked = 0;
 }
 
+void fd_dir_watch_locked(struct fd_dir *d, struct wait_node *n)
+{
+    n->prev = NULL;
+    n->next = d->watchers;
+    if (d->watchers)
+        d->watchers->prev = n;
+    d->watchers = n;
+    n->linked = 1;
+}
+
+void fd_dir_unwatch_locked(struct fd_dir *d, struct wait_node *n)
+{
+    if (!n->linked)
+        return;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        d->watchers = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    n->next = n->prev = NULL;
+    n->linked = 0;
+}
+
+/* Wakes every watcher of d. A watcher whose wait has ended already (its
+ * token moved on, or another of its watches won) is not woken: the wake
+ * fails and the node stays until its thread unlinks it. */
+static void dir_wake_watchers(struct fd_dir *d)
+{
+    for (struct wait_node *n = d->watchers; n; n = n->next)
+        wait_wake(n->thread, n->token, WAKE_SIGNALED);
+}
+
 /* The first queued node, unlinked, or NULL. */
 static struct wait_node *dir_pop(struct fd_dir *d)
 {
@@ -98,6 +131,8 @@ void fd_dir_wake_next_locked(struct fd_dir *d)
 void fd_dir_ready_locked(struct fd_dir *d)
 {
     dir_bump(d);
+    if (unlikely(d->watchers != NULL))
+        dir_wake_watchers(d);
     struct wait_node *n = dir_take_owner(d);
     if (n && wait_wake(n->thread, n->token, WAKE_SIGNALED))
         return;
@@ -110,6 +145,7 @@ void fd_wake_all_locked(struct fd_entry *e)
     for (int d = 0; d < 2; d++) {
         struct fd_dir *dir = &e->dir[d];
         dir_bump(dir);
+        dir_wake_watchers(dir);
         struct wait_node *n = dir_take_owner(dir);
         if (n)
             wait_wake(n->thread, n->token, WAKE_SIGNALED);

@@ -44,6 +44,9 @@ struct fd_dir {
      * ones queued behind it (woken one at a time as each finishes). */
     struct wait_node *owner;
     struct wait_node *head, *tail;
+    /* Threads in poll or select watching the direction: every event wakes
+     * them all (they take no data; each unlinks its own node). */
+    struct wait_node *watchers;
 };
 
 struct fd_entry {
@@ -90,6 +93,11 @@ void fd_dir_wake_next_locked(struct fd_dir *d);
 /* A readiness event for d (the entry locked): the sequence moves, and the
  * owner, else the first queued thread, retries. */
 void fd_dir_ready_locked(struct fd_dir *d);
+
+/* Links and unlinks a poll or select watcher of d (the entry locked);
+ * unlinking a node that is not linked does nothing. */
+void fd_dir_watch_locked(struct fd_dir *d, struct wait_node *n);
+void fd_dir_unwatch_locked(struct fd_dir *d, struct wait_node *n);
 
 /* Wakes every waiter of the entry's directions (after a close or reuse);
  * the entry is locked by the caller. */

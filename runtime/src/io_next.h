@@ -48,6 +48,10 @@
     X(nanosleep, int, (const struct timespec *, struct timespec *))                      \
     X(clock_nanosleep, int, (clockid_t, int, const struct timespec *, struct timespec *)) \
     X(poll, int, (struct pollfd *, nfds_t, int))                                         \
+    X(ppoll, int, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *))   \
+    X(select, int, (int, fd_set *, fd_set *, fd_set *, struct timeval *))                \
+    X(pselect, int, (int, fd_set *, fd_set *, fd_set *, const struct timespec *,         \
+                     const sigset_t *))                                                  \
     X(sendfile, ssize_t, (int, int, off_t *, size_t))                                    \
     X(fdopen, FILE *, (int, const char *))                                               \
     X(ioctl, int, (int, unsigned long, ...))                                             \

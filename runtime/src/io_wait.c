@@ -41,6 +41,14 @@ static bool registered_locked(const struct fd_entry *e)
     return load_relaxed(&r->gen) == load_relaxed(&e->reactor_gen) && load_relaxed(&r->live);
 }
 
+int io_watchable(struct capri_sched *s, int fd, struct fd_entry *e)
+{
+    spin_lock(&e->lock);
+    bool known = registered_locked(e);
+    spin_unlock(&e->lock);
+    return known ? 0 : reactor_register(s, fd, e);
+}
+
 int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index dir,
             struct io_snap snap, uint64_t deadline)
 {

@@ -69,6 +69,11 @@ static inline int io_made(int fd, enum fd_kind kind, bool nonblock)
 int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index dir,
             struct io_snap snap, uint64_t deadline);
 
+/* Makes sure fd (entry e) is registered with a live reactor, registering
+ * it with s's if not: 0, or an errno value (EPERM: epoll cannot watch it,
+ * a regular file). For waits that do not take the direction (poll). */
+int io_watchable(struct capri_sched *s, int fd, struct fd_entry *e);
+
 /* What io_park's result means for the call: 0 try again (a cancellation
  * was acted on if enabled); 1 the call fails with *err (EAGAIN for a
  * timeout or a non-blocking descriptor, EBADF); -1 the descriptor cannot

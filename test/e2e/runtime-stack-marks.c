@@ -11,17 +11,21 @@
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 48 table entries
+// CHECK:     checked 55 table entries
 #define _GNU_SOURCE
 #include <capri.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/sendfile.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -298,6 +302,78 @@ static void sendfile64_once(long u) {
     ;
 }
 
+// poll and its relatives wait for the pipe byte the other thread writes.
+int __poll_chk(struct pollfd *, nfds_t, int, size_t);
+int __ppoll_chk(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
+static void poll_drain(void) {
+  if (read(pfd[0], io_buf, 1) != 1)
+    printf("poll: no byte\n");
+}
+static void poll_blocking(long u) {
+  (void)u;
+  struct pollfd p = {pfd[0], POLLIN, 0};
+  want_pipe_byte = 1;
+  if (poll(&p, 1, -1) != 1)
+    printf("poll failed\n");
+}
+static void poll_chk_blocking(long u) {
+  (void)u;
+  struct pollfd p = {pfd[0], POLLIN, 0};
+  want_pipe_byte = 1;
+  if (__poll_chk(&p, 1, -1, sizeof p) != 1)
+    printf("__poll_chk failed\n");
+}
+static void ppoll_blocking(long u) {
+  (void)u;
+  struct pollfd p = {pfd[0], POLLIN, 0};
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, NULL, &mask);
+  want_pipe_byte = 1;
+  if (ppoll(&p, 1, NULL, &mask) != 1)
+    printf("ppoll failed\n");
+}
+static void ppoll_chk_blocking(long u) {
+  (void)u;
+  struct pollfd p = {pfd[0], POLLIN, 0};
+  want_pipe_byte = 1;
+  if (__ppoll_chk(&p, 1, NULL, NULL, sizeof p) != 1)
+    printf("__ppoll_chk failed\n");
+}
+static void select_blocking(long u) {
+  (void)u;
+  fd_set r;
+  FD_ZERO(&r);
+  FD_SET(pfd[0], &r);
+  want_pipe_byte = 1;
+  if (select(pfd[0] + 1, &r, NULL, NULL, NULL) != 1)
+    printf("select failed\n");
+}
+static void pselect_blocking(long u) {
+  (void)u;
+  fd_set r;
+  FD_ZERO(&r);
+  FD_SET(pfd[0], &r);
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, NULL, &mask);
+  want_pipe_byte = 1;
+  if (pselect(pfd[0] + 1, &r, NULL, NULL, NULL, &mask) != 1)
+    printf("pselect failed\n");
+}
+static void fd_wait_blocking(long u) {
+  (void)u;
+  want_pipe_byte = 1;
+  if (capri_fd_wait(pfd[0], CAPRI_FD_READ, -1) != CAPRI_FD_READ)
+    printf("capri_fd_wait failed\n");
+}
+
+// The byte a poll saw is read after the measurement, so the next poll
+// waits again.
+static unsigned long measure_poll(void *fn) {
+  unsigned long used = measure(fn, 0);
+  poll_drain();
+  return used;
+}
+
 static int io_setup(void) {
   char name[] = "/tmp/capri-marks-XXXXXX";
   big_file = mkstemp(name);
@@ -382,6 +458,13 @@ int main(int argc, char **argv) {
       {"__recvfrom_chk", measure((void *)recvfrom_chk_once, 0)},
       {"sendfile", measure((void *)sendfile_blocking, 0)},
       {"sendfile64", measure((void *)sendfile64_once, 0)},
+      {"poll", measure_poll((void *)poll_blocking)},
+      {"__poll_chk", measure_poll((void *)poll_chk_blocking)},
+      {"ppoll", measure_poll((void *)ppoll_blocking)},
+      {"__ppoll_chk", measure_poll((void *)ppoll_chk_blocking)},
+      {"select", measure_poll((void *)select_blocking)},
+      {"pselect", measure_poll((void *)pselect_blocking)},
+      {"capri_fd_wait", measure_poll((void *)fd_wait_blocking)},
   };
   stop = 1;
   capri_join(t, NULL);
