@@ -625,7 +625,7 @@ def resets(knot):
 # small: a descriptor table page if resets pile up to higher numbers than
 # in the warm-up, a chunk of a size class the warm-up did not use. Measured
 # on a two-core machine: +0 KiB in three 9 s soaks (some 35,000 connections
-# each) and in a 60 s one (207,000 connections); VmRSS about 2.4 MiB. 2 MiB
+# each) and in two 60 s ones (207,000 and 307,000); VmRSS about 2.4 MiB. 2 MiB
 # leaves room for that noise and still fails on a leak of some 60 bytes per
 # connection in the short soak and 10 in the long one, or of a stack chunk
 # (4 KiB) per 500 connections.
@@ -763,8 +763,9 @@ def soak(knot, duration, warmup):
     links = knot.fd_links()
     time.sleep(POOL_SETTLE)
     rss0 = knot.rss_kib()
-    note(f"after a {warmup:g} s warm-up ({sum(w.counts.values())} connections and requests): "
-         f"{start} descriptors, VmRSS {rss0} KiB")
+    conns = sum(v for k, v in w.counts.items() if k != "requests")
+    note(f"after a {warmup:g} s warm-up ({conns} connections, {w.counts.get('requests', 0)} "
+         f"requests): {start} descriptors, VmRSS {rss0} KiB")
 
     s = Soak(knot)
     samples = []
