@@ -168,6 +168,7 @@ static void reset_locked(struct fd_entry *e)
     store_relaxed(&e->timeouts_known, (uint8_t)0);
     store_relaxed(&e->shared, (uint8_t)0);
     store_relaxed(&e->in_stdio, (uint8_t)0);
+    store_relaxed(&e->exported, (uint8_t)0);
     store_relaxed(&e->registered, (uint8_t)0);
     store_relaxed(&e->rcvtimeo_ns, (uint64_t)0);
     store_relaxed(&e->sndtimeo_ns, (uint64_t)0);
@@ -208,6 +209,19 @@ void fd_closing(int fd)
         reactor_forget(reactor, reactor_gen, fd);
 }
 
+void fd_table_each_flaggable(void (*fn)(int fd, struct fd_entry *e))
+{
+    for (size_t pi = 0; pi < FD_TABLE_MAX / FD_PAGE; pi++) {
+        struct fd_entry *page = load_acquire(&pages[pi]);
+        if (!page)
+            continue;
+        for (unsigned i = 0; i < FD_PAGE; i++)
+            if ((load_relaxed(&page[i].capri_nonblock) || load_relaxed(&page[i].created)) &&
+                !load_relaxed(&page[i].exported))
+                fn((int)(pi * FD_PAGE + i), &page[i]);
+    }
+}
+
 void fd_table_reset_after_fork(void)
 {
     /* Only the forking thread survives: no waiter is left, and the locks
@@ -221,7 +235,7 @@ void fd_table_reset_after_fork(void)
             uint32_t gen = e->gen + 1;
             uint8_t kind = e->kind, created = e->created, user_nb = e->user_nonblock,
                     user_known = e->user_nonblock_known, capri_nb = e->capri_nonblock;
-            uint8_t tk = e->timeouts_known;
+            uint8_t tk = e->timeouts_known, exported = e->exported, in_stdio = e->in_stdio;
             uint64_t rt = e->rcvtimeo_ns, st = e->sndtimeo_ns;
             memset(e, 0, sizeof *e);
             e->gen = gen;
@@ -231,6 +245,8 @@ void fd_table_reset_after_fork(void)
             e->user_nonblock_known = user_known;
             e->capri_nonblock = capri_nb;
             e->timeouts_known = tk;
+            e->exported = exported; /* the parent still holds the description */
+            e->in_stdio = in_stdio;
             e->rcvtimeo_ns = rt;
             e->sndtimeo_ns = st;
         }

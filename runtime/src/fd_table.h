@@ -61,6 +61,8 @@ struct fd_entry {
     uint8_t registered;     /* in reactor `reactor` of generation reactor_gen */
     uint8_t shared;         /* the description has another number here (dup) */
     uint8_t in_stdio;       /* fdopen gave it to stdio: capri never sets O_NONBLOCK */
+    uint8_t exported;       /* a child process may hold the description (fork, exec,
+                             * spawn): capri never sets O_NONBLOCK again */
     uint32_t reactor;
     uint32_t reactor_gen;
     uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */
@@ -102,6 +104,10 @@ void fd_dir_unwatch_locked(struct fd_dir *d, struct wait_node *n);
 /* Wakes every waiter of the entry's directions (after a close or reuse);
  * the entry is locked by the caller. */
 void fd_wake_all_locked(struct fd_entry *e);
+
+/* Calls fn for every entry capri may set O_NONBLOCK on, or has: one that
+ * carries its flag, or one an interposed call of this process made. */
+void fd_table_each_flaggable(void (*fn)(int fd, struct fd_entry *e));
 
 /* Forgets every entry (a forked child: the parent's waiters are gone and
  * its reactors are not ours). */

@@ -14,11 +14,17 @@
 
 #include "chunk_pool.h"
 #include "fd_table.h"
+#include "io_wait.h"
 #include "scheduler.h"
 #include "sys.h"
 
 static void fork_prepare(void)
 {
+    /* The child may exec another program: capri's O_NONBLOCK goes first
+     * (io_spawn.c). Not from a signal handler: the code it interrupted may
+     * be inside the gate on this kernel thread. */
+    if (io_table_context())
+        nonblock_gate_close_and_clear();
     for (uint32_t i = 0; i < capri_rt.nscheds; i++)
         spin_lock(&capri_rt.scheds[i].steal_lock);
     chunk_pool_atfork_prepare();
@@ -26,6 +32,8 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
+    if (io_table_context())
+        nonblock_gate_reopen();
     chunk_pool_atfork_parent();
     for (uint32_t i = capri_rt.nscheds; i-- > 0;)
         spin_unlock(&capri_rt.scheds[i].steal_lock);
@@ -33,6 +41,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    nonblock_gate_reset_in_child();
     struct capri_sched *keep = sched_here();
     for (uint32_t i = 0; i < capri_rt.nscheds; i++)
         capri_rt.scheds[i].steal_lock = 0;

@@ -74,7 +74,7 @@ static bool capri_set_nonblock(int fd, struct fd_entry *e)
 {
     if (load_relaxed(&e->capri_nonblock))
         return true;
-    if (load_relaxed(&e->in_stdio))
+    if (load_relaxed(&e->in_stdio) || load_relaxed(&e->exported))
         return false;
     long fl = flags_of(fd);
     if (fl < 0)
@@ -122,9 +122,23 @@ static int accept_capri(struct capri_sched *s, int fd, struct fd_entry *e, struc
     }
     for (;;) {
         struct io_snap snap = io_snapshot(e, FD_READ);
-        int r = own ? IO_NEXT(accept4)(fd, addr, alen, flags) : -1;
-        if (!own)
-            errno = EAGAIN;
+        int r = -1;
+        errno = EAGAIN;
+        if (own) {
+            /* A fork or exec since the last try may have cleared the flag. */
+            nonblock_gate_enter();
+            bool flagged = capri_set_nonblock(fd, e) && !load_relaxed(&e->user_nonblock);
+            if (flagged)
+                r = IO_NEXT(accept4)(fd, addr, alen, flags);
+            nonblock_gate_leave();
+            if (!flagged) {
+                if (user_nonblock_known_set(e)) { /* the program's flag now */
+                    *blocking = true;
+                    return -1;
+                }
+                own = false; /* handed to stdio: wait, then accept as libc */
+            }
+        }
         if (r >= 0 || errno != EAGAIN) {
             io_done(e, FD_READ);
             if (r >= 0) {
@@ -186,18 +200,27 @@ static int connect_capri(struct capri_sched *s, int fd, struct fd_entry *e,
         return -1;
     }
     uint64_t backoff = 1000000; /* a UNIX socket's full backlog: 1 ms, doubling */
-    int r;
+    int r, err;
     for (;;) {
+        nonblock_gate_enter();
+        if (!capri_set_nonblock(fd, e) || load_relaxed(&e->user_nonblock)) {
+            /* Handed to stdio or made non-blocking meanwhile: libc's. */
+            nonblock_gate_leave();
+            *blocking = true;
+            return -1;
+        }
         r = IO_NEXT(connect)(fd, addr, alen);
-        if (r == 0 || errno != EAGAIN)
+        err = r == 0 ? 0 : errno;
+        /* The connection proceeds without the flag; only the try needed it. */
+        if (r == 0 || err != EAGAIN)
+            capri_clear_nonblock(fd, e);
+        nonblock_gate_leave();
+        if (r == 0 || err != EAGAIN)
             break;
         capri_sleep_ns(backoff);
         if (backoff < 64000000)
             backoff *= 2;
     }
-    int err = r == 0 ? 0 : errno;
-    /* The connection proceeds without the flag; only this call needed it. */
-    capri_clear_nonblock(fd, e);
     if (err != EINPROGRESS) {
         errno = err;
         return r;
@@ -265,7 +288,16 @@ static ssize_t sendfile_capri(struct capri_sched *s, int out, struct fd_entry *e
     uint64_t deadline = 0;
     while (done < count) {
         struct io_snap snap = io_snapshot(e, FD_WRITE);
+        nonblock_gate_enter(); /* a fork or exec may have cleared the flag */
+        if (!capri_set_nonblock(out, e) || load_relaxed(&e->user_nonblock)) {
+            nonblock_gate_leave(); /* handed to stdio or made non-blocking meanwhile */
+            if (done)
+                return (ssize_t)done;
+            *blocking = true;
+            return -1;
+        }
         ssize_t r = IO_NEXT(sendfile)(out, in, offset, count - done);
+        nonblock_gate_leave();
         if (r > 0) {
             done += (size_t)r;
             continue;

@@ -9,6 +9,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -70,7 +71,18 @@
     X(signalfd, int, (int, const sigset_t *, int))                                       \
     X(epoll_create, int, (int))                                                          \
     X(epoll_create1, int, (int))                                                         \
-    X(memfd_create, int, (const char *, unsigned int))
+    X(memfd_create, int, (const char *, unsigned int))                                   \
+    X(execve, int, (const char *, char *const[], char *const[]))                         \
+    X(execv, int, (const char *, char *const[]))                                         \
+    X(execvp, int, (const char *, char *const[]))                                        \
+    X(execvpe, int, (const char *, char *const[], char *const[]))                        \
+    X(fexecve, int, (int, char *const[], char *const[]))                                 \
+    X(posix_spawn, int, (pid_t *, const char *, const posix_spawn_file_actions_t *,      \
+                         const posix_spawnattr_t *, char *const[], char *const[]))       \
+    X(posix_spawnp, int, (pid_t *, const char *, const posix_spawn_file_actions_t *,     \
+                          const posix_spawnattr_t *, char *const[], char *const[]))      \
+    X(popen, FILE *, (const char *, const char *))                                       \
+    X(system, int, (const char *))
 
 struct io_next {
 #define IO_NEXT_FIELD(name, ret, params) ret(*name) params;

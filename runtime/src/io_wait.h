@@ -74,6 +74,16 @@ int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index
  * a regular file). For waits that do not take the direction (poll). */
 int io_watchable(struct capri_sched *s, int fd, struct fd_entry *e);
 
+/* The nonblock gate (io_spawn.c): a try that relies on capri's O_NONBLOCK
+ * (set it, then accept, connect or sendfile) runs inside; fork, exec and
+ * the spawning calls close it to clear capri's flags on every descriptor
+ * another program could inherit. */
+void nonblock_gate_enter(void);
+void nonblock_gate_leave(void);
+void nonblock_gate_close_and_clear(void);
+void nonblock_gate_reopen(void);
+void nonblock_gate_reset_in_child(void);
+
 /* What io_park's result means for the call: 0 try again (a cancellation
  * was acted on if enabled); 1 the call fails with *err (EAGAIN for a
  * timeout or a non-blocking descriptor, EBADF); -1 the descriptor cannot

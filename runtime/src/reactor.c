@@ -22,9 +22,11 @@
  * rest (weakly): without these references libcapri.a's files would be left
  * out and the program's calls would reach the sanitizer and libc directly.
  */
-extern const int io_stream_linked, io_fd_linked, io_sleep_linked, io_open_linked, io_poll_linked;
+extern const int io_stream_linked, io_fd_linked, io_sleep_linked, io_open_linked, io_poll_linked,
+    io_spawn_linked;
 __attribute__((used)) static const int *const interposers_linked[] = {
     &io_stream_linked, &io_fd_linked, &io_sleep_linked, &io_open_linked, &io_poll_linked,
+    &io_spawn_linked,
 };
 
 #define EPOLL_WATCH (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP | EPOLLET)
