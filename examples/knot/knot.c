@@ -9,7 +9,9 @@
  * Keep-alive and pipelined requests; GET and HEAD (405 otherwise); 400,
  * 404, 413, 414, 431 and 505 where they apply; never a file outside DIR
  * (openat2 with RESOLVE_BENEATH); sendfile for large files; SIGINT and
- * SIGTERM stop accepting, let requests in progress finish and exit.
+ * SIGTERM stop accepting, let requests in progress finish and exit. The
+ * open-file soft limit is raised to the hard limit at start-up; a
+ * connection silent for 30 s is closed.
  */
 #define _GNU_SOURCE
 #include <capri.h>
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -435,6 +438,13 @@ int main(int argc, char **argv)
     }
     if (!root)
         usage();
+    /* One descriptor per connection: the soft limit (often 1,024) would
+     * leave clients waiting in the backlog long before memory runs out. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) {
         fprintf(stderr, "knot: %s: %s\n", root, strerror(errno));
