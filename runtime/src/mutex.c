@@ -186,6 +186,7 @@ int capri_mutex_unlock(capri_mutex_t *m)
         return EPERM;
     uintptr_t me = (uintptr_t)self;
     uintptr_t w = me;
+    tsan_release(&m->word); /* the edge TSan may not see (atomic.h) */
     if (likely(__atomic_compare_exchange_n(&m->word, &w, (uintptr_t)0, false, __ATOMIC_RELEASE,
                                            __ATOMIC_RELAXED)))
         return 0;

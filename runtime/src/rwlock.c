@@ -302,6 +302,7 @@ int capri_rwlock_unlock(capri_rwlock_t *rw)
             return EPERM;
         store_relaxed(&rw->writer, (uintptr_t)0);
         w = RW_WRITER;
+        tsan_release(&rw->word); /* the edge TSan may not see (atomic.h) */
         if (likely(__atomic_compare_exchange_n(&rw->word, &w, (uintptr_t)0, false,
                                                __ATOMIC_RELEASE, __ATOMIC_RELAXED)))
             return 0;

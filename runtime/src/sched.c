@@ -154,10 +154,11 @@ static __attribute__((noinline)) void inbox_drain(struct capri_sched *s)
 static void inbox_push(struct capri_sched *s, struct capri_thread *t)
 {
     struct capri_thread *old = load_relaxed(&s->inbox);
-    do
+    do {
         t->inbox_next = old;
-    while (!__atomic_compare_exchange_n(&s->inbox, &old, t, true, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_RELAXED));
+        tsan_release(&s->inbox); /* the edge TSan may not see (atomic.h) */
+    } while (!__atomic_compare_exchange_n(&s->inbox, &old, t, true, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_RELAXED));
     if (load_seq(&s->idle_state) == SCHED_SLEEPING)
         sched_idle_wake(s);
 }

@@ -528,11 +528,6 @@ int main(int argc, char **argv)
     RUN(test_poll_chk);
     int rc = test_summary(many ? "test_poll (2 schedulers)" : "test_poll (1 scheduler)");
     fflush(NULL);
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    many = true; /* one scheduler only under TSan: see test_io.c */
-#endif
-#endif
     if (rc == 0 && !many)
         execl("/proc/self/exe", argv[0], "many", (char *)NULL);
     return rc;
