@@ -155,12 +155,15 @@ enum capri_config_key {
     CAPRI_CONFIG_DENSE,          /* 1: dense mode: first chunks in sub-page classes with
                                     no guard page, a canary at each one's bottom checked
                                     on every switch (docs/runtime.md) */
+    CAPRI_CONFIG_SPARE_SCHEDULERS, /* schedulers the monitor may add when one is stuck in
+                                      the kernel with threads that could run elsewhere
+                                      (0 to 64, default 2; 0: no monitor) */
 };
 /* Before the runtime starts (before any other call): 0. After: EBUSY.
  * EINVAL for an unknown key or a value out of range. The same settings come
  * from the environment: CAPRI_SCHEDULERS, CAPRI_STACK_SIZE, CAPRI_GUARD,
- * CAPRI_MAX_THREADS, CAPRI_DENSE (capri_config calls win over the
- * environment). */
+ * CAPRI_MAX_THREADS, CAPRI_DENSE, CAPRI_SPARE_SCHEDULERS (capri_config
+ * calls win over the environment). */
 int capri_config(enum capri_config_key key, long value);
 
 #define CAPRI_CHUNK_CLASSES 10 /* 4 KiB << 0 .. 4 KiB << 9 (2 MiB) */

@@ -19,7 +19,9 @@
 #define MIN_STACK_SIZE 4096
 #define MAX_STACK_SIZE (2 * 1024 * 1024)
 #define DEFAULT_MAX_THREADS (16u * 1024 * 1024)
-#define CONFIG_KEYS 5 /* the last enum capri_config_key */
+#define CONFIG_KEYS 6 /* the last enum capri_config_key */
+#define DEFAULT_SPARE_SCHEDULERS 2
+#define MAX_SPARE_SCHEDULERS 64
 
 static struct {
     unsigned lock;
@@ -40,6 +42,8 @@ static int check_value(enum capri_config_key key, long value)
         return value == 0 || value == 1 ? 0 : EINVAL;
     case CAPRI_CONFIG_MAX_THREADS:
         return value >= 1 && value <= (long)UINT32_MAX / 2 ? 0 : EINVAL;
+    case CAPRI_CONFIG_SPARE_SCHEDULERS:
+        return value >= 0 && value <= MAX_SPARE_SCHEDULERS ? 0 : EINVAL;
     }
     return EINVAL;
 }
@@ -110,8 +114,10 @@ static uint32_t cpus_allowed(void)
 int config_resolve(struct runtime_config *out)
 {
     static const char *const env_names[CONFIG_KEYS + 1] = {
-        NULL, "CAPRI_SCHEDULERS", "CAPRI_STACK_SIZE", "CAPRI_GUARD", "CAPRI_MAX_THREADS", "CAPRI_DENSE"};
-    long value[CONFIG_KEYS + 1] = {0, 0, DEFAULT_STACK_SIZE, 1, DEFAULT_MAX_THREADS, 0};
+        NULL, "CAPRI_SCHEDULERS", "CAPRI_STACK_SIZE", "CAPRI_GUARD", "CAPRI_MAX_THREADS", "CAPRI_DENSE",
+        "CAPRI_SPARE_SCHEDULERS"};
+    long value[CONFIG_KEYS + 1] = {0, 0, DEFAULT_STACK_SIZE, 1, DEFAULT_MAX_THREADS, 0,
+                                   DEFAULT_SPARE_SCHEDULERS};
     int err = 0;
     spin_lock(&config.lock);
     config.sealed = 1;
@@ -133,6 +139,7 @@ int config_resolve(struct runtime_config *out)
     out->guard = (int)value[3];
     out->max_threads = (uint32_t)value[4];
     out->dense = (int)value[5];
+    out->spare_schedulers = (uint32_t)value[6];
     (void)err;
     return 0;
 }

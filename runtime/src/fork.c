@@ -25,6 +25,7 @@ static void fork_prepare(void)
      * be inside the gate on this kernel thread. */
     if (io_table_context())
         nonblock_gate_close_and_clear();
+    spin_lock(&capri_rt.start_lock); /* no spare starts meanwhile */
     for (uint32_t i = 0; i < capri_rt.nscheds; i++)
         spin_lock(&capri_rt.scheds[i].steal_lock);
     chunk_pool_atfork_prepare();
@@ -37,12 +38,14 @@ static void fork_parent(void)
     chunk_pool_atfork_parent();
     for (uint32_t i = capri_rt.nscheds; i-- > 0;)
         spin_unlock(&capri_rt.scheds[i].steal_lock);
+    spin_unlock(&capri_rt.start_lock);
 }
 
 static void fork_child(void)
 {
     nonblock_gate_reset_in_child();
     struct capri_sched *keep = sched_here();
+    capri_rt.start_lock = 0;
     for (uint32_t i = 0; i < capri_rt.nscheds; i++)
         capri_rt.scheds[i].steal_lock = 0;
     chunk_pool_atfork_child(keep ? &keep->chunks : NULL);
@@ -76,6 +79,8 @@ static void fork_child(void)
     keep->index = 0;
     capri_rt.scheds = keep;
     capri_rt.nscheds = 1;
+    capri_rt.sched_capacity = 1; /* no monitor in the child: no spares */
+    monitor_forget_after_fork();
     capri_rt.started_scheds = 1;
     capri_rt.idle_count = 0;
     capri_rt.spinning = 0;

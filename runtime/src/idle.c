@@ -21,7 +21,8 @@ static bool work_visible(struct capri_sched *s)
 {
     if (load_seq(&s->inbox) || load_seq(&s->steal_count))
         return true;
-    for (uint32_t i = 0; i < capri_rt.nscheds; i++)
+    uint32_t n = load_acquire(&capri_rt.nscheds);
+    for (uint32_t i = 0; i < n; i++)
         if (load_seq(&capri_rt.scheds[i].steal_count) || load_seq(&capri_rt.scheds[i].runnext))
             return true;
     return false;
@@ -68,7 +69,8 @@ void sched_wake_idle_one(void)
     if (load_seq(&capri_rt.spinning) != 0)
         return;
     struct capri_sched *here = sched_here();
-    for (uint32_t i = 0; i < capri_rt.nscheds; i++) {
+    uint32_t n = load_acquire(&capri_rt.nscheds);
+    for (uint32_t i = 0; i < n; i++) {
         struct capri_sched *s = &capri_rt.scheds[i];
         if (s != here && load_seq(&s->idle_state) == SCHED_SLEEPING) {
             sched_idle_wake(s);

@@ -35,7 +35,7 @@ static bool user_nonblocking(int fd, struct fd_entry *e)
 static bool registered_locked(const struct fd_entry *e)
 {
     uint32_t index = load_relaxed(&e->reactor);
-    if (!load_relaxed(&e->registered) || index >= capri_rt.nscheds)
+    if (!load_relaxed(&e->registered) || index >= load_acquire(&capri_rt.nscheds))
         return false;
     const struct reactor *r = &capri_rt.scheds[index].reactor;
     return load_relaxed(&r->gen) == load_relaxed(&e->reactor_gen) && load_relaxed(&r->live);

@@ -108,13 +108,13 @@ int reactor_register(struct capri_sched *s, int fd, struct fd_entry *e)
         store_relaxed(&e->registered, (uint8_t)1);
     }
     spin_unlock(&e->lock);
-    r->registrations++;
+    store_relaxed(&r->registrations, r->registrations + 1); /* the monitor reads it */
     return 0;
 }
 
 void reactor_forget(uint32_t index, uint32_t gen, int fd)
 {
-    if (index >= capri_rt.nscheds)
+    if (index >= load_acquire(&capri_rt.nscheds))
         return;
     struct reactor *r = &capri_rt.scheds[index].reactor;
     if (r->gen != gen || !r->live)
@@ -167,6 +167,23 @@ int reactor_poll(struct capri_sched *s, uint64_t deadline)
         if (r->events[i].data == WAKE_DATA)
             continue;
         dispatch(&r->events[i]);
+        fds++;
+    }
+    return fds;
+}
+
+int reactor_poll_borrowed(struct capri_sched *s, struct reactor_event *events, int capacity)
+{
+    /* Never waits: another kernel thread may wait on the same epoll
+     * instance meanwhile (its owner, back from the kernel), and the kernel
+     * hands each edge to one of the two. The owner's wake events are left
+     * alone: an owner that was stuck looks at its queues before it sleeps. */
+    long n = sys_call6(SYS_epoll_pwait, s->reactor.epfd, (long)events, capacity, 0, 0, 0);
+    int fds = 0;
+    for (long i = 0; i < n; i++) {
+        if (events[i].data == WAKE_DATA)
+            continue;
+        dispatch(&events[i]);
         fds++;
     }
     return fds;

@@ -60,6 +60,10 @@ void reactor_forget(uint32_t index, uint32_t gen, int fd);
  * no deadline) and wakes the threads the events are for. Scheduler context
  * only. Returns the number of descriptor events. */
 int reactor_poll(struct capri_sched *s, uint64_t deadline);
+/* Polls s's descriptors from another kernel thread (the monitor, for a
+ * scheduler stuck in the kernel) into `events`, without waiting, and wakes
+ * the threads the events are for. Returns the number of descriptor events. */
+int reactor_poll_borrowed(struct capri_sched *s, struct reactor_event *events, int capacity);
 /* Wakes s from reactor_poll (any kernel thread). */
 void reactor_wake(struct capri_sched *s);
 

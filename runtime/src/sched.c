@@ -223,7 +223,7 @@ void sched_submit_new(struct capri_thread *t)
      * whose kernel thread is blocked elsewhere, such as a main thread in
      * pthread_join, would keep the new thread from ever running). It counts
      * as the oldest ready thread there: the owner's counter is the owner's. */
-    uint32_t i = fetch_add_relaxed(&capri_rt.next_foreign, 1u) % capri_rt.nscheds;
+    uint32_t i = fetch_add_relaxed(&capri_rt.next_foreign, 1u) % load_acquire(&capri_rt.nscheds);
     s = &capri_rt.scheds[i];
     store_relaxed(&t->sched, s);
     t->ready_seq = 0;
@@ -234,6 +234,39 @@ void sched_submit_new(struct capri_thread *t)
         sched_idle_wake(s);
     else
         sched_wake_idle_one();
+}
+
+void sched_relocate_inbox(struct capri_sched *stuck, struct capri_sched *to)
+{
+    struct capri_thread *list = exchange_acq_rel(&stuck->inbox, (struct capri_thread *)NULL);
+    /* A thread in the inbox is switched out unless it is the stuck
+     * scheduler's current one (woken on its way to blocking: the owner
+     * sees that itself), and the owner cannot reach it while we hold the
+     * list. Threads with a timer in the owner's heap, and threads that may
+     * not move, go back. */
+    struct capri_thread *current = load_relaxed(&stuck->current);
+    bool moved = false;
+    while (list) {
+        struct capri_thread *t = list;
+        list = t->inbox_next;
+        if (t == current || load_relaxed(&t->heap_index) >= 0 || !stealable(t)) {
+            inbox_push(stuck, t);
+            continue;
+        }
+        /* As a spawn from a foreign thread: the oldest ready thread there. */
+        store_relaxed(&t->sched, to);
+        t->ready_seq = 0;
+        spin_lock(&to->steal_lock);
+        steal_list_push(to, t);
+        spin_unlock(&to->steal_lock);
+        moved = true;
+    }
+    if (moved) {
+        if (load_seq(&to->idle_state) == SCHED_SLEEPING)
+            sched_idle_wake(to);
+        else
+            sched_wake_idle_one();
+    }
 }
 
 bool sched_run_next_if_new(struct capri_sched *s, struct capri_thread *t)
@@ -280,6 +313,7 @@ static __attribute__((noinline)) void timers_fire(struct capri_sched *s)
  * timers fire, then the older of the two queue heads wins. */
 static inline __attribute__((always_inline)) struct capri_thread *sched_pick(struct capri_sched *s)
 {
+    store_relaxed(&s->progress, s->progress + 1);
     if (unlikely(load_relaxed(&s->runnext) != NULL))
         runnext_spill(s);
     if (unlikely(load_relaxed(&s->inbox) != NULL))
@@ -306,7 +340,7 @@ static inline __attribute__((always_inline)) struct capri_thread *sched_pick(str
  * returned to run, the rest join s's own stealable list. */
 static struct capri_thread *sched_steal(struct capri_sched *s, bool look_at_runnext)
 {
-    uint32_t n = capri_rt.nscheds;
+    uint32_t n = load_acquire(&capri_rt.nscheds);
     for (uint32_t k = 1; k < n; k++) {
         struct capri_sched *v = &capri_rt.scheds[(s->index + k) % n];
         uint32_t avail = load_relaxed(&v->steal_count);
@@ -401,7 +435,7 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
      * other thread on this scheduler runs on the memory it damaged. */
     if (unlikely(from->flags & THREAD_DENSE) && unlikely(!thread_dense_canary_intact(from)))
         thread_dense_overflow(from);
-    s->current = to;
+    store_relaxed(&s->current, to); /* the monitor reads it (sched_relocate_inbox) */
     /* to->sched is already s: every way into s's queues sets it. */
     bool no_matching_call = to->run_state == THREAD_NEW || from->run_state == THREAD_DEAD;
     store_relaxed(&to->run_state, THREAD_RUNNING);
@@ -555,7 +589,7 @@ static _Noreturn void sched_loop(struct capri_sched *s)
         struct capri_thread *next = sched_pick(s);
         if (!next)
             next = sched_steal(s, false);
-        if (!next && capri_rt.nscheds > 1) {
+        if (!next && load_relaxed(&capri_rt.nscheds) > 1) {
             /* Spin a while before sleeping: work often arrives soon (a
              * wake from another scheduler, a spawn), and waking a sleeping
              * kernel thread costs microseconds. Spinning schedulers also
@@ -689,6 +723,35 @@ int sched_start_all(void)
     }
     if (!err)
         store_release(&capri_rt.started_scheds, 1u);
+    spin_unlock(&capri_rt.start_lock);
+    if (!err)
+        monitor_start();
+    return err;
+}
+
+int sched_start_spare(void)
+{
+    spin_lock(&capri_rt.start_lock);
+    uint32_t n = capri_rt.nscheds;
+    int err = EAGAIN;
+    if (n < capri_rt.sched_capacity) {
+        struct capri_sched *s = &capri_rt.scheds[n];
+        /* Counted before its thread runs: a descriptor it registers
+         * names index n, which must be valid to everyone by then. */
+        store_release(&capri_rt.nscheds, n + 1);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        pthread_t kt;
+        err = pthread_create_plain(&kt, &attr, sched_kthread_main, s);
+        pthread_attr_destroy(&attr);
+        if (err) {
+            store_release(&capri_rt.nscheds, n);
+        } else {
+            s->launched = 1;
+            pthread_detach(kt);
+        }
+    }
     spin_unlock(&capri_rt.start_lock);
     return err;
 }

@@ -94,6 +94,9 @@ struct capri_sched {
     _Alignas(CACHE_LINE) struct capri_thread *inbox;
     uint32_t idle_state; /* enum sched_idle_state */
     uint32_t idle_epoch; /* the futex word idle schedulers sleep on */
+    /* Moved by every pick: the monitor's sign that the kernel thread is
+     * not stuck in a system call (monitor.c). */
+    uint32_t progress;
 };
 
 _Static_assert(offsetof(struct capri_sched, grow_hot) == GROW_SCHED_HOT,
@@ -101,7 +104,12 @@ _Static_assert(offsetof(struct capri_sched, grow_hot) == GROW_SCHED_HOT,
 
 struct runtime {
     struct capri_sched *scheds;
+    /* Schedulers in use; the monitor adds spares (up to sched_capacity,
+     * the slots allocated at start-up, so the array never moves): read it
+     * with load_acquire where a spare may be starting. */
     uint32_t nscheds;
+    uint32_t sched_capacity;
+    uint32_t spare_schedulers; /* 0: no monitor */
     uint32_t started_scheds;
     uint32_t live_threads;  /* capri threads spawned and not yet reaped/ended */
     uint32_t max_threads;
@@ -122,6 +130,18 @@ extern struct runtime capri_rt __attribute__((visibility("hidden")));
  * Initial-exec TLS: one %fs-relative load, never a cached address. */
 extern __thread struct capri_sched *capri_tls_sched __attribute__((visibility("hidden")));
 static inline struct capri_sched *sched_here(void) { return capri_tls_sched; }
+
+/* Starts the kernel thread of the next spare slot (the monitor): 0, or
+ * EAGAIN when every slot is in use, or pthread_create's error. */
+int sched_start_spare(void);
+/* The monitor, for a scheduler stuck in the kernel: the threads woken
+ * into its inbox that may move (migratable or new, no timer in its heap,
+ * not its current thread) go to `to`'s stealable list; the rest go back. */
+void sched_relocate_inbox(struct capri_sched *stuck, struct capri_sched *to);
+/* Starts the monitor thread once (monitor.c; not with 0 spares). */
+void monitor_start(void);
+/* A forked child: the monitor thread does not exist there. */
+void monitor_forget_after_fork(void);
 
 /* Makes t (blocked or new) ready on its scheduler: the run queue or the
  * stealable list when the caller is that scheduler, its inbox otherwise

@@ -253,18 +253,22 @@ static int runtime_init(void)
     int err = chunk_pool_init(cfg.guard ? CHUNK_GUARD_MADVISE : CHUNK_GUARD_NONE);
     if (err)
         return err < 0 ? -err : err;
-    size_t bytes = (size_t)cfg.schedulers * sizeof(struct capri_sched);
+    /* The monitor's spares get their slots now: the array never moves. */
+    uint32_t capacity = cfg.schedulers + cfg.spare_schedulers;
+    size_t bytes = (size_t)capacity * sizeof(struct capri_sched);
     struct capri_sched *scheds = aligned_alloc(CACHE_LINE, (bytes + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1));
     if (!scheds)
         return ENOMEM;
     memset(scheds, 0, bytes);
-    for (uint32_t i = 0; i < cfg.schedulers; i++) {
+    for (uint32_t i = 0; i < capacity; i++) {
         scheds[i].index = i;
         thread_struct_init(&scheds[i].ctx, THREAD_SCHED_CTX);
         scheds[i].ctx.sched = &scheds[i];
     }
     capri_rt.scheds = scheds;
     capri_rt.nscheds = cfg.schedulers;
+    capri_rt.sched_capacity = capacity;
+    capri_rt.spare_schedulers = cfg.spare_schedulers;
     capri_rt.stack_size = cfg.stack_size;
     capri_rt.stack_cls = chunk_class_for(cfg.stack_size);
     capri_rt.max_threads = cfg.max_threads;

@@ -30,10 +30,12 @@ static inline int growth_counts_match(uint64_t before, uint64_t after) {
   return after == before || (growth_verifying() && after <= before + 1);
 }
 
-/* One scheduler: each scheduler sets a reserve chunk aside at its first
- * growth, which would show in the counts if a thread were stolen. */
+/* One scheduler and no spares: each scheduler sets a reserve chunk aside
+ * at its first growth, which would show in the counts if a thread were
+ * stolen. */
 static inline void growth_one_scheduler(void) {
-  if (capri_config(CAPRI_CONFIG_SCHEDULERS, 1) != 0)
+  if (capri_config(CAPRI_CONFIG_SCHEDULERS, 1) != 0 ||
+      capri_config(CAPRI_CONFIG_SPARE_SCHEDULERS, 0) != 0)
     abort();
 }
 
