@@ -209,6 +209,22 @@ void fd_closing(int fd)
         reactor_forget(reactor, reactor_gen, fd);
 }
 
+void fd_closing_range(unsigned first, unsigned last)
+{
+    if (first >= FD_TABLE_MAX)
+        return;
+    if (last >= FD_TABLE_MAX)
+        last = FD_TABLE_MAX - 1;
+    for (unsigned pi = first / FD_PAGE; pi <= last / FD_PAGE; pi++) {
+        if (!load_acquire(&pages[pi]))
+            continue; /* no entry of this page was ever made */
+        unsigned lo = pi == first / FD_PAGE ? first : pi * FD_PAGE;
+        unsigned hi = pi == last / FD_PAGE ? last : pi * FD_PAGE + FD_PAGE - 1;
+        for (unsigned fd = lo; fd <= hi; fd++)
+            fd_closing((int)fd);
+    }
+}
+
 void fd_table_each_flaggable(void (*fn)(int fd, struct fd_entry *e))
 {
     for (size_t pi = 0; pi < FD_TABLE_MAX / FD_PAGE; pi++) {

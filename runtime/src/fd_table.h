@@ -82,6 +82,10 @@ void fd_created(int fd, enum fd_kind kind, bool created_here, bool user_nonblock
  * it are woken with EBADF, its registration is dropped. */
 void fd_closing(int fd);
 
+/* fd_closing for every number from first to last that has an entry
+ * (close_range, closefrom). */
+void fd_closing_range(unsigned first, unsigned last);
+
 /* The FIFO of threads queued behind a direction's owner (the entry
  * locked): append, and unlink a node that may already be gone. */
 void fd_dir_push_locked(struct fd_dir *d, struct wait_node *n);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -362,6 +363,46 @@ int close(int fd)
     if (io_table_context())
         fd_closing(fd);
     return IO_NEXT(close)(fd);
+}
+
+/* close_range and closefrom close numbers wholesale, inside libc: their
+ * waiters must be woken and their entries forgotten as for close.
+ * CLOSE_RANGE_CLOEXEC only marks them. */
+int close_range(unsigned first, unsigned last, int flags)
+{
+    if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last && io_table_context())
+        fd_closing_range(first, last);
+    return IO_NEXT(close_range)(first, last, flags);
+}
+
+void closefrom(int lowfd)
+{
+    if (lowfd >= 0 && io_table_context())
+        fd_closing_range((unsigned)lowfd, ~0u);
+    IO_NEXT(closefrom)(lowfd);
+}
+
+/* Descriptors that arrive in SCM_RIGHTS messages are new numbers libcapri
+ * made no call for: each starts afresh, as after open. */
+void io_received_fds(const struct msghdr *msg)
+{
+    if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr) ||
+        !io_table_context())
+        return;
+    for (const struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)(uintptr_t)msg); c;
+         c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)msg, (struct cmsghdr *)(uintptr_t)c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const unsigned char *data = CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, data + i * sizeof fd, sizeof fd);
+            /* Whatever the number named before is gone: forget it (kind,
+             * flags and the program's O_NONBLOCK are learnt again). */
+            fd_closing(fd);
+        }
+    }
 }
 
 /* `to` now names the description `from` names. */

@@ -252,14 +252,18 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     struct capri_sched *s = io_sched();
     struct fd_entry *e;
+    ssize_t r;
+    bool blocking = true;
     if (s && !(flags & MSG_DONTWAIT) && !(flags & MSG_WAITALL) && (e = fd_entry(fd, true))) {
         struct read_call c = { msg->msg_iov, (int)msg->msg_iovlen, flags, msg };
-        bool blocking = false;
-        ssize_t r = run_read(s, fd, e, try_read, &c, &blocking);
-        if (!blocking)
-            return r;
+        blocking = false;
+        r = run_read(s, fd, e, try_read, &c, &blocking);
     }
-    return IO_NEXT(recvmsg)(fd, msg, flags);
+    if (blocking)
+        r = IO_NEXT(recvmsg)(fd, msg, flags);
+    if (r >= 0 && msg->msg_controllen)
+        io_received_fds(msg);
+    return r;
 }
 
 /* ---- write, send, sendto, sendmsg, writev ---------------------------------- */

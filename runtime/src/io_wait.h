@@ -84,6 +84,10 @@ void nonblock_gate_close_and_clear(void);
 void nonblock_gate_reopen(void);
 void nonblock_gate_reset_in_child(void);
 
+/* Records the descriptors an SCM_RIGHTS message delivered (recvmsg). */
+struct msghdr;
+void io_received_fds(const struct msghdr *msg);
+
 /* What io_park's result means for the call: 0 try again (a cancellation
  * was acted on if enabled); 1 the call fails with *err (EAGAIN for a
  * timeout or a non-blocking descriptor, EBADF); -1 the descriptor cannot
