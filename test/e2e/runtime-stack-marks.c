@@ -11,7 +11,7 @@
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 55 table entries
+// CHECK:     checked 71 table entries
 #define _GNU_SOURCE
 #include <capri.h>
 #include <fcntl.h>
@@ -25,7 +25,12 @@
 #include <stdlib.h>
 #include <sys/sendfile.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/select.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -366,6 +371,45 @@ static void fd_wait_blocking(long u) {
     printf("capri_fd_wait failed\n");
 }
 
+// The calls that make descriptors libcapri only records (each made one is
+// closed after the measurement).
+int __open_2(const char *, int);
+int __open64_2(const char *, int);
+int __openat_2(int, const char *, int);
+int __openat64_2(int, const char *, int);
+static int opened = -1;
+static char open_path[64];
+static void open_one(long u) { (void)u; opened = open(open_path, O_RDONLY); }
+static void open64_one(long u) { (void)u; opened = open64(open_path, O_RDONLY); }
+static void openat_one(long u) { (void)u; opened = openat(AT_FDCWD, open_path, O_RDONLY); }
+static void openat64_one(long u) { (void)u; opened = openat64(AT_FDCWD, open_path, O_RDONLY); }
+static void open_2_one(long u) { (void)u; opened = __open_2(open_path, O_RDONLY); }
+static void open64_2_one(long u) { (void)u; opened = __open64_2(open_path, O_RDONLY); }
+static void openat_2_one(long u) { (void)u; opened = __openat_2(AT_FDCWD, open_path, O_RDONLY); }
+static void openat64_2_one(long u) { (void)u; opened = __openat64_2(AT_FDCWD, open_path, O_RDONLY); }
+static char creat_path[64];
+static void creat_one(long u) { (void)u; opened = creat(creat_path, 0600); }
+static void creat64_one(long u) { (void)u; opened = creat64(creat_path, 0600); }
+static void eventfd_one(long u) { (void)u; opened = eventfd(0, 0); }
+static void timerfd_one(long u) { (void)u; opened = timerfd_create(CLOCK_MONOTONIC, 0); }
+static void signalfd_one(long u) {
+  (void)u;
+  sigset_t none;
+  sigemptyset(&none);
+  opened = signalfd(-1, &none, 0);
+}
+static void epoll_create_one(long u) { (void)u; opened = epoll_create(1); }
+static void epoll_create1_one(long u) { (void)u; opened = epoll_create1(0); }
+static void memfd_one(long u) { (void)u; opened = memfd_create("marks", 0); }
+static unsigned long measure_open(void *fn) {
+  unsigned long used = measure(fn, 0);
+  if (opened < 0)
+    printf("open-family call failed\n");
+  close(opened);
+  opened = -1;
+  return used;
+}
+
 // The byte a poll saw is read after the measurement, so the next poll
 // waits again.
 static unsigned long measure_poll(void *fn) {
@@ -380,6 +424,8 @@ static int io_setup(void) {
   if (big_file < 0 || write(big_file, big, sizeof big) != (ssize_t)sizeof big)
     return 1;
   unlink(name);
+  snprintf(open_path, sizeof open_path, "%s", name);
+  snprintf(creat_path, sizeof creat_path, "%s.creat", name);
   if (pipe(pfd) || socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
     return 1;
   listener = socket(AF_INET, SOCK_STREAM, 0);
@@ -465,9 +511,27 @@ int main(int argc, char **argv) {
       {"select", measure_poll((void *)select_blocking)},
       {"pselect", measure_poll((void *)pselect_blocking)},
       {"capri_fd_wait", measure_poll((void *)fd_wait_blocking)},
+      {"open", measure_open((void *)open_one)},
+      {"open64", measure_open((void *)open64_one)},
+      {"openat", measure_open((void *)openat_one)},
+      {"openat64", measure_open((void *)openat64_one)},
+      {"__open_2", measure_open((void *)open_2_one)},
+      {"__open64_2", measure_open((void *)open64_2_one)},
+      {"__openat_2", measure_open((void *)openat_2_one)},
+      {"__openat64_2", measure_open((void *)openat64_2_one)},
+      {"creat", measure_open((void *)creat_one)},
+      {"creat64", measure_open((void *)creat64_one)},
+      {"eventfd", measure_open((void *)eventfd_one)},
+      {"timerfd_create", measure_open((void *)timerfd_one)},
+      {"signalfd", measure_open((void *)signalfd_one)},
+      {"epoll_create", measure_open((void *)epoll_create_one)},
+      {"epoll_create1", measure_open((void *)epoll_create1_one)},
+      {"memfd_create", measure_open((void *)memfd_one)},
   };
   stop = 1;
   capri_join(t, NULL);
+  unlink(open_path);
+  unlink(creat_path);
   unsigned checked = 0;
   for (size_t i = 0; i < TABLE_SIZE; i++) {
     size_t j = 0;
