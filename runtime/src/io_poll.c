@@ -34,6 +34,7 @@
 #include "capri.h"
 #include "clock.h"
 #include "io_next.h"
+#include "intr.h"
 #include "io_wait.h"
 #include "sys.h"
 #include "thread.h"
@@ -199,8 +200,16 @@ static int poll_capri(struct capri_sched *s, struct pollfd *fds, nfds_t nfds, ui
             wait_abandon(self, token);
             continue;
         }
+        struct intr_waiter intr;
+        intr_park_begin(s, &intr, self, token, true); /* never restarted */
         int why = wait_park(self, token, NULL, deadline, true);
+        intr_park_end(&intr);
         unwatch_all(w, n);
+        if (why == WAKE_INTERRUPTED) {
+            errno = EINTR;
+            result = -1;
+            break;
+        }
         if (why == WAKE_CANCELED) {
             if (!cancel_here) {
                 errno = ECANCELED;

@@ -10,16 +10,42 @@
 
 #include "clock.h"
 #include "io_next.h"
+#include "intr.h"
 #include "io_wait.h"
+#include "thread.h"
+#include "wait.h"
 
-/* Sleeps the calling capri thread until `deadline` (CLOCK_MONOTONIC ns). */
-static void park_until(uint64_t deadline)
+/* Sleeps the calling capri thread until `deadline` (CLOCK_MONOTONIC ns):
+ * 0, or the ns left when a signal handler ended the sleep (the kernel
+ * never restarts a sleep). A cancellation point. */
+static uint64_t park_until(uint64_t deadline)
 {
-    uint64_t now = clock_now_ns();
-    if (deadline > now)
-        capri_sleep_ns(deadline - now);
-    else
+    struct capri_sched *s = io_sched();
+    struct capri_thread *self = s->current;
+    thread_test_cancel(self);
+    if (deadline <= clock_now_ns()) {
         capri_yield(); /* a zero sleep still lets others run */
+        return 0;
+    }
+    uint32_t token = wait_prepare(self, NULL);
+    struct intr_waiter intr;
+    intr_park_begin(s, &intr, self, token, true);
+    int why = wait_park(self, token, NULL, deadline, true);
+    intr_park_end(&intr);
+    if (why == WAKE_CANCELED)
+        thread_test_cancel(self);
+    if (why != WAKE_INTERRUPTED)
+        return 0;
+    uint64_t now = clock_now_ns();
+    return deadline > now ? deadline - now : 1; /* interrupted: never "none left" */
+}
+
+static void left_to_timespec(uint64_t left, struct timespec *rem)
+{
+    if (rem) {
+        rem->tv_sec = (time_t)(left / 1000000000u);
+        rem->tv_nsec = (long)(left % 1000000000u);
+    }
 }
 
 /* reactor.c refers to this, so a static link always takes this file (see there). */
@@ -46,7 +72,12 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
         errno = EINVAL;
         return -1;
     }
-    park_until(clock_deadline_after(to_ns(req)));
+    uint64_t left = park_until(clock_deadline_after(to_ns(req)));
+    if (left) {
+        left_to_timespec(left, rem);
+        errno = EINTR;
+        return -1;
+    }
     return 0;
 }
 
@@ -67,7 +98,12 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, stru
         uint64_t n = to_ns(&now);
         wait = wait > n ? wait - n : 0;
     }
-    park_until(clock_deadline_after(wait));
+    uint64_t left = park_until(clock_deadline_after(wait));
+    if (left) {
+        if (!(flags & TIMER_ABSTIME))
+            left_to_timespec(left, rem);
+        return EINTR;
+    }
     return 0;
 }
 
@@ -77,7 +113,10 @@ int usleep(useconds_t usec)
         struct timespec ts = { (time_t)(usec / 1000000u), (long)(usec % 1000000u) * 1000 };
         return IO_NEXT(nanosleep)(&ts, NULL);
     }
-    park_until(clock_deadline_after((uint64_t)usec * 1000u));
+    if (park_until(clock_deadline_after((uint64_t)usec * 1000u))) {
+        errno = EINTR;
+        return -1;
+    }
     return 0;
 }
 
@@ -89,6 +128,6 @@ unsigned int sleep(unsigned int seconds)
             return (unsigned)rem.tv_sec + (rem.tv_nsec > 0);
         return 0;
     }
-    park_until(clock_deadline_after((uint64_t)seconds * 1000000000u));
-    return 0;
+    uint64_t left = park_until(clock_deadline_after((uint64_t)seconds * 1000000000u));
+    return (unsigned)((left + 999999999u) / 1000000000u); /* seconds left, rounded up */
 }

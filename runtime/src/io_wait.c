@@ -10,6 +10,7 @@
 #include <sys/time.h>
 
 #include "clock.h"
+#include "intr.h"
 #include "reactor.h"
 #include "sys.h"
 #include "thread.h"
@@ -82,11 +83,16 @@ int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index
     } else {
         fd_dir_push_locked(d, &node);
     }
+    /* A socket timeout makes the wait one any handler ends (as the kernel
+     * never restarts it); otherwise only a handler without SA_RESTART. */
+    struct intr_waiter intr;
+    intr_park_begin(s, &intr, self, token, deadline != DEADLINE_NONE);
     int why = wait_park(self, token, &e->lock, deadline, true);
+    intr_park_end(&intr);
     if (why == WAKE_SIGNALED)
         return load_acquire(&e->gen) != snap.gen ? EBADF : 0;
-    /* Timed out or cancelled: leave. An owner leaving hands its place to
-     * the next in line, which may have an event to see. */
+    /* Timed out, cancelled or interrupted: leave. An owner leaving hands
+     * its place to the next in line, which may have an event to see. */
     spin_lock(&e->lock);
     if (d->owner == &node) {
         d->owner = NULL;
@@ -95,7 +101,7 @@ int io_park(struct capri_sched *s, int fd, struct fd_entry *e, enum fd_dir_index
         fd_dir_unlink_locked(d, &node);
     }
     spin_unlock(&e->lock);
-    return why == WAKE_TIMEOUT ? ETIMEDOUT : ECANCELED;
+    return why == WAKE_TIMEOUT ? ETIMEDOUT : why == WAKE_INTERRUPTED ? EINTR : ECANCELED;
 }
 
 /* SO_RCVTIMEO / SO_SNDTIMEO of a socket, read once (setsockopt keeps them
@@ -128,7 +134,8 @@ int io_park_outcome(struct capri_sched *s, int w, int *err)
         *err = EAGAIN;
         return 1;
     case EBADF:
-        *err = EBADF;
+    case EINTR:
+        *err = w;
         return 1;
     case ECANCELED:
         thread_test_cancel(s->current); /* returns only when cancellation is disabled */

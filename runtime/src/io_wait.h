@@ -61,7 +61,7 @@ static inline int io_made(int fd, enum fd_kind kind, bool nonblock)
  * Parks the running thread of s until fd (entry e) is ready in direction
  * dir, the deadline (CLOCK_MONOTONIC ns, DEADLINE_NONE) passes, or it is
  * cancelled. Returns 0 (try again), EBADF (closed or reused meanwhile),
- * ETIMEDOUT, ECANCELED, EAGAIN (the program made the descriptor
+ * ETIMEDOUT, ECANCELED, EINTR (a signal handler ended it: intr.h), EAGAIN (the program made the descriptor
  * non-blocking: report EAGAIN), or another errno value when the
  * descriptor cannot be watched (EPERM: a regular file), in which case the
  * caller makes the call as libc would.
@@ -90,7 +90,7 @@ void io_received_fds(const struct msghdr *msg);
 
 /* What io_park's result means for the call: 0 try again (a cancellation
  * was acted on if enabled); 1 the call fails with *err (EAGAIN for a
- * timeout or a non-blocking descriptor, EBADF); -1 the descriptor cannot
+ * timeout or a non-blocking descriptor, EBADF, EINTR); -1 the descriptor cannot
  * be watched, so the call is libc's. */
 int io_park_outcome(struct capri_sched *s, int w, int *err);
 

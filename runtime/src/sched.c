@@ -4,6 +4,7 @@
  * docs/runtime-design.md for why they are shaped this way.
  */
 #include "grow.h"
+#include "intr.h"
 #include "scheduler.h"
 
 #include <errno.h>
@@ -314,6 +315,7 @@ static __attribute__((noinline)) void timers_fire(struct capri_sched *s)
 static inline __attribute__((always_inline)) struct capri_thread *sched_pick(struct capri_sched *s)
 {
     store_relaxed(&s->progress, s->progress + 1);
+    intr_check(s);
     if (unlikely(load_relaxed(&s->runnext) != NULL))
         runnext_spill(s);
     if (unlikely(load_relaxed(&s->inbox) != NULL))

@@ -40,6 +40,8 @@ enum sched_idle_state { SCHED_AWAKE = 0, SCHED_SLEEPING = 1 };
  * below; the scheduler context and the chunk cache come after grow_hot). */
 #define SCHED_GROW_HOT_PAD 728
 
+struct intr_waiter;
+
 struct capri_sched {
     /* Owner-only, hot. */
     struct capri_thread *current;
@@ -97,6 +99,12 @@ struct capri_sched {
     /* Moved by every pick: the monitor's sign that the kernel thread is
      * not stuck in a system call (monitor.c). */
     uint32_t progress;
+
+    /* intr.c: the parked calls a signal handler may end, and the handler
+     * count this scheduler last looked at. */
+    _Alignas(CACHE_LINE) unsigned intr_lock;
+    uint32_t intr_seen;
+    struct intr_waiter *intr_head;
 };
 
 _Static_assert(offsetof(struct capri_sched, grow_hot) == GROW_SCHED_HOT,
@@ -110,6 +118,8 @@ struct runtime {
     uint32_t nscheds;
     uint32_t sched_capacity;
     uint32_t spare_schedulers; /* 0: no monitor */
+    /* intr.c: signal handlers run, all and those without SA_RESTART. */
+    uint32_t intr_any, intr_norestart;
     uint32_t started_scheds;
     uint32_t live_threads;  /* capri threads spawned and not yet reaped/ended */
     uint32_t max_threads;

@@ -55,6 +55,7 @@
 #include "grow.h"
 #include "interpose.h"
 #include "limit.h"
+#include "intr.h"
 #include "scheduler.h"
 #include "sys.h"
 #include "thread.h"
@@ -407,6 +408,9 @@ static void call_user(int sig, siginfo_t *info, void *uc, bool emulate_mask)
         if (block)
             sys_sigprocmask(SIG_BLOCK, &block, NULL);
     }
+    /* Parked calls the kernel would have interrupted end with EINTR
+     * (noted first: the handler may leave with longjmp). */
+    intr_note((e.flags & SA_RESTART) != 0);
     if (e.flags & SA_SIGINFO)
         ((void (*)(int, siginfo_t *, void *))(void (*)(void))e.handler)(sig, info, uc);
     else

@@ -64,7 +64,9 @@ enum {
 #define TOKEN_WOKEN_BY(t, reason) (((t) & ~15u) | ((uint32_t)(reason) << 2) | TOKEN_WOKEN)
 
 /* Why a wait ended. */
-enum wake_reason { WAKE_SIGNALED = 1, WAKE_TIMEOUT = 2, WAKE_CANCELED = 3 };
+/* WAKE_INTERRUPTED: a signal handler ended the wait (intr.c); only the
+ * interposed calls that link an intr_waiter see it. */
+enum wake_reason { WAKE_INTERRUPTED = 0, WAKE_SIGNALED = 1, WAKE_TIMEOUT = 2, WAKE_CANCELED = 3 };
 
 /* A thread's value for one key; the generation tells a value stored under
  * a deleted key from one stored under the key's new incarnation. */
