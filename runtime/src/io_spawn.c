@@ -89,33 +89,35 @@ void nonblock_gate_reset_in_child(void)
 
 /* ---- exec: the flags go first; if exec fails, the process goes on ------------ */
 
-#define BEFORE_EXEC(call)                                                                \
+/* `call` with capri's flags cleared first (exec, posix_spawn, popen: they
+ * return once the new program runs, or failed to; glibc's spawn waits for
+ * its child's exec, so the gate stays closed that long only). */
+#define CLEARED_FIRST(type, call)                                                        \
     do {                                                                                 \
         if (io_table_context())                                                          \
             nonblock_gate_close_and_clear();                                             \
-        int result_ = (call);                                                            \
+        type result_ = (call);                                                           \
         if (io_table_context())                                                          \
             nonblock_gate_reopen();                                                      \
         return result_;                                                                  \
     } while (0)
-
 int execve(const char *path, char *const argv[], char *const envp[])
 {
-    BEFORE_EXEC(IO_NEXT(execve)(path, argv, envp));
+    CLEARED_FIRST(int, IO_NEXT(execve)(path, argv, envp));
 }
 
-int execv(const char *path, char *const argv[]) { BEFORE_EXEC(IO_NEXT(execv)(path, argv)); }
+int execv(const char *path, char *const argv[]) { CLEARED_FIRST(int, IO_NEXT(execv)(path, argv)); }
 
-int execvp(const char *file, char *const argv[]) { BEFORE_EXEC(IO_NEXT(execvp)(file, argv)); }
+int execvp(const char *file, char *const argv[]) { CLEARED_FIRST(int, IO_NEXT(execvp)(file, argv)); }
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    BEFORE_EXEC(IO_NEXT(execvpe)(file, argv, envp));
+    CLEARED_FIRST(int, IO_NEXT(execvpe)(file, argv, envp));
 }
 
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    BEFORE_EXEC(IO_NEXT(fexecve)(fd, argv, envp));
+    CLEARED_FIRST(int, IO_NEXT(fexecve)(fd, argv, envp));
 }
 
 /* The list forms: their arguments as an array (on the heap: a capri
@@ -188,33 +190,21 @@ int execle(const char *path, const char *arg, ...)
 
 /* ---- spawning: the child is exec'd at once; the parent goes on ------------------ */
 
-/* posix_spawn and popen return once the child has exec'd (glibc's spawn
- * waits for it), so the gate stays closed for that long only. */
-#define BEFORE_SPAWN(type, call)                                                         \
-    do {                                                                                 \
-        if (io_table_context())                                                          \
-            nonblock_gate_close_and_clear();                                             \
-        type result_ = (call);                                                           \
-        if (io_table_context())                                                          \
-            nonblock_gate_reopen();                                                      \
-        return result_;                                                                  \
-    } while (0)
-
 int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    BEFORE_SPAWN(int, IO_NEXT(posix_spawn)(pid, path, actions, attr, argv, envp));
+    CLEARED_FIRST(int, IO_NEXT(posix_spawn)(pid, path, actions, attr, argv, envp));
 }
 
 int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    BEFORE_SPAWN(int, IO_NEXT(posix_spawnp)(pid, file, actions, attr, argv, envp));
+    CLEARED_FIRST(int, IO_NEXT(posix_spawnp)(pid, file, actions, attr, argv, envp));
 }
 
 FILE *popen(const char *command, const char *mode)
 {
-    BEFORE_SPAWN(FILE *, IO_NEXT(popen)(command, mode));
+    CLEARED_FIRST(FILE *, IO_NEXT(popen)(command, mode));
 }
 
 /* system waits for its child, in libc: the gate cannot stay closed that

@@ -704,24 +704,30 @@ static void *sched_kthread_main(void *arg)
     sched_loop(s);
 }
 
+/* Creates s's kernel thread (start_lock held): 0 or pthread_create's error. */
+static int launch(struct capri_sched *s)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t kt;
+    int err = pthread_create_plain(&kt, &attr, sched_kthread_main, s);
+    pthread_attr_destroy(&attr);
+    if (!err) {
+        s->launched = 1;
+        pthread_detach(kt);
+    }
+    return err;
+}
+
 int sched_start_all(void)
 {
     spin_lock(&capri_rt.start_lock);
     int err = 0;
-    for (uint32_t i = 0; i < capri_rt.nscheds; i++) {
+    for (uint32_t i = 0; i < capri_rt.nscheds && !err; i++) {
         struct capri_sched *s = &capri_rt.scheds[i];
-        if (load_acquire(&s->started) || s->launched)
-            continue;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        pthread_t kt;
-        err = pthread_create_plain(&kt, &attr, sched_kthread_main, s);
-        pthread_attr_destroy(&attr);
-        if (err)
-            break;
-        s->launched = 1;
-        pthread_detach(kt);
+        if (!load_acquire(&s->started) && !s->launched)
+            err = launch(s);
     }
     if (!err)
         store_release(&capri_rt.started_scheds, 1u);
@@ -737,22 +743,12 @@ int sched_start_spare(void)
     uint32_t n = capri_rt.nscheds;
     int err = EAGAIN;
     if (n < capri_rt.sched_capacity) {
-        struct capri_sched *s = &capri_rt.scheds[n];
         /* Counted before its thread runs: a descriptor it registers
          * names index n, which must be valid to everyone by then. */
         store_release(&capri_rt.nscheds, n + 1);
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        pthread_t kt;
-        err = pthread_create_plain(&kt, &attr, sched_kthread_main, s);
-        pthread_attr_destroy(&attr);
-        if (err) {
+        err = launch(&capri_rt.scheds[n]);
+        if (err)
             store_release(&capri_rt.nscheds, n);
-        } else {
-            s->launched = 1;
-            pthread_detach(kt);
-        }
     }
     spin_unlock(&capri_rt.start_lock);
     return err;

@@ -49,6 +49,44 @@ static inline void *join(capri_t t)
     return res;
 }
 
+/* A ticker: a capri thread that counts while sleeping 1 ms at a time, to
+ * show that its scheduler ran while another thread of it waited. */
+struct rt_ticker {
+    capri_t thread;
+    unsigned ticks;
+    int stop;
+};
+
+static inline void *rt_ticker_run(void *arg)
+{
+    struct rt_ticker *t = arg;
+    while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
+        __atomic_fetch_add(&t->ticks, 1u, __ATOMIC_RELAXED);
+        capri_sleep_ns(1000000);
+    }
+    return NULL;
+}
+
+static inline void rt_ticker_start(struct rt_ticker *t)
+{
+    __atomic_store_n(&t->stop, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->ticks, 0u, __ATOMIC_RELAXED);
+    CHECK_EQ(capri_spawn(&t->thread, rt_ticker_run, t, NULL), 0);
+}
+
+static inline unsigned rt_ticker_count(struct rt_ticker *t)
+{
+    return __atomic_load_n(&t->ticks, __ATOMIC_RELAXED);
+}
+
+/* Stops it; the ticks counted. */
+static inline unsigned rt_ticker_stop(struct rt_ticker *t)
+{
+    __atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+    CHECK_EQ(capri_join(t->thread, NULL), 0);
+    return rt_ticker_count(t);
+}
+
 static inline unsigned queued(struct capri_waitq_ *q)
 {
     unsigned n = 0;

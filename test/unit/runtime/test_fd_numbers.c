@@ -127,19 +127,6 @@ static int known_pipe_number(void)
     return p[0];
 }
 
-static unsigned ticks;
-static volatile int stop_ticking;
-
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!__atomic_load_n(&stop_ticking, __ATOMIC_ACQUIRE)) {
-        __atomic_fetch_add(&ticks, 1u, __ATOMIC_RELAXED);
-        capri_sleep_ns(1000000);
-    }
-    return NULL;
-}
-
 static int late_peer;
 
 static void *send_later(void *arg)
@@ -164,19 +151,17 @@ static void test_received_socket(void)
     if (got != number)
         printf("  note: received on %d, not the learnt %d\n", got, number);
     /* It parks: the ticker on this scheduler runs while it waits. */
-    __atomic_store_n(&stop_ticking, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&ticks, 0u, __ATOMIC_RELAXED);
-    capri_t tick = spawn(ticker, NULL);
+    struct rt_ticker tick;
+    rt_ticker_start(&tick);
     late_peer = sock[1];
     pthread_t pt;
     CHECK_EQ(pthread_create(&pt, NULL, send_later, NULL), 0);
     char c = 0;
     CHECK_EQ(read(got, &c, 1), 1);
     CHECK_EQ(c, 's');
-    CHECK(__atomic_load_n(&ticks, __ATOMIC_RELAXED) >= 10);
+    CHECK(rt_ticker_count(&tick) >= 10);
     CHECK_EQ(pthread_join(pt, NULL), 0);
-    __atomic_store_n(&stop_ticking, 1, __ATOMIC_RELEASE);
-    CHECK(join(tick) == NULL);
+    rt_ticker_stop(&tick);
     close(got);
     close(sock[1]);
     /* A description the sender made non-blocking: EAGAIN, no park. */

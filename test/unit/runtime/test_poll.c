@@ -29,32 +29,7 @@
 
 int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen);
 
-static unsigned ticks; /* moved by a capri thread while another waits */
-static int stop_ticking;
-
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!__atomic_load_n(&stop_ticking, __ATOMIC_ACQUIRE)) {
-        __atomic_fetch_add(&ticks, 1u, __ATOMIC_RELAXED);
-        capri_sleep_ns(1000000);
-    }
-    return NULL;
-}
-
-static capri_t start_ticker(void)
-{
-    __atomic_store_n(&stop_ticking, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&ticks, 0u, __ATOMIC_RELAXED);
-    return spawn(ticker, NULL);
-}
-
-static unsigned stop_ticker(capri_t t)
-{
-    __atomic_store_n(&stop_ticking, 1, __ATOMIC_RELEASE);
-    CHECK(join(t) == NULL);
-    return __atomic_load_n(&ticks, __ATOMIC_RELAXED);
-}
+static struct rt_ticker tick; /* moves while another thread waits */
 
 static uint64_t ms_since(uint64_t t0) { return (now_ns() - t0) / 1000000u; }
 
@@ -75,14 +50,14 @@ static void *poll_reader(void *arg)
 static void test_poll_parks(void)
 {
     CHECK_EQ(pipe(pfd), 0);
-    capri_t tick = start_ticker();
+    rt_ticker_start(&tick);
     capri_t t = spawn(poll_reader, NULL);
     capri_sleep_ns(30000000);
     /* The reader waits and the ticker kept running beside it. */
-    CHECK(__atomic_load_n(&ticks, __ATOMIC_RELAXED) >= 5);
+    CHECK(rt_ticker_count(&tick) >= 5);
     CHECK_EQ(write(pfd[1], "x", 1), 1);
     CHECK(join(t) == NULL);
-    stop_ticker(tick);
+    rt_ticker_stop(&tick);
     close(pfd[0]);
     close(pfd[1]);
 }
@@ -92,7 +67,7 @@ static void test_poll_parks(void)
 static void test_poll_timeout(void)
 {
     CHECK_EQ(pipe(pfd), 0);
-    capri_t tick = start_ticker();
+    rt_ticker_start(&tick);
     uint64_t t0 = now_ns();
     struct pollfd p = { pfd[0], POLLIN, 0 };
     CHECK_EQ(poll(&p, 1, 50), 0);
@@ -118,7 +93,7 @@ static void test_poll_timeout(void)
     CHECK_EQ(tv.tv_sec, 0);
     CHECK_EQ(tv.tv_usec, 0); /* the time left, as Linux writes it back */
     /* The waits parked: the ticker ran through them (150 ms of waits). */
-    CHECK(stop_ticker(tick) >= 30);
+    CHECK(rt_ticker_stop(&tick) >= 30);
     struct timespec bad = { 0, -1 };
     errno = 0;
     CHECK_EQ(ppoll(&p, 1, &bad, NULL), -1);
