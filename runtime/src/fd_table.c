@@ -169,6 +169,7 @@ static void reset_locked(struct fd_entry *e)
     store_relaxed(&e->shared, (uint8_t)0);
     store_relaxed(&e->in_stdio, (uint8_t)0);
     store_relaxed(&e->exported, (uint8_t)0);
+    store_relaxed(&e->flag_unsure, (uint8_t)0);
     store_relaxed(&e->registered, (uint8_t)0);
     store_relaxed(&e->rcvtimeo_ns, (uint64_t)0);
     store_relaxed(&e->sndtimeo_ns, (uint64_t)0);
@@ -251,7 +252,8 @@ void fd_table_reset_after_fork(void)
             uint32_t gen = e->gen + 1;
             uint8_t kind = e->kind, created = e->created, user_nb = e->user_nonblock,
                     user_known = e->user_nonblock_known, capri_nb = e->capri_nonblock;
-            uint8_t tk = e->timeouts_known, exported = e->exported, in_stdio = e->in_stdio;
+            uint8_t tk = e->timeouts_known, exported = e->exported, in_stdio = e->in_stdio,
+                    unsure = e->flag_unsure;
             uint64_t rt = e->rcvtimeo_ns, st = e->sndtimeo_ns;
             memset(e, 0, sizeof *e);
             e->gen = gen;
@@ -262,6 +264,7 @@ void fd_table_reset_after_fork(void)
             e->capri_nonblock = capri_nb;
             e->timeouts_known = tk;
             e->exported = exported; /* the parent still holds the description */
+            e->flag_unsure = unsure;
             e->in_stdio = in_stdio;
             e->rcvtimeo_ns = rt;
             e->sndtimeo_ns = st;

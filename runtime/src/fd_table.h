@@ -63,6 +63,8 @@ struct fd_entry {
     uint8_t in_stdio;       /* fdopen gave it to stdio: capri never sets O_NONBLOCK */
     uint8_t exported;       /* a child process may hold the description (fork, exec,
                              * spawn): capri never sets O_NONBLOCK again */
+    uint8_t flag_unsure;    /* a forked child may clear capri's flag (dup2 + exec):
+                             * check F_GETFL before relying on it */
     uint32_t reactor;
     uint32_t reactor_gen;
     uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */

@@ -14,6 +14,7 @@
 
 #include "chunk_pool.h"
 #include "fd_table.h"
+#include "intr.h"
 #include "io_wait.h"
 #include "scheduler.h"
 #include "sys.h"
@@ -56,8 +57,10 @@ static void fork_child(void)
         if (&capri_rt.scheds[i] != keep)
             reactor_close(&capri_rt.scheds[i]);
     fd_table_reset_after_fork();
-    if (keep)
+    if (keep) {
         reactor_reinit_after_fork(keep);
+        intr_reset_after_fork(keep); /* the parent's parked calls stay parked */
+    }
     if (!keep)
         return; /* forked from a foreign thread: no capri thread survives */
     /* The surviving scheduler becomes the only one: the others' queues

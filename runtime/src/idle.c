@@ -14,12 +14,14 @@
 #include <errno.h>
 
 #include "clock.h"
+#include "intr.h"
 #include "scheduler.h"
 #include "sys.h"
 
 static bool work_visible(struct capri_sched *s)
 {
-    if (load_seq(&s->inbox) || load_seq(&s->steal_count))
+    /* A handler that ran here may have ended a parked call (intr.c). */
+    if (load_seq(&s->inbox) || load_seq(&s->steal_count) || intr_pending(s))
         return true;
     uint32_t n = load_acquire(&capri_rt.nscheds);
     for (uint32_t i = 0; i < n; i++)

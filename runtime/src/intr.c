@@ -3,18 +3,24 @@
  */
 #include "intr.h"
 
+#include "reactor.h"
 #include "wait.h"
 
 void intr_note(bool restart)
 {
+    /* Only a scheduler's kernel thread runs capri threads: a handler on
+     * any other thread interrupted nothing of ours. */
+    struct capri_sched *s = sched_here();
+    if (!s)
+        return;
     if (!restart)
-        __atomic_fetch_add(&capri_rt.intr_norestart, 1u, __ATOMIC_SEQ_CST);
-    __atomic_fetch_add(&capri_rt.intr_any, 1u, __ATOMIC_SEQ_CST);
-    /* Sleeping schedulers look at their lists when they wake. */
-    uint32_t n = load_acquire(&capri_rt.nscheds);
-    for (uint32_t i = 0; i < n; i++)
-        if (load_seq(&capri_rt.scheds[i].idle_state) == SCHED_SLEEPING)
-            sched_idle_wake(&capri_rt.scheds[i]);
+        store_relaxed(&s->intr_norestart, s->intr_norestart + 1);
+    store_relaxed(&s->intr_any, s->intr_any + 1);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    /* Interrupted between announcing its sleep and entering it: the sleep
+     * must end at once so that the pick after it sees the counters. */
+    if (load_seq(&s->idle_state) == SCHED_SLEEPING && load_relaxed(&s->reactor.live))
+        reactor_wake(s);
 }
 
 void intr_park_begin(struct capri_sched *s, struct intr_waiter *w, struct capri_thread *t,
@@ -24,14 +30,15 @@ void intr_park_begin(struct capri_sched *s, struct intr_waiter *w, struct capri_
     w->token = token;
     w->always = always;
     w->s = s;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    w->epoch = load_relaxed(&s->intr_any);
     spin_lock(&s->intr_lock);
-    w->epoch = load_acquire(always ? &capri_rt.intr_any : &capri_rt.intr_norestart);
     w->prev = NULL;
     w->next = s->intr_head;
     if (w->next)
         w->next->prev = w;
     s->intr_head = w;
-    w->linked = 1;
+    store_relaxed(&w->linked, (uint8_t)1);
     spin_unlock(&s->intr_lock);
 }
 
@@ -43,12 +50,13 @@ static void unlink_locked(struct intr_waiter *w)
         w->s->intr_head = w->next;
     if (w->next)
         w->next->prev = w->prev;
-    w->linked = 0;
+    /* Last: once the owner sees 0 it may return and reuse the node. */
+    store_release(&w->linked, (uint8_t)0);
 }
 
 void intr_park_end(struct intr_waiter *w)
 {
-    if (!load_relaxed(&w->linked))
+    if (!load_acquire(&w->linked))
         return;
     /* The thread may run on another scheduler by now (migratable): the
      * list is the one it parked on. */
@@ -61,18 +69,40 @@ void intr_park_end(struct intr_waiter *w)
 
 void intr_check_slow(struct capri_sched *s)
 {
-    uint32_t any = load_acquire(&capri_rt.intr_any);
-    uint32_t norestart = load_acquire(&capri_rt.intr_norestart);
-    s->intr_seen = any;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    uint32_t any = load_relaxed(&s->intr_any), norestart = load_relaxed(&s->intr_norestart);
+    /* Handler runs since the last look: those without SA_RESTART may end
+     * any parked call, the others only the "always" ones. */
+    uint32_t may_end_any = norestart - s->intr_seen_norestart;
+    uint32_t may_end_always = (any - s->intr_seen_any) - may_end_any;
+    s->intr_seen_any = any;
+    s->intr_seen_norestart = norestart;
     spin_lock(&s->intr_lock);
-    struct intr_waiter *w = s->intr_head;
-    while (w) {
+    for (struct intr_waiter *w = s->intr_head; w && (may_end_any || may_end_always);) {
         struct intr_waiter *next = w->next;
-        if (w->epoch != (w->always ? any : norestart)) {
+        bool ends = w->epoch != any; /* parked before some of those handlers ran */
+        if (ends && w->always && may_end_always)
+            may_end_always--;
+        else if (ends && may_end_any)
+            may_end_any--;
+        else
+            ends = false;
+        if (ends) {
+            /* Read before the unlink: the node may be gone right after. */
+            struct capri_thread *t = w->thread;
+            uint32_t token = w->token;
             unlink_locked(w);
-            wait_wake(w->thread, w->token, WAKE_INTERRUPTED);
+            wait_wake(t, token, WAKE_INTERRUPTED);
         }
         w = next;
     }
     spin_unlock(&s->intr_lock);
+}
+
+void intr_reset_after_fork(struct capri_sched *s)
+{
+    s->intr_lock = 0;
+    s->intr_head = NULL;
+    s->intr_seen_any = s->intr_any;
+    s->intr_seen_norestart = s->intr_norestart;
 }

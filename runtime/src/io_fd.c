@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "io_next.h"
 #include "io_wait.h"
+#include "reactor.h"
 #include "sys.h"
 #include "thread.h"
 
@@ -73,8 +74,18 @@ static long flags_of(int fd) { return sys_call6(SYS_fcntl, fd, F_GETFL, 0, 0, 0,
  * connect, which have no per-call flag. */
 static bool capri_set_nonblock(int fd, struct fd_entry *e)
 {
-    if (load_relaxed(&e->capri_nonblock))
-        return true;
+    if (load_relaxed(&e->capri_nonblock)) {
+        if (likely(!load_relaxed(&e->flag_unsure)))
+            return true;
+        /* Since a fork: a child that exec'd with the description may
+         * have cleared the flag, and must keep finding it cleared. */
+        long fl = flags_of(fd);
+        if (fl >= 0 && (fl & O_NONBLOCK))
+            return true;
+        store_relaxed(&e->exported, (uint8_t)1);
+        store_relaxed(&e->capri_nonblock, (uint8_t)0);
+        return false;
+    }
     if (load_relaxed(&e->in_stdio) || load_relaxed(&e->exported))
         return false;
     long fl = flags_of(fd);
@@ -366,20 +377,53 @@ int close(int fd)
 }
 
 /* close_range and closefrom close numbers wholesale, inside libc: their
- * waiters must be woken and their entries forgotten as for close.
- * CLOSE_RANGE_CLOEXEC only marks them. */
+ * waiters must be woken and their entries forgotten as for close
+ * (CLOSE_RANGE_CLOEXEC only marks them). libcapri's own descriptors (each
+ * scheduler's epoll and wake eventfd) stay open: the range is closed
+ * around them. */
+static int close_range_around_own(unsigned first, unsigned last, int flags)
+{
+    if (first <= last && io_table_context() && !(flags & CLOSE_RANGE_CLOEXEC))
+        fd_closing_range(first, last);
+    int result = 0;
+    unsigned lo = first;
+    while (lo <= last) {
+        int own = reactor_next_own_fd(lo);
+        unsigned hi = own < 0 || (unsigned)own > last ? last : (unsigned)own - 1;
+        if (own < 0 || (unsigned)own != lo) {
+            int r = IO_NEXT(close_range)(lo, hi, flags);
+            if (r != 0 && result == 0)
+                result = r;
+            if (r != 0 && errno == ENOSYS)
+                return r;
+        }
+        if (own < 0 || (unsigned)own >= last)
+            break;
+        lo = (unsigned)own + 1;
+    }
+    return result;
+}
+
 int close_range(unsigned first, unsigned last, int flags)
 {
-    if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last && io_table_context())
-        fd_closing_range(first, last);
-    return IO_NEXT(close_range)(first, last, flags);
+    if (first > last)
+        return IO_NEXT(close_range)(first, last, flags); /* its EINVAL */
+    return close_range_around_own(first, last, flags);
 }
 
 void closefrom(int lowfd)
 {
-    if (lowfd >= 0 && io_table_context())
-        fd_closing_range((unsigned)lowfd, ~0u);
-    IO_NEXT(closefrom)(lowfd);
+    if (lowfd < 0)
+        lowfd = 0;
+    int saved = errno;
+    if (close_range_around_own((unsigned)lowfd, ~0u, 0) != 0 && errno == ENOSYS) {
+        /* Before Linux 5.9: one close per number, up to the limit. */
+        long max = sysconf(_SC_OPEN_MAX);
+        for (long fd = lowfd; fd < max; fd++)
+            if (reactor_next_own_fd((unsigned)fd) != fd)
+                sys_call6(SYS_close, fd, 0, 0, 0, 0, 0);
+    }
+    errno = saved;
 }
 
 /* Descriptors that arrive in SCM_RIGHTS messages are new numbers libcapri

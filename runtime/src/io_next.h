@@ -42,7 +42,6 @@
     X(pipe2, int, (int *, int))                                                          \
     X(close, int, (int))                                                                 \
     X(close_range, int, (unsigned int, unsigned int, int))                               \
-    X(closefrom, void, (int))                                                            \
     X(dup, int, (int))                                                                   \
     X(dup2, int, (int, int))                                                             \
     X(dup3, int, (int, int, int))                                                        \

@@ -52,6 +52,7 @@ struct watch {
     struct wait_node node;
     struct fd_entry *e;
     uint32_t gen, seq;
+    int fd;
     uint8_t dir;
 };
 
@@ -100,9 +101,9 @@ static int plan(struct capri_sched *s, const struct pollfd *fds, nfds_t nfds, st
         if (err)
             return err;
         if ((fds[i].events & poll_read_events) || !(fds[i].events & poll_write_events))
-            w[n++] = (struct watch){ .e = e, .dir = FD_READ };
+            w[n++] = (struct watch){ .e = e, .fd = fd, .dir = FD_READ };
         if (fds[i].events & poll_write_events)
-            w[n++] = (struct watch){ .e = e, .dir = FD_WRITE };
+            w[n++] = (struct watch){ .e = e, .fd = fd, .dir = FD_WRITE };
     }
     return 0;
 }
@@ -189,9 +190,17 @@ static int poll_capri(struct capri_sched *s, struct pollfd *fds, nfds_t nfds, ui
             result = POLL_CLOSED;
             break;
         }
-        if (closed) /* the number names another description: watch that */
-            for (size_t i = 0; i < n; i++)
-                w[i].gen = load_acquire(&w[i].e->gen);
+        if (closed) { /* the number names another description: watch that */
+            for (size_t i = 0; i < n && !err; i++)
+                if (load_acquire(&w[i].e->gen) != w[i].gen) {
+                    err = io_watchable(s, w[i].fd, w[i].e); /* in no epoll set yet */
+                    w[i].gen = load_acquire(&w[i].e->gen);
+                }
+            if (err) {
+                result = poll_until(fds, nfds, deadline);
+                break;
+            }
+        }
         result = IO_NEXT(poll)(fds, nfds, 0);
         if (result != 0 || (deadline != DEADLINE_NONE && clock_now_ns() >= deadline))
             break;

@@ -22,6 +22,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -51,31 +53,88 @@ void nonblock_gate_enter(void)
 
 void nonblock_gate_leave(void) { __atomic_fetch_sub(&gate_users, 1u, __ATOMIC_RELEASE); }
 
-/* Every descriptor capri flagged or may flag (a socket this process
- * made) that another program can inherit. */
-static void clear_one(int fd, struct fd_entry *e)
+/* Clears capri's flag on fd's description and marks it exported: another
+ * program may hold the description from now on, so the flag must never
+ * come back; the calls take their flag-free paths (accept waits for
+ * readiness, then accepts as libc would). */
+static void export_one(int fd, struct fd_entry *e)
 {
-    long fd_flags = sys_call6(SYS_fcntl, fd, F_GETFD, 0, 0, 0, 0);
-    if (fd_flags < 0 || (fd_flags & FD_CLOEXEC))
-        return; /* gone, or gone at exec: nobody else will see it */
     long fl = sys_call6(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0);
-    if (fl >= 0 && (fl & O_NONBLOCK))
+    if (fl >= 0 && (fl & O_NONBLOCK) && load_relaxed(&e->capri_nonblock))
         sys_call6(SYS_fcntl, fd, F_SETFL, fl & ~(long)O_NONBLOCK, 0, 0, 0);
-    /* The child shares the description, so the flag must not come back
-     * while it may hold it: the calls take their flag-free paths from now
-     * on (accept waits for readiness, then accepts as libc would). */
     store_relaxed(&e->exported, (uint8_t)1);
     store_relaxed(&e->capri_nonblock, (uint8_t)0);
 }
 
-void nonblock_gate_close_and_clear(void)
+/* fork and exec: every descriptor capri flagged or may flag (a socket this
+ * process made) that another program can inherit. */
+static void clear_inheritable(int fd, struct fd_entry *e)
+{
+    long fd_flags = sys_call6(SYS_fcntl, fd, F_GETFD, 0, 0, 0, 0);
+    if (fd_flags < 0)
+        return;
+    if (fd_flags & FD_CLOEXEC) {
+        /* Gone at exec, but a forked child may dup2 it to a number that
+         * stays and exec: that clears the flag on the description this
+         * process shares. From now on the flag is checked before a try
+         * relies on it (io_fd.c). */
+        if (load_relaxed(&e->capri_nonblock))
+            store_relaxed(&e->flag_unsure, (uint8_t)1);
+        return;
+    }
+    export_one(fd, e);
+}
+
+/* posix_spawn with file actions: a dup2 action can hand a close-on-exec
+ * descriptor to the new program too. */
+static void clear_any(int fd, struct fd_entry *e)
+{
+    if (sys_call6(SYS_fcntl, fd, F_GETFD, 0, 0, 0, 0) >= 0)
+        export_one(fd, e);
+}
+
+static void gate_close(void)
 {
     /* The gate is seq_cst both ways: a try that entered before the close
      * is waited for; one that comes after waits for the reopening. */
     __atomic_fetch_add(&gate_closed, 1u, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&gate_users, __ATOMIC_SEQ_CST) != 0)
         cpu_relax();
-    fd_table_each_flaggable(clear_one);
+}
+
+void nonblock_gate_close_and_clear(void)
+{
+    gate_close();
+    fd_table_each_flaggable(clear_inheritable);
+}
+
+void io_sending_fds(const struct msghdr *msg)
+{
+    if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr) ||
+        !io_table_context())
+        return;
+    bool closed = false;
+    for (const struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)(uintptr_t)msg); c;
+         c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)msg, (struct cmsghdr *)(uintptr_t)c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const unsigned char *data = CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, data + i * sizeof fd, sizeof fd);
+            struct fd_entry *e = fd_entry(fd, false);
+            if (!e || !(load_relaxed(&e->capri_nonblock) || load_relaxed(&e->created)))
+                continue;
+            if (!closed) {
+                gate_close();
+                closed = true;
+            }
+            export_one(fd, e); /* the receiver shares the description */
+        }
+    }
+    if (closed)
+        nonblock_gate_reopen();
 }
 
 void nonblock_gate_reopen(void) { __atomic_fetch_sub(&gate_closed, 1u, __ATOMIC_RELEASE); }
@@ -190,16 +249,33 @@ int execle(const char *path, const char *arg, ...)
 
 /* ---- spawning: the child is exec'd at once; the parent goes on ------------------ */
 
+/* With file actions, close-on-exec descriptors too (a dup2 action). */
+static void clear_for_spawn(const posix_spawn_file_actions_t *actions)
+{
+    if (!io_table_context())
+        return;
+    gate_close();
+    fd_table_each_flaggable(actions ? clear_any : clear_inheritable);
+}
+
 int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    CLEARED_FIRST(int, IO_NEXT(posix_spawn)(pid, path, actions, attr, argv, envp));
+    clear_for_spawn(actions);
+    int r = IO_NEXT(posix_spawn)(pid, path, actions, attr, argv, envp);
+    if (io_table_context())
+        nonblock_gate_reopen();
+    return r;
 }
 
 int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    CLEARED_FIRST(int, IO_NEXT(posix_spawnp)(pid, file, actions, attr, argv, envp));
+    clear_for_spawn(actions);
+    int r = IO_NEXT(posix_spawnp)(pid, file, actions, attr, argv, envp);
+    if (io_table_context())
+        nonblock_gate_reopen();
+    return r;
 }
 
 FILE *popen(const char *command, const char *mode)

@@ -451,6 +451,8 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockad
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+    if (msg && msg->msg_controllen)
+        io_sending_fds(msg); /* before the receiver can see them */
     struct capri_sched *s = io_sched();
     struct fd_entry *e;
     if (s && !(flags & MSG_DONTWAIT) && msg->msg_iovlen > 0 && msg->msg_iovlen <= IOV_MAX &&

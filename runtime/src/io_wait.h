@@ -87,6 +87,9 @@ void nonblock_gate_reset_in_child(void);
 /* Records the descriptors an SCM_RIGHTS message delivered (recvmsg). */
 struct msghdr;
 void io_received_fds(const struct msghdr *msg);
+/* Descriptors an SCM_RIGHTS message hands to another process (sendmsg):
+ * capri's flag goes, and their descriptions are exported (io_spawn.c). */
+void io_sending_fds(const struct msghdr *msg);
 
 /* What io_park's result means for the call: 0 try again (a cancellation
  * was acted on if enabled); 1 the call fails with *err (EAGAIN for a

@@ -156,7 +156,7 @@ static void *monitor_main(void *arg)
             for (uint32_t k = 1; k < n; k++) {
                 uint32_t j = (i + k) % n;
                 if (looks[j].still < 2 && load_acquire(&capri_rt.scheds[j].started)) {
-                    sched_relocate_inbox(s, &capri_rt.scheds[j]);
+                    sched_relocate_inbox(s, &capri_rt.scheds[j], looks[i].progress);
                     break;
                 }
             }

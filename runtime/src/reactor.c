@@ -176,17 +176,36 @@ int reactor_poll_borrowed(struct capri_sched *s, struct reactor_event *events, i
 {
     /* Never waits: another kernel thread may wait on the same epoll
      * instance meanwhile (its owner, back from the kernel), and the kernel
-     * hands each edge to one of the two. The owner's wake events are left
-     * alone: an owner that was stuck looks at its queues before it sleeps. */
+     * hands each edge to one of the two. */
     long n = sys_call6(SYS_epoll_pwait, s->reactor.epfd, (long)events, capacity, 0, 0, 0);
     int fds = 0;
     for (long i = 0; i < n; i++) {
-        if (events[i].data == WAKE_DATA)
+        if (events[i].data == WAKE_DATA) {
+            /* Its owner may have gone to sleep since the monitor looked:
+             * the edge taken here must reach it (one more write). */
+            reactor_wake(s);
             continue;
+        }
         dispatch(&events[i]);
         fds++;
     }
     return fds;
+}
+
+int reactor_next_own_fd(unsigned from)
+{
+    long best = -1;
+    uint32_t n = capri_rt.sched_capacity;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct reactor *r = &capri_rt.scheds[i].reactor;
+        if (!load_acquire(&r->live))
+            continue;
+        int own[2] = { r->epfd, r->wakefd };
+        for (int k = 0; k < 2; k++)
+            if (own[k] >= 0 && (unsigned)own[k] >= from && (best < 0 || own[k] < best))
+                best = own[k];
+    }
+    return (int)best;
 }
 
 void reactor_wake(struct capri_sched *s)

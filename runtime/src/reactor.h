@@ -64,6 +64,9 @@ int reactor_poll(struct capri_sched *s, uint64_t deadline);
  * scheduler stuck in the kernel) into `events`, without waiting, and wakes
  * the threads the events are for. Returns the number of descriptor events. */
 int reactor_poll_borrowed(struct capri_sched *s, struct reactor_event *events, int capacity);
+/* The smallest descriptor number at or above `from` that a reactor holds,
+ * or -1 (close_range and closefrom leave them open). */
+int reactor_next_own_fd(unsigned from);
 /* Wakes s from reactor_poll (any kernel thread). */
 void reactor_wake(struct capri_sched *s);
 

@@ -8,6 +8,7 @@
 #include "scheduler.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,9 +238,24 @@ void sched_submit_new(struct capri_thread *t)
         sched_wake_idle_one();
 }
 
-void sched_relocate_inbox(struct capri_sched *stuck, struct capri_sched *to)
+void sched_relocate_inbox(struct capri_sched *stuck, struct capri_sched *to, uint32_t progress)
 {
+    /* Only while `stuck` has not picked since the monitor's look: a
+     * scheduler that picked may be switching away from a thread now in its
+     * inbox (s->current already names the next one before the old one's
+     * registers are saved), and such a thread must not run elsewhere. */
+    if (load_acquire(&stuck->progress) != progress)
+        return;
     struct capri_thread *list = exchange_acq_rel(&stuck->inbox, (struct capri_thread *)NULL);
+    if (load_acquire(&stuck->progress) != progress) {
+        /* It woke up meanwhile: everything goes back. */
+        while (list) {
+            struct capri_thread *t = list;
+            list = t->inbox_next;
+            inbox_push(stuck, t);
+        }
+        return;
+    }
     /* A thread in the inbox is switched out unless it is the stuck
      * scheduler's current one (woken on its way to blocking: the owner
      * sees that itself), and the owner cannot reach it while we hold the
@@ -600,7 +616,7 @@ static _Noreturn void sched_loop(struct capri_sched *s)
             uint64_t until = clock_now_ns() + SPIN_BEFORE_SLEEP_NS;
             for (int i = 1; !next; i++) {
                 cpu_relax();
-                if (load_relaxed(&s->inbox))
+                if (load_relaxed(&s->inbox) || intr_pending(s))
                     next = sched_pick(s);
                 else if ((i & 7) == 0)
                     next = sched_steal(s, (i & 127) == 0);
@@ -686,6 +702,8 @@ int sched_init_main(struct capri_sched *s, struct capri_thread *main_thread)
 static void *sched_kthread_main(void *arg)
 {
     struct capri_sched *s = arg;
+    while (load_acquire(&capri_rt.nscheds) <= s->index)
+        sched_yield(); /* a spare, until sched_start_spare counts it */
     sched_common_init(s);
     /* The scheduler's context is this kernel thread's own stack; tools
      * (ASan's fiber switches) need its bounds. */
@@ -704,14 +722,19 @@ static void *sched_kthread_main(void *arg)
     sched_loop(s);
 }
 
-/* Creates s's kernel thread (start_lock held): 0 or pthread_create's error. */
+/* Creates s's kernel thread (start_lock held): 0 or pthread_create's error.
+ * It starts with the signal mask of the thread whose spawn started the
+ * runtime, also when the monitor (all signals blocked) starts a spare. */
 static int launch(struct capri_sched *s)
 {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     pthread_t kt;
+    sigset_t old;
+    pthread_sigmask(SIG_SETMASK, &capri_rt.sched_sigmask, &old);
     int err = pthread_create_plain(&kt, &attr, sched_kthread_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (!err) {
         s->launched = 1;
@@ -724,6 +747,7 @@ int sched_start_all(void)
 {
     spin_lock(&capri_rt.start_lock);
     int err = 0;
+    pthread_sigmask(SIG_SETMASK, NULL, &capri_rt.sched_sigmask);
     for (uint32_t i = 0; i < capri_rt.nscheds && !err; i++) {
         struct capri_sched *s = &capri_rt.scheds[i];
         if (!load_acquire(&s->started) && !s->launched)
@@ -743,12 +767,12 @@ int sched_start_spare(void)
     uint32_t n = capri_rt.nscheds;
     int err = EAGAIN;
     if (n < capri_rt.sched_capacity) {
-        /* Counted before its thread runs: a descriptor it registers
-         * names index n, which must be valid to everyone by then. */
-        store_release(&capri_rt.nscheds, n + 1);
+        /* Counted once its thread exists (a failed launch must leave no
+         * slot that spawns could pick); the spare waits for the count
+         * before it runs threads, whose descriptors name index n. */
         err = launch(&capri_rt.scheds[n]);
-        if (err)
-            store_release(&capri_rt.nscheds, n);
+        if (!err)
+            store_release(&capri_rt.nscheds, n + 1);
     }
     spin_unlock(&capri_rt.start_lock);
     return err;

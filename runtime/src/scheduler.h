@@ -14,6 +14,7 @@
 #define CAPRI_SCHEDULER_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,13 @@ struct capri_sched {
     uint32_t launched;       /* its kernel thread was created (under start_lock) */
     uint32_t grow_reserve_busy; /* grow.c: the reserve chunk is in use (a handler grew) */
     void *grow_reserve;         /* grow.c: the chunk signal handlers grow onto, or NULL */
+    /* intr.c: handlers run on this kernel thread (all, and those without
+     * SA_RESTART), and the counts the scheduler last acted on. */
+    uint32_t intr_any, intr_norestart;
+    uint32_t intr_seen_any, intr_seen_norestart;
+    /* Moved by every pick: the monitor's sign that the kernel thread is
+     * not stuck in a system call (monitor.c). */
+    uint32_t progress;
     struct chunk_cache chunks;
     struct capri_thread ctx; /* the scheduler's own context (idle loop) */
     /* reactor.c: descriptors, wakes and the next timer in one wait */
@@ -96,14 +104,10 @@ struct capri_sched {
     _Alignas(CACHE_LINE) struct capri_thread *inbox;
     uint32_t idle_state; /* enum sched_idle_state */
     uint32_t idle_epoch; /* the futex word idle schedulers sleep on */
-    /* Moved by every pick: the monitor's sign that the kernel thread is
-     * not stuck in a system call (monitor.c). */
-    uint32_t progress;
 
-    /* intr.c: the parked calls a signal handler may end, and the handler
-     * count this scheduler last looked at. */
+    /* intr.c: the parked calls a signal handler may end (parkers of this
+     * scheduler link them; a migratable one may unlink from elsewhere). */
     _Alignas(CACHE_LINE) unsigned intr_lock;
-    uint32_t intr_seen;
     struct intr_waiter *intr_head;
 };
 
@@ -118,8 +122,7 @@ struct runtime {
     uint32_t nscheds;
     uint32_t sched_capacity;
     uint32_t spare_schedulers; /* 0: no monitor */
-    /* intr.c: signal handlers run, all and those without SA_RESTART. */
-    uint32_t intr_any, intr_norestart;
+    sigset_t sched_sigmask;    /* what scheduler kernel threads start with */
     uint32_t started_scheds;
     uint32_t live_threads;  /* capri threads spawned and not yet reaped/ended */
     uint32_t max_threads;
@@ -144,10 +147,11 @@ static inline struct capri_sched *sched_here(void) { return capri_tls_sched; }
 /* Starts the kernel thread of the next spare slot (the monitor): 0, or
  * EAGAIN when every slot is in use, or pthread_create's error. */
 int sched_start_spare(void);
-/* The monitor, for a scheduler stuck in the kernel: the threads woken
- * into its inbox that may move (migratable or new, no timer in its heap,
- * not its current thread) go to `to`'s stealable list; the rest go back. */
-void sched_relocate_inbox(struct capri_sched *stuck, struct capri_sched *to);
+/* The monitor, for a scheduler stuck in the kernel (its pick count still
+ * `progress`): the threads woken into its inbox that may move (migratable
+ * or new, no timer in its heap, not its current thread) go to `to`'s
+ * stealable list; the rest go back. */
+void sched_relocate_inbox(struct capri_sched *stuck, struct capri_sched *to, uint32_t progress);
 /* Starts the monitor thread once (monitor.c; not with 0 spares). */
 void monitor_start(void);
 /* A forked child: the monitor thread does not exist there. */

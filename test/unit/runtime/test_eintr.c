@@ -2,17 +2,22 @@
  * EINTR on capri threads follows the kernel's rule: a signal handler ends
  * a parked read only without SA_RESTART (with it the read goes on and
  * returns its data), and ends poll, the sleeps (with the time left) and a
- * socket wait with SO_RCVTIMEO whatever its flags. The handler runs on
- * whichever kernel thread the kernel picks.
+ * socket wait with SO_RCVTIMEO whatever its flags. A handler run on a
+ * scheduler's kernel thread ends one call parked there, as the kernel
+ * interrupts the one thread a signal reaches; a forked child never runs
+ * the parent's parked threads.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,15 +41,35 @@ static void install(bool restart)
     CHECK_EQ(sigaction(SIGALRM, &sa, NULL), 0);
 }
 
-/* SIGALRM in ms, once. */
-static void alarm_in(long ms)
+/* SIGALRM in ms, once, to the calling capri thread's kernel thread (its
+ * scheduler's): as the kernel interrupts the thread a signal reaches, a
+ * handler ends a call parked on the scheduler whose kernel thread ran it. */
+struct shot {
+    pid_t tid;
+    long ms;
+};
+
+static void *shoot(void *arg)
 {
-    struct itimerval it;
-    memset(&it, 0, sizeof it);
-    it.it_value.tv_sec = ms / 1000;
-    it.it_value.tv_usec = (ms % 1000) * 1000;
-    CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+    struct shot *s = arg;
+    usleep((useconds_t)s->ms * 1000u);
+    syscall(SYS_tgkill, getpid(), s->tid, SIGALRM);
+    free(s);
+    return NULL;
 }
+
+static void signal_tid_in(pid_t tid, long ms)
+{
+    struct shot *s = malloc(sizeof *s);
+    CHECK(s != NULL);
+    s->tid = tid;
+    s->ms = ms;
+    pthread_t pt;
+    CHECK_EQ(pthread_create(&pt, NULL, shoot, s), 0);
+    pthread_detach(pt);
+}
+
+static void alarm_in(long ms) { signal_tid_in((pid_t)syscall(SYS_gettid), ms); }
 
 static uint64_t ms_since(uint64_t t0) { return (now_ns() - t0) / 1000000u; }
 
@@ -128,12 +153,14 @@ static void test_always_interrupted(void)
     close(pfd[1]);
 }
 
-/* Another thread parked when the handler runs elsewhere: every parked
- * call the kernel would interrupt ends. */
+/* A thread parked on another scheduler: the handler reaches it through
+ * its scheduler's kernel thread. */
 static int reader_errno;
+static pid_t reader_tid;
 static void *parked_reader(void *arg)
 {
     (void)arg;
+    __atomic_store_n(&reader_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
     char c;
     errno = 0;
     ssize_t r = read(pfd[0], &c, 1);
@@ -147,9 +174,87 @@ static void test_other_thread_interrupted(void)
     CHECK_EQ(pipe(pfd), 0);
     capri_t t = spawn(parked_reader, NULL);
     capri_sleep_ns(20000000);
-    alarm_in(30);
+    signal_tid_in(__atomic_load_n(&reader_tid, __ATOMIC_ACQUIRE), 1);
     CHECK(join(t) == NULL);
     CHECK_EQ(reader_errno, EINTR);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+/* One handler run ends one parked call (the kernel interrupts one thread),
+ * not every call parked on the scheduler. */
+#define READERS 4
+static int rp[READERS][2];
+static int ended_eintr, ended_data;
+
+static void *one_reader(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    char c;
+    errno = 0;
+    ssize_t r = read(rp[i][0], &c, 1);
+    if (r == -1 && errno == EINTR)
+        __atomic_fetch_add(&ended_eintr, 1, __ATOMIC_RELAXED);
+    else if (r == 1)
+        __atomic_fetch_add(&ended_data, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void test_one_call_per_handler(void)
+{
+    install(false);
+    capri_t t[READERS];
+    for (int i = 0; i < READERS; i++) {
+        CHECK_EQ(pipe(rp[i]), 0);
+        t[i] = spawn(one_reader, (void *)(intptr_t)i);
+    }
+    capri_sleep_ns(30000000); /* all parked, here: this scheduler's threads */
+    alarm_in(1);
+    capri_sleep_ns(50000000);
+    CHECK_EQ(__atomic_load_n(&ended_eintr, __ATOMIC_RELAXED), 1);
+    for (int i = 0; i < READERS; i++)
+        CHECK_EQ(write(rp[i][1], "x", 1), 1);
+    for (int i = 0; i < READERS; i++)
+        CHECK(join(t[i]) == NULL);
+    CHECK_EQ(ended_eintr + ended_data, READERS);
+    for (int i = 0; i < READERS; i++) {
+        close(rp[i][0]);
+        close(rp[i][1]);
+    }
+}
+
+/* The parent's parked calls stay parked in a forked child, whatever
+ * handlers run there. */
+static pid_t parent_pid;
+static void *reader_in_parent(void *arg)
+{
+    (void)arg;
+    char c;
+    ssize_t r = read(pfd[0], &c, 1);
+    if (getpid() != parent_pid)
+        _exit(42); /* a parent's thread running in the child */
+    return r == 1 ? NULL : (void *)-1;
+}
+
+static void test_fork_keeps_parked(void)
+{
+    install(false);
+    CHECK_EQ(pipe(pfd), 0);
+    parent_pid = getpid();
+    capri_t t = spawn(reader_in_parent, NULL);
+    capri_sleep_ns(20000000);
+    pid_t pid = fork();
+    if (pid == 0) {
+        raise(SIGALRM);
+        capri_sleep_ns(30000000);
+        _exit(0);
+    }
+    CHECK(pid > 0);
+    int st = 0;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(write(pfd[1], "p", 1), 1);
+    CHECK(join(t) == NULL);
     close(pfd[0]);
     close(pfd[1]);
     signal(SIGALRM, SIG_DFL);
@@ -166,8 +271,16 @@ int main(int argc, char **argv)
     RUN(test_read_restarted);
     RUN(test_always_interrupted);
     RUN(test_other_thread_interrupted);
+    if (!many)
+        RUN(test_one_call_per_handler); /* the readers all on this scheduler */
+    RUN(test_fork_keeps_parked);
     int rc = test_summary(many ? "test_eintr (2 schedulers)" : "test_eintr (1 scheduler)");
     fflush(NULL);
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    many = true; /* TSan: no multithreaded process continues after fork */
+#endif
+#endif
     if (rc == 0 && !many)
         execl("/proc/self/exe", argv[0], "many", (char *)NULL);
     return rc;

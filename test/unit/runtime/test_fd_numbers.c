@@ -64,6 +64,35 @@ static void test_closefrom_wakes(void)
     close(pfd[1]);
 }
 
+/* closefrom(3) closes everything the program opened, not libcapri's own
+ * epoll and wake descriptors: parking and waking go on working. */
+static void *write_byte_later(void *arg)
+{
+    (void)arg;
+    capri_sleep_ns(20000000);
+    return write(pfd[1], "w", 1) == 1 ? NULL : (void *)-1;
+}
+
+static void test_closefrom_keeps_runtime(void)
+{
+    closefrom(3);
+    CHECK_EQ(pipe(pfd), 0);
+    capri_t t = spawn(write_byte_later, NULL);
+    char c = 0;
+    CHECK_EQ(read(pfd[0], &c, 1), 1);
+    CHECK_EQ(c, 'w');
+    CHECK(join(t) == NULL);
+    close(pfd[0]);
+    close(pfd[1]);
+    CHECK_EQ(close_range(3, ~0u, 0), 0);
+    CHECK_EQ(pipe(pfd), 0);
+    t = spawn(write_byte_later, NULL);
+    CHECK_EQ(read(pfd[0], &c, 1), 1);
+    CHECK(join(t) == NULL);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
 /* ---- SCM_RIGHTS ------------------------------------------------------------ */
 
 static void send_fd(int via, int fd)
@@ -189,5 +218,6 @@ int main(void)
     RUN(test_close_range_wakes);
     RUN(test_closefrom_wakes);
     RUN(test_received_socket);
+    RUN(test_closefrom_keeps_runtime);
     return test_summary("test_fd_numbers");
 }

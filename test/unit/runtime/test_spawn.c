@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -208,6 +209,76 @@ static void test_cloexec_keeps_flag(void)
     close(listener);
 }
 
+/* A forked child that dup2s a close-on-exec listener and execs clears
+ * capri's flag on the description it shares with this process: the
+ * parent's next accept notices and takes the flag-free path instead of
+ * blocking its kernel thread. */
+static int late_client_port;
+static void *connect_later(void *arg)
+{
+    (void)arg;
+    usleep(50000);
+    struct sockaddr_in a = addr;
+    a.sin_port = (in_port_t)late_client_port;
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+        return (void *)-1;
+    usleep(20000);
+    close(c);
+    return NULL;
+}
+
+static void test_child_clears_shared_listener(void)
+{
+    make_listener(SOCK_CLOEXEC);
+    accept_one();
+    CHECK(kernel_nonblocking(listener));
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(listener, 50); /* a number that stays open across exec */
+        execl(self_exe, self_exe, "check-fd", "50", (char *)NULL);
+        _exit(3);
+    }
+    CHECK(pid > 0);
+    CHECK_EQ(status_of(pid), 0);
+    CHECK(!kernel_nonblocking(listener)); /* the child's exec cleared it */
+    /* This accept waits for its client (50 ms) parked: the ticker on this
+     * scheduler runs meanwhile. */
+    struct rt_ticker tick;
+    rt_ticker_start(&tick);
+    late_client_port = addr.sin_port;
+    pthread_t pt;
+    CHECK_EQ(pthread_create(&pt, NULL, connect_later, NULL), 0);
+    int a = accept(listener, NULL, NULL);
+    CHECK(a >= 0);
+    CHECK(rt_ticker_count(&tick) >= 10);
+    void *res = (void *)1;
+    CHECK_EQ(pthread_join(pt, &res), 0);
+    CHECK(res == NULL);
+    rt_ticker_stop(&tick);
+    close(a);
+    close(listener);
+}
+
+/* posix_spawn with a dup2 file action hands even a close-on-exec socket
+ * to the new program: it finds it blocking. */
+static void test_posix_spawn_dup_cloexec(void)
+{
+    make_listener(SOCK_CLOEXEC);
+    accept_one();
+    CHECK(kernel_nonblocking(listener));
+    posix_spawn_file_actions_t fa;
+    CHECK_EQ(posix_spawn_file_actions_init(&fa), 0);
+    CHECK_EQ(posix_spawn_file_actions_adddup2(&fa, listener, 0), 0);
+    char *argv[] = { self_exe, (char *)"check-fd", (char *)"0", NULL };
+    pid_t pid = 0;
+    CHECK_EQ(posix_spawn(&pid, self_exe, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    CHECK_EQ(status_of(pid), 0);
+    accept_one();
+    close(listener);
+}
+
 /* ---- forks while another capri thread keeps accepting ----------------------------- */
 
 static volatile int stop_accepting;
@@ -288,6 +359,8 @@ int main(int argc, char **argv)
     RUN(test_popen_sendfile_socket);
     RUN(test_system_sendfile_socket);
     RUN(test_cloexec_keeps_flag);
+    RUN(test_child_clears_shared_listener);
+    RUN(test_posix_spawn_dup_cloexec);
     RUN(test_fork_while_accepting);
     int rc = test_summary(many ? "test_spawn (2 schedulers)" : "test_spawn (1 scheduler)");
     fflush(NULL);
