@@ -47,6 +47,13 @@ struct fd_dir {
     /* Threads in poll or select watching the direction: every event wakes
      * them all (they take no data; each unlinks its own node). */
     struct wait_node *watchers;
+    /* The last read came back short at readiness sequence drained_seq (a
+     * stream socket: nothing was left then; io_stream.c). */
+    uint32_t drained_seq;
+    uint8_t drained;
+    /* An event said the peer closed or the socket failed (reactor.c): no
+     * further edge will come, so a read never parks without trying. */
+    uint8_t ended;
 };
 
 struct fd_entry {
@@ -65,6 +72,7 @@ struct fd_entry {
                              * spawn): capri never sets O_NONBLOCK again */
     uint8_t flag_unsure;    /* a forked child may clear capri's flag (dup2 + exec):
                              * check F_GETFL before relying on it */
+    uint8_t sock_type_known; /* 1: a stream socket, 2: another kind; 0: not asked */
     uint32_t reactor;
     uint32_t reactor_gen;
     uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */

@@ -84,27 +84,82 @@ static bool stale_kind(int fd, struct fd_entry *e, enum fd_kind kind, int err, e
 
 /* ---- The loop -------------------------------------------------------------- */
 
-/* One attempt of a call without blocking: the result, or -1 with errno
- * (EAGAIN: park and try again). */
-typedef ssize_t (*try_fn)(int fd, enum fd_kind kind, void *call);
+struct read_call {
+    struct iovec *iov;
+    int iovcnt;
+    int flags;
+    struct msghdr *msg; /* recvmsg / recvfrom: the caller's header */
+};
+
+/* One attempt without blocking: the result, or -1 with errno (EAGAIN:
+ * park and try again). */
+static ssize_t try_read(int fd, enum fd_kind kind, void *p);
+
+/* Whether fd is a stream socket (TCP, a UNIX stream), learnt once: only on
+ * those does a short read mean the socket was drained. */
+static bool stream_socket(int fd, struct fd_entry *e)
+{
+    uint8_t known = load_acquire(&e->sock_type_known);
+    if (likely(known))
+        return known == 1;
+    int type = 0;
+    socklen_t len = sizeof type;
+    bool stream = sys_call6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&len, 0) ==
+                      0 &&
+                  type == SOCK_STREAM;
+    store_release(&e->sock_type_known, (uint8_t)(stream ? 1 : 2));
+    return stream;
+}
+
+/* The bytes a read asks for (0 with MSG_PEEK, which drains nothing). */
+static size_t read_want(const struct read_call *c)
+{
+    if (c->flags & MSG_PEEK)
+        return 0;
+    size_t n = 0;
+    for (int i = 0; i < c->iovcnt; i++)
+        n += c->iov[i].iov_len;
+    return n;
+}
 
 /*
  * Runs a read-like call on a capri thread: returns the first attempt that
  * does not say EAGAIN. *blocking is set when the descriptor cannot be
  * waited for here (the caller then makes libc's call).
+ *
+ * A stream socket whose last read came back short was drained then; if no
+ * event has come since (its readiness sequence has not moved), the next
+ * read parks without trying, as an event loop waits for readiness after a
+ * short read: a keep-alive connection's next request costs no failed
+ * recv. Data that came meanwhile has an edge in epoll that wakes the park.
+ * Not once an event said the peer closed or the socket failed: that edge
+ * may have come before the short read (which still returned data queued
+ * ahead of the end), and no other follows.
  */
-static ssize_t run_read(struct capri_sched *s, int fd, struct fd_entry *e, try_fn attempt,
-                        void *call, bool *blocking)
+static ssize_t run_read(struct capri_sched *s, int fd, struct fd_entry *e, struct read_call *call,
+                        bool *blocking)
 {
     enum fd_kind kind = kind_of(fd, e);
     if (kind == FD_FILE || kind == FD_OTHER) {
         *blocking = true;
         return -1;
     }
+    struct fd_dir *d = &e->dir[FD_READ];
+    size_t want = kind == FD_SOCKET && stream_socket(fd, e) ? read_want(call) : 0;
     uint64_t deadline = 0;
+    bool first = true;
     for (;;) {
         struct io_snap snap = io_snapshot(e, FD_READ);
-        ssize_t r = attempt(fd, kind, call);
+        ssize_t r;
+        if (first && want && load_relaxed(&d->drained) && load_relaxed(&d->drained_seq) == snap.seq &&
+            !load_acquire(&d->ended) && load_acquire(&e->user_nonblock_known) &&
+            !load_relaxed(&e->user_nonblock)) {
+            r = -1; /* drained, nothing since: wait for the event */
+            errno = EAGAIN;
+        } else {
+            r = try_read(fd, kind, call);
+        }
+        first = false;
         if (unlikely(r < 0) && stale_kind(fd, e, kind, errno, &kind)) {
             if (kind == FD_FILE || kind == FD_OTHER) {
                 *blocking = true;
@@ -113,6 +168,10 @@ static ssize_t run_read(struct capri_sched *s, int fd, struct fd_entry *e, try_f
             continue;
         }
         if (r >= 0 || errno != EAGAIN) {
+            if (want) {
+                store_relaxed(&d->drained_seq, snap.seq);
+                store_relaxed(&d->drained, (uint8_t)(r > 0 && (size_t)r < want));
+            }
             io_done(e, FD_READ);
             return r;
         }
@@ -132,13 +191,6 @@ static ssize_t run_read(struct capri_sched *s, int fd, struct fd_entry *e, try_f
 }
 
 /* ---- read, recv, recvfrom, recvmsg, readv ---------------------------------- */
-
-struct read_call {
-    struct iovec *iov;
-    int iovcnt;
-    int flags;
-    struct msghdr *msg; /* recvmsg / recvfrom: the caller's header */
-};
 
 static ssize_t try_read(int fd, enum fd_kind kind, void *p)
 {
@@ -167,7 +219,7 @@ static ssize_t read_all(struct capri_sched *s, int fd, struct fd_entry *e, struc
     while (got < want) {
         struct iovec v = { base + got, want - got };
         struct read_call part = { &v, 1, c->flags & ~MSG_WAITALL, NULL };
-        ssize_t r = run_read(s, fd, e, try_read, &part, blocking);
+        ssize_t r = run_read(s, fd, e, &part, blocking);
         if (*blocking)
             return got ? (ssize_t)got : -1;
         if (r < 0)
@@ -187,7 +239,7 @@ ssize_t read(int fd, void *buf, size_t n)
         struct iovec v = { buf, n };
         struct read_call c = { &v, 1, 0, NULL };
         bool blocking = false;
-        ssize_t r = run_read(s, fd, e, try_read, &c, &blocking);
+        ssize_t r = run_read(s, fd, e, &c, &blocking);
         if (!blocking)
             return r;
     }
@@ -201,7 +253,7 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
     if (s && iovcnt > 0 && (e = fd_entry(fd, true))) {
         struct read_call c = { (struct iovec *)(uintptr_t)iov, iovcnt, 0, NULL };
         bool blocking = false;
-        ssize_t r = run_read(s, fd, e, try_read, &c, &blocking);
+        ssize_t r = run_read(s, fd, e, &c, &blocking);
         if (!blocking)
             return r;
     }
@@ -217,7 +269,7 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
         struct read_call c = { &v, 1, flags, NULL };
         bool blocking = false;
         ssize_t r = (flags & MSG_WAITALL) ? read_all(s, fd, e, &c, n, &blocking)
-                                          : run_read(s, fd, e, try_read, &c, &blocking);
+                                          : run_read(s, fd, e, &c, &blocking);
         if (!blocking)
             return r;
     }
@@ -238,7 +290,7 @@ ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, 
         m.msg_iovlen = 1;
         struct read_call c = { &v, 1, flags, &m };
         bool blocking = false;
-        ssize_t r = run_read(s, fd, e, try_read, &c, &blocking);
+        ssize_t r = run_read(s, fd, e, &c, &blocking);
         if (!blocking) {
             if (r >= 0 && alen)
                 *alen = m.msg_namelen;
@@ -257,7 +309,7 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     if (s && !(flags & MSG_DONTWAIT) && !(flags & MSG_WAITALL) && (e = fd_entry(fd, true))) {
         struct read_call c = { msg->msg_iov, (int)msg->msg_iovlen, flags, msg };
         blocking = false;
-        r = run_read(s, fd, e, try_read, &c, &blocking);
+        r = run_read(s, fd, e, &c, &blocking);
     }
     if (blocking)
         r = IO_NEXT(recvmsg)(fd, msg, flags);

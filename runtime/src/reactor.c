@@ -134,6 +134,11 @@ static void dispatch(const struct reactor_event *ev)
     bool broken = (bits & (EPOLLERR | EPOLLHUP)) != 0;
     spin_lock(&e->lock);
     if (e->gen == gen) {
+        /* The end of the stream or an error is reported once, with the
+         * edge; reads that come after it must not count on another
+         * (io_stream.c's drained reads). */
+        if (broken || (bits & EPOLLRDHUP))
+            store_relaxed(&e->dir[FD_READ].ended, (uint8_t)1);
         if (broken || (bits & (EPOLLIN | EPOLLRDHUP | EPOLLPRI)))
             fd_dir_ready_locked(&e->dir[FD_READ]);
         if (broken || (bits & EPOLLOUT))
