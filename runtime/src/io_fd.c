@@ -151,6 +151,16 @@ static int accept_capri(struct capri_sched *s, int fd, struct fd_entry *e, struc
                 own = false; /* handed to stdio: wait, then accept as libc */
             }
         }
+        if (!own) {
+            /* No flag to try with: ask whether a connection (or the end)
+             * is there already, since its edge may have come and gone;
+             * the snapshot above catches one that comes after. */
+            struct pollfd p = { fd, POLLIN, 0 };
+            if (sys_call6(SYS_poll, (long)&p, 1, 0, 0, 0, 0) > 0) {
+                *blocking = true; /* ready: accept as libc would */
+                return -1;
+            }
+        }
         if (r >= 0 || errno != EAGAIN) {
             io_done(e, FD_READ);
             if (r >= 0) {
