@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "fd_table.h"
+#include "io_uring.h"
 #include "log.h"
 #include "scheduler.h"
 #include "sys.h"
@@ -23,10 +24,10 @@
  * out and the program's calls would reach the sanitizer and libc directly.
  */
 extern const int io_stream_linked, io_fd_linked, io_sleep_linked, io_open_linked, io_poll_linked,
-    io_spawn_linked;
+    io_spawn_linked, io_file_linked;
 __attribute__((used)) static const int *const interposers_linked[] = {
     &io_stream_linked, &io_fd_linked, &io_sleep_linked, &io_open_linked, &io_poll_linked,
-    &io_spawn_linked,
+    &io_spawn_linked, &io_file_linked,
 };
 
 #define EPOLL_WATCH (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP | EPOLLET)
@@ -163,12 +164,19 @@ int reactor_poll(struct capri_sched *s, uint64_t deadline)
         n = sys_call6(SYS_epoll_pwait, r->epfd, (long)r->events, REACTOR_EVENTS, ms, 0, 0);
     }
     int fds = 0;
+    bool ring = n < 0; /* interrupted: io_uring's completion work may have run */
     for (long i = 0; i < n; i++) {
         if (r->events[i].data == WAKE_DATA)
             continue;
+        if (r->events[i].data == IO_RING_DATA) {
+            ring = true;
+            continue;
+        }
         dispatch(&r->events[i]);
         fds++;
     }
+    if (ring)
+        io_ring_reap(s); /* file reads completed (io_uring.c) */
     return fds;
 }
 

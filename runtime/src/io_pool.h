@@ -1,0 +1,30 @@
+/*
+ * The kernel threads that run file reads where there is no io_uring
+ * (docs/io-design.md, "Regular files"): 4 at first use, growing to 64
+ * while reads wait for a free one. Only regular files come here: a
+ * pollable descriptor could hold a pool thread for ever.
+ */
+#ifndef CAPRI_IO_POOL_H
+#define CAPRI_IO_POOL_H
+
+#include <stdbool.h>
+
+#include "io_op.h"
+
+#define IO_POOL_MIN 4
+#define IO_POOL_MAX 64
+
+/* Runs op on a pool thread and parks the calling capri thread until it
+ * completes. 0 with op->res set (*cancelled: the thread was cancelled
+ * meanwhile; an operation no pool thread had started ends with
+ * -ECANCELED), or an errno value when no pool thread could be started
+ * (the caller makes the call itself, blocking). */
+int io_pool_run(struct io_op *op, bool *cancelled);
+
+/* Pool threads in the process (for capri_io_stats). */
+unsigned io_pool_threads(void);
+
+/* A forked child has no pool threads: the pool starts afresh on first use. */
+void io_pool_after_fork(void);
+
+#endif
