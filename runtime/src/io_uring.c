@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include "io_file.h"
 #include "log.h"
@@ -242,7 +243,9 @@ int io_ring_run(struct io_ring *r, struct io_op *op, bool *cancelled)
     sqe.addr = (uint64_t)(uintptr_t)op->iov;
     sqe.len = (uint32_t)op->iovcnt;
     sqe.off = (uint64_t)op->off; /* -1: the file position */
-    sqe.rw_flags = op->rw_flags;
+    /* RWF_HIPRI asks for polled completions, which only an IOPOLL ring
+     * gives (this one refuses the flag): a hint, dropped. */
+    sqe.rw_flags = op->rw_flags & ~RWF_HIPRI;
     sqe.user_data = (uint64_t)(uintptr_t)op;
     op->done = 0;
     spin_lock(&r->lock);
