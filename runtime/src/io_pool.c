@@ -7,8 +7,8 @@
  * so a worker on another kernel thread never makes ready a thread that is
  * still running. Workers sleep on a futex; a manager thread starts them
  * (4, then one more each time a read finds every worker busy, up to 64),
- * so that pthread_create runs on the manager's stack once and never on a
- * capri thread's small one again.
+ * so that pthread_create runs on the manager's stack, and the manager's
+ * own on a scheduler's (io_pool_serve), never on a capri thread's.
  */
 #include "io_pool.h"
 
@@ -21,6 +21,8 @@
 #include "pthread_wrap.h"
 #include "scheduler.h"
 #include "sys.h"
+
+uint32_t io_pool_start_wanted;
 
 static struct {
     unsigned lock;
@@ -120,22 +122,47 @@ static void grow_locked(void)
     sys_futex_wake(&pool.manager_seq, 1);
 }
 
-static bool pool_start(void)
+/* Starts the manager. pthread_create takes some 4 KiB of stack, more than
+ * an interposed call may use on a capri thread (passes/RuntimeStackMarks.def),
+ * so the first read asks and the scheduler's own context starts it
+ * (io_pool_serve, from reactor_poll); the read waits in the queue. */
+static void pool_request(struct capri_sched *s)
 {
     if (likely(load_acquire(&pool.started)))
-        return true;
+        return;
     uint32_t expected = 0;
     if (!cas_acq_rel(&pool.started, &expected, 1u))
-        return true;
+        return;
     spin_lock(&pool.lock);
     if (pool.want < IO_POOL_MIN)
         pool.want = IO_POOL_MIN;
     spin_unlock(&pool.lock);
-    if (start_blocked(manager) != 0) {
-        store_release(&pool.started, 0u);
-        return false;
+    /* A busy scheduler polls only when it has registrations: this makes
+     * it poll (every 64 blocks) as an idle one does at once. */
+    s->reactor.registrations++;
+    store_release(&io_pool_start_wanted, 1u);
+}
+
+void io_pool_serve(void)
+{
+    if (exchange_acq_rel(&io_pool_start_wanted, 0u) == 0)
+        return;
+    if (start_blocked(manager) == 0)
+        return;
+    /* No thread: the reads queued so far run here, blocking this
+     * scheduler, and the next read asks again. */
+    spin_lock(&pool.lock);
+    while (pool.head) {
+        struct io_op *op = pool.head;
+        pool.head = op->next;
+        if (!pool.head)
+            pool.tail = NULL;
+        pool.queued--;
+        op->started = 1;
+        io_op_complete_locked(op, (int32_t)run_op(op));
     }
-    return true;
+    store_release(&pool.started, 0u);
+    spin_unlock(&pool.lock);
 }
 
 static void pool_cancel(void *arg, struct io_op *op)
@@ -167,8 +194,8 @@ static void pool_cancel(void *arg, struct io_op *op)
 
 int io_pool_run(struct io_op *op, bool *cancelled)
 {
-    if (!pool_start())
-        return EAGAIN;
+    struct capri_sched *s = sched_here();
+    pool_request(s);
     op->done = 0;
     op->started = 0;
     op->next = NULL;
@@ -187,7 +214,7 @@ int io_pool_run(struct io_op *op, bool *cancelled)
     if (pool.queued > pool.idle + (pool.want - pool.threads))
         grow_locked();
     fetch_add_relaxed(&io_counters.pool, 1u);
-    *cancelled = io_op_wait(sched_here()->current, op, &pool.lock, pool_cancel, NULL);
+    *cancelled = io_op_wait(s->current, op, &pool.lock, pool_cancel, NULL);
     return 0;
 }
 
@@ -202,4 +229,5 @@ void io_pool_after_fork(void)
     pool.queued = pool.idle = pool.threads = pool.want = 0;
     pool.work_seq = pool.manager_seq = 0;
     pool.started = 0;
+    io_pool_start_wanted = 0;
 }

@@ -8,6 +8,7 @@
 #define CAPRI_IO_POOL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "io_op.h"
 
@@ -17,9 +18,13 @@
 /* Runs op on a pool thread and parks the calling capri thread until it
  * completes. 0 with op->res set (*cancelled: the thread was cancelled
  * meanwhile; an operation no pool thread had started ends with
- * -ECANCELED), or an errno value when no pool thread could be started
- * (the caller makes the call itself, blocking). */
+ * -ECANCELED). */
 int io_pool_run(struct io_op *op, bool *cancelled);
+
+/* Set when the pool's manager thread is to be started: reactor_poll (a
+ * scheduler's context, on its own large stack) calls io_pool_serve. */
+extern uint32_t io_pool_start_wanted __attribute__((visibility("hidden")));
+void io_pool_serve(void);
 
 /* Pool threads in the process (for capri_io_stats). */
 unsigned io_pool_threads(void);

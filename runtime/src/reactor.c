@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "fd_table.h"
+#include "io_pool.h"
 #include "io_uring.h"
 #include "log.h"
 #include "scheduler.h"
@@ -177,6 +178,8 @@ int reactor_poll(struct capri_sched *s, uint64_t deadline)
     }
     if (ring)
         io_ring_reap(s); /* file reads completed (io_uring.c) */
+    if (unlikely(load_relaxed(&io_pool_start_wanted)))
+        io_pool_serve(); /* on this context's stack, not a thread's (io_pool.c) */
     return fds;
 }
 
