@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -49,12 +50,38 @@ static int check_pattern(const unsigned char *p, size_t n, uint64_t off)
     return 1;
 }
 
+/* Whether any page of the file is in the page cache. */
+static int resident(int fd)
+{
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size <= 0)
+        return 0;
+    void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        return 0;
+    size_t pages = ((size_t)size + 4095) / 4096;
+    unsigned char *vec = malloc(pages);
+    int any = 0;
+    if (mincore(m, (size_t)size, vec) == 0)
+        for (size_t i = 0; i < pages && !any; i++)
+            any = vec[i] & 1;
+    free(vec);
+    munmap(m, (size_t)size);
+    return any;
+}
+
 /* Drops the file's pages from the page cache (written back first: dirty
- * pages stay). */
+ * pages stay; pages still being read ahead stay too, so it tries again). */
 static void evict(int fd)
 {
     CHECK_EQ(fdatasync(fd), 0);
-    CHECK_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    for (int i = 0; i < 100; i++) {
+        CHECK_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+        if (!can_evict || !resident(fd))
+            return;
+        usleep(1000);
+    }
+    fprintf(stderr, "  could not evict the file\n");
 }
 
 /* A file of `size` pattern bytes in the current directory, unlinked,
@@ -215,7 +242,10 @@ static void *all_calls(void *arg)
             fprintf(stderr, "%s uncached: %zd\n", calls[c].name, r);
         CHECK_EQ(r, sizeof buf);
         CHECK(check_pattern(buf, sizeof buf, (uint64_t)off));
+        int failures = test_failures;
         check_path(&before, capri);
+        if (test_failures != failures)
+            fprintf(stderr, "  (%s)\n", calls[c].name);
 
         capri_io_stats(&before);
         memset(buf, 0, sizeof buf);
