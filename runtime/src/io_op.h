@@ -28,6 +28,8 @@
 #include "thread.h"
 #include "wait.h"
 
+struct pool_port;
+
 struct io_op {
     /* The request: preadv2 (or pwritev2) of these arguments. off -1 is the
      * file position. */
@@ -42,9 +44,11 @@ struct io_op {
     uint32_t token;
     uint32_t done;
     int32_t res; /* bytes, or -errno */
-    /* The pool's queue, and whether a worker has taken the operation. */
+    /* The pool's queue (then its list of finished operations), whether a
+     * worker has taken the operation, and where it goes back. */
     struct io_op *next;
     uint32_t started;
+    struct pool_port *port;
 };
 
 /* The completer's half, `lock` held: after this the operation may be gone. */

@@ -12,6 +12,8 @@
 
 #include "io_op.h"
 
+struct capri_sched;
+
 #define IO_POOL_MIN 4
 #define IO_POOL_MAX 64
 
@@ -20,6 +22,13 @@
  * meanwhile; an operation no pool thread had started ends with
  * -ECANCELED). */
 int io_pool_run(struct io_op *op, bool *cancelled);
+
+/* The epoll data of a scheduler's eventfd for finished pool reads. */
+#define IO_POOL_DATA (UINT64_MAX - 2)
+
+/* Marks s's finished pool reads done and wakes their threads
+ * (reactor_poll, scheduler context). */
+void io_pool_reap(struct capri_sched *s);
 
 /* Set when the pool's manager thread is to be started: reactor_poll (a
  * scheduler's context, on its own large stack) calls io_pool_serve. */

@@ -166,6 +166,7 @@ int reactor_poll(struct capri_sched *s, uint64_t deadline)
     }
     int fds = 0;
     bool ring = n < 0; /* interrupted: io_uring's completion work may have run */
+    bool pool = false;
     for (long i = 0; i < n; i++) {
         if (r->events[i].data == WAKE_DATA)
             continue;
@@ -173,11 +174,17 @@ int reactor_poll(struct capri_sched *s, uint64_t deadline)
             ring = true;
             continue;
         }
+        if (r->events[i].data == IO_POOL_DATA) {
+            pool = true;
+            continue;
+        }
         dispatch(&r->events[i]);
         fds++;
     }
     if (ring)
         io_ring_reap(s); /* file reads completed (io_uring.c) */
+    if (pool)
+        io_pool_reap(s); /* file reads the pool finished (io_pool.c) */
     if (unlikely(load_relaxed(&io_pool_start_wanted)))
         io_pool_serve(); /* on this context's stack, not a thread's (io_pool.c) */
     return fds;
