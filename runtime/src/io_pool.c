@@ -341,7 +341,13 @@ int io_pool_run(struct io_op *op, bool *cancelled)
     return 0;
 }
 
-unsigned io_pool_threads(void) { return load_relaxed(&pool.threads); }
+unsigned io_pool_threads(void)
+{
+    queue_lock();
+    unsigned n = pool.threads;
+    queue_unlock();
+    return n;
+}
 
 void io_pool_after_fork(void)
 {
