@@ -5,8 +5,10 @@
 # preads of an uncached 256 MiB file, capri on one scheduler (io_uring,
 # then the pool with CAPRI_IO_URING=0) against 64 pthreads; then the cost
 # of a cached pread (RWF_NOWAIT answered by the page cache) on a capri
-# thread against libc's on a pthread. RUNS rounds, interleaved (default 5);
-# prints each figure's median. The file is made once under bench/work/.
+# thread against libc's on a pthread. RUNS rounds, interleaved (default
+# 5); prints each figure's median. Last, once, why file writes stay
+# blocking (ring_write.c: a buffered write by pwrite and by io_uring).
+# The file is made once under bench/work/.
 # Environment: THREADS (64), READS (16384), FILE_MB (256).
 set -eu
 build=$(cd "$1" && pwd)
@@ -21,6 +23,7 @@ mkdir -p "$work"
 bin="$work/random_read"
 /usr/lib/llvm-19/bin/clang -O2 -Wall -Wextra -I"$root/runtime/include" "$here/random_read.c" \
     "$build/lib/libcapri.a" -lpthread -ldl -o "$bin"
+/usr/lib/llvm-19/bin/clang -O2 -Wall -Wextra "$here/ring_write.c" -o "$work/ring_write"
 data="$work/data-$mb"
 if [ ! -f "$data" ]; then
     head -c "$((mb * 1024 * 1024))" /dev/urandom > "$data.tmp"
@@ -54,3 +57,5 @@ echo "| | 4 KiB | 64 bytes |"
 echo "|---|---|---|"
 echo "| pthread (libc pread) | $(awk '{ print $1 }' "$work/cached-pthread.txt" | median) | $(awk '{ print $7 }' "$work/cached-pthread.txt" | median) |"
 echo "| capri thread (preadv2 RWF_NOWAIT) | $(awk '{ print $1 }' "$work/cached-capri.txt" | median) | $(awk '{ print $7 }' "$work/cached-capri.txt" | median) |"
+echo "buffered writes (once):"
+"$work/ring_write" "$work/ring_write.tmp"
