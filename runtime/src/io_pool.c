@@ -177,9 +177,10 @@ static struct pool_port *port_of(struct capri_sched *s)
                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m < 0)
             return NULL;
+        /* The length before the array (every racer stores the same). */
+        store_relaxed(&ports_len, n);
         struct pool_port *expected = NULL;
         if (cas_acq_rel(&ports, &expected, (struct pool_port *)m)) {
-            ports_len = n;
             arr = (struct pool_port *)m;
         } else {
             sys_call6(SYS_munmap, m, (long)(n * sizeof *arr), 0, 0, 0, 0);
@@ -207,7 +208,7 @@ static struct pool_port *port_of(struct capri_sched *s)
 void io_pool_reap(struct capri_sched *s)
 {
     struct pool_port *arr = load_acquire(&ports);
-    if (!arr || s->index >= ports_len)
+    if (!arr || s->index >= load_relaxed(&ports_len))
         return;
     struct pool_port *port = &arr[s->index];
     if (!load_relaxed(&port->finished))

@@ -177,9 +177,11 @@ struct io_ring *io_ring_get(struct capri_sched *s)
         long m = sys_mmap(NULL, n * sizeof *arr, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m < 0)
             return NULL;
+        /* The length before the array (every racer stores the same): a
+         * reaper that sees the array must see its length. */
+        store_relaxed(&rings_len, n);
         struct io_ring **expected = NULL;
         if (cas_acq_rel(&rings, &expected, (struct io_ring **)m)) {
-            rings_len = n;
             arr = (struct io_ring **)m;
         } else {
             sys_munmap((void *)m, n * sizeof *arr);
@@ -262,7 +264,7 @@ int io_ring_run(struct io_ring *r, struct io_op *op, bool *cancelled)
 void io_ring_reap(struct capri_sched *s)
 {
     struct io_ring **arr = load_acquire(&rings);
-    if (!arr || s->index >= rings_len)
+    if (!arr || s->index >= load_relaxed(&rings_len))
         return;
     struct io_ring *r = load_relaxed(&arr[s->index]);
     if (!r || r == RING_NONE)
