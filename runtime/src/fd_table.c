@@ -170,6 +170,8 @@ static void reset_locked(struct fd_entry *e)
     store_relaxed(&e->in_stdio, (uint8_t)0);
     store_relaxed(&e->exported, (uint8_t)0);
     store_relaxed(&e->flag_unsure, (uint8_t)0);
+    store_relaxed(&e->direct, (uint8_t)0);
+    store_relaxed(&e->direct_known, (uint8_t)0);
     store_relaxed(&e->registered, (uint8_t)0);
     store_relaxed(&e->rcvtimeo_ns, (uint64_t)0);
     store_relaxed(&e->sndtimeo_ns, (uint64_t)0);

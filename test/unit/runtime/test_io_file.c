@@ -307,6 +307,73 @@ static void test_calls_pthread(void)
     CHECK_EQ(joined, 0);
 }
 
+/* ---- O_DIRECT: never tried against the page cache -------------------------- */
+
+/* A direct read's RWF_NOWAIT try would wait for the device on the
+ * scheduler's kernel thread: such reads go to the ring or the pool even
+ * when the data is cached, whether O_DIRECT came from open or from
+ * fcntl(F_SETFL), and stop doing so when fcntl takes it away. */
+static void *direct_reads(void *arg)
+{
+    const char *name = arg;
+    int fd = open(name, O_RDONLY | O_DIRECT);
+    if (fd < 0) {
+        fprintf(stderr, "  (no O_DIRECT here: %s)\n", strerror(errno));
+        return NULL;
+    }
+    void *buf = NULL;
+    CHECK_EQ(posix_memalign(&buf, 4096, 8192), 0);
+    struct capri_io_stats before;
+    for (int round = 0; round < 2; round++) { /* the second: cached or not, the same */
+        capri_io_stats(&before);
+        memset(buf, 0, 8192);
+        CHECK_EQ(pread(fd, buf, 8192, 8192), 8192);
+        CHECK(check_pattern(buf, 8192, 8192));
+        check_path(&before, 1);
+    }
+    struct iovec v[2] = { { buf, 4096 }, { (char *)buf + 4096, 4096 } };
+    capri_io_stats(&before);
+    CHECK_EQ(preadv(fd, v, 2, FSIZE - 4096), 4096); /* short at the end */
+    CHECK(check_pattern(buf, 4096, FSIZE - 4096));
+    check_path(&before, 1);
+    close(fd);
+
+    int plain = open(name, O_RDONLY);
+    CHECK(plain >= 0);
+    CHECK_EQ(pread(plain, buf, 4096, 0), 4096); /* now cached */
+    capri_io_stats(&before);
+    CHECK_EQ(pread(plain, buf, 4096, 0), 4096);
+    check_path(&before, 0);
+    CHECK_EQ(fcntl(plain, F_SETFL, O_DIRECT), 0);
+    capri_io_stats(&before);
+    CHECK_EQ(pread(plain, buf, 4096, 0), 4096);
+    CHECK(check_pattern(buf, 4096, 0));
+    check_path(&before, 1);
+    CHECK_EQ(fcntl(plain, F_SETFL, 0), 0);
+    capri_io_stats(&before);
+    CHECK_EQ(pread(plain, buf, 4096, 0), 4096);
+    check_path(&before, 0);
+    close(plain);
+    free(buf);
+    return NULL;
+}
+
+static void test_direct(void)
+{
+    char name[] = "capri-io-direct-XXXXXX";
+    int fd = mkstemp(name);
+    CHECK(fd >= 0);
+    unsigned char *b = malloc(FSIZE);
+    for (size_t i = 0; i < FSIZE; i++)
+        b[i] = pattern(i);
+    CHECK_EQ(write(fd, b, FSIZE), FSIZE);
+    free(b);
+    CHECK_EQ(fsync(fd), 0);
+    close(fd);
+    CHECK(join(spawn(direct_reads, name)) == NULL);
+    unlink(name);
+}
+
 /* ---- the writes: still libc's, correct from capri threads ---------------- */
 
 static void *writes(void *arg)
@@ -554,6 +621,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "note: the current directory is on tmpfs: uncached paths not checked\n");
     RUN(test_calls_capri);
     RUN(test_calls_pthread);
+    RUN(test_direct);
     RUN(test_writes);
     RUN(test_many_readers);
     RUN(test_cancel_in_flight);
