@@ -108,10 +108,11 @@ static void finish(struct io_op *op, long res)
     struct pool_port *port = op->port;
     op->res = (int32_t)res;
     struct io_op *old = load_relaxed(&port->finished);
-    do
+    do {
         op->next = old;
-    while (!__atomic_compare_exchange_n(&port->finished, &old, op, true, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED));
+        tsan_release(&port->finished); /* the edge TSan may not see (atomic.h) */
+    } while (!__atomic_compare_exchange_n(&port->finished, &old, op, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
     if (!old) {
         uint64_t one = 1;
         sys_write(port->efd, &one, sizeof one);
