@@ -7,8 +7,9 @@
  * One ring per scheduler, made on first use. Its submission queue is
  * filled by capri threads (under the ring's lock: a cancelled thread may
  * have moved to another scheduler and still has to reach the ring its
- * read went to); its completion queue is reaped only by the owning
- * scheduler, in reactor_poll, woken by the eventfd the ring signals.
+ * read went to); its completion queue is reaped by the owning scheduler,
+ * in reactor_poll, woken by the eventfd the ring signals (or by the
+ * monitor for a scheduler stuck in the kernel), under the same lock.
  */
 #include "io_uring.h"
 
@@ -269,26 +270,27 @@ void io_ring_reap(struct capri_sched *s)
     struct io_ring *r = load_relaxed(&arr[s->index]);
     if (!r || r == RING_NONE)
         return;
+    /* Under the ring's lock from the first look at the queue to the last:
+     * the monitor may reap a stuck scheduler's ring (reactor_poll_borrowed)
+     * while its owner comes back and reaps too. */
+    spin_lock(&r->lock);
     for (;;) {
         uint32_t head = load_relaxed(r->cq_head);
         uint32_t tail = load_acquire(r->cq_tail);
-        if (head != tail) {
-            uint32_t mask = load_relaxed(r->cq_mask);
-            spin_lock(&r->lock);
-            for (; head != tail; head++) {
-                const struct io_uring_cqe *c = &r->cqes[head & mask];
-                if (c->user_data)
-                    io_op_complete_locked((struct io_op *)(uintptr_t)c->user_data, c->res);
-            }
-            spin_unlock(&r->lock);
-            store_release(r->cq_head, head);
+        uint32_t mask = load_relaxed(r->cq_mask);
+        for (; head != tail; head++) {
+            const struct io_uring_cqe *c = &r->cqes[head & mask];
+            if (c->user_data)
+                io_op_complete_locked((struct io_op *)(uintptr_t)c->user_data, c->res);
         }
+        store_release(r->cq_head, head);
         /* Completions the queue had no room for wait in the kernel until
          * an enter asks for them. */
         if (!(load_acquire(r->sq_flags) & IORING_SQ_CQ_OVERFLOW))
-            return;
+            break;
         ring_enter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
     }
+    spin_unlock(&r->lock);
 }
 
 void io_ring_after_fork(void)

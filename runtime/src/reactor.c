@@ -204,6 +204,16 @@ int reactor_poll_borrowed(struct capri_sched *s, struct reactor_event *events, i
             reactor_wake(s);
             continue;
         }
+        /* A file read's completion edge taken here is not seen again by
+         * the owner: reap it here (both reapers take locks for that). */
+        if (events[i].data == IO_RING_DATA) {
+            io_ring_reap(s);
+            continue;
+        }
+        if (events[i].data == IO_POOL_DATA) {
+            io_pool_reap(s);
+            continue;
+        }
         dispatch(&events[i]);
         fds++;
     }

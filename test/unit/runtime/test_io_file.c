@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -549,6 +550,85 @@ static void test_cancel_in_flight(void)
     close(cancel_fd);
 }
 
+/* ---- a read completing while its scheduler is stuck in the kernel -------- */
+
+/* The monitor polls a stuck scheduler's reactor itself (the scheduler's
+ * kernel thread sleeps in a call libcapri does not see): a completion
+ * edge it takes there must still wake the reader, which, being
+ * migratable, then runs elsewhere while its scheduler is still stuck. */
+static int stuck_pipe[2], stuck_file;
+static unsigned stuck_read_done;
+
+static void *stuck_reader(void *arg)
+{
+    (void)arg;
+    static unsigned char buf[65536];
+    ssize_t r = pread(stuck_file, buf, sizeof buf, 0);
+    __atomic_store_n(&stuck_read_done, r == (ssize_t)sizeof buf ? 1u : 2u, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *stuck_blocker(void *arg)
+{
+    (void)arg;
+    char c;
+    /* A raw system call: the scheduler's kernel thread sleeps in it. */
+    long r = syscall(SYS_read, stuck_pipe[0], &c, 1);
+    /* Whatever happened meanwhile, a new completion on this scheduler
+     * reaps every one pending (so a lost edge shows as a failed check,
+     * not a hang). */
+    unsigned char b[100];
+    evict(stuck_file);
+    if (pread(stuck_file, b, sizeof b, 4096 * 100) != (ssize_t)sizeof b)
+        r = -1;
+    return (void *)r;
+}
+
+static void *stuck_queued(void *arg) { return arg; }
+
+/* Releases the blocker once the read is done, or after 5 s: returns
+ * whether the read was done first. */
+static void *stuck_watchdog(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 5000 && !__atomic_load_n(&stuck_read_done, __ATOMIC_ACQUIRE); i++)
+        usleep(1000);
+    unsigned done = __atomic_load_n(&stuck_read_done, __ATOMIC_ACQUIRE);
+    if (write(stuck_pipe[1], "x", 1) != 1)
+        return (void *)-1;
+    return (void *)(intptr_t)(done != 0);
+}
+
+static void test_stuck_scheduler(void)
+{
+    stuck_file = make_file(1 << 20);
+    CHECK_EQ(pipe(stuck_pipe), 0);
+    stuck_read_done = 0;
+    pthread_t dog;
+    CHECK_EQ(pthread_create(&dog, NULL, stuck_watchdog, NULL), 0);
+    capri_attr_t attr;
+    memset(&attr, 0, sizeof attr);
+    attr.migratable = 1;
+    capri_t reader = 0, blocker;
+    CHECK_EQ(capri_spawn(&reader, stuck_reader, NULL, &attr), 0);
+    blocker = spawn(stuck_blocker, NULL);
+    /* A thread that has not run yet, queued behind the blocker: the
+     * monitor relieves a stuck scheduler that has one (a spare starts on
+     * one scheduler), and hands the woken reader over too. */
+    capri_t queued = spawn(stuck_queued, NULL);
+    CHECK(join(blocker) == (void *)1);
+    CHECK(join(queued) == NULL);
+    CHECK(join(reader) == NULL);
+    void *in_time = NULL;
+    CHECK_EQ(pthread_join(dog, &in_time), 0);
+    CHECK_EQ(stuck_read_done, 1u);
+    /* Done while the blocker still held the scheduler. */
+    CHECK(in_time == (void *)1);
+    close(stuck_pipe[0]);
+    close(stuck_pipe[1]);
+    close(stuck_file);
+}
+
 /* ---- fork: the child makes its own ring, or starts its own pool ---------- */
 
 static void *forker(void *arg)
@@ -628,6 +708,7 @@ int main(int argc, char **argv)
     RUN(test_writes);
     RUN(test_many_readers);
     RUN(test_cancel_in_flight);
+    RUN(test_stuck_scheduler);
     RUN(test_fork);
     RUN(test_pool_size);
     close(file);
