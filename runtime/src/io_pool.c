@@ -173,7 +173,8 @@ static struct pool_port *port_of(struct capri_sched *s)
 {
     struct pool_port *arr = load_acquire(&ports);
     if (!arr) {
-        uint32_t n = capri_rt.nscheds;
+        /* Every scheduler there may ever be, spares included. */
+        uint32_t n = capri_rt.sched_capacity;
         long m = sys_call6(SYS_mmap, 0, (long)(n * sizeof *arr), PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m < 0)
@@ -188,6 +189,8 @@ static struct pool_port *port_of(struct capri_sched *s)
             arr = expected;
         }
     }
+    if (s->index >= load_relaxed(&ports_len))
+        return NULL;
     struct pool_port *port = &arr[s->index];
     if (likely(load_acquire(&port->efd) > 0))
         return port;

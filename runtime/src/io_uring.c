@@ -166,7 +166,7 @@ static struct io_ring *ring_setup(struct capri_sched *s)
 struct io_ring *io_ring_get(struct capri_sched *s)
 {
     struct io_ring **arr = load_acquire(&rings);
-    if (likely(arr != NULL)) {
+    if (likely(arr != NULL) && likely(s->index < load_relaxed(&rings_len))) {
         struct io_ring *r = load_relaxed(&arr[s->index]);
         if (likely(r != NULL))
             return r == RING_NONE ? NULL : r;
@@ -174,7 +174,9 @@ struct io_ring *io_ring_get(struct capri_sched *s)
     if (!io_ring_enabled())
         return NULL;
     if (!arr) {
-        uint32_t n = capri_rt.nscheds;
+        /* Every scheduler there may ever be, spares included (the
+         * monitor starts those later; the array never moves). */
+        uint32_t n = capri_rt.sched_capacity;
         long m = sys_mmap(NULL, n * sizeof *arr, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m < 0)
             return NULL;
@@ -189,6 +191,8 @@ struct io_ring *io_ring_get(struct capri_sched *s)
             arr = expected;
         }
     }
+    if (s->index >= load_relaxed(&rings_len))
+        return NULL;
     /* Only threads running on s get here for s: no race on its slot. */
     struct io_ring *r = ring_setup(s);
     store_release(&arr[s->index], r ? r : RING_NONE);
