@@ -173,6 +173,8 @@ static void reset_locked(struct fd_entry *e)
     store_relaxed(&e->sock_type_known, (uint8_t)0);
     store_relaxed(&e->dir[FD_READ].ended, (uint8_t)0);
     store_relaxed(&e->dir[FD_READ].drained, (uint8_t)0);
+    store_relaxed(&e->direct, (uint8_t)0);
+    store_relaxed(&e->direct_known, (uint8_t)0);
     store_relaxed(&e->registered, (uint8_t)0);
     store_relaxed(&e->rcvtimeo_ns, (uint64_t)0);
     store_relaxed(&e->sndtimeo_ns, (uint64_t)0);

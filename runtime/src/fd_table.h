@@ -73,6 +73,9 @@ struct fd_entry {
     uint8_t flag_unsure;    /* a forked child may clear capri's flag (dup2 + exec):
                              * check F_GETFL before relying on it */
     uint8_t sock_type_known; /* 1: a stream socket, 2: another kind; 0: not asked */
+    uint8_t direct;         /* O_DIRECT (io_file.c: no page-cache try, which would
+                             * wait for the device) */
+    uint8_t direct_known;   /* read once with F_GETFL, kept by fcntl(F_SETFL) */
     uint32_t reactor;
     uint32_t reactor_gen;
     uint64_t rcvtimeo_ns, sndtimeo_ns; /* 0: none */

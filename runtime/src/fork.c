@@ -15,6 +15,7 @@
 #include "chunk_pool.h"
 #include "fd_table.h"
 #include "intr.h"
+#include "io_file.h"
 #include "io_wait.h"
 #include "scheduler.h"
 #include "sys.h"
@@ -57,6 +58,9 @@ static void fork_child(void)
         if (&capri_rt.scheds[i] != keep)
             reactor_close(&capri_rt.scheds[i]);
     fd_table_reset_after_fork();
+    /* The parent's rings are not mapped here and its pool threads do not
+     * exist: a file read starts both afresh. */
+    io_file_after_fork();
     if (keep) {
         reactor_reinit_after_fork(keep);
         intr_reset_after_fork(keep); /* the parent's parked calls stay parked */

@@ -528,6 +528,8 @@ static int fcntl_common(int fd, int cmd, void *arg)
         if (r == 0 && io_table_context() && (e || (e = fd_entry(fd, true)))) {
             store_relaxed(&e->user_nonblock, (uint8_t)want);
             store_release(&e->user_nonblock_known, (uint8_t)1);
+            store_relaxed(&e->direct, (uint8_t)((fl & O_DIRECT) != 0));
+            store_release(&e->direct_known, (uint8_t)1);
         }
         return r;
     }

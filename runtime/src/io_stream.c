@@ -6,8 +6,10 @@
  * On a capri thread each is a loop: snapshot the direction, try without
  * blocking (MSG_DONTWAIT on sockets, RWF_NOWAIT on pipes and eventfds),
  * park on EAGAIN, try again. Writes loop until every byte is written, as
- * a blocking descriptor's would. Anywhere else, and on descriptors with no
- * non-blocking try (regular files, terminals for now), the call is libc's.
+ * a blocking descriptor's would. read and readv of a regular file go to
+ * io_file.c (the page cache, else the ring or the pool). Anywhere else, and
+ * on descriptors with no non-blocking try (terminals for now), the call is
+ * libc's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "io_file.h"
 #include "io_next.h"
 #include "io_wait.h"
 #include "sys.h"
@@ -63,6 +66,8 @@ static inline enum fd_kind kind_of(int fd, struct fd_entry *e)
     enum fd_kind k = (enum fd_kind)load_relaxed(&e->kind);
     return likely(k != FD_UNKNOWN) ? k : classify(fd, e);
 }
+
+enum fd_kind io_fd_kind(int fd, struct fd_entry *e) { return kind_of(fd, e); }
 
 /* A try that failed because the kind was wrong (the number was reused by
  * a call libcapri did not see, or RWF_NOWAIT is refused in this
@@ -237,6 +242,8 @@ ssize_t read(int fd, void *buf, size_t n)
     struct fd_entry *e;
     if (s && (e = fd_entry(fd, true))) {
         struct iovec v = { buf, n };
+        if (kind_of(fd, e) == FD_FILE && n > 0)
+            return io_file_read(s, fd, &v, 1, -1, 0); /* the page cache, else parks */
         struct read_call c = { &v, 1, 0, NULL };
         bool blocking = false;
         ssize_t r = run_read(s, fd, e, &c, &blocking);
@@ -251,6 +258,8 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
     struct capri_sched *s = io_sched();
     struct fd_entry *e;
     if (s && iovcnt > 0 && (e = fd_entry(fd, true))) {
+        if (kind_of(fd, e) == FD_FILE && iovcnt <= IOV_MAX)
+            return io_file_read(s, fd, iov, iovcnt, -1, 0);
         struct read_call c = { (struct iovec *)(uintptr_t)iov, iovcnt, 0, NULL };
         bool blocking = false;
         ssize_t r = run_read(s, fd, e, &c, &blocking);

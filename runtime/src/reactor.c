@@ -11,6 +11,8 @@
 
 #include "clock.h"
 #include "fd_table.h"
+#include "io_pool.h"
+#include "io_uring.h"
 #include "log.h"
 #include "scheduler.h"
 #include "sys.h"
@@ -23,10 +25,10 @@
  * out and the program's calls would reach the sanitizer and libc directly.
  */
 extern const int io_stream_linked, io_fd_linked, io_sleep_linked, io_open_linked, io_poll_linked,
-    io_spawn_linked;
+    io_spawn_linked, io_file_linked;
 __attribute__((used)) static const int *const interposers_linked[] = {
     &io_stream_linked, &io_fd_linked, &io_sleep_linked, &io_open_linked, &io_poll_linked,
-    &io_spawn_linked,
+    &io_spawn_linked, &io_file_linked,
 };
 
 #define EPOLL_WATCH (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP | EPOLLET)
@@ -168,12 +170,28 @@ int reactor_poll(struct capri_sched *s, uint64_t deadline)
         n = sys_call6(SYS_epoll_pwait, r->epfd, (long)r->events, REACTOR_EVENTS, ms, 0, 0);
     }
     int fds = 0;
+    bool ring = n < 0; /* interrupted: io_uring's completion work may have run */
+    bool pool = false;
     for (long i = 0; i < n; i++) {
         if (r->events[i].data == WAKE_DATA)
             continue;
+        if (r->events[i].data == IO_RING_DATA) {
+            ring = true;
+            continue;
+        }
+        if (r->events[i].data == IO_POOL_DATA) {
+            pool = true;
+            continue;
+        }
         dispatch(&r->events[i]);
         fds++;
     }
+    if (ring)
+        io_ring_reap(s); /* file reads completed (io_uring.c) */
+    if (pool)
+        io_pool_reap(s); /* file reads the pool finished (io_pool.c) */
+    if (unlikely(load_relaxed(&io_pool_start_wanted)))
+        io_pool_serve(); /* on this context's stack, not a thread's (io_pool.c) */
     return fds;
 }
 
@@ -189,6 +207,16 @@ int reactor_poll_borrowed(struct capri_sched *s, struct reactor_event *events, i
             /* Its owner may have gone to sleep since the monitor looked:
              * the edge taken here must reach it (one more write). */
             reactor_wake(s);
+            continue;
+        }
+        /* A file read's completion edge taken here is not seen again by
+         * the owner: reap it here (both reapers take locks for that). */
+        if (events[i].data == IO_RING_DATA) {
+            io_ring_reap(s);
+            continue;
+        }
+        if (events[i].data == IO_POOL_DATA) {
+            io_pool_reap(s);
             continue;
         }
         dispatch(&events[i]);

@@ -7,11 +7,12 @@
 //
 // RUN: %clang -O1 -I%src_root/passes -I%src_root/runtime/include %s -o %t %capri-rt-link -Wl,-z,now
 // RUN: %t | FileCheck %s
+// RUN: env CAPRI_IO_URING=0 %t | FileCheck %s
 // UNSUPPORTED: asan
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 71 table entries
+// CHECK:     checked 85 table entries
 #define _GNU_SOURCE
 #include <capri.h>
 #include <fcntl.h>
@@ -152,11 +153,16 @@ static struct capri_pool_stats stats;
 // The interposed I/O calls, each on its blocking path where it has one:
 // the data is not there yet, and the other thread provides it.
 static char io_buf[256];
+static void file_read_uncached(void);
+static void file_readv_uncached(void);
+static void evict(void);
+static int big_file;
 static void read_blocking(long u) {
   (void)u;
   want_pipe_byte = 1;
   if (read(pfd[0], io_buf, 1) != 1)
     printf("read failed\n");
+  file_read_uncached();
 }
 static void readv_blocking(long u) {
   (void)u;
@@ -164,6 +170,7 @@ static void readv_blocking(long u) {
   want_pipe_byte = 1;
   if (readv(pfd[0], v, 2) != 1)
     printf("readv failed\n");
+  file_readv_uncached();
 }
 static void recv_blocking(long u) {
   (void)u;
@@ -274,6 +281,10 @@ static void read_chk_blocking(long u) {
   want_pipe_byte = 1;
   if (__read_chk(pfd[0], io_buf, 1, sizeof io_buf) != 1)
     printf("__read_chk failed\n");
+  evict();
+  lseek(big_file, 4096, SEEK_SET);
+  if (__read_chk(big_file, io_buf, 10, sizeof io_buf) != 10)
+    printf("__read_chk of a file failed\n");
 }
 static void recv_chk_once(long u) {
   (void)u;
@@ -288,6 +299,87 @@ static void recvfrom_chk_once(long u) {
 }
 
 static int big_file = -1;
+// A regular file's pages dropped from the page cache: the next read of
+// it parks on the ring (or, with CAPRI_IO_URING=0, the pool; the first
+// such read starts the pool's manager thread).
+static void evict(void) {
+  fdatasync(big_file);
+  posix_fadvise(big_file, 0, 0, POSIX_FADV_DONTNEED);
+}
+static void file_read_uncached(void) {
+  evict();
+  lseek(big_file, 4096, SEEK_SET);
+  if (read(big_file, io_buf, sizeof io_buf) != (ssize_t)sizeof io_buf)
+    printf("read of a file failed\n");
+}
+static void file_readv_uncached(void) {
+  struct iovec v[2] = {{io_buf, 100}, {io_buf + 100, 100}};
+  evict();
+  lseek(big_file, 8192, SEEK_SET);
+  if (readv(big_file, v, 2) != 200)
+    printf("readv of a file failed\n");
+}
+ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
+ssize_t __pread64_chk(int, void *, size_t, off_t, size_t);
+static void pread_uncached(long u) {
+  (void)u;
+  evict();
+  if (pread(big_file, io_buf, sizeof io_buf, 12345) != (ssize_t)sizeof io_buf)
+    printf("pread failed\n");
+}
+static void pread64_uncached(long u) {
+  (void)u;
+  evict();
+  if (pread64(big_file, io_buf, sizeof io_buf, 12345) != (ssize_t)sizeof io_buf)
+    printf("pread64 failed\n");
+}
+static void pread_chk_uncached(long u) {
+  (void)u;
+  evict();
+  if (__pread_chk(big_file, io_buf, 10, 12345, sizeof io_buf) != 10)
+    printf("__pread_chk failed\n");
+}
+static void pread64_chk_uncached(long u) {
+  (void)u;
+  evict();
+  if (__pread64_chk(big_file, io_buf, 10, 12345, sizeof io_buf) != 10)
+    printf("__pread64_chk failed\n");
+}
+static struct iovec file_iov[3] = {{io_buf, 10}, {io_buf + 10, 0}, {io_buf + 10, 90}};
+static void preadv_uncached(long u) {
+  (void)u;
+  evict();
+  if (preadv(big_file, file_iov, 3, 99999) != 100)
+    printf("preadv failed\n");
+}
+static void preadv64_uncached(long u) {
+  (void)u;
+  evict();
+  if (preadv64(big_file, file_iov, 3, 99999) != 100)
+    printf("preadv64 failed\n");
+}
+static void preadv2_uncached(long u) {
+  (void)u;
+  evict();
+  if (preadv2(big_file, file_iov, 3, 99999, 0) != 100)
+    printf("preadv2 failed\n");
+  evict();
+  lseek(big_file, 0, SEEK_SET);
+  if (preadv2(big_file, file_iov, 3, -1, 0) != 100)
+    printf("preadv2 at -1 failed\n");
+}
+static void preadv64v2_uncached(long u) {
+  (void)u;
+  evict();
+  if (preadv64v2(big_file, file_iov, 3, 99999, 0) != 100)
+    printf("preadv64v2 failed\n");
+}
+static void pwrite_one(long u) { (void)u; if (pwrite(big_file, io_buf, 10, 5) != 10) printf("pwrite failed\n"); }
+static void pwrite64_one(long u) { (void)u; if (pwrite64(big_file, io_buf, 10, 5) != 10) printf("pwrite64 failed\n"); }
+static void pwritev_one(long u) { (void)u; if (pwritev(big_file, file_iov, 3, 5) != 100) printf("pwritev failed\n"); }
+static void pwritev64_one(long u) { (void)u; if (pwritev64(big_file, file_iov, 3, 5) != 100) printf("pwritev64 failed\n"); }
+static void pwritev2_one(long u) { (void)u; if (pwritev2(big_file, file_iov, 3, 5, 0) != 100) printf("pwritev2 failed\n"); }
+static void pwritev64v2_one(long u) { (void)u; if (pwritev64v2(big_file, file_iov, 3, 5, 0) != 100) printf("pwritev64v2 failed\n"); }
 static void sendfile_blocking(long u) {
   (void)u;
   off_t off = 0;
@@ -527,6 +619,20 @@ int main(int argc, char **argv) {
       {"epoll_create", measure_open((void *)epoll_create_one)},
       {"epoll_create1", measure_open((void *)epoll_create1_one)},
       {"memfd_create", measure_open((void *)memfd_one)},
+      {"pread", measure((void *)pread_uncached, 0)},
+      {"pread64", measure((void *)pread64_uncached, 0)},
+      {"__pread_chk", measure((void *)pread_chk_uncached, 0)},
+      {"__pread64_chk", measure((void *)pread64_chk_uncached, 0)},
+      {"preadv", measure((void *)preadv_uncached, 0)},
+      {"preadv64", measure((void *)preadv64_uncached, 0)},
+      {"preadv2", measure((void *)preadv2_uncached, 0)},
+      {"preadv64v2", measure((void *)preadv64v2_uncached, 0)},
+      {"pwrite", measure((void *)pwrite_one, 0)},
+      {"pwrite64", measure((void *)pwrite64_one, 0)},
+      {"pwritev", measure((void *)pwritev_one, 0)},
+      {"pwritev64", measure((void *)pwritev64_one, 0)},
+      {"pwritev2", measure((void *)pwritev2_one, 0)},
+      {"pwritev64v2", measure((void *)pwritev64v2_one, 0)},
   };
   stop = 1;
   capri_join(t, NULL);
