@@ -22,6 +22,8 @@
 #include "clock.h"
 #include "io_next.h"
 #include "io_wait.h"
+#include "io_pool.h"
+#include "io_uring.h"
 #include "reactor.h"
 #include "sys.h"
 #include "thread.h"
@@ -389,8 +391,19 @@ int close(int fd)
 /* close_range and closefrom close numbers wholesale, inside libc: their
  * waiters must be woken and their entries forgotten as for close
  * (CLOSE_RANGE_CLOEXEC only marks them). libcapri's own descriptors (each
- * scheduler's epoll and wake eventfd) stay open: the range is closed
- * around them. */
+ * scheduler's epoll and wake eventfd, the rings and their eventfds, the
+ * pool's eventfds) stay open: the range is closed around them. */
+/* The smallest descriptor at or above `from` that libcapri holds, or -1. */
+static int next_own_fd(unsigned from)
+{
+    int own[3] = { reactor_next_own_fd(from), io_ring_next_own_fd(from), io_pool_next_own_fd(from) };
+    int best = -1;
+    for (int i = 0; i < 3; i++)
+        if (own[i] >= 0 && (best < 0 || own[i] < best))
+            best = own[i];
+    return best;
+}
+
 static int close_range_around_own(unsigned first, unsigned last, int flags)
 {
     if (first <= last && io_table_context() && !(flags & CLOSE_RANGE_CLOEXEC))
@@ -398,7 +411,7 @@ static int close_range_around_own(unsigned first, unsigned last, int flags)
     int result = 0;
     unsigned lo = first;
     while (lo <= last) {
-        int own = reactor_next_own_fd(lo);
+        int own = next_own_fd(lo);
         unsigned hi = own < 0 || (unsigned)own > last ? last : (unsigned)own - 1;
         if (own < 0 || (unsigned)own != lo) {
             int r = IO_NEXT(close_range)(lo, hi, flags);
@@ -430,7 +443,7 @@ void closefrom(int lowfd)
         /* Before Linux 5.9: one close per number, up to the limit. */
         long max = sysconf(_SC_OPEN_MAX);
         for (long fd = lowfd; fd < max; fd++)
-            if (reactor_next_own_fd((unsigned)fd) != fd)
+            if (next_own_fd((unsigned)fd) != fd)
                 sys_call6(SYS_close, fd, 0, 0, 0, 0, 0);
     }
     errno = saved;

@@ -373,3 +373,16 @@ void io_pool_after_fork(void)
         ports[i].finished = NULL;
     }
 }
+
+int io_pool_next_own_fd(unsigned from)
+{
+    long best = -1;
+    struct pool_port *all = load_acquire(&ports);
+    uint32_t n = all ? load_acquire(&ports_len) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int efd = load_acquire(&all[i].efd);
+        if (efd > 0 && (unsigned)efd >= from && (best < 0 || efd < best))
+            best = efd;
+    }
+    return (int)best;
+}

@@ -41,4 +41,8 @@ unsigned io_pool_threads(void);
 /* A forked child has no pool threads: the pool starts afresh on first use. */
 void io_pool_after_fork(void);
 
+/* The smallest descriptor at or above `from` the pool holds (the ports'
+ * eventfds), or -1: close_range and closefrom leave them open. */
+int io_pool_next_own_fd(unsigned from);
+
 #endif

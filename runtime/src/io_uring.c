@@ -313,3 +313,20 @@ void io_ring_after_fork(void)
         arr[i] = NULL;
     }
 }
+
+int io_ring_next_own_fd(unsigned from)
+{
+    long best = -1;
+    struct io_ring **all = load_acquire(&rings);
+    uint32_t n = all ? load_acquire(&rings_len) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct io_ring *r = load_acquire(&all[i]);
+        if (!r || r == RING_NONE)
+            continue;
+        int own[2] = { r->fd, r->efd };
+        for (int k = 0; k < 2; k++)
+            if (own[k] >= 0 && (unsigned)own[k] >= from && (best < 0 || own[k] < best))
+                best = own[k];
+    }
+    return (int)best;
+}

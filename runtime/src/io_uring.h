@@ -45,4 +45,8 @@ void io_ring_after_fork(void);
  * that refuses io_uring_setup). */
 bool io_ring_enabled(void);
 
+/* The smallest descriptor at or above `from` a ring holds (the ring and its
+ * eventfd), or -1: close_range and closefrom leave them open. */
+int io_ring_next_own_fd(unsigned from);
+
 #endif

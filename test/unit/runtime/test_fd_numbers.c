@@ -73,9 +73,31 @@ static void *write_byte_later(void *arg)
     return write(pfd[1], "w", 1) == 1 ? NULL : (void *)-1;
 }
 
+/* An uncached read of a fresh file: the scheduler's ring (or the pool)
+ * answers it. */
+static void read_uncached(const char *path)
+{
+    int f = open(path, O_RDONLY);
+    CHECK(f >= 0);
+    posix_fadvise(f, 0, 0, POSIX_FADV_DONTNEED);
+    char buf[4096];
+    CHECK_EQ(pread(f, buf, sizeof buf, 8192), (ssize_t)sizeof buf);
+    close(f);
+}
+
 static void test_closefrom_keeps_runtime(void)
 {
+    char path[] = "/tmp/capri-fdnum-XXXXXX";
+    int f = mkstemp(path);
+    CHECK(f >= 0);
+    static char block[65536];
+    memset(block, 'f', sizeof block);
+    CHECK_EQ(write(f, block, sizeof block), (ssize_t)sizeof block);
+    fsync(f);
+    close(f);
+    read_uncached(path); /* the ring and its eventfd exist from here */
     closefrom(3);
+    read_uncached(path);
     CHECK_EQ(pipe(pfd), 0);
     capri_t t = spawn(write_byte_later, NULL);
     char c = 0;
@@ -91,6 +113,8 @@ static void test_closefrom_keeps_runtime(void)
     CHECK(join(t) == NULL);
     close(pfd[0]);
     close(pfd[1]);
+    read_uncached(path);
+    unlink(path);
 }
 
 /* ---- SCM_RIGHTS ------------------------------------------------------------ */
