@@ -449,12 +449,9 @@ void closefrom(int lowfd)
     errno = saved;
 }
 
-/* Descriptors that arrive in SCM_RIGHTS messages are new numbers libcapri
- * made no call for: each starts afresh, as after open. */
-void io_received_fds(const struct msghdr *msg)
+void io_each_passed_fd(const struct msghdr *msg, void (*fn)(int fd, void *arg), void *arg)
 {
-    if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr) ||
-        !io_table_context())
+    if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
         return;
     for (const struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)(uintptr_t)msg); c;
          c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)msg, (struct cmsghdr *)(uintptr_t)c)) {
@@ -465,11 +462,25 @@ void io_received_fds(const struct msghdr *msg)
         for (size_t i = 0; i < n; i++) {
             int fd;
             memcpy(&fd, data + i * sizeof fd, sizeof fd);
-            /* Whatever the number named before is gone: forget it (kind,
-             * flags and the program's O_NONBLOCK are learnt again). */
-            fd_closing(fd);
+            fn(fd, arg);
         }
     }
+}
+
+/* Whatever a received number named before is gone: forget it (kind,
+ * flags and the program's O_NONBLOCK are learnt again). */
+static void forget_passed(int fd, void *arg)
+{
+    (void)arg;
+    fd_closing(fd);
+}
+
+/* Descriptors that arrive in SCM_RIGHTS messages are new numbers libcapri
+ * made no call for: each starts afresh, as after open. */
+void io_received_fds(const struct msghdr *msg)
+{
+    if (io_table_context())
+        io_each_passed_fd(msg, forget_passed, NULL);
 }
 
 /* `to` now names the description `from` names. */

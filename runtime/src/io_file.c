@@ -34,26 +34,6 @@
 
 struct io_counters io_counters;
 
-/* The part of an iovec array still to read, `done` bytes in: at most
- * WINDOW entries (this runs on a small stack; a longer array is finished
- * by the loop's next round). */
-#define WINDOW 8
-
-static int iov_rest(const struct iovec *iov, int iovcnt, size_t done, struct iovec *out)
-{
-    int i = 0;
-    while (i < iovcnt && done >= iov[i].iov_len) {
-        done -= iov[i].iov_len;
-        i++;
-    }
-    int k = 0;
-    for (; i < iovcnt && k < WINDOW; i++, k++) {
-        out[k].iov_base = (char *)iov[i].iov_base + done;
-        out[k].iov_len = iov[i].iov_len - done;
-        done = 0;
-    }
-    return k;
-}
 
 /* Runs op elsewhere while the thread parks: the ring of the scheduler the
  * thread is on now (it may have moved since the call began), else the
@@ -103,11 +83,11 @@ ssize_t io_file_read(struct capri_sched *s, int fd, const struct iovec *iov, int
         total += iov[i].iov_len;
     size_t done = 0;
     for (;;) {
-        struct iovec w[WINDOW];
+        struct iovec w[IO_IOV_WINDOW];
         const struct iovec *v = iov;
         int n = iovcnt;
         if (done) {
-            n = iov_rest(iov, iovcnt, done, w);
+            n = io_iov_window(iov, iovcnt, done, w);
             v = w;
         }
         off_t at = off < 0 ? -1 : off + (off_t)done;

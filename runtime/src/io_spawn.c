@@ -108,31 +108,27 @@ void nonblock_gate_close_and_clear(void)
     fd_table_each_flaggable(clear_inheritable);
 }
 
+/* A descriptor sent to another process: the receiver shares its
+ * description. The gate is closed at the first one that needs it. */
+static void export_passed(int fd, void *arg)
+{
+    bool *closed = arg;
+    struct fd_entry *e = fd_entry(fd, false);
+    if (!e || !(load_relaxed(&e->capri_nonblock) || load_relaxed(&e->created)))
+        return;
+    if (!*closed) {
+        gate_close();
+        *closed = true;
+    }
+    export_one(fd, e);
+}
+
 void io_sending_fds(const struct msghdr *msg)
 {
-    if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr) ||
-        !io_table_context())
+    if (!io_table_context())
         return;
     bool closed = false;
-    for (const struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)(uintptr_t)msg); c;
-         c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)msg, (struct cmsghdr *)(uintptr_t)c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        const unsigned char *data = CMSG_DATA(c);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, data + i * sizeof fd, sizeof fd);
-            struct fd_entry *e = fd_entry(fd, false);
-            if (!e || !(load_relaxed(&e->capri_nonblock) || load_relaxed(&e->created)))
-                continue;
-            if (!closed) {
-                gate_close();
-                closed = true;
-            }
-            export_one(fd, e); /* the receiver shares the description */
-        }
-    }
+    io_each_passed_fd(msg, export_passed, &closed);
     if (closed)
         nonblock_gate_reopen();
 }

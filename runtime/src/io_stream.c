@@ -329,26 +329,6 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 /* ---- write, send, sendto, sendmsg, writev ---------------------------------- */
 
-/* The part of an iovec array still to write: up to WINDOW entries copied
- * from `iov` starting `done` bytes in (a bounded copy: the caller's array
- * may hold IOV_MAX entries, and this runs on a small stack). */
-#define WINDOW 8
-
-static int iov_window(const struct iovec *iov, int iovcnt, size_t done, struct iovec *out)
-{
-    int i = 0;
-    while (i < iovcnt && done >= iov[i].iov_len) {
-        done -= iov[i].iov_len;
-        i++;
-    }
-    int k = 0;
-    for (; i < iovcnt && k < WINDOW; i++, k++) {
-        out[k].iov_base = (char *)iov[i].iov_base + done;
-        out[k].iov_len = iov[i].iov_len - done;
-        done = 0;
-    }
-    return k;
-}
 
 struct write_call {
     const struct iovec *iov; /* the caller's */
@@ -402,8 +382,8 @@ static ssize_t run_write(struct capri_sched *s, int fd, struct fd_entry *e,
         if (done == 0) {
             r = try_write(fd, kind, c, c->iov, c->iovcnt, true);
         } else {
-            struct iovec w[WINDOW];
-            int k = iov_window(c->iov, c->iovcnt, done, w);
+            struct iovec w[IO_IOV_WINDOW];
+            int k = io_iov_window(c->iov, c->iovcnt, done, w);
             r = try_write(fd, kind, c, w, k, false);
         }
         if (r >= 0) {

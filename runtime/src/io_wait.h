@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "fd_table.h"
 #include "scheduler.h"
@@ -116,5 +117,31 @@ uint64_t io_socket_timeout(int fd, struct fd_entry *e, enum fd_dir_index dir);
 
 /* A relative timeout in ns (0: none) as a deadline. */
 uint64_t io_deadline(uint64_t timeout_ns);
+
+/* The part of an iovec array still to move, `done` bytes in: at most
+ * IO_IOV_WINDOW entries copied into out (a bounded copy: the caller's array
+ * may hold IOV_MAX entries, and this runs on a small stack; the rest is
+ * taken by the caller's next round). Returns the count. */
+#define IO_IOV_WINDOW 8
+
+static inline int io_iov_window(const struct iovec *iov, int iovcnt, size_t done,
+                                struct iovec *out)
+{
+    int i = 0;
+    while (i < iovcnt && done >= iov[i].iov_len) {
+        done -= iov[i].iov_len;
+        i++;
+    }
+    int k = 0;
+    for (; i < iovcnt && k < IO_IOV_WINDOW; i++, k++) {
+        out[k].iov_base = (char *)iov[i].iov_base + done;
+        out[k].iov_len = iov[i].iov_len - done;
+        done = 0;
+    }
+    return k;
+}
+
+/* Calls fn for every descriptor an SCM_RIGHTS message of msg carries. */
+void io_each_passed_fd(const struct msghdr *msg, void (*fn)(int fd, void *arg), void *arg);
 
 #endif
