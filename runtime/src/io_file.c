@@ -190,15 +190,9 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
     return IO_NEXT(pread)(fd, buf, n, off);
 }
 
-ssize_t pread64(int fd, void *buf, size_t n, off_t off)
-{
-    struct capri_sched *s = io_sched();
-    if (FILE_READ(s, 1, off, 0) && n > 0) {
-        struct iovec v = { buf, n };
-        return io_file_read(s, fd, &v, 1, off, 0);
-    }
-    return IO_NEXT(pread64)(fd, buf, n, off);
-}
+/* The 64 names: off_t is 64 bits on this ABI, and glibc's are the same
+ * functions (as sendfile64 is sendfile's). */
+ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return pread(fd, buf, n, off); }
 
 ssize_t preadv(int fd, const struct iovec *iov, int iovcnt, off_t off)
 {
@@ -210,10 +204,7 @@ ssize_t preadv(int fd, const struct iovec *iov, int iovcnt, off_t off)
 
 ssize_t preadv64(int fd, const struct iovec *iov, int iovcnt, off_t off)
 {
-    struct capri_sched *s = io_sched();
-    if (FILE_READ(s, iovcnt, off, 0))
-        return io_file_read(s, fd, iov, iovcnt, off, 0);
-    return IO_NEXT(preadv64)(fd, iov, iovcnt, off);
+    return preadv(fd, iov, iovcnt, off);
 }
 
 /* preadv2 at offset -1 reads at the file position, which any descriptor
@@ -254,21 +245,14 @@ ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flag
 
 ssize_t preadv64v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
-    struct capri_sched *s = io_sched();
-    if (FILE_READ(s, iovcnt, off, flags))
-        return io_file_read(s, fd, iov, iovcnt, off, flags);
-    bool handled;
-    ssize_t r = preadv2_here(s, fd, iov, iovcnt, off, flags, &handled);
-    if (handled)
-        return r;
-    return IO_NEXT(preadv64v2)(fd, iov, iovcnt, off, flags);
+    return preadv2(fd, iov, iovcnt, off, flags);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return IO_NEXT(pwrite)(fd, buf, n, off); }
 
 ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
-    return IO_NEXT(pwrite64)(fd, buf, n, off);
+    return pwrite(fd, buf, n, off);
 }
 
 ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
@@ -278,7 +262,7 @@ ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
 
 ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off_t off)
 {
-    return IO_NEXT(pwritev64)(fd, iov, iovcnt, off);
+    return pwritev(fd, iov, iovcnt, off);
 }
 
 ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
@@ -288,7 +272,7 @@ ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int fla
 
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
-    return IO_NEXT(pwritev64v2)(fd, iov, iovcnt, off, flags);
+    return pwritev2(fd, iov, iovcnt, off, flags);
 }
 
 /* ---- _FORTIFY_SOURCE --------------------------------------------------------- */
@@ -308,7 +292,7 @@ ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
 {
     if (n > buflen)
         __chk_fail();
-    return pread64(fd, buf, n, off);
+    return pread(fd, buf, n, off);
 }
 
 /* reactor.c refers to this, so a static link always takes this file. */

@@ -27,16 +27,10 @@
     X(writev, ssize_t, (int, const struct iovec *, int))                                 \
     X(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int))                    \
     X(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int))                   \
-    X(preadv64v2, ssize_t, (int, const struct iovec *, int, off_t, int))                 \
-    X(pwritev64v2, ssize_t, (int, const struct iovec *, int, off_t, int))                \
     X(pread, ssize_t, (int, void *, size_t, off_t))                                      \
     X(pwrite, ssize_t, (int, const void *, size_t, off_t))                               \
-    X(pread64, ssize_t, (int, void *, size_t, off_t))                                    \
-    X(pwrite64, ssize_t, (int, const void *, size_t, off_t))                             \
     X(preadv, ssize_t, (int, const struct iovec *, int, off_t))                          \
     X(pwritev, ssize_t, (int, const struct iovec *, int, off_t))                         \
-    X(preadv64, ssize_t, (int, const struct iovec *, int, off_t))                        \
-    X(pwritev64, ssize_t, (int, const struct iovec *, int, off_t))                       \
     X(recv, ssize_t, (int, void *, size_t, int))                                         \
     X(send, ssize_t, (int, const void *, size_t, int))                                   \
     X(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *))     \
