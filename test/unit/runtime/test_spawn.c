@@ -128,9 +128,12 @@ static void test_exec_in_forked_child(void)
     CHECK_EQ(status_of(pid), 0);
 }
 
-static void test_posix_spawn_stdin(void)
+/* A listener capri flagged (made with `flags`) handed to a program started
+ * with posix_spawn as its stdin (a dup2 file action): the program finds it
+ * blocking, and this process goes on accepting. */
+static void check_posix_spawn_stdin(int flags)
 {
-    make_listener(0);
+    make_listener(flags);
     accept_one();
     CHECK(kernel_nonblocking(listener));
     posix_spawn_file_actions_t fa;
@@ -144,6 +147,8 @@ static void test_posix_spawn_stdin(void)
     accept_one();
     close(listener);
 }
+
+static void test_posix_spawn_stdin(void) { check_posix_spawn_stdin(0); }
 
 /* A connection socket capri flagged for sendfile, checked by a child of
  * popen or system; sendfile goes on working. */
@@ -262,22 +267,7 @@ static void test_child_clears_shared_listener(void)
 
 /* posix_spawn with a dup2 file action hands even a close-on-exec socket
  * to the new program: it finds it blocking. */
-static void test_posix_spawn_dup_cloexec(void)
-{
-    make_listener(SOCK_CLOEXEC);
-    accept_one();
-    CHECK(kernel_nonblocking(listener));
-    posix_spawn_file_actions_t fa;
-    CHECK_EQ(posix_spawn_file_actions_init(&fa), 0);
-    CHECK_EQ(posix_spawn_file_actions_adddup2(&fa, listener, 0), 0);
-    char *argv[] = { self_exe, (char *)"check-fd", (char *)"0", NULL };
-    pid_t pid = 0;
-    CHECK_EQ(posix_spawn(&pid, self_exe, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    CHECK_EQ(status_of(pid), 0);
-    accept_one();
-    close(listener);
-}
+static void test_posix_spawn_dup_cloexec(void) { check_posix_spawn_stdin(SOCK_CLOEXEC); }
 
 /* ---- forks while another capri thread keeps accepting ----------------------------- */
 
