@@ -188,16 +188,17 @@ struct capri_pool_dense_stats {
 };
 int capri_pool_dense_stats(struct capri_pool_dense_stats *out);
 
-/* Regular-file reads on capri threads that the page cache could not answer
- * (docs/runtime.md, "Blocking calls"): how many went to a scheduler's
- * io_uring and how many to the thread pool (CAPRI_IO_URING=0 in the
- * environment sends them all to the pool), how many were cancelled while
- * in flight, and the pool's kernel threads. Counts since the start (a
- * forked child keeps its parent's). */
+/* Regular-file reads on capri threads (docs/runtime.md, "Blocking
+ * calls"): the tries the page cache answered; of the reads it could not
+ * answer, how many went to a scheduler's io_uring and how many to the
+ * thread pool (CAPRI_IO_URING=0 in the environment sends them all to the
+ * pool), how many were cancelled while in flight; and the pool's kernel
+ * threads. Counts since the start (a forked child keeps its parent's). */
 struct capri_io_stats {
     uint64_t file_ring;
     uint64_t file_pool;
     uint64_t file_cancels;
+    uint64_t file_cached;
     uint32_t pool_threads;
     int uring; /* 1: rings are used (not switched off, not refused so far) */
 };

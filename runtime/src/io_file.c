@@ -93,6 +93,8 @@ ssize_t io_file_read(struct capri_sched *s, int fd, const struct iovec *iov, int
         off_t at = off < 0 ? -1 : off + (off_t)done;
         ssize_t r = direct ? -1 : IO_NEXT(preadv2)(fd, v, n, at, flags | RWF_NOWAIT);
         if (r > 0) {
+            struct capri_sched *here = sched_here();
+            store_relaxed(&here->file_cached, load_relaxed(&here->file_cached) + 1);
             done += (size_t)r;
             if (done >= total)
                 return (ssize_t)done;
@@ -167,6 +169,9 @@ int capri_io_stats(struct capri_io_stats *out)
     out->file_ring = load_relaxed(&io_counters.ring);
     out->file_pool = load_relaxed(&io_counters.pool);
     out->file_cancels = load_relaxed(&io_counters.cancels);
+    uint32_t n = load_acquire(&capri_rt.nscheds);
+    for (uint32_t i = 0; capri_rt.scheds && i < n; i++)
+        out->file_cached += load_relaxed(&capri_rt.scheds[i].file_cached);
     out->pool_threads = io_pool_threads();
     out->uring = io_ring_enabled() ? 1 : 0;
     return 0;

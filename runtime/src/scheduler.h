@@ -83,6 +83,9 @@ struct capri_sched {
     /* Moved by every pick: the monitor's sign that the kernel thread is
      * not stuck in a system call (monitor.c). */
     uint32_t progress;
+    /* io_file.c: regular-file reads the page cache answered in the try
+     * (capri_io_stats sums them; owner-only, so no shared line). */
+    uint64_t file_cached;
     struct chunk_cache chunks;
     struct capri_thread ctx; /* the scheduler's own context (idle loop) */
     /* reactor.c: descriptors, wakes and the next timer in one wait */

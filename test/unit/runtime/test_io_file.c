@@ -116,23 +116,40 @@ static uint64_t offloaded(void)
     return st.file_ring + st.file_pool;
 }
 
-/* The path an uncached read must have taken moved, the other did not. */
-static void check_path(const struct capri_io_stats *before, int expect)
+/* Which way a read went, by the counters that moved since `before`:
+ * nothing of capri's (a plain pthread: libc's read); the page cache
+ * answered the try; the read was offloaded, to the ring or (with
+ * CAPRI_IO_URING=0) the pool and nowhere else; or, for a read of evicted
+ * data, either of the last two: the try itself starts the device read, and
+ * a fast device can finish it before the try looks again, so whether an
+ * uncached read is offloaded is the kernel's timing (seen on CI: five
+ * evict-and-read rounds in a row answered by the try). Returns whether it
+ * was offloaded. */
+enum read_path { PATH_NONE, PATH_CACHED, PATH_OFFLOADED, PATH_UNCACHED };
+
+static int check_path(const struct capri_io_stats *before, enum read_path expect)
 {
     struct capri_io_stats after;
     capri_io_stats(&after);
-    if (!can_evict)
-        return;
-    if (!expect) {
-        CHECK_EQ(after.file_ring, before->file_ring);
-        CHECK_EQ(after.file_pool, before->file_pool);
-    } else if (IO_FILE_POOL) {
-        CHECK(after.file_pool > before->file_pool);
-        CHECK_EQ(after.file_ring, before->file_ring);
-    } else {
-        CHECK(after.file_ring > before->file_ring);
-        CHECK_EQ(after.file_pool, before->file_pool);
+    uint64_t ring = after.file_ring - before->file_ring;
+    uint64_t pool = after.file_pool - before->file_pool;
+    uint64_t cached = after.file_cached - before->file_cached;
+    int offloaded = IO_FILE_POOL ? pool > 0 && ring == 0 : ring > 0 && pool == 0;
+    if (expect == PATH_NONE) {
+        CHECK_EQ(ring + pool + cached, 0);
+        return 0;
     }
+    if (!can_evict)
+        return offloaded; /* tmpfs: nothing is ever uncached */
+    if (expect == PATH_CACHED) {
+        CHECK(cached > 0);
+        CHECK_EQ(ring + pool, 0);
+    } else if (expect == PATH_OFFLOADED) {
+        CHECK(offloaded);
+    } else {
+        CHECK(offloaded || (cached > 0 && ring + pool == 0));
+    }
+    return offloaded;
 }
 
 /* ---- every call, cached and not, on a capri thread and on a pthread ------ */
@@ -232,15 +249,16 @@ static void *all_calls(void *arg)
 {
     int capri = arg != NULL;
     static unsigned char buf[3000];
+    int offloaded_calls = 0;
     for (size_t c = 0; c < NCALLS; c++) {
         off_t off = (off_t)(c * 50000 + 123); /* a fresh range per call */
         struct capri_io_stats before;
         ssize_t r;
         int tries = 0;
         do {
-            /* Read-ahead of an earlier read still in flight can bring the
-             * range back after the eviction was confirmed (seen under
-             * parallel load): then evict and read again, a few times. */
+            /* The kernel may answer a read of evicted data in the try
+             * (check_path): evict and read again, a few times, for a
+             * read that was offloaded. */
             capri_io_stats(&before);
             evict(file);
             memset(buf, 0, sizeof buf);
@@ -252,7 +270,10 @@ static void *all_calls(void *arg)
         CHECK_EQ(r, sizeof buf);
         CHECK(check_pattern(buf, sizeof buf, (uint64_t)off));
         int failures = test_failures;
-        check_path(&before, capri);
+        if (capri)
+            offloaded_calls += check_path(&before, PATH_UNCACHED);
+        else
+            check_path(&before, PATH_NONE);
         if (test_failures != failures)
             fprintf(stderr, "  (%s)\n", calls[c].name);
 
@@ -260,7 +281,7 @@ static void *all_calls(void *arg)
         memset(buf, 0, sizeof buf);
         CHECK_EQ(calls[c].fn(file, buf, sizeof buf, off), sizeof buf);
         CHECK(check_pattern(buf, sizeof buf, (uint64_t)off));
-        check_path(&before, 0); /* cached: answered at once */
+        check_path(&before, capri ? PATH_CACHED : PATH_NONE);
 
         /* 1000 bytes before the end: a short read, uncached. */
         evict(file);
@@ -269,6 +290,13 @@ static void *all_calls(void *arg)
         CHECK(check_pattern(buf, 1000, FSIZE - 1000));
         CHECK_EQ(calls[c].fn(file, buf, sizeof buf, FSIZE), 0);
         CHECK_EQ(calls[c].fn(file, buf, sizeof buf, FSIZE + 4096), 0);
+    }
+    /* Every call reaches the one read loop (each moved a counter above),
+     * so one offloaded call shows the loop offloads; test_many_readers
+     * shows it for thousands of reads. */
+    if (capri && can_evict) {
+        fprintf(stderr, "  %d of %zu calls offloaded their uncached read\n", offloaded_calls, NCALLS);
+        CHECK(offloaded_calls > 0);
     }
     /* Errors are libc's. */
     errno = 0;
@@ -338,13 +366,13 @@ static void *direct_reads(void *arg)
         memset(buf, 0, 8192);
         CHECK_EQ(pread(fd, buf, 8192, 8192), 8192);
         CHECK(check_pattern(buf, 8192, 8192));
-        check_path(&before, 1);
+        check_path(&before, PATH_OFFLOADED);
     }
     struct iovec v[2] = { { buf, 4096 }, { (char *)buf + 4096, 4096 } };
     capri_io_stats(&before);
     CHECK_EQ(preadv(fd, v, 2, FSIZE - 4096), 4096); /* short at the end */
     CHECK(check_pattern(buf, 4096, FSIZE - 4096));
-    check_path(&before, 1);
+    check_path(&before, PATH_OFFLOADED);
     close(fd);
 
     int plain = open(name, O_RDONLY);
@@ -352,16 +380,16 @@ static void *direct_reads(void *arg)
     CHECK_EQ(pread(plain, buf, 4096, 0), 4096); /* now cached */
     capri_io_stats(&before);
     CHECK_EQ(pread(plain, buf, 4096, 0), 4096);
-    check_path(&before, 0);
+    check_path(&before, PATH_CACHED);
     CHECK_EQ(fcntl(plain, F_SETFL, O_DIRECT), 0);
     capri_io_stats(&before);
     CHECK_EQ(pread(plain, buf, 4096, 0), 4096);
     CHECK(check_pattern(buf, 4096, 0));
-    check_path(&before, 1);
+    check_path(&before, PATH_OFFLOADED);
     CHECK_EQ(fcntl(plain, F_SETFL, 0), 0);
     capri_io_stats(&before);
     CHECK_EQ(pread(plain, buf, 4096, 0), 4096);
-    check_path(&before, 0);
+    check_path(&before, PATH_CACHED);
     close(plain);
     free(buf);
     return NULL;
@@ -639,30 +667,55 @@ static void test_stuck_scheduler(void)
 
 /* ---- fork: the child makes its own ring, or starts its own pool ---------- */
 
+/* The child's read, until one is offloaded (check_path: the kernel may
+ * answer a read of evicted data in the try): 0 when it was, with the right
+ * data, through a ring or pool of the child's own; 1 when something was
+ * wrong; 2 when the try answered every round. */
+static int child_reads(void)
+{
+    unsigned char buf[100];
+    struct capri_io_stats st, st2;
+    capri_io_stats(&st);
+    if (IO_FILE_POOL && st.pool_threads != 0)
+        return 1; /* the parent's pool threads are not the child's */
+    for (int round = 0; round < 10; round++) {
+        if (round)
+            evict(file);
+        capri_io_stats(&st);
+        ssize_t r = pread(file, buf, sizeof buf, 90001 + round);
+        if (r != (ssize_t)sizeof buf || !check_pattern(buf, sizeof buf, 90001 + (uint64_t)round))
+            return 1;
+        capri_io_stats(&st2);
+        if (!can_evict)
+            return 0;
+        if (IO_FILE_POOL ? st2.file_pool > st.file_pool && st2.pool_threads > 0
+                         : st2.file_ring > st.file_ring)
+            return 0;
+    }
+    return 2;
+}
+
 static void *forker(void *arg)
 {
     (void)arg;
     unsigned char buf[100];
     evict(file);
     CHECK_EQ(pread(file, buf, sizeof buf, 777), sizeof buf); /* the parent's ring or pool exists */
-    evict(file);
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct capri_io_stats st, st2;
-        capri_io_stats(&st);
-        int ok = !IO_FILE_POOL || st.pool_threads == 0;
-        ssize_t r = pread(file, buf, sizeof buf, 90001);
-        ok = ok && r == (ssize_t)sizeof buf && check_pattern(buf, sizeof buf, 90001);
-        capri_io_stats(&st2);
-        if (can_evict)
-            ok = ok && (IO_FILE_POOL ? st2.file_pool > st.file_pool && st2.pool_threads > 0
-                                     : st2.file_ring > st.file_ring);
-        _exit(ok ? 0 : 1);
+    int code = 2;
+    for (int child = 0; child < 3 && code == 2; child++) {
+        evict(file);
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(child_reads());
+        int status = -1;
+        CHECK(pid > 0);
+        CHECK_EQ(waitpid(pid, &status, 0), pid);
+        CHECK(WIFEXITED(status));
+        code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+        if (code == 2)
+            fprintf(stderr, "  the child's reads were all answered in the try: again\n");
     }
-    int status = -1;
-    CHECK(pid > 0);
-    CHECK_EQ(waitpid(pid, &status, 0), pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(code, 0);
     /* The parent's ring or pool still works. */
     evict(file);
     CHECK_EQ(pread(file, buf, sizeof buf, 5555), sizeof buf);
