@@ -190,9 +190,12 @@ static __attribute__((noinline)) bool send_small(int sock, int file, const char 
 
 static bool send_large(int sock, int file, const char *hdr, int hlen, size_t size)
 {
-    /* MSG_MORE: the header waits for the file's first bytes, so both go in
-     * one segment although the socket has TCP_NODELAY. */
-    if (send(sock, hdr, (size_t)hlen, MSG_MORE) != hlen)
+    /* The header goes out by itself, as nginx sends it. Holding it back
+     * with MSG_MORE for the file's first bytes saves a segment, but under
+     * BBR's pacing (the congestion control of many VMs) it cost 25% more
+     * CPU per 100 KiB response, in the pacing timer that sendfile starts
+     * (docs/benchmarks.md); under CUBIC it saved about 10%. */
+    if (send(sock, hdr, (size_t)hlen, 0) != hlen)
         return false;
     off_t off = 0;
     while ((size_t)off < size) {
