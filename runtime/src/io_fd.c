@@ -134,6 +134,7 @@ static int accept_capri(struct capri_sched *s, int fd, struct fd_entry *e, struc
         *blocking = true;
         return -1;
     }
+    uint64_t deadline = 0;
     for (;;) {
         struct io_snap snap = io_snapshot(e, FD_READ);
         int r = -1;
@@ -177,7 +178,11 @@ static int accept_capri(struct capri_sched *s, int fd, struct fd_entry *e, struc
             }
             return r;
         }
-        int w = io_park(s, fd, e, FD_READ, snap, DEADLINE_NONE);
+        /* The listener's SO_RCVTIMEO bounds the wait, as the kernel's
+         * accept: EAGAIN when it runs out. */
+        if (!deadline)
+            deadline = io_deadline(io_socket_timeout(fd, e, FD_READ));
+        int w = io_park(s, fd, e, FD_READ, snap, deadline);
         int err = 0;
         int o = io_park_outcome(s, w, &err);
         if (o == 0) {

@@ -2,7 +2,7 @@
  * Blocking calls on capri threads park the thread, not the kernel thread:
  * pipes, socket pairs and TCP on one scheduler; every byte of a large
  * write; MSG_WAITALL; closing a descriptor wakes its waiters with EBADF;
- * SO_RCVTIMEO; the program's O_NONBLOCK is honoured and capri's own is
+ * SO_RCVTIMEO (reads and accept); the program's O_NONBLOCK is honoured and capri's own is
  * hidden from F_GETFL; plain pthreads keep the kernel's blocking calls;
  * sleeps overlap; thousands of threads each blocked reading its own
  * eventfd run on a handful of kernel threads.
@@ -229,6 +229,61 @@ static void test_rcvtimeo(void)
     CHECK(ms >= 45 && ms < 2000);
     close(sp[0]);
     close(sp[1]);
+}
+
+/* A listener's SO_RCVTIMEO bounds accept (EAGAIN, as the kernel's), and a
+ * connection accepted from it starts with the same timeout. */
+static int timed_listener = -1;
+
+static void *timed_acceptor(void *arg)
+{
+    (void)arg;
+    uint64_t t0 = now_ns();
+    int c = accept(timed_listener, NULL, NULL);
+    int err = errno;
+    intptr_t ms = (intptr_t)((now_ns() - t0) / 1000000);
+    if (c != -1 || err != EAGAIN)
+        return (void *)-1;
+    return (void *)ms;
+}
+
+static void *accept_then_read(void *arg)
+{
+    (void)arg;
+    int c = accept(timed_listener, NULL, NULL);
+    if (c < 0)
+        return (void *)-1;
+    char ch;
+    uint64_t t0 = now_ns();
+    ssize_t r = recv(c, &ch, 1, 0);
+    int err = errno;
+    intptr_t ms = (intptr_t)((now_ns() - t0) / 1000000);
+    close(c);
+    return r == -1 && err == EAGAIN ? (void *)ms : (void *)-2;
+}
+
+static void test_accept_rcvtimeo(void)
+{
+    timed_listener = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(timed_listener >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    CHECK_EQ(bind(timed_listener, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(listen(timed_listener, 4), 0);
+    socklen_t len = sizeof a;
+    CHECK_EQ(getsockname(timed_listener, (struct sockaddr *)&a, &len), 0);
+    struct timeval tv = { 0, 50000 };
+    CHECK_EQ(setsockopt(timed_listener, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    intptr_t ms = (intptr_t)join(spawn(timed_acceptor, NULL));
+    CHECK(ms >= 45 && ms < 2000);
+    /* From a plain thread: the kernel's own timeout, the same result. */
+    ms = (intptr_t)timed_acceptor(NULL);
+    CHECK(ms >= 45 && ms < 2000);
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(connect(client, (struct sockaddr *)&a, sizeof a), 0);
+    ms = (intptr_t)join(spawn(accept_then_read, NULL));
+    CHECK(ms >= 45 && ms < 2000);
+    close(client);
+    close(timed_listener);
 }
 
 /* ---- O_NONBLOCK: the program's is honoured, capri's is hidden ------------------ */
@@ -520,6 +575,7 @@ int main(int argc, char **argv)
     RUN(test_waitall);
     RUN(test_close_wakes);
     RUN(test_rcvtimeo);
+    RUN(test_accept_rcvtimeo);
     RUN(test_user_nonblock);
     RUN(test_tcp_echo);
     RUN(test_reused_number);
