@@ -64,6 +64,36 @@ static uint64_t to_ns(const struct timespec *ts)
     return s * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
+static uint64_t clock_ns(clockid_t clock)
+{
+    struct timespec now;
+    clock_gettime(clock, &now);
+    return to_ns(&now);
+}
+
+/* A clock that can be set (settimeofday, an NTP step) may move while a
+ * sleep until a time on it waits: the sleep is a chain of monotonic waits
+ * of at most this long, and the clock is read after each, so a clock set
+ * back is slept out in full and one set forward past the time ends the
+ * sleep within this much of the step. */
+#define SETTABLE_CLOCK_SLICE_NS 1000000000ull
+
+/* Sleeps until `clock` (CLOCK_REALTIME or CLOCK_TAI) reads `target` ns:
+ * 0, or nonzero when a signal handler ended the sleep. */
+static uint64_t park_until_settable(clockid_t clock, uint64_t target)
+{
+    for (;;) {
+        uint64_t n = clock_ns(clock);
+        uint64_t wait = target > n ? target - n : 0;
+        if (wait > SETTABLE_CLOCK_SLICE_NS)
+            wait = SETTABLE_CLOCK_SLICE_NS;
+        if (park_until(clock_deadline_after(wait)))
+            return 1;
+        if (clock_ns(clock) >= target)
+            return 0;
+    }
+}
+
 int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     if (!io_sched())
@@ -91,11 +121,12 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, stru
     if (!valid(req))
         return EINVAL;
     uint64_t wait = to_ns(req);
+    if ((flags & TIMER_ABSTIME) && (clock == CLOCK_REALTIME || clock == CLOCK_TAI))
+        return park_until_settable(clock, wait) ? EINTR : 0;
     if (flags & TIMER_ABSTIME) {
-        /* The time left on that clock now, waited for on the monotonic one. */
-        struct timespec now;
-        clock_gettime(clock, &now);
-        uint64_t n = to_ns(&now);
+        /* The time left on that clock now, waited for on the monotonic
+         * one (which moves with it: neither can be set). */
+        uint64_t n = clock_ns(clock);
         wait = wait > n ? wait - n : 0;
     }
     uint64_t left = park_until(clock_deadline_after(wait));

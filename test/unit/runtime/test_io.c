@@ -499,6 +499,55 @@ static void test_sleeps_overlap(void)
     CHECK_EQ(errno, EINVAL);
 }
 
+/* An absolute sleep on CLOCK_REALTIME longer than the one-second slices
+ * it is waited in (the clock can be set meanwhile) ends when the clock
+ * reads the time, not a slice early or late; one already past returns at
+ * once. */
+static void *realtime_sleeper(void *arg)
+{
+    (void)arg;
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs);
+    abs.tv_sec += 1;
+    abs.tv_nsec += 200000000;
+    if (abs.tv_nsec >= 1000000000) {
+        abs.tv_sec++;
+        abs.tv_nsec -= 1000000000;
+    }
+    if (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &abs, NULL) != 0)
+        return (void *)-1;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t late = (int64_t)(now.tv_sec - abs.tv_sec) * 1000000000 + (now.tv_nsec - abs.tv_nsec);
+    if (late < 0 || late > 300000000)
+        return (void *)-2;
+    abs.tv_sec -= 10;
+    uint64_t t0 = now_ns();
+    if (clock_nanosleep(CLOCK_TAI, TIMER_ABSTIME, &abs, NULL) != 0 || now_ns() - t0 > 100000000)
+        return (void *)-3;
+    return NULL;
+}
+
+static void *ticker(void *arg)
+{
+    unsigned *ticks = arg;
+    for (int i = 0; i < 10; i++) {
+        capri_sleep_ns(20000000);
+        (*ticks)++;
+    }
+    return NULL;
+}
+
+static void test_realtime_sleep(void)
+{
+    unsigned ticks = 0;
+    capri_t s = spawn(realtime_sleeper, NULL);
+    capri_t t = spawn(ticker, &ticks);
+    CHECK(join(t) == NULL);
+    CHECK_EQ(ticks, 10u); /* ran beside the sleeper */
+    CHECK(join(s) == NULL);
+}
+
 /* ---- thousands of eventfd readers, few kernel threads ----------------------------- */
 
 #ifdef CAPRI_TEST_SANITIZED
@@ -581,6 +630,7 @@ int main(int argc, char **argv)
     RUN(test_reused_number);
     RUN(test_pthread_blocks);
     RUN(test_sleeps_overlap);
+    RUN(test_realtime_sleep);
     RUN(test_many_eventfds);
     int rc = test_summary(many ? "test_io (2 schedulers)" : "test_io (1 scheduler)");
     fflush(NULL);
