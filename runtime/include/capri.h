@@ -205,6 +205,26 @@ struct capri_io_stats {
 int capri_io_stats(struct capri_io_stats *out);
 
 /* ------------------------------------------------------------------ */
+/* The blocking graph and location-aware scheduling (docs/runtime.md).  */
+/* ------------------------------------------------------------------ */
+
+/* Writes the blocking graph (yield sites, the transitions between them
+ * with counts and average times, threads waiting at each) to fd, from any
+ * thread. 0, EINVAL, ENOTSUP (recording is off) or the write's errno. */
+#define CAPRI_GRAPH_JSON 0
+#define CAPRI_GRAPH_DOT 1
+int capri_blocking_graph_dump(int fd, int format);
+
+/* Resources the program tracks for CAPRI_SCHEDULER=resource, ids 0-3:
+ * add what a thread took (delta > 0) or gave back (delta < 0); a limit
+ * (0: none) above 3/4 of which the resource counts as scarce. EINVAL for
+ * another id. capri_resource_count sums a resource over the schedulers
+ * (ids 4 and 5: descriptors and stack chunk bytes libcapri counts). */
+int capri_resource_add(int id, long delta);
+int capri_resource_limit(int id, long max);
+long capri_resource_count(int id);
+
+/* ------------------------------------------------------------------ */
 /* Synchronisation (see the conventions at the top for zero-init).      */
 /* ------------------------------------------------------------------ */
 

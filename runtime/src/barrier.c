@@ -51,6 +51,7 @@ int capri_barrier_destroy(capri_barrier_t *b)
 
 int capri_barrier_wait(capri_barrier_t *b)
 {
+    SCHED_YIELD_ENTRY();
     if (unlikely(!b))
         return EINVAL;
     struct capri_thread *self = thread_current();

@@ -295,16 +295,26 @@ static int ch_recv(struct capri_chan *ch, void *elem, uint64_t timeout_ns, bool 
     }
 }
 
-int capri_chan_send(capri_chan_t ch, const void *elem) { return ch_send(ch, elem, 0, false); }
+int capri_chan_send(capri_chan_t ch, const void *elem)
+{
+    SCHED_YIELD_ENTRY();
+    return ch_send(ch, elem, 0, false);
+}
 
-int capri_chan_recv(capri_chan_t ch, void *elem) { return ch_recv(ch, elem, 0, false); }
+int capri_chan_recv(capri_chan_t ch, void *elem)
+{
+    SCHED_YIELD_ENTRY();
+    return ch_recv(ch, elem, 0, false);
+}
 
 int capri_chan_send_timed(capri_chan_t ch, const void *elem, uint64_t timeout_ns)
 {
+    SCHED_YIELD_ENTRY();
     return ch_send(ch, elem, timeout_ns, true);
 }
 
 int capri_chan_recv_timed(capri_chan_t ch, void *elem, uint64_t timeout_ns)
 {
+    SCHED_YIELD_ENTRY();
     return ch_recv(ch, elem, timeout_ns, true);
 }

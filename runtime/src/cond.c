@@ -157,10 +157,12 @@ static int cond_wait_common(capri_cond_t *c, capri_mutex_t *m, const struct time
 
 int capri_cond_wait(capri_cond_t *c, capri_mutex_t *m)
 {
+    SCHED_YIELD_ENTRY();
     return cond_wait_common(c, m, NULL, false);
 }
 
 int capri_cond_timedwait(capri_cond_t *c, capri_mutex_t *m, const struct timespec *abstime)
 {
+    SCHED_YIELD_ENTRY();
     return cond_wait_common(c, m, abstime, true);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "atomic.h"
+#include "graph.h"
 #include "reactor.h"
 
 static struct fd_entry *pages[FD_TABLE_MAX / FD_PAGE];
@@ -192,6 +193,8 @@ void fd_created(int fd, enum fd_kind kind, bool created_here, bool user_nonblock
     store_relaxed(&e->user_nonblock, (uint8_t)user_nonblock);
     store_relaxed(&e->user_nonblock_known, (uint8_t)1);
     spin_unlock(&e->lock);
+    if (created_here)
+        graph_resource_changed(GRAPH_RES_FDS, 1); /* the resource policy's count */
 }
 
 void fd_closing(int fd)
@@ -205,8 +208,11 @@ void fd_closing(int fd)
     bool registered = load_relaxed(&e->registered) &&
                       (load_relaxed(&e->shared) || !load_relaxed(&e->created));
     uint32_t reactor = load_relaxed(&e->reactor), reactor_gen = load_relaxed(&e->reactor_gen);
+    bool counted = load_relaxed(&e->created);
     reset_locked(e);
     spin_unlock(&e->lock);
+    if (counted)
+        graph_resource_changed(GRAPH_RES_FDS, -1);
     /* The registration is keyed by the number and the description: if a
      * dup keeps the description open, it would outlive this number and
      * report a later descriptor of the same number. Events that still

@@ -20,7 +20,7 @@
  * never restarts a sleep). A cancellation point. */
 static uint64_t park_until(uint64_t deadline)
 {
-    struct capri_sched *s = io_sched();
+    struct capri_sched *s = io_sched_inner();
     struct capri_thread *self = s->current;
     thread_test_cancel(self);
     if (deadline <= clock_now_ns()) {

@@ -32,12 +32,22 @@ static inline struct io_snap io_snapshot(const struct fd_entry *e, enum fd_dir_i
  * behave as libc's: a kernel thread libcapri does not run (plain pthreads,
  * main before the runtime starts), a signal handler, a scheduler's own
  * context. */
-static inline struct capri_sched *io_sched(void)
+static inline struct capri_sched *io_sched_inner(void)
 {
     struct capri_sched *s = sched_here();
     if (!s || s->in_handler || s->current == &s->ctx || !s->reactor.live)
         return NULL;
     return s;
+}
+
+static inline __attribute__((always_inline)) struct capri_sched *io_sched(void)
+{
+    /* Every interposer starts here: the yield primitive's entry, which
+     * takes the site word (graph.h). Inlined, so the return address is the
+     * interposer's. Helpers that only need the scheduler call
+     * io_sched_inner. */
+    SCHED_YIELD_ENTRY();
+    return io_sched_inner();
 }
 
 /* Whether the descriptor table may be changed from here: not inside a

@@ -26,6 +26,7 @@
 #include "atomic.h"
 #include "bounds.h"
 #include "capri_metadata.h"
+#include "graph.h"
 #include "log.h"
 #include "modules.h"
 
@@ -59,6 +60,8 @@ void __capri_unregister_module(void *record)
     struct capri_md_header *h = header_of(record);
     __atomic_fetch_or(&h->runtime_link, LINK_DEAD, __ATOMIC_RELEASE);
     bounds_unregistered(record);
+    /* Its yield-site descriptors are about to be unmapped. */
+    graph_purge(h, (const char *)h + h->record_size);
 }
 
 static struct capri_md_header *next_of(const struct capri_md_header *h)

@@ -115,6 +115,7 @@ static void *monitor_main(void *arg)
     unsigned idle_looks = 0;
     for (;;) {
         sleep_ns(idle_looks >= IDLE_LOOKS_BEFORE_SLOW ? IDLE_LOOK_NS : LOOK_NS);
+        graph_monitor_look();
         uint32_t n = load_acquire(&capri_rt.nscheds);
         bool all_idle = true, stuck_with_movable = false;
         for (uint32_t i = 0; i < n; i++) {
@@ -167,8 +168,8 @@ static void *monitor_main(void *arg)
 
 void monitor_start(void)
 {
-    if (capri_rt.spare_schedulers == 0)
-        return;
+    if (capri_rt.spare_schedulers == 0 && !graph_needs_monitor())
+        return; /* relieve() then finds no spare slot: it starts none */
     uint32_t expected = 0;
     if (!cas_acq_rel(&monitor_started, &expected, 1u))
         return;

@@ -134,10 +134,15 @@ static inline int mutex_lock(capri_mutex_t *m, const struct timespec *abstime, b
     return mutex_lock_slow(m, self, w, abstime, timed);
 }
 
-int capri_mutex_lock(capri_mutex_t *m) { return mutex_lock(m, NULL, false); }
+int capri_mutex_lock(capri_mutex_t *m)
+{
+    SCHED_YIELD_ENTRY();
+    return mutex_lock(m, NULL, false);
+}
 
 int capri_mutex_timedlock(capri_mutex_t *m, const struct timespec *abstime)
 {
+    SCHED_YIELD_ENTRY();
     return mutex_lock(m, abstime, true);
 }
 

@@ -40,6 +40,7 @@ static void once_abandoned(void *arg) { once_finish(arg, 0); }
 
 int capri_once(capri_once_t *once, void (*fn)(void))
 {
+    SCHED_YIELD_ENTRY();
     if (unlikely(!once || !fn))
         return EINVAL;
     if (likely(load_acquire(&once->state) == ONCE_DONE))

@@ -255,10 +255,15 @@ static int rw_wrlock(capri_rwlock_t *rw, const struct timespec *abstime, bool ti
     return rw_wait_end(rw, &node, true);
 }
 
-int capri_rwlock_rdlock(capri_rwlock_t *rw) { return rw_rdlock(rw, NULL, false); }
+int capri_rwlock_rdlock(capri_rwlock_t *rw)
+{
+    SCHED_YIELD_ENTRY();
+    return rw_rdlock(rw, NULL, false);
+}
 
 int capri_rwlock_timedrdlock(capri_rwlock_t *rw, const struct timespec *abstime)
 {
+    SCHED_YIELD_ENTRY();
     return rw_rdlock(rw, abstime, true);
 }
 
@@ -270,10 +275,15 @@ int capri_rwlock_tryrdlock(capri_rwlock_t *rw)
     return rw_rd_fast(rw) ? 0 : EBUSY;
 }
 
-int capri_rwlock_wrlock(capri_rwlock_t *rw) { return rw_wrlock(rw, NULL, false); }
+int capri_rwlock_wrlock(capri_rwlock_t *rw)
+{
+    SCHED_YIELD_ENTRY();
+    return rw_wrlock(rw, NULL, false);
+}
 
 int capri_rwlock_timedwrlock(capri_rwlock_t *rw, const struct timespec *abstime)
 {
+    SCHED_YIELD_ENTRY();
     return rw_wrlock(rw, abstime, true);
 }
 

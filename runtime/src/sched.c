@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -117,6 +118,8 @@ static inline void enqueue_ready(struct capri_sched *s, struct capri_thread *t)
     } else {
         if (t->run_state != THREAD_NEW)
             store_relaxed(&t->run_state, THREAD_READY);
+        if (unlikely(graph_policy) && graph_policy_enqueue(s, t))
+            return; /* the resource policy's queues (graph_policy.c) */
         runq_push(s, t);
     }
 }
@@ -340,6 +343,12 @@ static inline __attribute__((always_inline)) struct capri_thread *sched_pick(str
         s->now = clock_now_ns();
         timers_fire(s);
     }
+    if (unlikely(s->graph.queued != 0)) {
+        /* The resource policy: releasing sites first (graph_policy.c). */
+        struct capri_thread *p = graph_policy_pick(s, false);
+        if (p)
+            return p;
+    }
     struct capri_thread *r = s->rq_head;
     if (unlikely(load_relaxed(&s->steal_count) != 0)) {
         spin_lock(&s->steal_lock);
@@ -351,7 +360,10 @@ static inline __attribute__((always_inline)) struct capri_thread *sched_pick(str
         }
         spin_unlock(&s->steal_lock);
     }
-    return r ? runq_pop(s) : NULL;
+    if (r)
+        return runq_pop(s);
+    /* The resource policy: consuming sites last. */
+    return unlikely(s->graph.queued != 0) ? graph_policy_pick(s, true) : NULL;
 }
 
 /* Takes half of another scheduler's stealable threads: the first is
@@ -410,6 +422,21 @@ static struct capri_thread *sched_steal(struct capri_sched *s, bool look_at_runn
 
 /* ---- switching ------------------------------------------------------------ */
 
+/* The blocking graph's clock (graph.h): what `from` ran goes to its count
+ * since it last parked (a preemption or a yield is not a park), and the
+ * site its last primitive named ends with this run. */
+static inline __attribute__((always_inline)) void graph_switch(struct capri_sched *s,
+                                                               struct capri_thread *from)
+{
+    struct graph_sched *g = &s->graph;
+    uint64_t now = graph_cycles_now();
+    from->graph_cycles += now - g->tsc;
+    g->tsc = now;
+    g->pending = 0;
+    if (unlikely(graph_policy))
+        memcpy(g->res_snap, g->res, sizeof g->res);
+}
+
 static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t);
 
 static __attribute__((noinline)) void post_actions(struct capri_sched *s, struct capri_thread *prev)
@@ -453,6 +480,8 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
      * other thread on this scheduler runs on the memory it damaged. */
     if (unlikely(from->flags & THREAD_DENSE) && unlikely(!thread_dense_canary_intact(from)))
         thread_dense_overflow(from);
+    if (likely(graph_recording))
+        graph_switch(s, from);
     store_relaxed(&s->current, to); /* the monitor reads it (sched_relocate_inbox) */
     /* to->sched is already s: every way into s's queues sets it. */
     bool no_matching_call = to->run_state == THREAD_NEW || from->run_state == THREAD_DEAD;
@@ -497,6 +526,7 @@ inline __attribute__((always_inline)) bool sched_yield_to_next(struct capri_sche
 
 void capri_yield(void)
 {
+    SCHED_YIELD_ENTRY();
     struct capri_sched *s = sched_here();
     if (unlikely(!s)) {
         if (runtime_ensure() == 0 && (s = sched_here()) != NULL)
@@ -671,6 +701,7 @@ static void sched_common_init(struct capri_sched *s)
     s->ctx.heap_index = -1;
     s->ctx.run_state = THREAD_RUNNING;
     chunk_cache_register(&s->chunks);
+    graph_sched_init(s);
     limit_track_kernel_thread();
     if (!reactor_init(s))
         capri_warn("no epoll instance for a scheduler: blocking calls of its threads block it");

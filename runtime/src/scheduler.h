@@ -22,6 +22,7 @@
 #include "atomic.h"
 #include "chunk_pool.h"
 #include "reactor.h"
+#include "graph.h"
 #include "grow.h"
 #include "thread.h"
 #include "timer.h"
@@ -86,6 +87,8 @@ struct capri_sched {
     /* io_file.c: regular-file reads the page cache answered in the try
      * (capri_io_stats sums them; owner-only, so no shared line). */
     uint64_t file_cached;
+    /* graph.c: the blocking graph's recording and the resource policy */
+    struct graph_sched graph;
     struct chunk_cache chunks;
     struct capri_thread ctx; /* the scheduler's own context (idle loop) */
     /* reactor.c: descriptors, wakes and the next timer in one wait */
@@ -200,6 +203,17 @@ void sched_idle_wait(struct capri_sched *s, uint64_t deadline);
 void sched_idle_wake(struct capri_sched *s);
 /* Wakes some idle scheduler if none is looking for work already. */
 void sched_wake_idle_one(void);
+
+/* At the entry of each yield primitive (the blocking API, the interposers
+ * through io_sched): takes and clears the site word, or names the call by
+ * the primitive's return address (graph.h). A macro, so the address is the
+ * primitive's own. */
+#define SCHED_YIELD_ENTRY()                                                              \
+    do {                                                                                 \
+        struct capri_sched *ye_s_ = capri_tls_sched;                                     \
+        if (!ye_s_ || !ye_s_->in_handler) /* a handler's call is not the thread's */     \
+            graph_entry(ye_s_, ye_s_ ? &ye_s_->graph : NULL, __builtin_return_address(0)); \
+    } while (0)
 
 /* fork.c */
 void fork_install(void);

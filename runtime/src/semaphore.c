@@ -149,10 +149,15 @@ static int sem_wait_common(capri_sem_t *s, const struct timespec *abstime, bool 
     }
 }
 
-int capri_sem_wait(capri_sem_t *s) { return sem_wait_common(s, NULL, false); }
+int capri_sem_wait(capri_sem_t *s)
+{
+    SCHED_YIELD_ENTRY();
+    return sem_wait_common(s, NULL, false);
+}
 
 int capri_sem_timedwait(capri_sem_t *s, const struct timespec *abstime)
 {
+    SCHED_YIELD_ENTRY();
     return sem_wait_common(s, abstime, true);
 }
 

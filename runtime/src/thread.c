@@ -279,6 +279,7 @@ static int runtime_init(void)
     if (err)
         capri_warn("signal handlers could not be set up; stack overflows are not reported");
     fork_install();
+    graph_init();
     if (sys_gettid() == getpid())
         return adopt_main(&scheds[0]);
     return 0;
@@ -333,7 +334,9 @@ static void thread_start(void *prev, void *a, void *b)
     sched_after_switch(prev);
     struct capri_thread *self = a;
     tools_after_switch(self);
-    thread_exit(self, self->fn(self->arg));
+    void *arg = self->arg;
+    self->graph_cycles = 0; /* shares arg's word (thread.h) */
+    thread_exit(self, self->fn(arg));
 }
 
 int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t *attr)
@@ -533,6 +536,7 @@ static bool claim_exited(struct capri_thread *t)
 
 int capri_join(capri_t handle, void **result)
 {
+    SCHED_YIELD_ENTRY();
     int err = runtime_ensure();
     if (err)
         return err;
@@ -641,10 +645,15 @@ static int sleep_until_deadline(uint64_t deadline)
     return 0;
 }
 
-int capri_sleep_ns(uint64_t ns) { return sleep_until_deadline(clock_deadline_after(ns)); }
+int capri_sleep_ns(uint64_t ns)
+{
+    SCHED_YIELD_ENTRY();
+    return sleep_until_deadline(clock_deadline_after(ns));
+}
 
 int capri_sleep_until(const struct timespec *abstime)
 {
+    SCHED_YIELD_ENTRY();
     int invalid;
     if (!abstime)
         return EINVAL;

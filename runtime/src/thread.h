@@ -116,8 +116,18 @@ struct capri_thread {
     uint32_t slot;        /* chunk slot of the first chunk; the handle's index */
     capri_t handle;
     void *(*fn)(void *);
-    void *arg;
-    void *result;
+    /* The blocking graph (graph.c) shares two words with fields whose
+     * lifetimes do not overlap with its own: `arg` is read once, when the
+     * thread starts (which zeroes graph_cycles), and `result` is written
+     * once, after the thread's last park. */
+    union {
+        void *arg;
+        uint64_t graph_cycles; /* cycles run since it left graph_from */
+    };
+    union {
+        void *result;
+        uintptr_t graph_from;  /* the site it last parked at, 0: none yet */
+    };
     void *chunk;          /* first chunk (lowest usable address) */
     uint32_t chunk_cls;
     int32_t heap_index;   /* position in the scheduler's timer heap, -1: none */
@@ -152,6 +162,8 @@ struct capri_thread {
         void *tsan_fiber;             /* TSan: its fiber */
     };
 };
+_Static_assert(sizeof(void *) == sizeof(uint64_t) && sizeof(void *) == sizeof(uintptr_t),
+               "the graph's words share arg and result (graph.h) without growing the struct");
 _Static_assert(offsetof(struct capri_thread, token) == 3 * CACHE_LINE,
                "the fields other kernel threads write start the struct's last cache line");
 _Static_assert(sizeof(struct capri_thread) == 4 * CACHE_LINE,

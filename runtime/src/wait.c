@@ -96,7 +96,11 @@ int wait_park(struct capri_thread *self, uint32_t token, unsigned *lock, uint64_
     if (unlikely(self->cached_chunk != NULL))
         thread_chunk_flush(self); /* a blocked thread holds no spare chunk */
     store_relaxed(&self->run_state, THREAD_BLOCKED);
+    if (likely(graph_recording))
+        graph_park(s, self, __builtin_return_address(0));
     sched_block(s, self, lock);
+    if (likely(graph_recording))
+        graph_resume(self);
     store_relaxed(&self->cancel_token, 0u);
     return (int)TOKEN_REASON(load_acquire(&self->token));
 }

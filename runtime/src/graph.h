@@ -1,0 +1,147 @@
+/*
+ * The blocking graph (docs/yield-design.md, "The blocking graph"): per
+ * scheduler, which yield sites threads go between, how long they run from
+ * one to the next (cycle counter, moving average) and how many wait at
+ * each; and the location-aware policy that reads it.
+ *
+ * A site is a word: a yield-site descriptor's address (even, stored by
+ * instrumented code in __capri_yield_site before the call), or the return
+ * address of a yield primitive's caller tagged with bit 0 (uninstrumented
+ * code), or GRAPH_START for a thread that has not parked yet.
+ *
+ * Recording is owner-only: each scheduler writes its own tables and
+ * nobody else does, so the hot path has no atomics. Readers on other
+ * kernel threads (the dump, the monitor) read racily and say so.
+ */
+#ifndef CAPRI_GRAPH_H
+#define CAPRI_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atomic.h"
+
+struct capri_sched;
+struct capri_thread;
+
+#define GRAPH_EDGES 4096u /* per scheduler, a power of two */
+#define GRAPH_SITES 1024u /* per scheduler, a power of two */
+#define GRAPH_PROBES 16u  /* a key not found within this many slots is dropped */
+#define GRAPH_START ((uintptr_t)2) /* the site of a thread that never parked */
+
+/* Tracked resources: capri_resource_add's ids 0-3, then libcapri's own. */
+#define GRAPH_USER_RESOURCES 4
+enum { GRAPH_RES_FDS = 4, GRAPH_RES_CHUNKS = 5, GRAPH_RESOURCES = 6 };
+
+/* A site's class for the resource policy (the monitor sets it). */
+enum { GRAPH_NEUTRAL = 0, GRAPH_RELEASE = 1, GRAPH_CONSUME = 2 };
+
+struct graph_edge {
+    uintptr_t from, to; /* to == 0: a free slot */
+    uint64_t count;
+    int64_t avg;        /* cycles from leaving `from` to parking at `to` */
+};
+
+struct graph_site {
+    uintptr_t site;     /* 0: a free slot */
+    int64_t waiting;    /* parks here less resumes here (may go below 0 on
+                         * one scheduler: a thread may resume elsewhere) */
+    uint64_t leaves;    /* runs that left this site and parked again */
+    int64_t res_avg[GRAPH_RESOURCES]; /* change of each resource over those runs */
+    uint8_t cls;        /* GRAPH_NEUTRAL, _RELEASE, _CONSUME (written by the monitor) */
+};
+
+struct graph_tables {
+    struct graph_edge edge[GRAPH_EDGES];
+    struct graph_site site[GRAPH_SITES];
+    uint64_t dropped;   /* edges or sites that found no slot */
+    uint32_t purge_seen; /* the last module purge swept here */
+};
+
+/* The part of a scheduler the graph keeps (struct capri_sched's `graph`). */
+struct graph_sched {
+    uint64_t tsc;       /* when the running thread was switched in */
+    uintptr_t pending;  /* the site of the running thread's current primitive */
+    struct graph_tables *t; /* NULL when recording is off or allocation failed */
+    /* The resource policy's queues (owner-only): threads ready at a
+     * releasing site run before the run queue, those at a consuming site
+     * after it. */
+    struct capri_thread *rel_head, *rel_tail, *con_head, *con_tail;
+    uint32_t queued;    /* threads in the two queues */
+    uint32_t picks;     /* policy picks, for aging the consuming queue */
+    int64_t res[GRAPH_RESOURCES];      /* resource counts changed on this scheduler */
+    int64_t res_snap[GRAPH_RESOURCES]; /* res when the running thread was switched in */
+};
+
+/* Settings, fixed when the runtime starts (graph_init). */
+extern int graph_recording __attribute__((visibility("hidden")));
+extern int graph_policy __attribute__((visibility("hidden"))); /* 1: CAPRI_SCHEDULER=resource */
+/* Resources above 3/4 of their limit (bit per id), set by the monitor. */
+extern uint32_t graph_scarce __attribute__((visibility("hidden")));
+
+/* The site word instrumented code stores before a call that may park. */
+extern __thread const void *__capri_yield_site;
+
+static inline uint64_t graph_cycles_now(void)
+{
+#if defined(__x86_64__)
+    return __builtin_ia32_rdtsc();
+#elif defined(__aarch64__)
+    uint64_t v;
+    __asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+    return v;
+#else
+#error "graph.h: no cycle counter for this architecture"
+#endif
+}
+
+/* The tables' hash of a key (a site, or an edge's two). */
+static inline uint32_t graph_hash(uintptr_t a, uintptr_t b)
+{
+    uint64_t h = ((uint64_t)a * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)b * 0xc2b2ae3d27d4eb4full);
+    return (uint32_t)(h >> 32) ^ (uint32_t)h;
+}
+
+/* At each yield primitive's entry: takes and clears the site word, and
+ * keeps it (or the primitive's return address, tagged) for the park. `s`
+ * may be NULL (a kernel thread libcapri does not run): the word is still
+ * cleared, so it never outlives the call it was stored for. */
+static inline __attribute__((always_inline)) void graph_entry(struct capri_sched *s,
+                                                              struct graph_sched *g, void *ra)
+{
+    const void *w = __capri_yield_site;
+    if (w)
+        __capri_yield_site = 0;
+    if (s)
+        g->pending = w ? (uintptr_t)w : ((uintptr_t)ra | 1u);
+}
+
+/* The hooks. graph_switch runs at every switch away from `from` on s;
+ * graph_park just before a thread parks (ra: the park's caller, the
+ * fallback name); graph_resume when it returns from the park. */
+void graph_park(struct capri_sched *s, struct capri_thread *t, void *ra);
+void graph_resume(struct capri_thread *t);
+
+/* Sets up from the environment (runtime start); graph_dump.c's part. */
+void graph_init(void);
+void graph_dump_init(void);
+/* A scheduler's tables (when it starts): off, or no memory, leaves t NULL. */
+void graph_sched_init(struct capri_sched *s);
+/* A module's records are going away: its sites leave the graph. */
+void graph_purge(const void *lo, const void *hi);
+/* The monitor's look (every 10 ms): the signal dump, the policy's classes. */
+void graph_monitor_look(void);
+/* The policy's look (graph_policy.c): scarcity and the sites' classes. */
+void graph_policy_look(void);
+/* Whether the monitor must run for the graph (signal dump, policy). */
+bool graph_needs_monitor(void);
+
+/* Resource counts of the running thread's scheduler. */
+void graph_resource_changed(int id, long delta);
+
+/* The policy (sched.c): takes t into one of its queues (true), or leaves
+ * it to the run queue; and the pick's look at those queues. */
+bool graph_policy_enqueue(struct capri_sched *s, struct capri_thread *t);
+struct capri_thread *graph_policy_pick(struct capri_sched *s, bool run_queue_empty);
+
+#endif
