@@ -41,6 +41,7 @@ config.substitutions.append(
 config.substitutions.append(("%clang", clang))
 config.substitutions.append(("%capri-stack", os.path.join(config.capri_bin, "capri-stack")))
 config.substitutions.append(("%capri-cc", os.path.join(config.capri_bin, "capri-cc")))
+config.substitutions.append(("%capri-graph", os.path.join(config.capri_bin, "capri-graph")))
 config.substitutions.append(("%ld.lld", os.path.join(config.llvm_bin, "ld.lld")))
 config.substitutions.append(("%src_root", config.capri_src_root))
 # Linking a program against this build's libcapri (sanitized in the
