@@ -57,7 +57,7 @@ static struct graph_edge *edge_slot(struct graph_tables *tb, uintptr_t from, uin
     return NULL;
 }
 
-static struct graph_site *site_slot(struct graph_tables *tb, uintptr_t site)
+struct graph_site *graph_site_slot(struct graph_tables *tb, uintptr_t site)
 {
     uint32_t i = graph_hash(site, 0);
     for (uint32_t k = 0; k < GRAPH_PROBES; k++) {
@@ -144,6 +144,8 @@ void graph_park(struct capri_sched *s, struct capri_thread *t, void *ra)
     uint64_t cycles = t->graph_cycles + (now - g->tsc);
     g->tsc = now;
     t->graph_cycles = 0;
+    if (graph_policy)
+        graph_policy_attribute(s, t); /* to the site it leaves now */
     uintptr_t from = t->graph_from ? t->graph_from : GRAPH_START;
     t->graph_from = site;
     struct graph_tables *tb = g->t;
@@ -157,19 +159,13 @@ void graph_park(struct capri_sched *s, struct capri_thread *t, void *ra)
         store_relaxed(&e->count, n);
         store_relaxed(&e->avg, ewma(e->avg, (int64_t)cycles, n));
     }
-    struct graph_site *st = site_slot(tb, site);
+    struct graph_site *st = graph_site_slot(tb, site);
     if (likely(st != NULL))
         store_relaxed(&st->waiting, st->waiting + 1);
     if (graph_policy) {
-        /* What the run from `from` to here changed (since this thread was
-         * last switched in: a preempted run counts from its last part). */
-        struct graph_site *fs = site_slot(tb, from);
-        if (fs) {
-            uint64_t n = fs->leaves + 1;
-            fs->leaves = n;
-            for (int r = 0; r < GRAPH_RESOURCES; r++)
-                store_relaxed(&fs->res_avg[r], ewma(fs->res_avg[r], g->res[r] - g->res_snap[r], n));
-        }
+        struct graph_site *fs = graph_site_slot(tb, from);
+        if (fs)
+            store_relaxed(&fs->leaves, fs->leaves + 1);
     }
 }
 
@@ -179,7 +175,7 @@ void graph_resume(struct capri_thread *t)
     struct graph_tables *tb = t->sched->graph.t;
     if (unlikely(!tb))
         return;
-    struct graph_site *st = site_slot(tb, t->graph_from);
+    struct graph_site *st = graph_site_slot(tb, t->graph_from);
     if (likely(st != NULL))
         store_relaxed(&st->waiting, st->waiting - 1);
 }

@@ -47,8 +47,11 @@ struct graph_site {
     int64_t waiting;    /* parks here less resumes here (may go below 0 on
                          * one scheduler: a thread may resume elsewhere) */
     uint64_t leaves;    /* runs that left this site and parked again */
-    int64_t res_avg[GRAPH_RESOURCES]; /* change of each resource over those runs */
-    uint8_t cls;        /* GRAPH_NEUTRAL, _RELEASE, _CONSUME (written by the monitor) */
+    /* What runs leaving this site changed of each resource, summed since
+     * the start (the resource policy only reads its sign). */
+    int64_t res_sum[GRAPH_RESOURCES];
+    uint16_t cls;       /* per resource r, bits 2r..2r+1: GRAPH_NEUTRAL, _RELEASE or
+                         * _CONSUME (written by the monitor) */
 };
 
 struct graph_tables {
@@ -71,6 +74,8 @@ struct graph_sched {
     uint32_t picks;     /* policy picks, for aging the consuming queue */
     int64_t res[GRAPH_RESOURCES];      /* resource counts changed on this scheduler */
     int64_t res_snap[GRAPH_RESOURCES]; /* res when the running thread was switched in */
+    int64_t res_others[GRAPH_RESOURCES]; /* the other schedulers' counts at the
+                                          * monitor's last look (it writes them) */
 };
 
 /* Settings, fixed when the runtime starts (graph_init). */
@@ -138,6 +143,12 @@ bool graph_needs_monitor(void);
 
 /* Resource counts of the running thread's scheduler. */
 void graph_resource_changed(int id, long delta);
+/* The resource policy's attribution: what changed since the running
+ * thread t was switched in (or last attributed) goes to the site it left
+ * (at every switch and park while the policy is on). */
+void graph_policy_attribute(struct capri_sched *s, struct capri_thread *t);
+/* The site entry of a key in tb, added if new; NULL when the table is full. */
+struct graph_site *graph_site_slot(struct graph_tables *tb, uintptr_t site);
 
 /* The policy (sched.c): takes t into one of its queues (true), or leaves
  * it to the run queue; and the pick's look at those queues. */

@@ -20,17 +20,36 @@
 #include "graph.h"
 #include "scheduler.h"
 
-/* Limits (0: none) and the changes made where no scheduler runs. */
+/* Limits (0: none), the counts above which a resource is scarce (3/4 of
+ * the limit), and the changes made where no scheduler runs. */
 static int64_t res_limit[GRAPH_RESOURCES];
+static int64_t res_trigger[GRAPH_RESOURCES];
 static int64_t res_foreign[GRAPH_RESOURCES];
 
+/* Scarcity starts where the count crosses its trigger, on the scheduler
+ * whose thread took the resource: its own count plus the others' as the
+ * monitor last saw them (no other scheduler's line is read here). It ends
+ * at a monitor look. */
 void graph_resource_changed(int id, long delta)
 {
     struct capri_sched *s = sched_here();
-    if (s && !s->in_handler)
-        store_relaxed(&s->graph.res[id], s->graph.res[id] + delta);
-    else
+    if (!s || s->in_handler) {
         __atomic_fetch_add(&res_foreign[id], (int64_t)delta, __ATOMIC_RELAXED);
+        return;
+    }
+    struct graph_sched *g = &s->graph;
+    int64_t own = g->res[id] + delta;
+    store_relaxed(&g->res[id], own);
+    int64_t trigger = load_relaxed(&res_trigger[id]);
+    if (delta > 0 && trigger && own + load_relaxed(&g->res_others[id]) > trigger &&
+        !(load_relaxed(&graph_scarce) & (1u << id)))
+        __atomic_fetch_or(&graph_scarce, 1u << id, __ATOMIC_RELEASE);
+}
+
+static void set_limit(int id, int64_t max)
+{
+    store_relaxed(&res_limit[id], max);
+    store_relaxed(&res_trigger[id], max - max / 4);
 }
 
 int capri_resource_add(int id, long delta)
@@ -45,7 +64,7 @@ int capri_resource_limit(int id, long max)
 {
     if (id < 0 || id >= GRAPH_USER_RESOURCES || max < 0)
         return EINVAL;
-    store_relaxed(&res_limit[id], (int64_t)max);
+    set_limit(id, (int64_t)max);
     return 0;
 }
 
@@ -54,56 +73,81 @@ long capri_resource_count(int id)
     if (id < 0 || id >= GRAPH_RESOURCES)
         return 0;
     int64_t total = load_relaxed(&res_foreign[id]);
-    uint32_t n = load_acquire(&capri_rt.nscheds);
+    uint32_t n = capri_rt.scheds ? load_acquire(&capri_rt.nscheds) : 0;
     for (uint32_t i = 0; i < n; i++)
         total += load_relaxed(&capri_rt.scheds[i].graph.res[id]);
     return (long)total;
 }
 
-/* ---- the monitor's part ------------------------------------------------------- */
-
-static uint32_t scarce_now(void)
+void graph_policy_attribute(struct capri_sched *s, struct capri_thread *t)
 {
-    if (!load_relaxed(&res_limit[GRAPH_RES_FDS])) {
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-            store_relaxed(&res_limit[GRAPH_RES_FDS], (int64_t)rl.rlim_cur);
-    }
-    uint32_t mask = 0;
+    struct graph_sched *g = &s->graph;
+    bool changed = false;
+    for (int r = 0; r < GRAPH_RESOURCES; r++)
+        changed |= g->res[r] != g->res_snap[r];
+    if (!changed)
+        return;
+    /* An ended thread's graph_from is its result now (thread.h). */
+    struct graph_site *st = NULL;
+    if (g->t && load_relaxed(&t->run_state) != THREAD_DEAD)
+        st = graph_site_slot(g->t, t->graph_from ? t->graph_from : GRAPH_START);
     for (int r = 0; r < GRAPH_RESOURCES; r++) {
-        int64_t limit = load_relaxed(&res_limit[r]);
-        if (limit > 0 && capri_resource_count(r) * 4 > limit * 3)
-            mask |= 1u << r;
+        if (st)
+            store_relaxed(&st->res_sum[r], st->res_sum[r] + (g->res[r] - g->res_snap[r]));
+        g->res_snap[r] = g->res[r];
     }
-    return mask;
 }
 
-static uint8_t class_of(const struct graph_site *st, uint32_t scarce)
+/* ---- the monitor's part ------------------------------------------------------- */
+
+/* Per resource, 2 bits: release when runs leaving the site gave it back on
+ * the whole, consume when they took it. */
+static uint16_t classes_of(const struct graph_site *st, uint32_t limited)
 {
-    int score = 0;
+    uint16_t cls = 0;
     for (int r = 0; r < GRAPH_RESOURCES; r++) {
-        if (!(scarce & (1u << r)))
+        if (!(limited & (1u << r)))
             continue;
-        int64_t d = load_relaxed(&st->res_avg[r]);
-        score += d < 0 ? -1 : d > 0;
+        int64_t d = load_relaxed(&st->res_sum[r]);
+        cls |= (uint16_t)((d < 0 ? GRAPH_RELEASE : d > 0 ? GRAPH_CONSUME : GRAPH_NEUTRAL) << (2 * r));
     }
-    return score < 0 ? GRAPH_RELEASE : score > 0 ? GRAPH_CONSUME : GRAPH_NEUTRAL;
+    return cls;
 }
 
 void graph_policy_look(void)
 {
-    uint32_t scarce = scarce_now();
-    if (scarce) {
-        uint32_t n = load_acquire(&capri_rt.nscheds);
-        for (uint32_t i = 0; i < n; i++) {
-            struct graph_tables *tb = load_acquire(&capri_rt.scheds[i].graph.t);
-            if (!tb)
-                continue;
-            for (uint32_t k = 0; k < GRAPH_SITES; k++) {
-                struct graph_site *st = &tb->site[k];
-                if (load_relaxed(&st->site) > 1)
-                    store_relaxed(&st->cls, class_of(st, scarce));
-            }
+    if (!load_relaxed(&res_limit[GRAPH_RES_FDS])) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+            set_limit(GRAPH_RES_FDS, (int64_t)rl.rlim_cur);
+    }
+    uint32_t n = load_acquire(&capri_rt.nscheds);
+    uint32_t limited = 0, scarce = 0;
+    int64_t total[GRAPH_RESOURCES];
+    for (int r = 0; r < GRAPH_RESOURCES; r++) {
+        total[r] = load_relaxed(&res_foreign[r]);
+        for (uint32_t i = 0; i < n; i++)
+            total[r] += load_relaxed(&capri_rt.scheds[i].graph.res[r]);
+        int64_t trigger = load_relaxed(&res_trigger[r]);
+        if (!trigger)
+            continue;
+        limited |= 1u << r;
+        if (total[r] > trigger)
+            scarce |= 1u << r;
+    }
+    /* Classes first, so a scheduler that finds a resource scarce before
+     * the next look has them. */
+    for (uint32_t i = 0; i < n; i++) {
+        struct graph_sched *g = &capri_rt.scheds[i].graph;
+        for (int r = 0; r < GRAPH_RESOURCES; r++)
+            store_relaxed(&g->res_others[r], total[r] - load_relaxed(&g->res[r]));
+        struct graph_tables *tb = load_acquire(&g->t);
+        if (!tb || !limited)
+            continue;
+        for (uint32_t k = 0; k < GRAPH_SITES; k++) {
+            struct graph_site *st = &tb->site[k];
+            if (load_relaxed(&st->site) > 1)
+                store_relaxed(&st->cls, classes_of(st, limited));
         }
     }
     store_release(&graph_scarce, scarce);
@@ -111,13 +155,24 @@ void graph_policy_look(void)
 
 /* ---- the scheduler's part (owner-only) ----------------------------------------- */
 
-static uint8_t site_class(struct graph_tables *tb, uintptr_t site)
+/* A site's class under the resources scarce now: releasing one of them
+ * outweighs consuming none, and so on (a vote, one per scarce resource). */
+static int site_class(struct graph_tables *tb, uintptr_t site, uint32_t scarce)
 {
     uint32_t i = graph_hash(site, 0);
     for (uint32_t k = 0; k < GRAPH_PROBES; k++) {
         struct graph_site *st = &tb->site[(i + k) & (GRAPH_SITES - 1)];
-        if (st->site == site)
-            return load_relaxed(&st->cls);
+        if (st->site == site) {
+            uint16_t cls = load_relaxed(&st->cls);
+            int score = 0;
+            for (int r = 0; r < GRAPH_RESOURCES; r++) {
+                if (!(scarce & (1u << r)))
+                    continue;
+                unsigned c = (cls >> (2 * r)) & 3u;
+                score += c == GRAPH_RELEASE ? -1 : c == GRAPH_CONSUME;
+            }
+            return score < 0 ? GRAPH_RELEASE : score > 0 ? GRAPH_CONSUME : GRAPH_NEUTRAL;
+        }
         if (st->site == 0)
             break;
     }
@@ -148,9 +203,10 @@ static inline struct capri_thread *pop(struct capri_thread **head, struct capri_
 bool graph_policy_enqueue(struct capri_sched *s, struct capri_thread *t)
 {
     struct graph_sched *g = &s->graph;
-    if (!load_relaxed(&graph_scarce) || !g->t || !t->graph_from)
+    uint32_t scarce = load_relaxed(&graph_scarce);
+    if (!scarce || !g->t || !t->graph_from)
         return false;
-    uint8_t cls = site_class(g->t, t->graph_from);
+    int cls = site_class(g->t, t->graph_from, scarce);
     if (cls == GRAPH_NEUTRAL)
         return false;
     store_relaxed(&t->run_state, THREAD_READY);

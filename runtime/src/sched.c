@@ -12,7 +12,6 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -434,7 +433,7 @@ static inline __attribute__((always_inline)) void graph_switch(struct capri_sche
     g->tsc = now;
     g->pending = 0;
     if (unlikely(graph_policy))
-        memcpy(g->res_snap, g->res, sizeof g->res);
+        graph_policy_attribute(s, from);
 }
 
 static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t);
