@@ -189,6 +189,13 @@ static void test_address_sites(void)
             break;
         }
     }
+#if defined(CAPRI_TEST_SANITIZED) && defined(CAPRI_TEST_SHARED)
+    /* The program's read goes to the sanitizer's interceptor first, which
+     * calls libcapri's: the return address read sees is the interceptor's
+     * (docs/runtime.md says so). */
+    if (!found && strstr(json, "\"function\": \"__interceptor_read\", \"primitive\": \"\", \"waiting\": 1,"))
+        found = true;
+#endif
     CHECK(found);
     if (!found)
         fprintf(stderr, "no address site in plain_read (%p):\n%s\n", (void *)plain_read, json);
