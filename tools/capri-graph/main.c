@@ -88,6 +88,7 @@ static void label_site(const struct jv *s, struct site *out, int symbolise)
     const char *fn = jv_str(s, "function"), *file = jv_str(s, "file"), *prim = jv_str(s, "primitive");
     long waiting = (long)jv_num(s, "waiting");
     char where[512] = "";
+    struct symbol sym; /* fn may point into it */
     if (strcmp(kind, "start") == 0) {
         snprintf(out->label, sizeof out->label, "(thread start)");
         return;
@@ -97,7 +98,6 @@ static void label_site(const struct jv *s, struct site *out, int symbolise)
     } else {
         const char *obj = jv_str(s, "object");
         unsigned long off = strtoul(jv_str(s, "offset"), NULL, 16);
-        struct symbol sym;
         /* A return address: the call is the byte before it. */
         unsigned long at = strcmp(kind, "address") == 0 && off ? off - 1 : off;
         if (symbolise && obj[0] && symbols_lookup(obj, at, &sym) == 0) {
