@@ -26,7 +26,7 @@ int main(void) { return indirect(3) + leaf_in_b(1) == 6 ? 0 : 1; }
 
 // The header: magic, version 1.1, then flags = LTO (types from KCFI).
 // LINKED: Hex dump of section 'capri_meta':
-// LINKED-NEXT: 0x{{[0-9a-f]+}} 43505249 01000200 {{[0-9a-f]+}} 30000000
+// LINKED-NEXT: 0x{{[0-9a-f]+}} 43505249 01000300 {{[0-9a-f]+}} 30000000
 // LINKED-NEXT: 0x{{[0-9a-f]+}} 01000000
 
 // ONE-COUNT-1: capri_meta
