@@ -104,6 +104,8 @@ static void put_quoted(struct out *o, const char *s)
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             put(o, e, 2);
+        } else if (c == '\n') {
+            put(o, "\\n", 2); /* the same escape in JSON and DOT */
         } else if (c < 0x20) {
             putf(o, "\\u%04x", c);
         } else {

@@ -49,14 +49,31 @@ static void place(uintptr_t addr, struct graph_name *out)
     }
 }
 
-/* A descriptor's fields. The YIELD_SITES layout is the plugin's
- * (capri_metadata.h); until a record carries one, a descriptor is named
- * by where it lies. */
+/* A descriptor's fields, from its module's YIELD_SITES section (the
+ * record was validated when it was registered; its strings stay mapped
+ * while it is). */
 static void describe(const struct capri_md_header *h, uintptr_t site, struct graph_name *out)
 {
-    (void)h;
-    (void)site;
-    (void)out;
+    size_t size = h->record_size >= sizeof *h ? h->record_size : sizeof *h;
+    size_t offset = 0;
+    struct capri_md_module m;
+    char err[64];
+    if (capri_md_next((const uint8_t *)h, size, &offset, &m, err, sizeof err) != CAPRI_MD_OK)
+        return;
+    uint32_t i = capri_md_yield_site_at(&m, (const void *)site);
+    if (i == UINT32_MAX)
+        return;
+    struct capri_md_yield_site_entry y;
+    capri_md_yield_site(&m, i, &y);
+    out->file = capri_md_string(&m, y.file);
+    out->line = y.line;
+    out->column = y.column;
+    out->primitive = capri_md_string(&m, y.primitive);
+    if (y.function < m.function_count) {
+        struct capri_md_function_entry f;
+        capri_md_function(&m, y.function, &f);
+        out->function = capri_md_string(&m, f.name);
+    }
 }
 
 bool graph_name_site(uintptr_t site, struct graph_name *out)

@@ -15,9 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "md_builder.h"
 #include "rt_test.h"
 
 extern __thread const void *__capri_yield_site;
+void __capri_register_module(void *record);
+void __capri_unregister_module(void *record);
 
 #define ROUNDS 5
 
@@ -206,6 +209,92 @@ static void test_address_sites(void)
     close(pipe_fds[1]);
 }
 
+/* ---- a descriptor in a module's record ------------------------------------ */
+
+static uint8_t *record;
+static const void *record_site;
+
+/* A module as the plugin would register it: serve_conn calls read at
+ * knot.c:120:9, a direct yield site. */
+static void register_record(void)
+{
+    struct mdb b;
+    mdb_init(&b);
+    b.major = 1;
+    b.minor = 3;
+    b.source = "knot.c";
+    uint32_t f = mdb_fn(&b, "serve_conn", 96);
+    uint32_t c = mdb_named(&b, f, "read");
+    struct mdb_yield_site *y = mdb_yield_site(&b, c, CAPRI_MD_YIELD_DIRECT, "read");
+    y->line = 120;
+    y->column = 9;
+    size_t size;
+    record = mdb_build(&b, &size);
+    mdb_free(&b);
+    struct capri_md_module m;
+    size_t off = 0;
+    char err[128];
+    if (capri_md_next(record, size, &off, &m, err, sizeof err) != CAPRI_MD_OK || m.yield_site_count != 1) {
+        fprintf(stderr, "test record: %s\n", err);
+        exit(1);
+    }
+    record_site = m.yield_sites;
+    __capri_register_module(record);
+}
+
+static void *park_at_record_site(void *arg)
+{
+    (void)arg;
+    __capri_yield_site = record_site;
+    capri_sem_wait(&sem_x);
+    return NULL;
+}
+
+static void test_descriptor_sites(void)
+{
+    capri_sem_init(&sem_x, 0);
+    capri_t t = spawn(park_at_record_site, NULL);
+    capri_yield();
+    char *json = dump_api(CAPRI_GRAPH_JSON);
+    char want[256];
+    snprintf(want, sizeof want,
+             "{\"id\": \"0x%lx\", \"kind\": \"descriptor\", \"file\": \"knot.c\", \"line\": 120, "
+             "\"column\": 9, \"function\": \"serve_conn\", \"primitive\": \"read\", \"waiting\": 1,",
+             (unsigned long)(uintptr_t)record_site);
+    CHECK_CONTAINS(json, want);
+    free(json);
+    char *dot = dump_api(CAPRI_GRAPH_DOT);
+    CHECK_CONTAINS(dot, "[label=\"serve_conn -> read\\nknot.c:120\\nwaiting 1\"]");
+    free(dot);
+    capri_sem_post(&sem_x);
+    join(t);
+    /* The module goes away (dlclose): its sites leave the graph. */
+    __capri_unregister_module(record);
+    char id[64];
+    snprintf(id, sizeof id, "\"0x%lx\"", (unsigned long)(uintptr_t)record_site);
+    json = dump_api(CAPRI_GRAPH_JSON);
+    CHECK(strstr(json, id) == NULL);
+    free(json);
+    capri_yield();
+    t = spawn(parker, NULL); /* a park on this scheduler sweeps its tables */
+    capri_sem_init(&sem_x, 0);
+    capri_sem_init(&sem_y, 0);
+    capri_yield();
+    capri_sem_post(&sem_x);
+    capri_yield();
+    for (int i = 0; i < ROUNDS - 1; i++) {
+        capri_sem_post(&sem_y);
+        capri_yield();
+        capri_sem_post(&sem_x);
+        capri_yield();
+    }
+    capri_sem_post(&sem_y);
+    join(t);
+    json = dump_api(CAPRI_GRAPH_JSON);
+    CHECK(strstr(json, id) == NULL);
+    free(json);
+}
+
 /* ---- in a child: at exit, on the signal, switched off -------------------- */
 
 static int child(const char *mode, const char *path)
@@ -328,8 +417,10 @@ int main(int argc, char **argv)
     capri_config(CAPRI_CONFIG_SCHEDULERS, 1);
     if (argc == 3)
         return child(argv[1], argv[2]);
+    register_record(); /* as a module's constructor would, before main */
     RUN(test_known_sites);
     RUN(test_address_sites);
+    RUN(test_descriptor_sites);
     RUN(test_at_exit);
     RUN(test_signal);
     RUN(test_off);
