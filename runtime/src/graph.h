@@ -33,7 +33,7 @@ struct capri_thread;
 #define GRAPH_USER_RESOURCES 4
 enum { GRAPH_RES_FDS = 4, GRAPH_RES_CHUNKS = 5, GRAPH_RESOURCES = 6 };
 
-/* A site's class for the resource policy (the monitor sets it). */
+/* A site's class for the resource policy. */
 enum { GRAPH_NEUTRAL = 0, GRAPH_RELEASE = 1, GRAPH_CONSUME = 2 };
 
 struct graph_edge {
@@ -50,8 +50,6 @@ struct graph_site {
     /* What runs leaving this site changed of each resource, summed since
      * the start (the resource policy only reads its sign). */
     int64_t res_sum[GRAPH_RESOURCES];
-    uint16_t cls;       /* per resource r, bits 2r..2r+1: GRAPH_NEUTRAL, _RELEASE or
-                         * _CONSUME (written by the monitor) */
 };
 
 struct graph_tables {
@@ -134,9 +132,10 @@ void graph_dump_init(void);
 void graph_sched_init(struct capri_sched *s);
 /* A module's records are going away: its sites leave the graph. */
 void graph_purge(const void *lo, const void *hi);
-/* The monitor's look (every 10 ms): the signal dump, the policy's classes. */
+/* The monitor's look (every 10 ms): the signal dump, the policy's look. */
 void graph_monitor_look(void);
-/* The policy's look (graph_policy.c): scarcity and the sites' classes. */
+/* The policy's look (graph_policy.c): ends scarcity, and tells each
+ * scheduler the others' counts. */
 void graph_policy_look(void);
 /* Whether the monitor must run for the graph (signal dump, policy). */
 bool graph_needs_monitor(void);

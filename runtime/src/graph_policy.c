@@ -3,16 +3,17 @@
  * scheduling"), in the spirit of Capriccio's resource-aware scheduler.
  *
  * Resources are counted per scheduler (only one thread runs on a
- * scheduler at a time, so a change there is the running thread's); the
- * graph attributes the change of each run to the site the run left. The
- * monitor sums the counts, marks a resource scarce above 3/4 of its limit,
- * and classes every site by what runs leaving it did to the scarce
- * resources: releasing, neutral or consuming. While something is scarce a
- * thread made ready at a releasing site goes to a queue picked before the
- * run queue, one at a consuming site to a queue picked after it (and
- * after new threads: admission control). A priority, never a gate: a
- * scheduler with runnable threads always runs one, and every 16th pick
- * looks at the consuming queue first so it is never starved.
+ * scheduler at a time, so a change there is the running thread's); each
+ * change goes to the site the running thread last parked at, so a site
+ * knows whether the runs leaving it take a resource or give it back. A
+ * resource is scarce above 3/4 of its limit: the scheduler whose thread
+ * crosses that raises it at once, the monitor's look (10 ms) ends it.
+ * While something is scarce a thread made ready at a releasing site goes
+ * to a queue picked before the run queue, one at a consuming site to a
+ * queue picked after it (and after new threads: admission control). A
+ * priority, never a gate: a scheduler with runnable threads always runs
+ * one, and every 16th pick looks at the consuming queue first so it is
+ * never starved.
  */
 #include <errno.h>
 #include <sys/resource.h>
@@ -100,20 +101,6 @@ void graph_policy_attribute(struct capri_sched *s, struct capri_thread *t)
 
 /* ---- the monitor's part ------------------------------------------------------- */
 
-/* Per resource, 2 bits: release when runs leaving the site gave it back on
- * the whole, consume when they took it. */
-static uint16_t classes_of(const struct graph_site *st, uint32_t limited)
-{
-    uint16_t cls = 0;
-    for (int r = 0; r < GRAPH_RESOURCES; r++) {
-        if (!(limited & (1u << r)))
-            continue;
-        int64_t d = load_relaxed(&st->res_sum[r]);
-        cls |= (uint16_t)((d < 0 ? GRAPH_RELEASE : d > 0 ? GRAPH_CONSUME : GRAPH_NEUTRAL) << (2 * r));
-    }
-    return cls;
-}
-
 void graph_policy_look(void)
 {
     if (!load_relaxed(&res_limit[GRAPH_RES_FDS])) {
@@ -122,7 +109,7 @@ void graph_policy_look(void)
             set_limit(GRAPH_RES_FDS, (int64_t)rl.rlim_cur);
     }
     uint32_t n = load_acquire(&capri_rt.nscheds);
-    uint32_t limited = 0, scarce = 0;
+    uint32_t scarce = 0;
     int64_t total[GRAPH_RESOURCES];
     for (int r = 0; r < GRAPH_RESOURCES; r++) {
         total[r] = load_relaxed(&res_foreign[r]);
@@ -131,46 +118,32 @@ void graph_policy_look(void)
         int64_t trigger = load_relaxed(&res_trigger[r]);
         if (!trigger)
             continue;
-        limited |= 1u << r;
         if (total[r] > trigger)
             scarce |= 1u << r;
     }
-    /* Classes first, so a scheduler that finds a resource scarce before
-     * the next look has them. */
     for (uint32_t i = 0; i < n; i++) {
         struct graph_sched *g = &capri_rt.scheds[i].graph;
         for (int r = 0; r < GRAPH_RESOURCES; r++)
             store_relaxed(&g->res_others[r], total[r] - load_relaxed(&g->res[r]));
-        struct graph_tables *tb = load_acquire(&g->t);
-        if (!tb || !limited)
-            continue;
-        for (uint32_t k = 0; k < GRAPH_SITES; k++) {
-            struct graph_site *st = &tb->site[k];
-            if (load_relaxed(&st->site) > 1)
-                store_relaxed(&st->cls, classes_of(st, limited));
-        }
     }
     store_release(&graph_scarce, scarce);
 }
 
 /* ---- the scheduler's part (owner-only) ----------------------------------------- */
 
-/* A site's class under the resources scarce now: releasing one of them
- * outweighs consuming none, and so on (a vote, one per scarce resource). */
+/* A site's class under the resources scarce now, from what the runs
+ * leaving it did on this scheduler: one vote per scarce resource. The
+ * entry is this scheduler's own, so the class is always current. */
 static int site_class(struct graph_tables *tb, uintptr_t site, uint32_t scarce)
 {
     uint32_t i = graph_hash(site, 0);
     for (uint32_t k = 0; k < GRAPH_PROBES; k++) {
         struct graph_site *st = &tb->site[(i + k) & (GRAPH_SITES - 1)];
         if (st->site == site) {
-            uint16_t cls = load_relaxed(&st->cls);
             int score = 0;
-            for (int r = 0; r < GRAPH_RESOURCES; r++) {
-                if (!(scarce & (1u << r)))
-                    continue;
-                unsigned c = (cls >> (2 * r)) & 3u;
-                score += c == GRAPH_RELEASE ? -1 : c == GRAPH_CONSUME;
-            }
+            for (int r = 0; r < GRAPH_RESOURCES; r++)
+                if (scarce & (1u << r))
+                    score += st->res_sum[r] < 0 ? -1 : st->res_sum[r] > 0;
             return score < 0 ? GRAPH_RELEASE : score > 0 ? GRAPH_CONSUME : GRAPH_NEUTRAL;
         }
         if (st->site == 0)
