@@ -8,7 +8,9 @@
 #   bench/knot/run.sh BUILD_DIR
 #
 # Environment: CONNS (default "100 1000 10000 18000"), FILES (default
-# "file1k.bin file100k.bin"), SERVERS (default "knot nginx go"), DURATION
+# "file1k.bin file100k.bin"), SERVERS (default "knot nginx go"; also
+# knot-norec, Knot without the blocking graph recorded, and knot-resource,
+# Knot under CAPRI_SCHEDULER=resource), DURATION
 # (seconds per run, default 10), ROUNDS (default 1: runs of each
 # configuration, interleaved; the table gives medians). Connections above
 # 9,000 are spread over several wrk processes, each to its own 127.0.0.x
@@ -71,8 +73,14 @@ EOF
 
 start_server() { # name -> sets server_pid, port
     case $1 in
-    knot)
-        taskset -c 0 "$build/bin/knot" --root "$work/www" --port $KNOT_PORT --bind 0.0.0.0 \
+    knot|knot-norec|knot-resource)
+        # Variants: the blocking graph not recorded; the resource policy.
+        case $1 in
+        knot-norec) knot_env=CAPRI_BLOCKING_GRAPH_RECORD=0 ;;
+        knot-resource) knot_env=CAPRI_SCHEDULER=resource ;;
+        *) knot_env=CAPRI_SCHEDULER=fifo ;;
+        esac
+        env "$knot_env" taskset -c 0 "$build/bin/knot" --root "$work/www" --port $KNOT_PORT --bind 0.0.0.0 \
             --schedulers 1 > "$work/knot.log" 2>&1 &
         server_pid=$!
         port=$KNOT_PORT ;;
@@ -170,7 +178,7 @@ for r in rows:
 print()
 print("| file | connections | server | requests/s | p50 | p90 | p99 | server CPU us/request | errors |")
 print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
-for (f, c, s) in sorted(groups, key=lambda k: (k[0], k[1], ["knot", "nginx", "go"].index(k[2]))):
+for (f, c, s) in sorted(groups, key=lambda k: (k[0], k[1], ["knot", "knot-norec", "knot-resource", "nginx", "go"].index(k[2]))):
     g = groups[(f, c, s)]
     rps = statistics.median(float(x[4]) for x in g)
     cpu = statistics.median(float(x[8]) for x in g)
