@@ -143,6 +143,7 @@ void graph_park(struct capri_sched *s, struct capri_thread *t, void *ra)
     uint64_t now = graph_cycles_now();
     uint64_t cycles = t->graph_cycles + (now - g->tsc);
     g->tsc = now;
+    g->stamped = 1;
     t->graph_cycles = 0;
     if (graph_policy)
         graph_policy_attribute(s, t); /* to the site it leaves now */
@@ -171,8 +172,11 @@ void graph_park(struct capri_sched *s, struct capri_thread *t, void *ra)
 
 void graph_resume(struct capri_thread *t)
 {
-    /* The scheduler it resumed on, which may not be the one it parked on. */
-    struct graph_tables *tb = t->sched->graph.t;
+    /* The scheduler it resumed on, which may not be the one it parked on;
+     * when the park did not switch (woken on the way), its stamp is stale. */
+    struct graph_sched *g = &t->sched->graph;
+    g->stamped = 0;
+    struct graph_tables *tb = g->t;
     if (unlikely(!tb))
         return;
     struct graph_site *st = graph_site_slot(tb, t->graph_from);

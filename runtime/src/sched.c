@@ -428,9 +428,15 @@ static inline __attribute__((always_inline)) void graph_switch(struct capri_sche
                                                                struct capri_thread *from)
 {
     struct graph_sched *g = &s->graph;
-    uint64_t now = graph_cycles_now();
-    from->graph_cycles += now - g->tsc;
-    g->tsc = now;
+    if (likely(g->stamped)) {
+        /* `from` parked just now and its run was counted then: the next
+         * thread's starts at that stamp (what the pick cost goes to it). */
+        g->stamped = 0;
+    } else {
+        uint64_t now = graph_cycles_now();
+        from->graph_cycles += now - g->tsc;
+        g->tsc = now;
+    }
     g->pending = 0;
     if (unlikely(graph_policy))
         graph_policy_attribute(s, from);
