@@ -28,6 +28,7 @@ static char *exit_path;      /* CAPRI_BLOCKING_GRAPH, or NULL */
 static int dump_signal;      /* CAPRI_BLOCKING_GRAPH_SIGNAL, or 0 */
 static uint32_t signal_raised;
 static uint64_t start_cycles, start_ns;
+static pid_t dump_pid;       /* the process the files belong to */
 
 static uint64_t mono_ns(void)
 {
@@ -339,7 +340,9 @@ int capri_blocking_graph_dump(int fd, int format)
 
 static void dump_to_files(void)
 {
-    if (!exit_path)
+    /* A forked child that exits without exec runs the exit handlers too:
+     * its graph would replace its parent's. */
+    if (!exit_path || getpid() != dump_pid)
         return;
     size_t n = strlen(exit_path);
     char *dot = malloc(n + 5);
@@ -390,6 +393,7 @@ void graph_dump_init(void)
 {
     start_cycles = graph_cycles_now();
     start_ns = mono_ns();
+    dump_pid = getpid();
     const char *p = getenv("CAPRI_BLOCKING_GRAPH");
     if (p && strcmp(p, "0") == 0) {
         graph_recording = 0; /* the design's first spelling of "off" */
