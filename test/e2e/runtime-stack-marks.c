@@ -12,7 +12,7 @@
 //
 // CHECK-NOT: EXCEEDED
 // CHECK-NOT: UNMEASURED
-// CHECK:     checked 85 table entries
+// CHECK:     checked 88 table entries
 #define _GNU_SOURCE
 #include <capri.h>
 #include <fcntl.h>
@@ -149,6 +149,9 @@ static void spawn_one(long u) { (void)u; capri_spawn(&spawned, ends, NULL, NULL)
 static void join_one(long u) { (void)u; capri_join(spawned, NULL); }
 
 static struct capri_pool_stats stats;
+static long resource_add_one(long a) { return capri_resource_add(0, a ? a : 1); }
+static long resource_limit_one(long a) { return capri_resource_limit(1, a); }
+static long resource_count_one(long a) { return capri_resource_count((int)a); }
 
 // The interposed I/O calls, each on its blocking path where it has one:
 // the data is not there yet, and the other thread provides it.
@@ -551,6 +554,9 @@ int main(int argc, char **argv) {
       {"capri_self", measure((void *)capri_self, 0)},
       {"capri_yield", measure((void *)capri_yield, 0)},
       {"capri_pool_stats", measure((void *)capri_pool_stats, (long)&stats)},
+      {"capri_resource_add", measure((void *)resource_add_one, 0)},
+      {"capri_resource_limit", measure((void *)resource_limit_one, 100)},
+      {"capri_resource_count", measure((void *)resource_count_one, 4)},
       /* (malloc's first mmap-sized block, and its free) */
       {"__capri_vla_take", measure((void *)vla_take, 0)},
       {"__capri_vla_release", measure((void *)vla_release, 0)},
