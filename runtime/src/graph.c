@@ -145,7 +145,7 @@ void graph_park(struct capri_sched *s, struct capri_thread *t, void *ra)
     g->tsc = now;
     g->stamped = 1;
     t->graph_cycles = 0;
-    if (graph_policy)
+    if (g->res_dirty)
         graph_policy_attribute(s, t); /* to the site it leaves now */
     uintptr_t from = t->graph_from ? t->graph_from : GRAPH_START;
     t->graph_from = site;

@@ -73,6 +73,7 @@ struct graph_sched {
     struct capri_thread *rel_head, *rel_tail, *con_head, *con_tail;
     uint32_t queued;    /* threads in the two queues */
     uint32_t picks;     /* policy picks, for aging the consuming queue */
+    uint32_t res_dirty; /* res moved since the last attribution */
     int64_t res[GRAPH_RESOURCES];      /* resource counts changed on this scheduler */
     int64_t res_snap[GRAPH_RESOURCES]; /* res when the running thread was switched in */
     int64_t res_others[GRAPH_RESOURCES]; /* the other schedulers' counts at the

@@ -41,6 +41,7 @@ void graph_resource_changed(int id, long delta)
     struct graph_sched *g = &s->graph;
     int64_t own = g->res[id] + delta;
     store_relaxed(&g->res[id], own);
+    g->res_dirty = 1;
     int64_t trigger = load_relaxed(&res_trigger[id]);
     if (delta > 0 && trigger && own + load_relaxed(&g->res_others[id]) > trigger &&
         !(load_relaxed(&graph_scarce) & (1u << id)))
@@ -83,11 +84,9 @@ long capri_resource_count(int id)
 void graph_policy_attribute(struct capri_sched *s, struct capri_thread *t)
 {
     struct graph_sched *g = &s->graph;
-    bool changed = false;
-    for (int r = 0; r < GRAPH_RESOURCES; r++)
-        changed |= g->res[r] != g->res_snap[r];
-    if (!changed)
-        return;
+    if (likely(!g->res_dirty))
+        return; /* most runs change no resource: one load per switch */
+    g->res_dirty = 0;
     /* An ended thread's graph_from is its result now (thread.h). */
     struct graph_site *st = NULL;
     if (g->t && load_relaxed(&t->run_state) != THREAD_DEAD)

@@ -438,8 +438,8 @@ static inline __attribute__((always_inline)) void graph_switch(struct capri_sche
         g->tsc = now;
     }
     g->pending = 0;
-    if (unlikely(graph_policy))
-        graph_policy_attribute(s, from);
+    if (unlikely(g->res_dirty))
+        graph_policy_attribute(s, from); /* the resource policy (graph_policy.c) */
 }
 
 static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t);
