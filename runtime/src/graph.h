@@ -123,7 +123,7 @@ static inline __attribute__((always_inline)) void graph_entry(struct capri_sched
         g->pending = w ? (uintptr_t)w : ((uintptr_t)ra | 1u);
 }
 
-/* The hooks. graph_switch runs at every switch away from `from` on s;
+/* The hooks (the third, at every switch, is sched.c's graph_switch):
  * graph_park just before a thread parks (ra: the park's caller, the
  * fallback name); graph_resume when it returns from the park. */
 void graph_park(struct capri_sched *s, struct capri_thread *t, void *ra);
