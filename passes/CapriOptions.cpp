@@ -55,4 +55,16 @@ cl::opt<bool> Instrument(
              "the __morestack slow path)"),
     cl::init(true));
 
+cl::opt<bool> LoopYieldPoints(
+    "capri-loop-yield-points",
+    cl::desc("Check the preemption bit of the limit word on loop back edges, so "
+             "that a compute-bound loop yields when its time slice is over"),
+    cl::init(true));
+
+cl::opt<unsigned> LoopMinTrip(
+    "capri-loop-min-trip",
+    cl::desc("Loops without calls whose constant maximum trip count is below "
+             "this get no loop yield point"),
+    cl::init(64));
+
 } // namespace capri

@@ -23,6 +23,8 @@ extern llvm::cl::opt<unsigned> MaxPath;
 extern llvm::cl::opt<unsigned> MinChunk;
 extern llvm::cl::opt<unsigned> Slack;
 extern llvm::cl::opt<bool> Instrument;
+extern llvm::cl::opt<bool> LoopYieldPoints;
+extern llvm::cl::opt<unsigned> LoopMinTrip;
 
 } // namespace capri
 

@@ -1,6 +1,7 @@
 //===-- Pipeline.cpp - the capri pipeline and where it runs ---------------===//
 #include "Pipeline.h"
 #include "CheckpointInstrumentation.h"
+#include "LoopYieldPoints.h"
 #include "MetadataEmitter.h"
 #include "Report.h"
 #include "TypeIdentity.h"
@@ -70,6 +71,9 @@ const OptionFlag OptionFlags[] = {
     {"capri-min-chunk", Module::Max, &MinChunk, nullptr},
     {"capri-slack", Module::Error, &Slack, nullptr},
     {"capri-instrument", Module::Max, nullptr, &Instrument},
+    // Loop yield points if any file asked for them, the smallest trip count.
+    {"capri-loop-yield-points", Module::Max, nullptr, &LoopYieldPoints},
+    {"capri-loop-min-trip", Module::Min, &LoopMinTrip, nullptr},
 };
 
 void writeOptionFlags(Module &M) {
@@ -116,6 +120,8 @@ PreservedAnalyses CapriCheckPass::run(Module &M, ModuleAnalysisManager &) {
 void addCapriPipeline(ModulePassManager &MPM, bool AtLTOLink) {
   MPM.addPass(CapriCheckPass(AtLTOLink));
   MPM.addPass(CapriTypeIdsPass());
+  // Before placement: it must see the loop checks' cold calls.
+  MPM.addPass(CapriLoopYieldPass(AtLTOLink));
   MPM.addPass(CapriReportPass(AtLTOLink));
   MPM.addPass(CapriInstrumentPass(AtLTOLink));
   MPM.addPass(CapriEmitMetadataPass(AtLTOLink));

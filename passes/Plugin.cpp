@@ -10,6 +10,7 @@
 #include "CheckpointInstrumentation.h"
 #include "CheckpointPlacement.h"
 #include "FrameBound.h"
+#include "LoopYieldPoints.h"
 #include "MetadataEmitter.h"
 #include "Pipeline.h"
 #include "Report.h"
@@ -37,6 +38,10 @@ bool parseModulePass(StringRef Name, ModulePassManager &MPM,
   }
   if (Name == "capri-instrument") {
     MPM.addPass(CapriInstrumentPass());
+    return true;
+  }
+  if (Name == "capri-loop-yield") {
+    MPM.addPass(CapriLoopYieldPass());
     return true;
   }
   if (Name == "capri-type-ids") {
