@@ -374,7 +374,7 @@ private:
         // A loop yield point's cold call: the stub uses no more below the
         // stack pointer than __morestack's entry (LIMIT_ENTRY_MARGIN, kept
         // under every limit) and finds its own room through __morestack.
-        if (Callee->getName() == "__capri_loop_yield")
+        if (Callee->getName().starts_with("__capri_loop_yield"))
           continue;
         classifyNamed(S, Callee->getName(), Callee, /*Codegen=*/false);
         N.Sites.push_back(std::move(S));

@@ -102,18 +102,41 @@ private:
   LLVMContext &Ctx;
   FunctionCallee Stub;
 
+  /// The cold calls go to a local trampoline that jumps on to the runtime's
+  /// __capri_loop_yield through the GOT: a direct call keeps the loop from
+  /// holding the stub's address in a register, and the GOT is bound at
+  /// load time (a lazy binding's resolver would run on the loop's stack,
+  /// which promises no room, and it does not keep r10, which preserve_all
+  /// callers rely on).
   FunctionCallee stub() {
-    if (!Stub) {
-      Stub = M.getOrInsertFunction(LoopYieldStub, FunctionType::get(Type::getVoidTy(Ctx), false));
-      auto *Decl = cast<Function>(Stub.getCallee());
-      // Weak, as __morestack: without libcapri the limit word never holds
-      // LIMIT_PREEMPT, and the call is never made.
-      if (Decl->isDeclaration())
-        Decl->setLinkage(GlobalValue::ExternalWeakLinkage);
-      Decl->setCallingConv(CallingConv::PreserveAll);
-      Decl->addFnAttr(Attribute::NoUnwind);
-      Decl->addFnAttr(Attribute::Cold);
+    if (Stub)
+      return Stub;
+    FunctionType *Ty = FunctionType::get(Type::getVoidTy(Ctx), false);
+    auto *Decl = cast<Function>(M.getOrInsertFunction(LoopYieldStub, Ty).getCallee());
+    // Weak, as __morestack: without libcapri the limit word never holds
+    // LIMIT_PREEMPT, and the call is never made.
+    if (Decl->isDeclaration())
+      Decl->setLinkage(GlobalValue::ExternalWeakLinkage);
+    Decl->setCallingConv(CallingConv::PreserveAll);
+    Decl->addFnAttr(Attribute::NoUnwind);
+    Decl->addFnAttr(Attribute::NonLazyBind);
+
+    Function *Local = M.getFunction(LoopYieldLocal);
+    if (!Local) {
+      Local = Function::Create(Ty, GlobalValue::InternalLinkage, LoopYieldLocal, M);
+      Local->setCallingConv(CallingConv::PreserveAll);
+      Local->addFnAttr(Attribute::NoUnwind);
+      Local->addFnAttr(Attribute::NoInline);
+      Local->addFnAttr(Attribute::Cold);
+      Local->addFnAttr("capri-thunk"); // instrumentation, not the program
+      IRBuilder<> B(BasicBlock::Create(Ctx, "", Local));
+      CallInst *Jump = B.CreateCall(Decl);
+      Jump->setCallingConv(CallingConv::PreserveAll);
+      Jump->setTailCallKind(CallInst::TCK_MustTail);
+      Jump->setDoesNotThrow();
+      B.CreateRetVoid();
     }
+    Stub = FunctionCallee(Ty, Local);
     return Stub;
   }
 

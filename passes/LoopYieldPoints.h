@@ -35,6 +35,8 @@ private:
 /// The name of the runtime's cold-path stub and of the opt-out call.
 constexpr const char *LoopYieldStub = "__capri_loop_yield";
 constexpr const char *NoYieldHere = "capri_no_yield_here";
+/// The module's own trampoline to the stub (internal: a direct call).
+constexpr const char *LoopYieldLocal = "__capri_loop_yield.local";
 
 } // namespace capri
 

@@ -36,14 +36,17 @@ declare void @capri_no_yield_here()
 ; CHECK-NEXT:    %capri.asked = icmp ne i8 [[BIT]], 0
 ; CHECK-NEXT:    br i1 %capri.asked, label %loop.capri.yield, label %loop.capri.body, !prof [[UNLIKELY:![0-9]+]]
 ; CHECK:       loop.capri.yield:
-; CHECK-NEXT:    call preserve_allcc void @__capri_loop_yield()
+; CHECK-NEXT:    call preserve_allcc void @__capri_loop_yield.local()
 ; CHECK-NEXT:    br label %loop.capri.body
 ; CHECK:       loop.capri.body:
 ; CHECK:         br i1 %done, label %exit, label %loop
 ; ASM-LABEL: sum:
 ; ASM:         testb $64, %fs:119
 ; ASM-NEXT:    jne
-; ASM:         callq __capri_loop_yield@PLT
+; ASM:         callq __capri_loop_yield.local
+; ASM-LABEL: __capri_loop_yield.local:
+; ASM-NEXT:  # %bb.0:
+; ASM-NEXT:    jmpq *__capri_loop_yield@GOTPCREL(%rip)
 ; OFF-LABEL: define i64 @sum(
 ; OFF-NOT:     capri
 ; OFF:         ret i64
@@ -68,7 +71,7 @@ exit:
 ; CHECK-NOT:   capri
 ; CHECK:       ret i64
 ; MIN8-LABEL:  define i64 @short(
-; MIN8:        call preserve_allcc void @__capri_loop_yield()
+; MIN8:        call preserve_allcc void @__capri_loop_yield.local()
 define i64 @short(ptr %a) {
 entry:
   br label %loop
@@ -87,7 +90,7 @@ exit:
 
 ; 16 iterations with a call: the callee may run long, so the check stays.
 ; CHECK-LABEL: define void @short_with_call(
-; CHECK:       call preserve_allcc void @__capri_loop_yield()
+; CHECK:       call preserve_allcc void @__capri_loop_yield.local()
 define void @short_with_call() {
 entry:
   br label %loop
@@ -119,7 +122,7 @@ exit:
 
 ; capri_yield on some iterations only: the check stays.
 ; CHECK-LABEL: define void @yields_sometimes(
-; CHECK:       call preserve_allcc void @__capri_loop_yield()
+; CHECK:       call preserve_allcc void @__capri_loop_yield.local()
 define void @yields_sometimes(ptr %flag, i1 %c) {
 entry:
   br label %loop
@@ -140,7 +143,7 @@ exit:
 ; loop has no check, the outer loop keeps its own.
 ; CHECK-LABEL: define void @quiet(
 ; CHECK:       outer:
-; CHECK:         call preserve_allcc void @__capri_loop_yield()
+; CHECK:         call preserve_allcc void @__capri_loop_yield.local()
 ; CHECK:       inner:
 ; CHECK-NOT:     __capri_loop_yield
 ; CHECK-NOT:     capri_no_yield_here
@@ -190,7 +193,7 @@ exit:
 ; on its back edge, split off as a block of its own when it is critical.
 ; CHECK-LABEL: define void @irreducible(
 ; CHECK:       b.a_crit_edge.capri.yield:
-; CHECK-NEXT:    call preserve_allcc void @__capri_loop_yield()
+; CHECK-NEXT:    call preserve_allcc void @__capri_loop_yield.local()
 define void @irreducible(i1 %c, i64 %n) {
 entry:
   br i1 %c, label %a, label %b
@@ -217,9 +220,15 @@ define void @straight() {
   ret void
 }
 
-; CHECK: declare extern_weak preserve_allcc void @__capri_loop_yield() #[[ATTR:[0-9]+]]
+; The cold calls go to a local trampoline, which jumps on through the GOT
+; (bound at load time, no lazy-binding resolver on the loop's stack).
+; CHECK: declare extern_weak preserve_allcc void @__capri_loop_yield() #[[DECL:[0-9]+]]
+; CHECK: define internal preserve_allcc void @__capri_loop_yield.local() #[[LOCAL:[0-9]+]] {
+; CHECK-NEXT:  musttail call preserve_allcc void @__capri_loop_yield()
+; CHECK-NEXT:  ret void
 ; CHECK-NOT: declare void @capri_no_yield_here
-; CHECK: attributes #[[ATTR]] = { cold nounwind }
+; CHECK: attributes #[[DECL]] = { nounwind nonlazybind }
+; CHECK: attributes #[[LOCAL]] = { cold noinline nounwind "capri-thunk" }
 ; CHECK: [[UNLIKELY]] = !{!"branch_weights", {{.*}}i32 1, i32 {{[0-9]+}}}
 
 ; REMARK-DAG: remark: <unknown>:0:0: loop yield point
@@ -230,3 +239,4 @@ define void @straight() {
 
 
 ; PLACE-NOT: -> __capri_loop_yield
+; PLACE-NOT: function __capri_loop_yield
