@@ -119,9 +119,13 @@ static void *writer(void *arg)
 {
     (void)arg;
     srand(12345);
-    while (!atomic_load(&clock_ready)) {
+    for (int i = 0; !atomic_load(&clock_ready); i++) {
         struct timespec d = {0, 1000000};
         nanosleep(&d, NULL);
+        if (i == 2000) {
+            fprintf(stderr, "starved: the reader did not start within 2 s\n");
+            _exit(1);
+        }
     }
     for (int i = 0; i < ROUNDS * WAKES && !atomic_load(&reader_done); i++) {
         struct timespec d = {0, (long)(1000000 + rand() % 19000000)}; // 1 to 20 ms
