@@ -603,7 +603,7 @@ void capri_grow_hook(struct grow_link *l)
  * for the running thread arrived meanwhile (it must not be lost). */
 static inline uintptr_t limit_back(struct capri_thread *t, uintptr_t saved)
 {
-    if (t && limit_read() == LIMIT_PREEMPT && load_relaxed(&t->preempt))
+    if (t && limit_read() == LIMIT_PREEMPT && limit_preempt_pending(t->sched, t))
         return LIMIT_PREEMPT;
     return saved;
 }

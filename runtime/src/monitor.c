@@ -115,7 +115,9 @@ static void relieve(void)
  * request that went unanswered (a thread in uninstrumented code, or one
  * holding a pthread lock) is repeated a slice later. Its own lateness in
  * waking (timer slack, a loaded machine) is measured and taken off the
- * next sleeps, so slices end on time.
+ * next sleeps, and it asks as long before a slice's end as a request takes
+ * to switch the thread out (measured too: the mean and twice the mean
+ * deviation, at most a quarter slice), so that slices end on time.
  */
 struct slice_look {
     uint64_t asked_run;  /* the run_tsc of the run last asked to yield */
@@ -128,7 +130,8 @@ struct preempter {
     uint64_t base_ns, base_cycles; /* the calibration's first pair */
     int64_t early_ns;              /* how much earlier than a deadline to sleep until */
     int64_t late_mean, late_dev;   /* the wakes' lateness: average, mean deviation */
-    int64_t path_mean;             /* from a request to the switch it causes, average */
+    int64_t path_mean, path_dev;   /* from a request to the switch it causes */
+    uint64_t lead_cycles;          /* how long before a slice's end to ask */
     struct slice_look *looks;
 };
 
@@ -176,11 +179,13 @@ static uint64_t preempt_look(struct preempter *p, uint64_t now)
         struct capri_sched *s = &capri_rt.scheds[i];
         if (!load_acquire(&s->started) || load_seq(&s->idle_state) == SCHED_SLEEPING)
             continue;
-        struct capri_thread *cur = load_relaxed(&s->current);
+        struct capri_thread *cur = load_acquire(&s->current);
         if (!cur || cur == &s->ctx)
             continue;
         uint64_t run = load_relaxed(&s->run_tsc);
-        uint64_t end = run + p->slice_cycles;
+        /* Asked that much before the slice's end, the thread is switched
+         * out at it. */
+        uint64_t end = run + p->slice_cycles - p->lead_cycles;
         struct slice_look *lk = &p->looks[i];
         if (lk->asked_at && run != lk->asked_run) {
             /* The switch that followed the last request: how long a
@@ -188,6 +193,12 @@ static uint64_t preempt_look(struct preempter *p, uint64_t now)
             if (run > lk->asked_at && run - lk->asked_at < p->slice_cycles / 4) {
                 int64_t path = (int64_t)((double)(run - lk->asked_at) / p->cycles_per_ns);
                 p->path_mean += (path - p->path_mean) / 8;
+                int64_t dev = path > p->path_mean ? path - p->path_mean : p->path_mean - path;
+                p->path_dev += (dev - p->path_dev) / 8;
+                int64_t lead = p->path_mean + 2 * p->path_dev;
+                int64_t cap = (int64_t)(capri_rt.time_slice_ns / 4);
+                lead = lead < 0 ? 0 : lead > cap ? cap : lead;
+                p->lead_cycles = (uint64_t)((double)lead * p->cycles_per_ns);
             }
             lk->asked_at = 0;
         }
@@ -195,7 +206,7 @@ static uint64_t preempt_look(struct preempter *p, uint64_t now)
             if (lk->asked_run != run || now - lk->asked_at >= p->slice_cycles) {
                 /* Still the same run, and never inside a signal handler
                  * (the handler's limit word is not the thread's). */
-                if (load_relaxed(&s->current) == cur && load_relaxed(&s->run_tsc) == run &&
+                if (load_acquire(&s->current) == cur && load_relaxed(&s->run_tsc) == run &&
                     load_relaxed(&s->in_handler) == 0)
                     limit_request_preempt(s);
                 lk->asked_run = run;
@@ -266,14 +277,13 @@ static void *monitor_main(void *arg)
             sleep_until_ns(wake);
         if (preempting) {
             /* The lateness of this wake: the next sleeps end early by its
-             * average and twice its mean deviation, and by the time a
-             * request takes to switch the thread out (at most a quarter
-             * slice in all), so that slices end on time, not on average. */
+             * average and twice its mean deviation (at most a quarter
+             * slice), so that slices end on time, not on average. */
             int64_t late = (int64_t)(clock_now_ns() - (wake > now ? wake : now));
             pre.late_mean += (late - pre.late_mean) / 8;
             int64_t dev = late > pre.late_mean ? late - pre.late_mean : pre.late_mean - late;
             pre.late_dev += (dev - pre.late_dev) / 8;
-            int64_t want = pre.late_mean + 2 * pre.late_dev + pre.path_mean;
+            int64_t want = pre.late_mean + 2 * pre.late_dev;
             int64_t cap = (int64_t)(capri_rt.time_slice_ns / 4);
             pre.early_ns = want < 0 ? 0 : want > cap ? cap : want;
             if ((++wakes & 1023) == 0)

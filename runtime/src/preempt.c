@@ -57,10 +57,15 @@ bool preempt_take(struct capri_sched *s, struct capri_thread *t)
         return false; /* nothing yields in a handler; the word is the handler's */
     if (limit_read() == LIMIT_PREEMPT)
         limit_write(t->limit);
-    if (!load_relaxed(&t->preempt))
+    if (!limit_preempt_pending(s, t))
         return false; /* spurious: a request for a thread switched out since */
-    if (t->plocks != 0)
-        return false; /* waits for the last pthread lock (preempt_locks_released) */
+    /* The scheduler's request becomes the thread's own (only this kernel
+     * thread writes t->preempt, and s->preempt_run belongs to a run). */
+    store_relaxed(&s->preempt_run, (uint64_t)0);
+    if (t->plocks != 0) {
+        store_relaxed(&t->preempt, (uint16_t)1);
+        return false; /* waits for the last pthread lock (lock_released) */
+    }
     store_relaxed(&t->preempt, (uint16_t)0);
     return true;
 }

@@ -485,7 +485,7 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
      * other thread on this scheduler runs on the memory it damaged. */
     if (unlikely(from->flags & THREAD_DENSE) && unlikely(!thread_dense_canary_intact(from)))
         thread_dense_overflow(from);
-    store_relaxed(&s->current, to); /* the monitor reads it (sched_relocate_inbox) */
+    store_release(&s->current, to); /* the monitor reads it (sched_relocate_inbox, preemption) */
     /* A request never outlives the run it was made for: a thread that
      * parks before its next check must not yield at once when it wakes
      * (and its saved limit word must be its own). The monitor asks for a

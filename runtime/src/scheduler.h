@@ -91,6 +91,10 @@ struct capri_sched {
     /* The cycle counter when the running thread was switched in: the
      * monitor preempts it a time slice later (monitor.c). */
     uint64_t run_tsc;
+    /* A request from another kernel thread (the monitor) for the run whose
+     * stamp is run_tsc | 1: it writes here, never into a thread struct,
+     * which may have been freed and its memory reused since it looked. */
+    uint64_t preempt_run;
     /* io_file.c: regular-file reads the page cache answered in the try
      * (capri_io_stats sums them; owner-only, so no shared line). */
     uint64_t file_cached;

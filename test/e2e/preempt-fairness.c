@@ -17,7 +17,6 @@
 //
 // RUN: %capri-cc -O2 %s -o %t %capri-rt-link
 // RUN: %t | FileCheck %s
-// RUN: env CAPRI_TIME_SLICE_US=5000 %t | FileCheck %s
 // RUN: env CAPRI_TIME_SLICE_US=0 not %t 2>&1 | FileCheck %s --check-prefix=STARVED
 // RUN: %capri-cc -O2 -mllvm -capri-loop-yield-points=0 %s -o %t.off %capri-rt-link
 // RUN: not %t.off 2>&1 | FileCheck %s --check-prefix=STARVED
