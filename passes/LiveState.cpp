@@ -58,6 +58,14 @@ std::string objectName(const AllocaInst &AI) {
   for (const DbgVariableRecord *D : findDVRDeclares(const_cast<AllocaInst *>(&AI)))
     if (const DILocalVariable *V = D->getVariable(); V && !V->getName().empty())
       return V->getName().str();
+  // With assignment tracking (clang's default at -O1 and above) the
+  // variable is named by the alloca's assignment markers.
+  for (const DbgAssignIntrinsic *D : at::getAssignmentMarkers(&AI))
+    if (const DILocalVariable *V = D->getVariable(); V && !V->getName().empty())
+      return V->getName().str();
+  for (const DbgVariableRecord *D : at::getDVRAssignmentMarkers(&AI))
+    if (const DILocalVariable *V = D->getVariable(); V && !V->getName().empty())
+      return V->getName().str();
   if (AI.hasName())
     return AI.getName().str();
   return "<unnamed>";
