@@ -492,6 +492,8 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   if (WholeProgram) ModuleFlags |= CAPRI_MD_MODULE_LTO;
   if (!G.HasTypeIds) ModuleFlags |= CAPRI_MD_MODULE_TYPES_COARSE;
   ModuleFlags |= sanitizersOf(M);
+  if (M.getModuleFlag("capri.yield_sites"))
+    ModuleFlags |= CAPRI_MD_MODULE_YIELD_SITES;
   ByteWriter Header;
   Header.u32(CAPRI_MD_MAGIC);
   Header.u16(CAPRI_MD_VERSION_MAJOR);
