@@ -4,6 +4,7 @@
 #include "MetadataEmitter.h"
 #include "Report.h"
 #include "TypeIdentity.h"
+#include "YieldFrameShrink.h"
 #include "YieldSites.h"
 
 #include "CapriOptions.h"
@@ -122,6 +123,7 @@ void addCapriPipeline(ModulePassManager &MPM, bool AtLTOLink) {
   MPM.addPass(CapriTypeIdsPass());
   // Before placement and instrumentation: live state is measured on the
   // program's own frames, and the site-word stores sit before the checks.
+  MPM.addPass(CapriYieldFrameShrinkPass(AtLTOLink));
   MPM.addPass(CapriYieldSitesPass(AtLTOLink));
   MPM.addPass(CapriReportPass(AtLTOLink));
   MPM.addPass(CapriInstrumentPass(AtLTOLink));

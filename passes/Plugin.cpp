@@ -15,6 +15,7 @@
 #include "Report.h"
 #include "StackAnalysis.h"
 #include "TypeIdentity.h"
+#include "YieldFrameShrink.h"
 #include "YieldSites.h"
 
 #include "llvm/Passes/PassBuilder.h"
@@ -50,6 +51,10 @@ bool parseModulePass(StringRef Name, ModulePassManager &MPM,
   }
   if (Name == "capri-emit-metadata") {
     MPM.addPass(CapriEmitMetadataPass());
+    return true;
+  }
+  if (Name == "capri-shrink-yield-frames") {
+    MPM.addPass(CapriYieldFrameShrinkPass(/*AtLTOLink=*/false, /*Force=*/true));
     return true;
   }
   if (Name == "capri-yield-sites") {
