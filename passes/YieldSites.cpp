@@ -360,9 +360,11 @@ PreservedAnalyses CapriYieldSitesPass::run(Module &M, ModuleAnalysisManager &MAM
       remark(ORE, S, L);
       auto *CB = const_cast<CallBase *>(S.Call);
       int64_t Placeholder = -1;
-      if (S.Store && !Word)
+      // A naked function has no frame to run the store's code in.
+      const bool CanStore = S.Store && !F->hasFnAttribute(Attribute::Naked);
+      if (CanStore && !Word)
         Word = siteWord(M);
-      if (S.Store && Word) {
+      if (CanStore && Word) {
         Placeholder = NextPlaceholder++;
         auto *P = new GlobalVariable(M, I8, /*isConstant=*/true, GlobalValue::PrivateLinkage,
                                      ConstantInt::get(I8, 0),
