@@ -16,6 +16,7 @@
 #include "llvm/Support/Format.h"
 
 #include <algorithm>
+#include <optional>
 
 using namespace llvm;
 
@@ -268,7 +269,13 @@ FunctionLiveState computeLiveState(const Function &F, ArrayRef<const CallBase *>
   uint64_t Frame = Fixed + std::min(Out.ColouredObjects, FB.Allocas ? FB.Allocas
                                                                     : Out.ColouredObjects);
 
-  ValueLiveness Values(F);
+  // SSA liveness keeps a bit per value and block: skip it (values count as
+  // nothing, and the sites say so) in functions where that would be more
+  // than 64 Mbit, such as a huge interpreter loop.
+  uint64_t Blocks = F.size(), ValueCount = F.arg_size() + F.getInstructionCount();
+  std::optional<ValueLiveness> Values;
+  if (Blocks * ValueCount <= (uint64_t(1) << 26))
+    Values.emplace(F);
   for (const CallBase *CB : Calls) {
     SiteLiveState S;
     S.Frame = Frame;
@@ -289,8 +296,9 @@ FunctionLiveState computeLiveState(const Function &F, ArrayRef<const CallBase *>
     };
     llvm::sort(S.DeadObjects, Larger);
     llvm::sort(S.LiveObjectList, Larger);
-    if (!S.Unreachable)
-      S.LiveValues = Values.liveAcross(*CB);
+    if (!S.Unreachable && Values)
+      S.LiveValues = Values->liveAcross(*CB);
+    S.ValuesSkipped = !Values;
     Out.Sites[CB] = std::move(S);
   }
   return Out;

@@ -52,6 +52,7 @@ struct SiteLiveState {
   std::vector<StackObject> LiveObjectList; ///< largest first
   bool NoLifetimes = false;  ///< no lifetime markers: everything counted live
   bool Unreachable = false;  ///< the call is unreachable: everything counted live
+  bool ValuesSkipped = false; ///< the function is too large for SSA liveness: values not counted
   uint64_t live() const { return LiveObjects + LiveValues; }
   /// "buf=4096;path=1024": the first Max dead objects, for the record.
   std::string deadList(unsigned Max) const;

@@ -268,6 +268,8 @@ PreservedAnalyses CapriYieldSitePrinter::run(Module &M, ModuleAnalysisManager &M
         OS << " [" << L->deadList(4) << "]";
       if (L->NoLifetimes)
         OS << ", no lifetimes";
+      if (L->ValuesSkipped)
+        OS << ", values not counted";
       if (S.Store)
         OS << ", stored";
       if (S.ClearAfter)
@@ -325,6 +327,8 @@ void remark(OptimizationRemarkEmitter &ORE, const YieldSite &S, const SiteLiveSt
     }
     if (L.NoLifetimes)
       R << " (no lifetime markers: every object counted live)";
+    if (L.ValuesSkipped)
+      R << " (function too large: SSA values not counted)";
     return R;
   });
 }
