@@ -4,6 +4,8 @@
 #include "MetadataEmitter.h"
 #include "Report.h"
 #include "TypeIdentity.h"
+#include "YieldFrameShrink.h"
+#include "YieldSites.h"
 
 #include "CapriOptions.h"
 #include "Diagnostic.h"
@@ -70,6 +72,9 @@ const OptionFlag OptionFlags[] = {
     {"capri-min-chunk", Module::Max, &MinChunk, nullptr},
     {"capri-slack", Module::Error, &Slack, nullptr},
     {"capri-instrument", Module::Max, nullptr, &Instrument},
+    {"capri-yield-sites", Module::Max, nullptr, &YieldSites},
+    {"capri-shrink-yield-frames", Module::Max, nullptr, &ShrinkYieldFrames},
+    {"capri-shrink-threshold", Module::Min, &ShrinkThreshold, nullptr},
 };
 
 void writeOptionFlags(Module &M) {
@@ -116,6 +121,10 @@ PreservedAnalyses CapriCheckPass::run(Module &M, ModuleAnalysisManager &) {
 void addCapriPipeline(ModulePassManager &MPM, bool AtLTOLink) {
   MPM.addPass(CapriCheckPass(AtLTOLink));
   MPM.addPass(CapriTypeIdsPass());
+  // Before placement and instrumentation: live state is measured on the
+  // program's own frames, and the site-word stores sit before the checks.
+  MPM.addPass(CapriYieldFrameShrinkPass(AtLTOLink));
+  MPM.addPass(CapriYieldSitesPass(AtLTOLink));
   MPM.addPass(CapriReportPass(AtLTOLink));
   MPM.addPass(CapriInstrumentPass(AtLTOLink));
   MPM.addPass(CapriEmitMetadataPass(AtLTOLink));
