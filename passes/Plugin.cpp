@@ -16,6 +16,8 @@
 #include "Report.h"
 #include "StackAnalysis.h"
 #include "TypeIdentity.h"
+#include "YieldFrameShrink.h"
+#include "YieldSites.h"
 
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Passes/PassPlugin.h"
@@ -56,6 +58,18 @@ bool parseModulePass(StringRef Name, ModulePassManager &MPM,
     MPM.addPass(CapriEmitMetadataPass());
     return true;
   }
+  if (Name == "capri-shrink-yield-frames") {
+    MPM.addPass(CapriYieldFrameShrinkPass(/*AtLTOLink=*/false, /*Force=*/true));
+    return true;
+  }
+  if (Name == "capri-yield-sites") {
+    MPM.addPass(CapriYieldSitesPass());
+    return true;
+  }
+  if (Name == "print<capri-yield-sites>") {
+    MPM.addPass(CapriYieldSitePrinter(outs()));
+    return true;
+  }
   if (Name == "print<capri-callgraph>") {
     MPM.addPass(CapriCallGraphPrinter(outs()));
     return true;
@@ -85,6 +99,7 @@ void registerCallbacks(PassBuilder &PB) {
     MAM.registerPass([] { return CapriCallGraphAnalysis(); });
     MAM.registerPass([] { return CapriStackAnalysis(); });
     MAM.registerPass([] { return CapriCheckpointAnalysis(); });
+    MAM.registerPass([] { return CapriYieldSiteAnalysis(); });
   });
   PB.registerAnalysisRegistrationCallback([](FunctionAnalysisManager &FAM) {
     FAM.registerPass([] { return CapriFrameAnalysis(); });

@@ -264,6 +264,26 @@ static enum capri_md_status check_entries(const struct capri_md_module *mod, cha
             return fail(err, errlen, CAPRI_MD_CORRUPT, "checkpoint ", i,
                         ": bounds-table slot out of range");
     }
+    for (uint32_t i = 0; i < mod->yield_site_count; i++) {
+        struct capri_md_yield_site_entry y;
+        capri_md_yield_site(mod, i, &y);
+        if (y.function >= mod->function_count)
+            return fail(err, errlen, CAPRI_MD_CORRUPT, "yield site ", i,
+                        ": function outside FUNCTIONS");
+        struct capri_md_function_entry f;
+        capri_md_function(mod, y.function, &f);
+        if (y.call < f.first_call || y.call - f.first_call >= f.call_count)
+            return fail(err, errlen, CAPRI_MD_CORRUPT, "yield site ", i,
+                        ": call outside its function's calls");
+        if (y.kind >= CAPRI_MD_YIELD_KINDS)
+            return fail(err, errlen, CAPRI_MD_CORRUPT, "yield site ", i, ": unknown kind");
+        if (!string_ok(mod, y.file))
+            return bad_string(err, errlen, "yield site", i, y.file);
+        if (!string_ok(mod, y.primitive))
+            return bad_string(err, errlen, "yield site", i, y.primitive);
+        if (!string_ok(mod, y.dead_objects))
+            return bad_string(err, errlen, "yield site", i, y.dead_objects);
+    }
     return CAPRI_MD_OK;
 }
 
@@ -278,6 +298,7 @@ static enum capri_md_status parse_sections(const uint8_t *rec, uint32_t start, u
     int have_references = 0;
     int have_aliases = 0;
     int have_checkpoints = 0;
+    int have_yield_sites = 0;
     int have_strings = 0;
     int have_module = 0;
     uint32_t pos = start;
@@ -381,6 +402,16 @@ static enum capri_md_status parse_sections(const uint8_t *rec, uint32_t start, u
             mod->checkpoints = t.entries;
             mod->checkpoint_entry_size = t.entry_size;
             mod->checkpoint_count = t.count;
+            break;
+        case CAPRI_MD_TAG_YIELD_SITES:
+            seen = &have_yield_sites;
+            st = parse_table(payload, size, CAPRI_MD_YIELD_SITE_ENTRY_MIN, "YIELD_SITES", &t, err,
+                             errlen);
+            if (st != CAPRI_MD_OK)
+                return st;
+            mod->yield_sites = t.entries;
+            mod->yield_site_entry_size = t.entry_size;
+            mod->yield_site_count = t.count;
             break;
         default:
             break; /* a later minor version's section: skip it */
@@ -572,6 +603,33 @@ void capri_md_checkpoint(const struct capri_md_module *m, uint32_t i,
         return;
     }
     copy_entry(out, sizeof *out, m->checkpoints, m->checkpoint_count, m->checkpoint_entry_size, i);
+}
+
+void capri_md_yield_site(const struct capri_md_module *m, uint32_t i,
+                         struct capri_md_yield_site_entry *out)
+{
+    if (m->yield_sites && i < m->yield_site_count && m->yield_site_entry_size >= sizeof *out) {
+        memcpy(out, m->yield_sites + (size_t)i * m->yield_site_entry_size, sizeof *out);
+        return;
+    }
+    copy_entry(out, sizeof *out, m->yield_sites, m->yield_site_count, m->yield_site_entry_size,
+               i);
+}
+
+uint32_t capri_md_yield_site_at(const struct capri_md_module *m, const void *address)
+{
+    if (!m->yield_sites || m->yield_site_count == 0 || m->yield_site_entry_size == 0)
+        return UINT32_MAX;
+    /* Integer arithmetic: the address may belong to another object. */
+    uintptr_t a = (uintptr_t)address;
+    uintptr_t first = (uintptr_t)m->yield_sites;
+    if (a < first)
+        return UINT32_MAX;
+    uintptr_t delta = a - first;
+    if (delta % m->yield_site_entry_size != 0)
+        return UINT32_MAX;
+    uintptr_t i = delta / m->yield_site_entry_size;
+    return i < m->yield_site_count ? (uint32_t)i : UINT32_MAX;
 }
 
 uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i)

@@ -24,7 +24,7 @@ extern "C" {
 #define CAPRI_MD_SECTION "capri_meta"
 #define CAPRI_MD_MAGIC 0x49525043u /* "CPRI" little-endian */
 #define CAPRI_MD_VERSION_MAJOR 1u
-#define CAPRI_MD_VERSION_MINOR 2u
+#define CAPRI_MD_VERSION_MINOR 3u
 #define CAPRI_MD_HEADER_SIZE 48u
 #define CAPRI_MD_ALIGN 8u
 
@@ -40,6 +40,10 @@ extern "C" {
 #define CAPRI_MD_MODULE_SANITIZE_HWADDRESS (1u << 3) /* HWAddressSanitizer */
 #define CAPRI_MD_MODULE_SANITIZE_THREAD (1u << 4)    /* ThreadSanitizer */
 #define CAPRI_MD_MODULE_SANITIZE_MEMORY (1u << 5)    /* MemorySanitizer */
+/* The record lists the module's yield sites (1.3): a function of it with
+ * none never parks. Without the flag (older records, -capri-yield-sites=0)
+ * nothing is known about parking. */
+#define CAPRI_MD_MODULE_YIELD_SITES (1u << 6)
 #define CAPRI_MD_MODULE_SANITIZERS                                                            \
     (CAPRI_MD_MODULE_SANITIZE_ADDRESS | CAPRI_MD_MODULE_SANITIZE_HWADDRESS |                   \
      CAPRI_MD_MODULE_SANITIZE_THREAD | CAPRI_MD_MODULE_SANITIZE_MEMORY)
@@ -52,6 +56,7 @@ extern "C" {
 #define CAPRI_MD_TAG_REFERENCES 5u /* declared functions whose address the module takes */
 #define CAPRI_MD_TAG_ALIASES 6u    /* other symbol names of defined functions (1.1) */
 #define CAPRI_MD_TAG_CHECKPOINTS 7u /* instrumented call sites (1.2) */
+#define CAPRI_MD_TAG_YIELD_SITES 8u /* calls that may park the thread (1.3) */
 
 /* Function linkage. */
 #define CAPRI_MD_LINK_EXTERNAL 0u /* strong global definition */
@@ -105,6 +110,17 @@ extern "C" {
 
 /* Checkpoint flags. */
 #define CAPRI_MD_CPF_SMALL (1u << 0) /* compared with the limit alone: no table slot */
+
+/* Yield-site kinds (docs/yield-design.md). */
+#define CAPRI_MD_YIELD_DIRECT 0u     /* a call to a yield primitive */
+#define CAPRI_MD_YIELD_TRANSITIVE 1u /* a call to a function of this module that may park */
+#define CAPRI_MD_YIELD_UNKNOWN 2u    /* indirect, or a callee defined in another module */
+#define CAPRI_MD_YIELD_KINDS 3u
+
+/* Yield-site flags. */
+#define CAPRI_MD_YSF_STORED (1u << 0)       /* the site word is stored before the call */
+#define CAPRI_MD_YSF_NO_LIFETIMES (1u << 1) /* no lifetime markers: every object counted live */
+#define CAPRI_MD_YSF_INDIRECT (1u << 2)     /* the call is indirect */
 
 /* No bounds-table slot. */
 #define CAPRI_MD_NO_BOUND 0xffffffffu
@@ -191,6 +207,26 @@ struct capri_md_checkpoint_entry {
     uint32_t line;      /* of the call site (0 without debug info) */
 };
 
+/* One yield site (1.3): a call that may park the calling capri thread.
+ * The entry's address inside the loaded record is the site's identity:
+ * the plugin stores it in the thread-local word `__capri_yield_site`
+ * before the call. */
+struct capri_md_yield_site_entry {
+    uint32_t function;  /* index in FUNCTIONS: the caller */
+    uint32_t call;      /* index in CALLS, within the caller's slice */
+    uint8_t kind;       /* CAPRI_MD_YIELD_* */
+    uint8_t flags;      /* CAPRI_MD_YSF_* */
+    uint16_t reserved;
+    uint32_t file;      /* string offset: the call's source file */
+    uint32_t line;      /* 0 without debug info */
+    uint32_t column;
+    uint32_t frame;     /* the caller's frame bound (coloured), bytes */
+    uint32_t live;      /* bytes live across the call (objects and values) */
+    uint32_t primitive; /* string offset: the yield primitive reached ("" when unknown) */
+    uint32_t dead;      /* bytes of the named stack objects dead at the call */
+    uint32_t dead_objects; /* string offset: "name=bytes;..." largest first ("" when none) */
+};
+
 /* A function declared (not defined) in the module whose address the module
  * takes: the definition elsewhere becomes a possible indirect-call target. */
 struct capri_md_reference_entry {
@@ -237,6 +273,9 @@ struct capri_md_module {
     const uint8_t *checkpoints; /* checkpoint_count entries (1.2) */
     uint32_t checkpoint_entry_size;
     uint32_t checkpoint_count;
+    const uint8_t *yield_sites; /* yield_site_count entries (1.3) */
+    uint32_t yield_site_entry_size;
+    uint32_t yield_site_count;
     uint32_t bounds_count; /* 1.2 header fields (zero before) */
     uint32_t bounds_slack;
     size_t bounds_table_offset; /* offset of the bounds_table slot in the record */
@@ -255,6 +294,7 @@ struct capri_md_module {
 #define CAPRI_MD_REFERENCE_ENTRY_MIN 12u
 #define CAPRI_MD_ALIAS_ENTRY_MIN 9u
 #define CAPRI_MD_CHECKPOINT_ENTRY_MIN 20u
+#define CAPRI_MD_YIELD_SITE_ENTRY_MIN 12u /* function, call, kind */
 /* log2_max_align must be below this (alignments up to 2 GiB). */
 #define CAPRI_MD_MAX_LOG2_ALIGN 32u
 
@@ -295,6 +335,17 @@ void capri_md_alias(const struct capri_md_module *m, uint32_t i,
                     struct capri_md_alias_entry *out);
 void capri_md_checkpoint(const struct capri_md_module *m, uint32_t i,
                          struct capri_md_checkpoint_entry *out);
+void capri_md_yield_site(const struct capri_md_module *m, uint32_t i,
+                         struct capri_md_yield_site_entry *out);
+
+/*
+ * The index of the yield site whose entry starts at `address`, when the
+ * module was parsed from the loaded record (the value a thread found in
+ * `__capri_yield_site`); UINT32_MAX when the address is not the start of
+ * one of the module's entries. A runtime finds the module first (the
+ * record whose bytes [record, record + record_size) hold the address).
+ */
+uint32_t capri_md_yield_site_at(const struct capri_md_module *m, const void *address);
 
 /* The raw 64-bit address slot i as stored (before any relocation). */
 uint64_t capri_md_address_slot(const struct capri_md_module *m, uint32_t i);

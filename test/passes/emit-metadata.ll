@@ -19,7 +19,7 @@ target triple = "x86_64-pc-linux-gnu"
 ; The header's first 32 bytes, the bounds table's address (none here: no
 ; checkpoints), its entry count and the slack, the address table, the
 ; sections.
-; CHECK: @__capri_record = internal global <{ [32 x i8], ptr, [8 x i8], [2 x ptr], [{{[0-9]+}} x i8] }> <{ [32 x i8] c"CPRI\01\00\02\00{{.*}}", ptr null, [8 x i8] c"\00\00\00\00\00\01\00\00", [2 x ptr] [ptr @helper, ptr @main], {{.*}} section "capri_meta", align 8
+; CHECK: @__capri_record = internal global <{ [32 x i8], ptr, [8 x i8], [2 x ptr], [{{[0-9]+}} x i8] }> <{ [32 x i8] c"CPRI\01\00\03\00{{.*}}", ptr null, [8 x i8] c"\00\00\00\00\00\01\00\00", [2 x ptr] [ptr @helper, ptr @main], {{.*}} section "capri_meta", align 8
 ; CHECK-DAG: @llvm.used = appending global {{.*}} @__capri_record
 ; CHECK-DAG: @llvm.global_ctors = appending global {{.*}} @capri.module_ctor
 ; CHECK-DAG: @llvm.global_dtors = appending global {{.*}} @capri.module_dtor

@@ -35,6 +35,7 @@ void mdb_free(struct mdb *b)
     free(b->refs);
     free(b->aliases);
     free(b->checkpoints);
+    free(b->yield_sites);
     memset(b, 0, sizeof *b);
 }
 
@@ -113,6 +114,20 @@ uint32_t mdb_checkpoint(struct mdb *b, uint32_t call, uint8_t reason, uint32_t r
     return small ? CAPRI_MD_NO_BOUND : slot;
 }
 
+struct mdb_yield_site *mdb_yield_site(struct mdb *b, uint32_t call, uint8_t kind,
+                                      const char *primitive)
+{
+    b->yield_sites = grow_array(b->yield_sites, &b->yield_site_cap, b->yield_site_count + 1,
+                                sizeof *b->yield_sites);
+    struct mdb_yield_site *y = &b->yield_sites[b->yield_site_count++];
+    memset(y, 0, sizeof *y);
+    y->call = call;
+    y->kind = kind;
+    y->primitive = primitive;
+    y->line = 3000 + call;
+    return y;
+}
+
 void mdb_ref(struct mdb *b, const char *name, uint32_t type_id, uint32_t ir_type_id)
 {
     b->refs = grow_array(b->refs, &b->ref_cap, b->ref_count + 1, sizeof *b->refs);
@@ -184,7 +199,7 @@ static void entry(struct buf *table, const void *e, size_t have, size_t want)
 uint8_t *mdb_build(const struct mdb *b, size_t *size)
 {
     struct buf strings = { 0 }, fns = { 0 }, calls = { 0 }, refs = { 0 }, mod = { 0 };
-    struct buf aliases = { 0 }, cps = { 0 };
+    struct buf aliases = { 0 }, cps = { 0 }, ys = { 0 };
     struct buf rec = { 0 };
     uint8_t zero = 0;
     put(&strings, &zero, 1);
@@ -270,6 +285,28 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
         ce.line = k->line;
         put(&cps, &ce, sizeof ce);
     }
+    uint32_t ysize = b->yield_site_entry_size ? b->yield_site_entry_size
+                                              : sizeof(struct capri_md_yield_site_entry);
+    put32(&ys, ysize);
+    put32(&ys, (uint32_t)b->yield_site_count);
+    for (size_t i = 0; i < b->yield_site_count; i++) {
+        const struct mdb_yield_site *y = &b->yield_sites[i];
+        struct capri_md_yield_site_entry ye;
+        memset(&ye, 0, sizeof ye);
+        ye.function = b->calls[y->call].caller;
+        ye.call = (uint32_t)final[y->call];
+        ye.kind = y->kind;
+        ye.flags = y->flags;
+        ye.file = intern(&strings, b->source);
+        ye.line = y->line;
+        ye.column = y->column;
+        ye.frame = y->frame;
+        ye.live = y->live;
+        ye.primitive = intern(&strings, y->primitive);
+        ye.dead = y->dead;
+        ye.dead_objects = intern(&strings, y->dead_objects);
+        entry(&ys, &ye, sizeof ye, ysize);
+    }
     free(final);
     free(start);
     free(order);
@@ -316,6 +353,8 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
         section(&rec, CAPRI_MD_TAG_ALIASES, &aliases);
     if (b->checkpoint_count)
         section(&rec, CAPRI_MD_TAG_CHECKPOINTS, &cps);
+    if (b->yield_site_count)
+        section(&rec, CAPRI_MD_TAG_YIELD_SITES, &ys);
     pad(&rec, 8);
     uint32_t record_size = (uint32_t)rec.len;
     memcpy(rec.p + 8, &record_size, 4);
@@ -325,6 +364,7 @@ uint8_t *mdb_build(const struct mdb *b, size_t *size)
     free(refs.p);
     free(aliases.p);
     free(cps.p);
+    free(ys.p);
     free(mod.p);
     *size = rec.len;
     return rec.p;

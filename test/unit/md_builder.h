@@ -48,6 +48,15 @@ struct mdb_checkpoint {
     uint32_t region, stack_args, line;
 };
 
+/* A yield site (1.3) on a call, named by the call's builder index. */
+struct mdb_yield_site {
+    uint32_t call;
+    uint8_t kind, flags;
+    uint32_t line, column, frame, live, dead;
+    const char *primitive;
+    const char *dead_objects;
+};
+
 struct mdb_ref {
     const char *name;
     uint32_t type_id, ir_type_id, flags;
@@ -70,6 +79,9 @@ struct mdb {
     size_t alias_count, alias_cap;
     struct mdb_checkpoint *checkpoints;
     size_t checkpoint_count, checkpoint_cap;
+    struct mdb_yield_site *yield_sites;
+    size_t yield_site_count, yield_site_cap;
+    uint32_t yield_site_entry_size; /* 0: sizeof(struct capri_md_yield_site_entry) */
     uint32_t flags;
     uint16_t major, minor;
     const char *source;
@@ -98,6 +110,9 @@ struct mdb_call *mdb_call_at(struct mdb *b, uint32_t i);
  * for a small one. */
 uint32_t mdb_checkpoint(struct mdb *b, uint32_t call, uint8_t reason, uint32_t region,
                         uint32_t stack_args, int small);
+/* A yield site on call `call`; returns its index in YIELD_SITES. */
+struct mdb_yield_site *mdb_yield_site(struct mdb *b, uint32_t call, uint8_t kind,
+                                      const char *primitive);
 void mdb_ref(struct mdb *b, const char *name, uint32_t type_id, uint32_t ir_type_id);
 /* Another name for function `function` (ALIASES; the section is written when there is one). */
 void mdb_alias(struct mdb *b, const char *name, uint32_t function, uint8_t linkage);

@@ -710,6 +710,120 @@ static void test_call_flags(void)
     free(rec);
 }
 
+/* YIELD_SITES (1.3): fields, validation, shorter entries, address lookup. */
+static uint8_t *yield_record(struct mdb *b, size_t *size)
+{
+    mdb_init(b);
+    uint32_t f = mdb_fn(b, "serve", 8192);
+    uint32_t g = mdb_fn(b, "wait_more", 64);
+    uint32_t c_read = mdb_named(b, f, "read");
+    mdb_local(b, f, g);
+    uint32_t c_g = mdb_named(b, g, "capri_yield");
+    struct mdb_yield_site *y = mdb_yield_site(b, c_read, CAPRI_MD_YIELD_DIRECT, "read");
+    y->flags = CAPRI_MD_YSF_STORED;
+    y->column = 9;
+    y->frame = 8248;
+    y->live = 312;
+    y->dead = 4096;
+    y->dead_objects = "buf=4096";
+    mdb_yield_site(b, c_g, CAPRI_MD_YIELD_DIRECT, "capri_yield")->live = 8;
+    return mdb_build(b, size);
+}
+
+static void test_yield_sites(void)
+{
+    struct mdb b;
+    size_t size;
+    uint8_t *rec = yield_record(&b, &size);
+    struct capri_md_module m;
+    char err[256];
+    CHECK_EQ(parse_one(rec, size, &m, err, sizeof err), CAPRI_MD_OK);
+    CHECK_EQ(m.yield_site_count, 2);
+    CHECK_EQ(m.yield_site_entry_size, sizeof(struct capri_md_yield_site_entry));
+    struct capri_md_yield_site_entry y;
+    capri_md_yield_site(&m, 0, &y);
+    CHECK_EQ(y.function, 0);
+    CHECK_EQ(y.call, 0);
+    CHECK_EQ(y.kind, CAPRI_MD_YIELD_DIRECT);
+    CHECK_EQ(y.flags, CAPRI_MD_YSF_STORED);
+    CHECK_EQ(y.column, 9);
+    CHECK_EQ(y.frame, 8248);
+    CHECK_EQ(y.live, 312);
+    CHECK_EQ(y.dead, 4096);
+    CHECK_STR(capri_md_string(&m, y.primitive), "read");
+    CHECK_STR(capri_md_string(&m, y.dead_objects), "buf=4096");
+    CHECK_STR(capri_md_string(&m, y.file), "test.c");
+    capri_md_yield_site(&m, 1, &y);
+    CHECK_EQ(y.function, 1);
+    CHECK_EQ(y.call, 2);
+    CHECK_STR(capri_md_string(&m, y.primitive), "capri_yield");
+    capri_md_yield_site(&m, 2, &y); /* out of range: zeros */
+    CHECK_EQ(y.line, 0);
+
+    /* A descriptor's address maps back to its index; others do not. */
+    CHECK_EQ(capri_md_yield_site_at(&m, m.yield_sites), 0);
+    CHECK_EQ(capri_md_yield_site_at(&m, m.yield_sites + m.yield_site_entry_size), 1);
+    CHECK_EQ(capri_md_yield_site_at(&m, m.yield_sites + 4), UINT32_MAX);
+    CHECK_EQ(capri_md_yield_site_at(&m, m.yield_sites + 2 * m.yield_site_entry_size),
+             UINT32_MAX);
+    CHECK_EQ(capri_md_yield_site_at(&m, rec), UINT32_MAX);
+
+    /* Corruption: each field the parser checks. */
+    size_t sec = mdb_section_offset(rec, size, CAPRI_MD_TAG_YIELD_SITES);
+    size_t e0 = sec + 16; /* tag, size, entry_size, count */
+    struct {
+        size_t field;
+        uint32_t value;
+        const char *message;
+    } bad[] = {
+        { 0, 2, "yield site 0: function outside FUNCTIONS" },
+        { 4, 99, "yield site 0: call outside its function's calls" },
+        { 4, 2, "yield site 0: call outside its function's calls" },
+        { 8, 3, "yield site 0: unknown kind" },
+        { 12, 9999, "yield site 0: string offset 9999" },
+        { 32, 9999, "yield site 0: string offset 9999" },
+        { 40, 9999, "yield site 0: string offset 9999" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint8_t *copy = malloc(size);
+        memcpy(copy, rec, size);
+        if (bad[i].field == 8)
+            copy[e0 + 8] = (uint8_t)bad[i].value;
+        else
+            set32(copy, e0 + bad[i].field, bad[i].value);
+        CHECK_EQ(parse_one(copy, size, &m, err, sizeof err), CAPRI_MD_CORRUPT);
+        CHECK_CONTAINS(err, bad[i].message);
+        free(copy);
+    }
+    free(rec);
+
+    /* The minimum entry (function, call, kind): the rest reads as zero. */
+    b.yield_site_entry_size = CAPRI_MD_YIELD_SITE_ENTRY_MIN;
+    rec = mdb_build(&b, &size);
+    CHECK_EQ(parse_one(rec, size, &m, err, sizeof err), CAPRI_MD_OK);
+    capri_md_yield_site(&m, 1, &y);
+    CHECK_EQ(y.call, 2);
+    CHECK_EQ(y.kind, CAPRI_MD_YIELD_DIRECT);
+    CHECK_EQ(y.live, 0);
+    CHECK_EQ(y.primitive, 0);
+    CHECK_EQ(capri_md_yield_site_at(&m, m.yield_sites + CAPRI_MD_YIELD_SITE_ENTRY_MIN), 1);
+    free(rec);
+    b.yield_site_entry_size = CAPRI_MD_YIELD_SITE_ENTRY_MIN - 1;
+    rec = mdb_build(&b, &size);
+    CHECK_EQ(parse_one(rec, size, &m, err, sizeof err), CAPRI_MD_CORRUPT);
+    CHECK_CONTAINS(err, "YIELD_SITES entry_size 11 is below the minimum of 12");
+    free(rec);
+    /* A longer entry (a later minor version). */
+    b.yield_site_entry_size = 56;
+    rec = mdb_build(&b, &size);
+    CHECK_EQ(parse_one(rec, size, &m, err, sizeof err), CAPRI_MD_OK);
+    capri_md_yield_site(&m, 0, &y);
+    CHECK_EQ(y.live, 312);
+    CHECK_STR(capri_md_string(&m, y.dead_objects), "buf=4096");
+    free(rec);
+    mdb_free(&b);
+}
+
 int main(void)
 {
     RUN(test_valid);
@@ -724,5 +838,6 @@ int main(void)
     RUN(test_mutations);
     RUN(test_sanitizers);
     RUN(test_call_flags);
+    RUN(test_yield_sites);
     return test_summary("test_metadata");
 }

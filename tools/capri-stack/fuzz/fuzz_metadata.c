@@ -49,6 +49,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (i < m.alias_count && a.function >= m.function_count)
                 abort(); /* the parser promised valid indices */
         }
+        for (uint32_t i = 0; i <= m.yield_site_count; i++) {
+            struct capri_md_yield_site_entry y;
+            capri_md_yield_site(&m, i, &y);
+            sink += strlen(capri_md_string(&m, y.file)) + strlen(capri_md_string(&m, y.primitive)) +
+                    strlen(capri_md_string(&m, y.dead_objects));
+            if (i < m.yield_site_count && y.function >= m.function_count)
+                abort();
+            if (i < m.yield_site_count &&
+                capri_md_yield_site_at(&m, m.yield_sites + (size_t)i * m.yield_site_entry_size) != i)
+                abort();
+        }
         sink += strlen(capri_md_string(&m, m.module.source_file));
         sink += strlen(capri_md_string(&m, UINT32_MAX));
     }
