@@ -8,7 +8,7 @@
 // leaves out the time the kernel gave the CPU to other processes (this
 // machine's two cores are shared: wall-time maxima there are the kernel's
 // doing). The wall-time median and the CPU-time maximum are checked, in
-// up to three rounds of 100 wake-ups (a round the kernel spoilt by keeping
+// up to five rounds of 100 wake-ups (a round the kernel spoilt by keeping
 // the monitor thread off the CPU is run again); every round is printed.
 //
 // Without the loop checks (or with preemption off) the first spinner keeps
@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #define WAKES 100
-#define ROUNDS 3
+#define ROUNDS 5
 
 static int pipefd[2];
 static atomic_int stop, reader_done, passed_round;
