@@ -226,21 +226,30 @@ static void sleep_until_ns(uint64_t deadline)
     sys_call6(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, (long)&ts, 0, 0, 0);
 }
 
+/* What the monitor works with, allocated by monitor_start before the
+ * thread exists: the monitor's own allocations then never land in the
+ * middle of a program's measurement of its heap. */
+struct monitor_memory {
+    struct look *looks;
+    struct reactor_event *events;
+    struct slice_look *preempt_looks;
+};
+
+static void monitor_memory_free(struct monitor_memory *m)
+{
+    free(m->looks);
+    free(m->events);
+    free(m->preempt_looks);
+    free(m);
+}
+
 static void *monitor_main(void *arg)
 {
-    (void)arg;
-    struct look *looks = calloc(capri_rt.sched_capacity, sizeof *looks);
-    struct reactor_event *events = malloc(BORROWED_EVENTS * sizeof *events);
+    struct monitor_memory *mem = arg;
+    struct look *looks = mem->looks;
+    struct reactor_event *events = mem->events;
     struct preempter pre = {0};
-    pre.looks = calloc(capri_rt.sched_capacity, sizeof *pre.looks);
-    if (!looks || !events || !pre.looks) {
-        capri_warn("no memory for the monitor: a scheduler stuck in the kernel is not relieved, "
-                   "and no thread is preempted");
-        free(looks);
-        free(events);
-        free(pre.looks);
-        return NULL;
-    }
+    pre.looks = mem->preempt_looks;
     bool preempting = capri_rt.time_slice_ns != 0 && preempt_supported();
     bool relieving = capri_rt.spare_schedulers != 0;
     if (preempting) {
@@ -354,14 +363,30 @@ void monitor_start(void)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    struct monitor_memory *mem = calloc(1, sizeof *mem);
+    if (mem) {
+        mem->looks = calloc(capri_rt.sched_capacity, sizeof *mem->looks);
+        mem->events = malloc(BORROWED_EVENTS * sizeof *mem->events);
+        mem->preempt_looks = calloc(capri_rt.sched_capacity, sizeof *mem->preempt_looks);
+    }
+    if (!mem || !mem->looks || !mem->events || !mem->preempt_looks) {
+        if (mem)
+            monitor_memory_free(mem);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        store_release(&monitor_started, 0u);
+        capri_warn("no memory for the monitor: a scheduler stuck in the kernel is not relieved, "
+                   "and no thread is preempted");
+        return;
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 64 * 1024);
     pthread_t t;
-    int err = pthread_create_plain(&t, &attr, monitor_main, NULL);
+    int err = pthread_create_plain(&t, &attr, monitor_main, mem);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err) {
+        monitor_memory_free(mem);
         store_release(&monitor_started, 0u);
         capri_warn("no monitor thread: a scheduler stuck in the kernel is not relieved");
         return;
