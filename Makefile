@@ -8,7 +8,7 @@ LLVM_BIN   := /usr/lib/llvm-19/bin
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo \
               -DCMAKE_C_COMPILER=$(LLVM_BIN)/clang -DCMAKE_CXX_COMPILER=$(LLVM_BIN)/clang++
 
-.PHONY: all deps build demo knot check check-slow verify-lua bench-compile bench-switch bench-runtime bench-growth bench-hot-split clean
+.PHONY: all deps build demo knot check check-slow verify-lua bench-compile bench-switch bench-runtime bench-growth bench-hot-split bench-loops clean
 
 all: build
 
@@ -83,6 +83,11 @@ bench-runtime: build
 # environment variables, see bench/growth/run.sh).
 bench-growth: build
 	./bench/growth/run.sh $(abspath $(BUILD))
+
+# Loop yield points: fib, binary trees, matmul and an array sum built with
+# and without them, side by side: callgrind instructions and wall medians.
+bench-loops: build
+	./bench/loops/run.sh $(abspath $(BUILD))
 
 # The hot split: a call at a chunk boundary in a tight loop (through
 # __morestack onto the thread's cached chunk) against the direct call, in

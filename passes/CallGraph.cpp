@@ -108,11 +108,14 @@ public:
   /// paths and the calls to __morestack that run them are not part of it
   /// (the original call stays on the fast path, and is the edge), nor are
   /// the runtime calls of variable-size allocas' slow paths (in functions
-  /// whose frames are unbounded anyway; placement charged them).
+  /// whose frames are unbounded anyway; placement charged them), nor the
+  /// cold calls of loop yield points (the stub finds its own stack room
+  /// through __morestack).
   static bool isInstrumentation(const Function &F) {
     return F.hasFnAttribute("capri-thunk") ||
            StringSwitch<bool>(F.getName())
-               .Cases("__morestack", "__capri_vla_take", "__capri_vla_release", true)
+               .Cases("__morestack", "__capri_vla_take", "__capri_vla_release",
+                      "__capri_loop_yield", true)
                .Default(false);
   }
 

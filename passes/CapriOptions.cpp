@@ -55,4 +55,35 @@ cl::opt<bool> Instrument(
              "the __morestack slow path)"),
     cl::init(true));
 
+cl::opt<bool> YieldSites(
+    "capri-yield-sites",
+    cl::desc("Record yield sites (calls that may park the thread) with their live "
+             "state in the metadata, and store each site's descriptor address into "
+             "__capri_yield_site before the call"),
+    cl::init(true));
+
+cl::opt<bool> ShrinkYieldFrames(
+    "capri-shrink-yield-frames",
+    cl::desc("Move the lifetime region of a large stack object that is dead at "
+             "every yield site of its function into a function of its own, so a "
+             "thread blocked there does not hold it"),
+    cl::init(false));
+
+cl::opt<unsigned> ShrinkThreshold(
+    "capri-shrink-threshold",
+    cl::desc("Smallest stack object, in bytes, -capri-shrink-yield-frames moves"),
+    cl::init(512));
+
+cl::opt<bool> LoopYieldPoints(
+    "capri-loop-yield-points",
+    cl::desc("Check the preemption bit of the limit word on loop back edges, so "
+             "that a compute-bound loop yields when its time slice is over"),
+    cl::init(true));
+
+cl::opt<unsigned> LoopMinTrip(
+    "capri-loop-min-trip",
+    cl::desc("Loops without calls whose constant maximum trip count is below "
+             "this get no loop yield point"),
+    cl::init(64));
+
 } // namespace capri

@@ -23,6 +23,11 @@ extern llvm::cl::opt<unsigned> MaxPath;
 extern llvm::cl::opt<unsigned> MinChunk;
 extern llvm::cl::opt<unsigned> Slack;
 extern llvm::cl::opt<bool> Instrument;
+extern llvm::cl::opt<bool> YieldSites;
+extern llvm::cl::opt<bool> ShrinkYieldFrames;
+extern llvm::cl::opt<unsigned> ShrinkThreshold;
+extern llvm::cl::opt<bool> LoopYieldPoints;
+extern llvm::cl::opt<unsigned> LoopMinTrip;
 
 } // namespace capri
 

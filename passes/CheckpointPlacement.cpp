@@ -371,6 +371,11 @@ private:
         if (!GA->isInterposable())
           Target = GA->getAliaseeObject();
       if (auto *Callee = dyn_cast<Function>(Target)) {
+        // A loop yield point's cold call: the stub uses no more below the
+        // stack pointer than __morestack's entry (LIMIT_ENTRY_MARGIN, kept
+        // under every limit) and finds its own room through __morestack.
+        if (Callee->getName().starts_with("__capri_loop_yield"))
+          continue;
         classifyNamed(S, Callee->getName(), Callee, /*Codegen=*/false);
         N.Sites.push_back(std::move(S));
         continue;

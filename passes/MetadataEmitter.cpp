@@ -6,6 +6,7 @@
 #include "FrameBound.h"
 #include "Pipeline.h"
 #include "StackAnalysis.h"
+#include "YieldSites.h"
 
 #include "capri_metadata.h"
 
@@ -230,13 +231,39 @@ uint32_t sanitizersOf(const Module &M) {
   return Bits;
 }
 
+/// Site placeholders (YieldSites.cpp) by number.
+DenseMap<int64_t, GlobalVariable *> sitePlaceholders(Module &M) {
+  DenseMap<int64_t, GlobalVariable *> Out;
+  for (GlobalVariable &GV : M.globals()) {
+    StringRef Name = GV.getName();
+    int64_t N;
+    if (Name.consume_front(SitePlaceholderPrefix) && !Name.getAsInteger(10, N))
+      Out[N] = &GV;
+  }
+  return Out;
+}
+
+/// Stores whose descriptor has no entry (no record is written, or the call
+/// is not a site any more) store null: the word then names no site.
+void dropPlaceholders(DenseMap<int64_t, GlobalVariable *> &Placeholders) {
+  for (auto &[N, GV] : Placeholders) {
+    GV->replaceAllUsesWith(ConstantPointerNull::get(cast<PointerType>(GV->getType())));
+    GV->eraseFromParent();
+  }
+  Placeholders.clear();
+}
+
 } // namespace
 
 PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &MAM) {
-  if (!EmitMetadata || !analysesModule(M, WholeProgram))
-    return PreservedAnalyses::all();
-  if (M.getNamedGlobal(RecordGlobalName))
-    return PreservedAnalyses::all(); // never twice for the same code
+  DenseMap<int64_t, GlobalVariable *> Placeholders = sitePlaceholders(M);
+  if (!EmitMetadata || !analysesModule(M, WholeProgram) || M.getNamedGlobal(RecordGlobalName)) {
+    // (never twice for the same code)
+    if (Placeholders.empty())
+      return PreservedAnalyses::all();
+    dropPlaceholders(Placeholders);
+    return PreservedAnalyses::none();
+  }
 
   const CallGraphInfo &G = MAM.getResult<CapriCallGraphAnalysis>(M);
   const StackAnalysisInfo &SA = MAM.getResult<CapriStackAnalysis>(M);
@@ -254,8 +281,10 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   }
 
   StringTable Strings;
-  ByteWriter FunctionsW, CallsW, RefsW, CheckpointsW;
-  uint32_t CallCount = 0, CheckpointCount = 0;
+  ByteWriter FunctionsW, CallsW, RefsW, CheckpointsW, YieldW;
+  uint32_t CallCount = 0, CheckpointCount = 0, YieldCount = 0;
+  // Placeholder -> index of its site in YIELD_SITES.
+  std::vector<std::pair<GlobalVariable *, uint32_t>> SiteAddresses;
   const auto VlaCallers = vlaHelperCallers(M);
   for (const Function *F : Functions) {
     const FunctionNode &N = *G.node(F);
@@ -318,6 +347,42 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
         const DebugLoc &DL = I->getDebugLoc();
         CheckpointsW.u32(DL ? DL.getLine() : 0);
         ++CheckpointCount;
+      }
+      // The yield sites of this edge (YieldSites.cpp marked them).
+      for (const Instruction *I : E.Sites) {
+        const MDNode *YS = I->getMetadata(YieldSiteMD);
+        if (!YS || YS->getNumOperands() < 8)
+          continue;
+        auto Str = [&](unsigned Op) {
+          auto *S = dyn_cast<MDString>(YS->getOperand(Op));
+          return S ? S->getString() : StringRef();
+        };
+        const DebugLoc &DL = I->getDebugLoc();
+        int64_t Placeholder = -1;
+        if (auto *C = mdconst::dyn_extract_or_null<ConstantInt>(YS->getOperand(7)))
+          Placeholder = C->getSExtValue();
+        uint8_t YFlags = static_cast<uint8_t>(mdInt(YS, 1));
+        GlobalVariable *P = Placeholder >= 0 ? Placeholders.lookup(Placeholder) : nullptr;
+        if (P) {
+          SiteAddresses.push_back({P, YieldCount});
+          Placeholders.erase(Placeholder);
+        } else {
+          YFlags &= ~CAPRI_MD_YSF_STORED;
+        }
+        YieldW.u32(IndexOf.lookup(F));
+        YieldW.u32(CallCount);
+        YieldW.u8(static_cast<uint8_t>(mdInt(YS, 0)));
+        YieldW.u8(YFlags);
+        YieldW.u16(0);
+        YieldW.u32(DL ? Strings.add(DL->getFilename()) : 0);
+        YieldW.u32(DL ? DL.getLine() : 0);
+        YieldW.u32(DL ? DL.getCol() : 0);
+        YieldW.u32(clamp32(mdInt(YS, 3)));
+        YieldW.u32(clamp32(mdInt(YS, 4)));
+        YieldW.u32(Strings.add(Str(2)));
+        YieldW.u32(clamp32(mdInt(YS, 5)));
+        YieldW.u32(Strings.add(Str(6)));
+        ++YieldCount;
       }
       ++CallCount;
     }
@@ -412,6 +477,13 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   if (CheckpointCount)
     section(Body, CAPRI_MD_TAG_CHECKPOINTS,
             Table(sizeof(capri_md_checkpoint_entry), CheckpointCount, CheckpointsW.Data));
+  // The first yield-site entry's offset in Body: after the section's
+  // header (tag, size) and the table's (entry_size, count).
+  const uint64_t YieldEntries = Body.size() + 16;
+  static_assert(sizeof(capri_md_yield_site_entry) == 44, "the format's entry");
+  if (YieldCount)
+    section(Body, CAPRI_MD_TAG_YIELD_SITES,
+            Table(sizeof(capri_md_yield_site_entry), YieldCount, YieldW.Data));
   Body.pad(CAPRI_MD_ALIGN);
 
   assert(M.getDataLayout().getPointerSize() == 8 && "checked by the pipeline");
@@ -420,6 +492,8 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   if (WholeProgram) ModuleFlags |= CAPRI_MD_MODULE_LTO;
   if (!G.HasTypeIds) ModuleFlags |= CAPRI_MD_MODULE_TYPES_COARSE;
   ModuleFlags |= sanitizersOf(M);
+  if (M.getModuleFlag("capri.yield_sites"))
+    ModuleFlags |= CAPRI_MD_MODULE_YIELD_SITES;
   ByteWriter Header;
   Header.u32(CAPRI_MD_MAGIC);
   Header.u16(CAPRI_MD_VERSION_MAJOR);
@@ -466,6 +540,17 @@ PreservedAnalyses CapriEmitMetadataPass::run(Module &M, ModuleAnalysisManager &M
   Record->setAlignment(Align(CAPRI_MD_ALIGN));
   appendToUsed(M, {Record});
   addRegistration(M, Record);
+
+  // Each stored site's placeholder becomes the address of its entry.
+  const uint64_t BodyOffset = CAPRI_MD_HEADER_SIZE + 8 * Functions.size();
+  for (auto [P, Index] : SiteAddresses) {
+    uint64_t Offset = BodyOffset + YieldEntries + uint64_t(Index) * sizeof(capri_md_yield_site_entry);
+    Constant *Addr = ConstantExpr::getInBoundsGetElementPtr(
+        Type::getInt8Ty(Ctx), Record, ConstantInt::get(Type::getInt64Ty(Ctx), Offset));
+    P->replaceAllUsesWith(Addr);
+    P->eraseFromParent();
+  }
+  dropPlaceholders(Placeholders);
 
   ++NumRecords;
   NumRecordBytes += RecordSize;

@@ -1,9 +1,12 @@
 //===-- Pipeline.cpp - the capri pipeline and where it runs ---------------===//
 #include "Pipeline.h"
 #include "CheckpointInstrumentation.h"
+#include "LoopYieldPoints.h"
 #include "MetadataEmitter.h"
 #include "Report.h"
 #include "TypeIdentity.h"
+#include "YieldFrameShrink.h"
+#include "YieldSites.h"
 
 #include "CapriOptions.h"
 #include "Diagnostic.h"
@@ -70,6 +73,12 @@ const OptionFlag OptionFlags[] = {
     {"capri-min-chunk", Module::Max, &MinChunk, nullptr},
     {"capri-slack", Module::Error, &Slack, nullptr},
     {"capri-instrument", Module::Max, nullptr, &Instrument},
+    {"capri-yield-sites", Module::Max, nullptr, &YieldSites},
+    {"capri-shrink-yield-frames", Module::Max, nullptr, &ShrinkYieldFrames},
+    {"capri-shrink-threshold", Module::Min, &ShrinkThreshold, nullptr},
+    // Loop yield points if any file asked for them, the smallest trip count.
+    {"capri-loop-yield-points", Module::Max, nullptr, &LoopYieldPoints},
+    {"capri-loop-min-trip", Module::Min, &LoopMinTrip, nullptr},
 };
 
 void writeOptionFlags(Module &M) {
@@ -116,6 +125,14 @@ PreservedAnalyses CapriCheckPass::run(Module &M, ModuleAnalysisManager &) {
 void addCapriPipeline(ModulePassManager &MPM, bool AtLTOLink) {
   MPM.addPass(CapriCheckPass(AtLTOLink));
   MPM.addPass(CapriTypeIdsPass());
+  // Loop yield points first: they delete the capri_no_yield_here() calls
+  // (which the yield-site analysis would take for unknown sites) and their
+  // cold calls are instrumentation, which no later pass counts.
+  MPM.addPass(CapriLoopYieldPass(AtLTOLink));
+  // Before placement and instrumentation: live state is measured on the
+  // program's own frames, and the site-word stores sit before the checks.
+  MPM.addPass(CapriYieldFrameShrinkPass(AtLTOLink));
+  MPM.addPass(CapriYieldSitesPass(AtLTOLink));
   MPM.addPass(CapriReportPass(AtLTOLink));
   MPM.addPass(CapriInstrumentPass(AtLTOLink));
   MPM.addPass(CapriEmitMetadataPass(AtLTOLink));

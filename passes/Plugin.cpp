@@ -10,11 +10,14 @@
 #include "CheckpointInstrumentation.h"
 #include "CheckpointPlacement.h"
 #include "FrameBound.h"
+#include "LoopYieldPoints.h"
 #include "MetadataEmitter.h"
 #include "Pipeline.h"
 #include "Report.h"
 #include "StackAnalysis.h"
 #include "TypeIdentity.h"
+#include "YieldFrameShrink.h"
+#include "YieldSites.h"
 
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Passes/PassPlugin.h"
@@ -39,6 +42,10 @@ bool parseModulePass(StringRef Name, ModulePassManager &MPM,
     MPM.addPass(CapriInstrumentPass());
     return true;
   }
+  if (Name == "capri-loop-yield") {
+    MPM.addPass(CapriLoopYieldPass());
+    return true;
+  }
   if (Name == "capri-type-ids") {
     MPM.addPass(CapriTypeIdsPass());
     return true;
@@ -49,6 +56,18 @@ bool parseModulePass(StringRef Name, ModulePassManager &MPM,
   }
   if (Name == "capri-emit-metadata") {
     MPM.addPass(CapriEmitMetadataPass());
+    return true;
+  }
+  if (Name == "capri-shrink-yield-frames") {
+    MPM.addPass(CapriYieldFrameShrinkPass(/*AtLTOLink=*/false, /*Force=*/true));
+    return true;
+  }
+  if (Name == "capri-yield-sites") {
+    MPM.addPass(CapriYieldSitesPass());
+    return true;
+  }
+  if (Name == "print<capri-yield-sites>") {
+    MPM.addPass(CapriYieldSitePrinter(outs()));
     return true;
   }
   if (Name == "print<capri-callgraph>") {
@@ -80,6 +99,7 @@ void registerCallbacks(PassBuilder &PB) {
     MAM.registerPass([] { return CapriCallGraphAnalysis(); });
     MAM.registerPass([] { return CapriStackAnalysis(); });
     MAM.registerPass([] { return CapriCheckpointAnalysis(); });
+    MAM.registerPass([] { return CapriYieldSiteAnalysis(); });
   });
   PB.registerAnalysisRegistrationCallback([](FunctionAnalysisManager &FAM) {
     FAM.registerPass([] { return CapriFrameAnalysis(); });

@@ -23,6 +23,14 @@
  * its share of the page tables). Page tables are reported beside the
  * resident figure, since VmRSS does not count them.
  *
+ * WAIT: the call the threads block in: "sem" (the default, as above),
+ * "chan" (capri_chan_recv on a shared channel that nobody sends on until
+ * the sample is taken) or "timedwait" (capri_cond_timedwait with a deadline
+ * an hour away, on a shared condition variable). Each has its own copy of
+ * the call chain, so the default's entry regions do not change. A call
+ * without a measured stack mark would be charged the plugin's external
+ * reserve: the thread would block on a second chunk ("grown" below).
+ *
  * MODE: "guard" (the default runtime: a guard page under every chunk) or
  * "dense" (CAPRI_CONFIG_DENSE: sub-page first chunks with no guard, a canary
  * at each one's bottom checked on every switch).
@@ -33,13 +41,14 @@
  * N posts every thread wakes, finds its 1 KiB intact and is joined.
  *
  * Output lines "metric value" (bytes per thread unless named otherwise),
- * TAG = MODE_SHAPE_STACK_N (STACK "auto" when capri_spawn sized it): memory.TAG_rss, _pte, _total (rss + pte), _rollup
+ * TAG = MODE_SHAPE_STACK_N (STACK "auto" when capri_spawn sized it; SHAPE
+ * "live-chan", "touched-timedwait", ... for another WAIT than sem): memory.TAG_rss, _pte, _total (rss + pte), _rollup
  * (smaps_rollup Rss), _spawn_ns (spawn and run to the block, per thread),
  * _chunk (usable bytes of the first chunks' class), _grown (threads that
  * hold a chunk beyond their first while blocked), _mapped_gib, and last
  * _checked (1: every thread woke with its data intact and was joined).
- * Usage: memory_capri N MODE SHAPE [STACK] (STACK: attr.stack_size; 0 or
- * none: capri_spawn sizes the first chunk from the entry's region).
+ * Usage: memory_capri N MODE SHAPE [STACK [WAIT]] (STACK: attr.stack_size;
+ * 0 or none: capri_spawn sizes the first chunk from the entry's region).
  */
 #include <errno.h>
 
@@ -90,6 +99,108 @@ static void *entry_touched(void *arg)
     return (void *)(intptr_t)(touched1((long)(intptr_t)arg) == 0);
 }
 
+/* The other waits: the shared objects, and what releases them. */
+static capri_chan_t chan;
+static capri_mutex_t mu;
+static capri_cond_t cv;
+static int released;
+static struct timespec far; /* CLOCK_REALTIME, an hour from the start */
+
+static inline __attribute__((always_inline)) long chan_block(void)
+{
+    long v = 0;
+    return capri_chan_recv(chan, &v) != 0 || v != 1;
+}
+
+static inline __attribute__((always_inline)) long timed_block(void)
+{
+    int rc = capri_mutex_lock(&mu);
+    while (rc == 0 && !released)
+        rc = capri_cond_timedwait(&cv, &mu, &far);
+    return (capri_mutex_unlock(&mu) != 0) + (rc != 0);
+}
+
+/* The live and touched chains again, blocking in BLOCK(). */
+#define WAIT_CHAINS(W, BLOCK)                                                            \
+    __attribute__((noinline)) static long live3_##W(long seed)                          \
+    {                                                                                    \
+        volatile unsigned char buf[1024];                                                \
+        for (int i = 0; i < 1024; i++)                                                   \
+            buf[i] = (unsigned char)(seed + i);                                          \
+        blocked++;                                                                       \
+        long bad = BLOCK();                                                              \
+        for (int i = 0; i < 1024; i++)                                                   \
+            bad += buf[i] != (unsigned char)(seed + i);                                  \
+        return bad;                                                                      \
+    }                                                                                    \
+    __attribute__((noinline)) static long touched3_##W(long seed)                       \
+    {                                                                                    \
+        long sum = touch(seed), want = 0;                                                \
+        for (int i = 0; i < 1024; i++)                                                   \
+            want += (unsigned char)(seed + i);                                           \
+        blocked++;                                                                       \
+        return BLOCK() + (sum != want);                                                  \
+    }                                                                                    \
+    __attribute__((noinline)) static long live2_##W(long seed)                          \
+    {                                                                                    \
+        long r = live3_##W(seed + 1);                                                    \
+        __asm__ volatile("" ::: "memory");                                               \
+        return r;                                                                        \
+    }                                                                                    \
+    __attribute__((noinline)) static long live1_##W(long seed)                          \
+    {                                                                                    \
+        long r = live2_##W(seed + 1);                                                    \
+        __asm__ volatile("" ::: "memory");                                               \
+        return r;                                                                        \
+    }                                                                                    \
+    __attribute__((noinline)) static long touched2_##W(long seed)                       \
+    {                                                                                    \
+        long r = touched3_##W(seed + 1);                                                 \
+        __asm__ volatile("" ::: "memory");                                               \
+        return r;                                                                        \
+    }                                                                                    \
+    __attribute__((noinline)) static long touched1_##W(long seed)                       \
+    {                                                                                    \
+        long r = touched2_##W(seed + 1);                                                 \
+        __asm__ volatile("" ::: "memory");                                               \
+        return r;                                                                        \
+    }                                                                                    \
+    static void *entry_live_##W(void *arg)                                               \
+    {                                                                                    \
+        return (void *)(intptr_t)(live1_##W((long)(intptr_t)arg) == 0);                  \
+    }                                                                                    \
+    static void *entry_touched_##W(void *arg)                                            \
+    {                                                                                    \
+        return (void *)(intptr_t)(touched1_##W((long)(intptr_t)arg) == 0);               \
+    }
+WAIT_CHAINS(chan, chan_block)
+WAIT_CHAINS(timed, timed_block)
+
+enum { WAIT_SEM, WAIT_CHAN, WAIT_TIMED };
+
+/* Wakes n threads blocked in `wait`. */
+static void release(int wait, long n)
+{
+    int rc;
+    if (wait == WAIT_CHAN) {
+        long one = 1;
+        for (long i = 0; i < n; i++)
+            if ((rc = capri_chan_send(chan, &one)))
+                bench_fail("capri_chan_send = %d", rc);
+    } else if (wait == WAIT_TIMED) {
+        capri_mutex_lock(&mu);
+        released = 1;
+        rc = capri_cond_broadcast(&cv);
+        capri_mutex_unlock(&mu);
+        if (rc)
+            bench_fail("capri_cond_broadcast = %d", rc);
+    } else {
+        for (long i = 0; i < n; i++)
+            if ((rc = capri_sem_post(&sem)))
+                bench_fail("capri_sem_post = %d", rc);
+    }
+}
+
 /* Chunks in use, page and dense classes together. */
 static uint64_t in_use_total(const struct capri_pool_stats *ps, const struct capri_pool_dense_stats *ds)
 {
@@ -103,17 +214,30 @@ static uint64_t in_use_total(const struct capri_pool_stats *ps, const struct cap
 
 int main(int argc, char **argv)
 {
-    const char *usage = "usage: memory_capri N guard|dense live|touched [STACK]";
+    const char *usage = "usage: memory_capri N guard|dense live|touched [STACK [sem|chan|timedwait]]";
     if (argc < 4)
         bench_fail("%s", usage);
     long n = atol(argv[1]);
-    const char *mode = argv[2], *shape = argv[3];
+    const char *mode = argv[2], *shape = argv[3], *wait_name = argc > 5 ? argv[5] : "sem";
     long stack = argc > 4 ? atol(argv[4]) : 0;
     int dense = strcmp(mode, "dense") == 0;
     int touched = strcmp(shape, "touched") == 0;
+    int wait = strcmp(wait_name, "chan") == 0        ? WAIT_CHAN
+               : strcmp(wait_name, "timedwait") == 0 ? WAIT_TIMED
+               : strcmp(wait_name, "sem") == 0       ? WAIT_SEM
+                                                     : -1;
     void *(*entry)(void *) = touched ? entry_touched : entry_live;
-    if (n < 1 || (!dense && strcmp(mode, "guard") != 0) || (!touched && strcmp(shape, "live") != 0))
+    if (wait == WAIT_CHAN)
+        entry = touched ? entry_touched_chan : entry_live_chan;
+    else if (wait == WAIT_TIMED)
+        entry = touched ? entry_touched_timed : entry_live_timed;
+    if (n < 1 || (!dense && strcmp(mode, "guard") != 0) || (!touched && strcmp(shape, "live") != 0) ||
+        wait < 0)
         bench_fail("%s", usage);
+    char shape_tag[32];
+    snprintf(shape_tag, sizeof shape_tag, "%s%s%s", shape, wait == WAIT_SEM ? "" : "-",
+             wait == WAIT_SEM ? "" : wait_name);
+    shape = shape_tag;
     int rc;
     if ((rc = capri_config(CAPRI_CONFIG_SCHEDULERS, 1)))
         bench_fail("capri_config(SCHEDULERS) = %d", rc);
@@ -121,6 +245,10 @@ int main(int argc, char **argv)
         bench_fail("capri_config(MAX_THREADS, %ld) = %d", n + 1024, rc);
     if (dense && (rc = capri_config(CAPRI_CONFIG_DENSE, 1)))
         bench_fail("capri_config(DENSE, 1) = %d", rc);
+    if ((rc = capri_chan_create(&chan, sizeof(long), 0)))
+        bench_fail("capri_chan_create = %d", rc);
+    clock_gettime(CLOCK_REALTIME, &far);
+    far.tv_sec += 3600;
     capri_t *t = malloc((size_t)n * sizeof *t);
     if (!t)
         bench_fail("malloc");
@@ -135,10 +263,11 @@ int main(int argc, char **argv)
         bench_fail("warm-up spawn = %d", rc);
     while (blocked < 1)
         capri_yield();
-    capri_sem_post(&sem);
+    release(wait, 1);
     if ((rc = capri_join(w, &ok)) || ok != (void *)1)
         bench_fail("warm-up join = %d", rc);
     blocked = 0;
+    released = 0;
     /* What stays in use without the threads: main's struct chunk, the
      * scheduler's signal reserve once anything grew. */
     struct capri_pool_stats ps0, ps;
@@ -206,9 +335,7 @@ int main(int argc, char **argv)
     /* Printed before the threads wake, so that a run stopped later (the
      * OOM killer, at the largest counts) still shows what it measured; a
      * check that fails now ends the program with status 1. */
-    for (long i = 0; i < n; i++)
-        if ((rc = capri_sem_post(&sem)))
-            bench_fail("capri_sem_post = %d", rc);
+    release(wait, n);
     for (long i = 0; i < n; i++) {
         ok = NULL;
         if ((rc = capri_join(t[i], &ok)) || ok != (void *)1)

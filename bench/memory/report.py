@@ -18,7 +18,7 @@ def main(path):
             notes.append(line)
     rows = {}
     for key in metrics:
-        m = re.match(r"^memory\.(guard|dense)_(live|touched)_(auto|[0-9]+)_([0-9]+)_(\w+)$", key)
+        m = re.match(r"^memory\.(guard|dense)_((?:live|touched)(?:-chan|-timedwait)?)_(auto|[0-9]+)_([0-9]+)_(\w+)$", key)
         if m:
             rows.setdefault((m.group(1), m.group(2), m.group(3), int(m.group(4))), {})[m.group(5)] = metrics[key]
     print("| mode | shape | stack_size | threads | first chunk (bytes) | VmRSS | VmPTE | RSS + PTE | smaps_rollup Rss"

@@ -13,6 +13,9 @@
 #               shape; also run at every count in NS)
 #   PTHREAD_N   pthreads with 16 KiB stacks (default 20000: the machine's
 #               pid_max of 32,768 bounds threads per process)
+#   WAIT_N      threads for the runs blocked in capri_chan_recv and in
+#               capri_cond_timedwait instead of capri_sem_wait (default
+#               100000; 0 skips them)
 # A run whose estimated memory exceeds 80% of MemAvailable is skipped with
 # a note, rather than woken by the OOM killer (no swap here).
 set -eu
@@ -25,6 +28,7 @@ ns=${NS:-100000 1000000}
 big_n=${BIG_N:-10000000}
 big_stack=${BIG_STACK:-1472}
 pthread_n=${PTHREAD_N:-20000}
+wait_n=${WAIT_N:-100000}
 
 "$build/bin/capri-cc" -O2 -g -Wall -Wextra -Werror "$here/memory_capri.c" -o "$out/memory_capri"
 /usr/lib/llvm-19/bin/clang -O2 -Wall -Wextra "$root/bench/runtime/idle_pthread.c" -lpthread -o "$out/idle_pthread"
@@ -55,6 +59,13 @@ for n in $ns; do
     run "dense touched $n" "$n" 2300 "$out/memory_capri" "$n" dense touched
     run "dense touched $big_stack $n" "$n" 2000 "$out/memory_capri" "$n" dense touched "$big_stack"
 done
+if [ "$wait_n" -gt 0 ]; then
+    for w in chan timedwait; do
+        run "guard live $w $wait_n" "$wait_n" 4600 "$out/memory_capri" "$wait_n" guard live 0 "$w"
+        run "guard touched $w $wait_n" "$wait_n" 4600 "$out/memory_capri" "$wait_n" guard touched 0 "$w"
+        run "dense touched $w $wait_n" "$wait_n" 2300 "$out/memory_capri" "$wait_n" dense touched 0 "$w"
+    done
+fi
 if [ "$big_n" -gt 0 ]; then
     run "dense touched $big_stack $big_n" "$big_n" 1700 "$out/memory_capri" "$big_n" dense touched "$big_stack"
 fi

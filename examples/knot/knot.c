@@ -6,12 +6,20 @@
  *
  *   knot --root DIR [--port N] [--bind ADDR] [--schedulers K]
  *
- * Keep-alive and pipelined requests; GET and HEAD (405 otherwise); 400,
- * 404, 413, 414, 431 and 505 where they apply; never a file outside DIR
- * (openat2 with RESOLVE_BENEATH); sendfile for large files; SIGINT and
- * SIGTERM stop accepting, let requests in progress finish and exit. The
+ * Listens on 127.0.0.1:8080 unless told otherwise (IPv4 only).
+ * Keep-alive (HTTP/1.0 clients that ask for it are told so) and pipelined
+ * requests; GET and HEAD (405 otherwise); 400, 404, 413, 414, 431 and 505
+ * where they apply; a directory named without its trailing slash is
+ * redirected (301) to it; never a file outside DIR (openat2 with
+ * RESOLVE_BENEATH), and only regular files (a FIFO or device in DIR is
+ * 404, opened without waiting); sendfile for large files. SIGINT and
+ * SIGTERM stop accepting, close idle connections, and give requests in
+ * progress 10 s to finish (a second signal cuts them at once). The
  * open-file soft limit is raised to the hard limit at start-up; a
- * connection silent for 30 s is closed.
+ * connection on which nothing moves for 30 s, in either direction, is
+ * closed; a connection Knot closes while the client may still be sending
+ * ends with a FIN and lingers up to 2 s reading what comes (a reset could
+ * destroy the response on the client's side).
  */
 #define _GNU_SOURCE
 #include <capri.h>
@@ -19,6 +27,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <signal.h>
@@ -47,9 +56,20 @@
 /* Files up to this size go out with the header in one writev; larger ones
  * with sendfile. */
 #define SMALL_FILE 16384
-/* An idle keep-alive connection, or a client sending a request slowly, is
- * closed after this many seconds without a byte. */
+/* An idle keep-alive connection, a client sending a request slowly, or one
+ * that stops reading its response, is closed after this many seconds
+ * without a byte moving (SO_RCVTIMEO and SO_SNDTIMEO). */
 #define IDLE_SECONDS 30
+/* After SIGINT or SIGTERM, connections still answering (a large file to a
+ * slow client) get this long; then they are cut. A second signal cuts them
+ * at once. */
+#define STOP_GRACE_SECONDS 10
+/* When Knot closes a connection the client may still be sending on (after
+ * an error, or a request that asked to close), it reads and drops what
+ * comes for up to this long first: closing with unread bytes sends a reset,
+ * which can destroy the response before the client reads it. */
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (256 * 1024)
 
 static const struct http_limits limits = {
     .max_target = 2048,
@@ -134,28 +154,66 @@ static bool write_all(int fd, struct iovec *iov, int n)
     return true;
 }
 
-static int header(char *buf, size_t size, int status, const char *type, uint64_t length,
-                  bool keep_alive, const char *extra)
+/* What happens to the connection after a response: closed, or kept for
+ * the next request (an HTTP/1.0 client keeps it only when told so). */
+enum conn_after { CONN_CLOSE, CONN_KEEP, CONN_KEEP_HTTP10 };
+
+static enum conn_after conn_after(const struct http_request *req)
 {
+    if (!req->keep_alive)
+        return CONN_CLOSE;
+    return req->version_minor == 0 ? CONN_KEEP_HTTP10 : CONN_KEEP;
+}
+
+static int header(char *buf, size_t size, int status, const char *type, uint64_t length,
+                  enum conn_after after, const char *extra)
+{
+    static const char *const connection[] = {
+        [CONN_CLOSE] = "Connection: close\r\n",
+        [CONN_KEEP] = "",
+        [CONN_KEEP_HTTP10] = "Connection: keep-alive\r\n",
+    };
     return snprintf(buf, size,
                     "HTTP/1.1 %d %s\r\nServer: knot\r\nDate: %s\r\nContent-Type: %s\r\n"
                     "Content-Length: %llu\r\n%s%s\r\n",
                     status, http_reason(status), http_date(), type, (unsigned long long)length,
-                    keep_alive ? "" : "Connection: close\r\n", extra ? extra : "");
+                    connection[after], extra ? extra : "");
 }
 
 /* An error page; false when the connection must close. Not inlined, nor
  * respond: their buffers must not join the connection thread's own frame,
  * which stays on its stack while it waits. */
-static __attribute__((noinline)) bool send_error(int fd, int status, bool keep_alive, bool head)
+static __attribute__((noinline)) bool send_error(int fd, int status, enum conn_after after,
+                                                 bool head)
 {
     char body[128], head_buf[512];
     int blen = snprintf(body, sizeof body, "%d %s\n", status, http_reason(status));
     const char *extra = status == 405 ? "Allow: GET, HEAD\r\n" : NULL;
     int hlen = header(head_buf, sizeof head_buf, status, "text/plain; charset=utf-8",
-                      (uint64_t)blen, keep_alive, extra);
+                      (uint64_t)blen, after, extra);
     struct iovec iov[2] = { { head_buf, (size_t)hlen }, { body, head ? 0 : (size_t)blen } };
-    return write_all(fd, iov, head ? 1 : 2) && keep_alive;
+    return write_all(fd, iov, head ? 1 : 2) && after != CONN_CLOSE;
+}
+
+/* A directory named without its trailing slash: 301 to the name with it
+ * (the slash goes before any query), so that relative links in its index
+ * resolve inside it. */
+static __attribute__((noinline)) bool send_redirect(int fd, const struct http_request *req,
+                                                    bool head)
+{
+    const char *q = memchr(req->target, '?', req->target_len);
+    size_t path_len = q ? (size_t)(q - req->target) : req->target_len;
+    char location[2200], head_buf[2560];
+    int n = snprintf(location, sizeof location, "Location: %.*s/%.*s\r\n", (int)path_len,
+                     req->target, (int)(req->target_len - path_len), req->target + path_len);
+    if (n < 0 || (size_t)n >= sizeof location)
+        return send_error(fd, 414, CONN_CLOSE, head);
+    static const char body[] = "301 Moved Permanently\n";
+    enum conn_after after = conn_after(req);
+    int hlen = header(head_buf, sizeof head_buf, 301, "text/plain; charset=utf-8",
+                      sizeof body - 1, after, location);
+    struct iovec iov[2] = { { head_buf, (size_t)hlen }, { (void *)body, head ? 0 : sizeof body - 1 } };
+    return write_all(fd, iov, head ? 1 : 2) && after != CONN_CLOSE;
 }
 
 /* Opens path under the root: never a file outside it, whatever symbolic
@@ -164,7 +222,10 @@ static int open_beneath(const char *path)
 {
     struct open_how how;
     memset(&how, 0, sizeof how);
-    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+    /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a
+     * writer; a regular file ignores the flag, and anything else gets 404
+     * after the fstat. */
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     return (int)syscall(SYS_openat2, root_fd, path[0] ? path : ".", &how, sizeof how);
 }
@@ -213,17 +274,19 @@ static __attribute__((noinline)) bool respond(int sock, const struct http_reques
 {
     bool head = req->method == HTTP_HEAD;
     if (req->method == HTTP_OTHER)
-        return send_error(sock, 405, req->keep_alive, false);
+        return send_error(sock, 405, conn_after(req), false);
     char path[1024];
     bool dir;
     int rc = http_target_path(req->target, req->target_len, path, sizeof path - 16, &dir);
     if (rc < 0)
-        return send_error(sock, -rc, false, head);
+        return send_error(sock, -rc, CONN_CLOSE, head);
     int file = open_beneath(path);
     struct stat st;
     if (file >= 0 && fstat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
         /* A directory: its index.html. */
         close(file);
+        if (!dir)
+            return send_redirect(sock, req, head);
         size_t n = strlen(path);
         snprintf(path + n, sizeof path - n, "%sindex.html", n ? "/" : "");
         file = open_beneath(path);
@@ -234,15 +297,15 @@ static __attribute__((noinline)) bool respond(int sock, const struct http_reques
     }
     if (file < 0) {
         int status = errno == EACCES ? 403 : 404;
-        return send_error(sock, status, req->keep_alive, head);
+        return send_error(sock, status, conn_after(req), head);
     }
     if (!S_ISREG(st.st_mode)) {
         close(file);
-        return send_error(sock, 404, req->keep_alive, head);
+        return send_error(sock, 404, conn_after(req), head);
     }
     char hdr[512];
     size_t size = (size_t)st.st_size;
-    int hlen = header(hdr, sizeof hdr, 200, content_type(path), size, req->keep_alive, NULL);
+    int hlen = header(hdr, sizeof hdr, 200, content_type(path), size, conn_after(req), NULL);
     bool ok;
     if (head) {
         struct iovec iov = { hdr, (size_t)hlen };
@@ -288,6 +351,32 @@ static __attribute__((noinline)) bool discard(int sock, uint64_t left)
     return true;
 }
 
+/* Closes a connection the client may still be writing to: no more output,
+ * then what the client sends is read and dropped until it closes, or for
+ * LINGER_MS, or LINGER_MAX_BYTES. */
+static __attribute__((noinline)) void close_lingering(int sock)
+{
+    char sink[1024];
+    size_t dropped = 0;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    shutdown(sock, SHUT_WR);
+    while (dropped < LINGER_MAX_BYTES && !stopping) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (spent >= LINGER_MS)
+            break;
+        struct pollfd p = { sock, POLLIN, 0 };
+        if (poll(&p, 1, (int)(LINGER_MS - spent)) <= 0)
+            break;
+        ssize_t r = read(sock, sink, sizeof sink);
+        if (r <= 0)
+            break;
+        dropped += (size_t)r;
+    }
+    close(sock);
+}
+
 /* Every call from here is a checkpoint: the thread's first chunk holds
  * only this frame and what a wait for the next request needs, and answering
  * (the path, the headers, a small file's bytes) runs on a chunk the thread
@@ -299,13 +388,14 @@ __attribute__((annotate("capri.checkpoint_all"))) static void *connection(void *
     char *buf = small, *large = NULL;
     size_t cap = sizeof small, have = 0;
     bool open_ = true;
+    bool peer_closed = false; /* the client closed, reset or went silent */
     while (open_ && !stopping) {
         struct http_request req;
         long n = http_parse_request(buf, have, &limits, &req);
         if (n == 0) {
             if (have == cap) {
                 if (cap == REQUEST_MAX || !(large = malloc(REQUEST_MAX))) {
-                    send_error(sock, 431, false, false);
+                    send_error(sock, 431, CONN_CLOSE, false);
                     break;
                 }
                 memcpy(large, small, have);
@@ -313,13 +403,15 @@ __attribute__((annotate("capri.checkpoint_all"))) static void *connection(void *
                 cap = REQUEST_MAX;
             }
             ssize_t r = read(sock, buf + have, cap - have);
-            if (r <= 0)
-                break; /* closed, reset, timed out (SO_RCVTIMEO) or stopping */
+            if (r <= 0) {
+                peer_closed = true; /* closed, reset, timed out (SO_RCVTIMEO) or stopping */
+                break;
+            }
             have += (size_t)r;
             continue;
         }
         if (n < 0) {
-            send_error(sock, (int)-n, false, false);
+            send_error(sock, (int)-n, CONN_CLOSE, false);
             break;
         }
         /* The body, if any: consumed from the buffer, the rest read and
@@ -329,8 +421,10 @@ __attribute__((annotate("capri.checkpoint_all"))) static void *connection(void *
         uint64_t in_buf = have - used < body ? have - used : body;
         open_ = respond(sock, &req);
         used += (size_t)in_buf;
-        if (open_ && body > in_buf)
+        if (open_ && body > in_buf) {
             open_ = discard(sock, body - in_buf);
+            peer_closed = !open_;
+        }
         /* Pipelined requests stay for the next round, back in the small
          * buffer when they fit. */
         have -= used;
@@ -346,7 +440,10 @@ __attribute__((annotate("capri.checkpoint_all"))) static void *connection(void *
     }
     free(large);
     track(sock, false);
-    close(sock);
+    if (peer_closed || stopping)
+        close(sock);
+    else
+        close_lingering(sock);
     return NULL;
 }
 
@@ -368,6 +465,7 @@ static void *acceptor(void *arg)
         int one = 1;
         setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
+        setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof idle);
         track(sock, true);
         capri_t t;
         capri_attr_t attr = { 0 };
@@ -392,6 +490,15 @@ static void on_signal(int sig)
     (void)w;
 }
 
+static void cut_connections(int how)
+{
+    capri_mutex_lock(&conns_lock);
+    for (int fd = 0; fd < MAX_TRACKED; fd++)
+        if (conn_fds[fd])
+            shutdown(fd, how);
+    capri_mutex_unlock(&conns_lock);
+}
+
 static void *stopper(void *arg)
 {
     (void)arg;
@@ -402,11 +509,18 @@ static void *stopper(void *arg)
     /* Closing the listening socket wakes the acceptor with EBADF; idle
      * connections get end-of-file on their next read. */
     close(listen_fd);
-    capri_mutex_lock(&conns_lock);
-    for (int fd = 0; fd < MAX_TRACKED; fd++)
-        if (conn_fds[fd])
-            shutdown(fd, SHUT_RD);
-    capri_mutex_unlock(&conns_lock);
+    cut_connections(SHUT_RD);
+    /* Those still answering get STOP_GRACE_SECONDS, or until a second
+     * signal; then their writes fail too. */
+    struct pollfd p = { stop_pipe[0], POLLIN, 0 };
+    for (int waited = 0; waited < STOP_GRACE_SECONDS * 10; waited++) {
+        capri_mutex_lock(&conns_lock);
+        unsigned live = conns_live;
+        capri_mutex_unlock(&conns_lock);
+        if (live == 0 || poll(&p, 1, 100) > 0)
+            break;
+    }
+    cut_connections(SHUT_RDWR);
     return NULL;
 }
 

@@ -80,6 +80,12 @@ int capri_detach(capri_t thread);
 /* Lets every other ready thread of this scheduler run once (FIFO). A
  * cancellation point. */
 void capri_yield(void);
+/* Declares that the loop whose body calls it gets no loop yield point (the
+ * plugin deletes the call; libcapri has an empty definition for builds
+ * without the plugin). For short loops the plugin cannot prove short, in
+ * code that must not be preempted: a preempted thread may wait a whole
+ * time slice of every other thread on its scheduler. */
+void capri_no_yield_here(void);
 /* Ends the calling thread with a result. From main: the process exits
  * with status 0 when the last capri thread has ended. */
 _Noreturn void capri_exit(void *result);
@@ -157,13 +163,18 @@ enum capri_config_key {
                                     on every switch (docs/runtime.md) */
     CAPRI_CONFIG_SPARE_SCHEDULERS, /* schedulers the monitor may add when one is stuck in
                                       the kernel with threads that could run elsewhere
-                                      (0 to 64, default 2; 0: no monitor) */
+                                      (0 to 64, default 2; 0: none, the monitor
+                                      thread then only preempts) */
+    CAPRI_CONFIG_TIME_SLICE_US,    /* how long a thread runs before the monitor asks it to
+                                      yield at its next loop yield point or checkpoint,
+                                      in microseconds (0 to 10,000,000, default 10,000;
+                                      0: no preemption) */
 };
 /* Before the runtime starts (before any other call): 0. After: EBUSY.
  * EINVAL for an unknown key or a value out of range. The same settings come
  * from the environment: CAPRI_SCHEDULERS, CAPRI_STACK_SIZE, CAPRI_GUARD,
- * CAPRI_MAX_THREADS, CAPRI_DENSE, CAPRI_SPARE_SCHEDULERS (capri_config
- * calls win over the environment). */
+ * CAPRI_MAX_THREADS, CAPRI_DENSE, CAPRI_SPARE_SCHEDULERS, CAPRI_TIME_SLICE_US
+ * (capri_config calls win over the environment). */
 int capri_config(enum capri_config_key key, long value);
 
 #define CAPRI_CHUNK_CLASSES 10 /* 4 KiB << 0 .. 4 KiB << 9 (2 MiB) */

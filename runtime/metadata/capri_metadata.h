@@ -40,6 +40,10 @@ extern "C" {
 #define CAPRI_MD_MODULE_SANITIZE_HWADDRESS (1u << 3) /* HWAddressSanitizer */
 #define CAPRI_MD_MODULE_SANITIZE_THREAD (1u << 4)    /* ThreadSanitizer */
 #define CAPRI_MD_MODULE_SANITIZE_MEMORY (1u << 5)    /* MemorySanitizer */
+/* The record lists the module's yield sites (1.3): a function of it with
+ * none never parks. Without the flag (older records, -capri-yield-sites=0)
+ * nothing is known about parking. */
+#define CAPRI_MD_MODULE_YIELD_SITES (1u << 6)
 #define CAPRI_MD_MODULE_SANITIZERS                                                            \
     (CAPRI_MD_MODULE_SANITIZE_ADDRESS | CAPRI_MD_MODULE_SANITIZE_HWADDRESS |                   \
      CAPRI_MD_MODULE_SANITIZE_THREAD | CAPRI_MD_MODULE_SANITIZE_MEMORY)

@@ -19,9 +19,11 @@
 #define MIN_STACK_SIZE 4096
 #define MAX_STACK_SIZE (2 * 1024 * 1024)
 #define DEFAULT_MAX_THREADS (16u * 1024 * 1024)
-#define CONFIG_KEYS 6 /* the last enum capri_config_key */
+#define CONFIG_KEYS 7 /* the last enum capri_config_key */
 #define DEFAULT_SPARE_SCHEDULERS 2
 #define MAX_SPARE_SCHEDULERS 64
+#define DEFAULT_TIME_SLICE_US 10000
+#define MAX_TIME_SLICE_US 10000000
 
 static struct {
     unsigned lock;
@@ -44,6 +46,8 @@ static int check_value(enum capri_config_key key, long value)
         return value >= 1 && value <= (long)UINT32_MAX / 2 ? 0 : EINVAL;
     case CAPRI_CONFIG_SPARE_SCHEDULERS:
         return value >= 0 && value <= MAX_SPARE_SCHEDULERS ? 0 : EINVAL;
+    case CAPRI_CONFIG_TIME_SLICE_US:
+        return value >= 0 && value <= MAX_TIME_SLICE_US ? 0 : EINVAL;
     }
     return EINVAL;
 }
@@ -115,9 +119,9 @@ int config_resolve(struct runtime_config *out)
 {
     static const char *const env_names[CONFIG_KEYS + 1] = {
         NULL, "CAPRI_SCHEDULERS", "CAPRI_STACK_SIZE", "CAPRI_GUARD", "CAPRI_MAX_THREADS", "CAPRI_DENSE",
-        "CAPRI_SPARE_SCHEDULERS"};
+        "CAPRI_SPARE_SCHEDULERS", "CAPRI_TIME_SLICE_US"};
     long value[CONFIG_KEYS + 1] = {0, 0, DEFAULT_STACK_SIZE, 1, DEFAULT_MAX_THREADS, 0,
-                                   DEFAULT_SPARE_SCHEDULERS};
+                                   DEFAULT_SPARE_SCHEDULERS, DEFAULT_TIME_SLICE_US};
     int err = 0;
     spin_lock(&config.lock);
     config.sealed = 1;
@@ -140,6 +144,7 @@ int config_resolve(struct runtime_config *out)
     out->max_threads = (uint32_t)value[4];
     out->dense = (int)value[5];
     out->spare_schedulers = (uint32_t)value[6];
+    out->time_slice_us = (uint32_t)value[7];
     (void)err;
     return 0;
 }

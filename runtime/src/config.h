@@ -11,7 +11,8 @@ struct runtime_config {
     int guard;           /* 1: guard pages; 0: none */
     uint32_t max_threads;
     int dense;           /* 1: dense mode (sub-page first chunks, canaries) */
-    uint32_t spare_schedulers; /* the monitor's (0: no monitor) */
+    uint32_t spare_schedulers; /* the monitor's (0: none) */
+    uint32_t time_slice_us;    /* 0: no preemption */
 };
 
 /* The settings: defaults, then the environment, then capri_config calls.

@@ -72,6 +72,8 @@ static void fork_child(void)
     struct capri_thread *self = keep->current;
     keep->rq_head = keep->rq_tail = NULL;
     keep->st_head = keep->st_tail = NULL;
+    keep->pq_head = keep->pq_tail = NULL;
+    keep->pq_age = 0;
     keep->runnext = NULL;
     keep->steal_count = 0;
     keep->inbox = NULL;

@@ -44,6 +44,7 @@
 #include "clock.h"
 #include "limit.h"
 #include "log.h"
+#include "preempt.h"
 #include "scheduler.h"
 #include "signal_wrap.h"
 #include "sys.h"
@@ -466,6 +467,10 @@ uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, ui
     struct grow_view v = t ? view_of_thread(t) : view_of_tls(g);
     uint32_t hooks = 0;
     uintptr_t old_limit = word;
+    /* __capri_loop_yield asks for room for its body, which takes the
+     * request itself once the loop's registers are saved. */
+    bool loop_yield = (need & GROW_NEED_LOOP_YIELD) != 0;
+    need &= ~(uint64_t)GROW_NEED_LOOP_YIELD;
 
     if (unlikely(need > GROW_NEED_MAX))
         capri_fatal("__morestack: the stack region asked for is absurdly large");
@@ -475,16 +480,20 @@ uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, ui
         register_thread_end();
     if (t && !in_handler && unlikely(word == LIMIT_PREEMPT)) {
         /* A preemption request (a spurious one is harmless: the thread's
-         * limit comes back). */
+         * limit comes back; one that waits for a pthread lock stays
+         * pending, preempt.c). Only the request made the check fail:
+         * when the region fits, __morestack runs the thunk where it is
+         * (1), after a yield (0). */
         old_limit = t->limit;
-        if (load_relaxed(&t->preempt)) {
-            store_relaxed(&t->preempt, 0u);
-            limit_write(t->limit);
-            /* Only the request made the check fail: __morestack yields
-             * and runs the thunk where it is. */
+        if (loop_yield) {
+            if (fits_here(frame, need, t->limit))
+                return 1;
+        } else if (preempt_take(s, t)) {
             if (fits_here(frame, need, t->limit))
                 return 0;
             hooks |= GROW_HOOK_YIELD; /* on the new chunk */
+        } else if (fits_here(frame, need, t->limit)) {
+            return 1;
         }
     }
     if (s && !in_handler && unlikely(!s->grow_reserve)) {
@@ -585,7 +594,7 @@ void capri_grow_hook(struct grow_link *l)
     uint32_t hooks = l->hooks;
     l->hooks = 0;
     if (hooks & GROW_HOOK_YIELD)
-        capri_yield();
+        capri_preempt_yield();
 }
 
 /* ---- leaving a chunk ----------------------------------------------------- */
@@ -594,7 +603,7 @@ void capri_grow_hook(struct grow_link *l)
  * for the running thread arrived meanwhile (it must not be lost). */
 static inline uintptr_t limit_back(struct capri_thread *t, uintptr_t saved)
 {
-    if (t && limit_read() == LIMIT_PREEMPT && load_relaxed(&t->preempt))
+    if (t && limit_read() == LIMIT_PREEMPT && limit_preempt_pending(t->sched, t))
         return LIMIT_PREEMPT;
     return saved;
 }

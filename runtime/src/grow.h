@@ -70,6 +70,10 @@
 #define GROW_LIMIT_ABOVE_LO 304        /* limit_for_stack(lo) - lo */
 #define GROW_CHUNK_MIN_SHIFT 12        /* CHUNK_MIN_SHIFT: class c has 4 KiB << c */
 
+/* A flag in __morestack's `need` (far above any real need, so the hot case
+ * leaves it to the C half): the call comes from __capri_loop_yield. */
+#define GROW_NEED_LOOP_YIELD 0x8000000000000000
+
 /* The new chunk's own use above the thunk's region: the link record and
  * the return address of the call to the thunk (rounded to keep the
  * alignment). A chunk of `size` bytes holds a need up to
@@ -209,7 +213,9 @@ _Static_assert(offsetof(struct grow_tls, deferred.chunk) == GROW_TLS_DEFERRED_CH
 /* The C half, called by __morestack only (hidden).
  * enter: on the system stack; writes the link record on the new chunk and
  *   returns it, or returns 0 when __morestack is to yield and run the thunk
- *   on the caller's stack (a preemption request, and the region fits).
+ *   on the caller's stack (a preemption request, and the region fits), or 1
+ *   to run it there without a yield (a request that waits, a spurious one,
+ *   or __capri_loop_yield's, whose body yields).
  * hook: on the new chunk, when link->hooks is non-zero.
  * leave: on the system stack after the thunk returned, the chunk intact.
  * unwind: on the chunk, when an exception or a forced unwind leaves the
@@ -219,6 +225,10 @@ uintptr_t capri_grow_enter(void (*thunk)(void *), void *block, uint64_t need, ui
 void capri_grow_hook(struct grow_link *link) __attribute__((visibility("hidden")));
 void capri_grow_leave(struct grow_link *link) __attribute__((visibility("hidden")));
 void *capri_grow_unwind(struct grow_link *link, void *exc) __attribute__((visibility("hidden")));
+
+/* Maps this kernel thread's system stack now if it is not (arch/x86_64.S):
+ * a scheduler's, as it starts, so that __capri_loop_yield never has to. */
+void capri_grow_sys_ensure(void) __attribute__((visibility("hidden")));
 
 /* For the longjmp interposers: puts the running owner's stack right for a
  * jump to a frame whose stack pointer is sp (a setjmp the plugin did not

@@ -18,7 +18,7 @@ enum limit_kind limit_classify(uintptr_t value)
         return LIMIT_NONE;
     struct capri_sched *s = sched_here();
     struct capri_thread *t = s ? s->current : NULL;
-    if (value == LIMIT_PREEMPT && t && load_relaxed(&t->preempt))
+    if (value == LIMIT_PREEMPT && t && limit_preempt_pending(s, t))
         return LIMIT_PREEMPTED;
     if (t && value == t->limit)
         return LIMIT_KNOWN;
@@ -27,12 +27,21 @@ enum limit_kind limit_classify(uintptr_t value)
 
 void limit_request_preempt(struct capri_sched *s)
 {
-    struct capri_thread *t = load_relaxed(&s->current);
+    struct capri_thread *t = load_acquire(&s->current);
     if (!t || !s->limit_word)
         return;
-    /* The flag first: the slow path that sees LIMIT_PREEMPT checks it. */
-    store_release(&t->preempt, 1u);
+    /* The request first: the slow path that sees LIMIT_PREEMPT checks it. */
+    if (sched_here() == s)
+        store_release(&t->preempt, (uint16_t)1);
+    else
+        store_release(&s->preempt_run, load_relaxed(&s->run_tsc) | 1u);
     store_release(s->limit_word, LIMIT_PREEMPT);
+}
+
+bool limit_preempt_pending(struct capri_sched *s, struct capri_thread *t)
+{
+    return load_relaxed(&t->preempt) != 0 ||
+           load_acquire(&s->preempt_run) == (load_relaxed(&s->run_tsc) | 1u);
 }
 
 uintptr_t limit_derive_unknown(void)

@@ -9,6 +9,7 @@
 #ifndef CAPRI_LIMIT_H
 #define CAPRI_LIMIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct capri_thread;
@@ -69,8 +70,14 @@ enum limit_kind {
 /* What a value of the limit word means on this kernel thread now. */
 enum limit_kind limit_classify(uintptr_t value);
 /* Asks the thread running on scheduler s to come into the runtime at its
- * next checkpoint (async-signal-safe, from any kernel thread). */
+ * next checkpoint (async-signal-safe, from any kernel thread). From s's own
+ * kernel thread the request is the running thread's (t->preempt); from
+ * another, it is s's for the run it saw (s->preempt_run), so that nothing
+ * is written into a thread struct that may be gone. */
 void limit_request_preempt(struct capri_sched *s);
+/* Whether a request waits for t, the thread running on s (its own kernel
+ * thread): its own, or s's for the current run. */
+bool limit_preempt_pending(struct capri_sched *s, struct capri_thread *t);
 /* For an unknown thread: the limit derived from its real stack. */
 uintptr_t limit_derive_unknown(void);
 /* Zeroes the word when a plain kernel thread that used libcapri exits. */

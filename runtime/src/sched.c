@@ -74,6 +74,31 @@ static inline struct capri_thread *runq_pop(struct capri_sched *s)
     return t;
 }
 
+/* The preempted queue: owner only, like the run queue. */
+static inline void preemptq_push(struct capri_sched *s, struct capri_thread *t)
+{
+    t->next = NULL;
+    if (s->pq_tail)
+        s->pq_tail->next = t;
+    else
+        s->pq_head = t;
+    s->pq_tail = t;
+}
+
+static inline struct capri_thread *preemptq_pop(struct capri_sched *s)
+{
+    struct capri_thread *t = s->pq_head;
+    s->pq_head = t->next;
+    if (!s->pq_head)
+        s->pq_tail = NULL;
+    s->pq_age = 0;
+    return t;
+}
+
+/* Every this many picks while a preempted thread waits, it goes first:
+ * threads that keep the run queue busy cannot starve a compute-bound one. */
+#define PREEMPTQ_AGE 8u
+
 /* The stealable list; the caller holds s->steal_lock. */
 static void steal_list_push(struct capri_sched *s, struct capri_thread *t)
 {
@@ -329,7 +354,10 @@ static __attribute__((noinline)) void timers_fire(struct capri_sched *s)
 /* ---- the pick ------------------------------------------------------------- */
 
 /* The next thread to run on s, or NULL: the inbox is drained first, due
- * timers fire, then the older of the two queue heads wins. */
+ * timers fire, then the older of the two queue heads wins; the preempted
+ * queue comes after them (every PREEMPTQ_AGE-th pick while it is not
+ * empty, before them). The one place that chooses: a scheduling policy
+ * plugs in here. */
 static inline __attribute__((always_inline)) struct capri_thread *sched_pick(struct capri_sched *s)
 {
     store_relaxed(&s->progress, s->progress + 1);
@@ -342,6 +370,8 @@ static inline __attribute__((always_inline)) struct capri_thread *sched_pick(str
         s->now = clock_now_ns();
         timers_fire(s);
     }
+    if (unlikely(s->pq_head != NULL) && ++s->pq_age >= PREEMPTQ_AGE)
+        return preemptq_pop(s);
     if (unlikely(s->graph.queued != 0)) {
         /* The resource policy: releasing sites first (graph_policy.c). */
         struct capri_thread *p = graph_policy_pick(s, false);
@@ -359,8 +389,10 @@ static inline __attribute__((always_inline)) struct capri_thread *sched_pick(str
         }
         spin_unlock(&s->steal_lock);
     }
-    if (r)
+    if (likely(r != NULL))
         return runq_pop(s);
+    if (unlikely(s->pq_head != NULL))
+        return preemptq_pop(s);
     /* The resource policy: consuming sites last. */
     return unlikely(s->graph.queued != 0) ? graph_policy_pick(s, true) : NULL;
 }
@@ -424,8 +456,8 @@ static struct capri_thread *sched_steal(struct capri_sched *s, bool look_at_runn
 /* The blocking graph's clock (graph.h): what `from` ran goes to its count
  * since it last parked (a preemption or a yield is not a park), and the
  * site its last primitive named ends with this run. */
-static inline __attribute__((always_inline)) void graph_switch(struct capri_sched *s,
-                                                               struct capri_thread *from)
+static inline __attribute__((always_inline)) uint64_t graph_switch(struct capri_sched *s,
+                                                                   struct capri_thread *from)
 {
     struct graph_sched *g = &s->graph;
     if (likely(g->stamped)) {
@@ -440,6 +472,7 @@ static inline __attribute__((always_inline)) void graph_switch(struct capri_sche
     g->pending = 0;
     if (unlikely(g->res_dirty))
         graph_policy_attribute(s, from); /* the resource policy (graph_policy.c) */
+    return g->tsc; /* when the next thread's run starts */
 }
 
 static void reap_or_publish_exit(struct capri_sched *s, struct capri_thread *t);
@@ -485,9 +518,19 @@ static inline __attribute__((always_inline)) struct capri_sched *switch_to(struc
      * other thread on this scheduler runs on the memory it damaged. */
     if (unlikely(from->flags & THREAD_DENSE) && unlikely(!thread_dense_canary_intact(from)))
         thread_dense_overflow(from);
-    if (likely(graph_recording))
-        graph_switch(s, from);
-    store_relaxed(&s->current, to); /* the monitor reads it (sched_relocate_inbox) */
+    /* One cycle-counter read per switch serves the graph and the slice. */
+    uint64_t now = likely(graph_recording) ? graph_switch(s, from) : capri_arch_cycles();
+    store_release(&s->current, to); /* the monitor reads it (sched_relocate_inbox, preemption) */
+    /* A request never outlives the run it was made for: a thread that
+     * parks before its next check must not yield at once when it wakes
+     * (and its saved limit word must be its own). The monitor asks for a
+     * preemption a time slice after this stamp. */
+    if (unlikely(load_relaxed(&from->preempt) != 0)) {
+        store_relaxed(&from->preempt, (uint16_t)0);
+        if (limit_read() == LIMIT_PREEMPT)
+            limit_write(from->limit);
+    }
+    store_relaxed(&s->run_tsc, now);
     /* to->sched is already s: every way into s's queues sets it. */
     bool no_matching_call = to->run_state == THREAD_NEW || from->run_state == THREAD_DEAD;
     store_relaxed(&to->run_state, THREAD_RUNNING);
@@ -546,6 +589,31 @@ run:;
     if (unlikely(load_relaxed(&self->cancel_pending)))
         thread_test_cancel(self);
     sched_yield_to_next(s, self);
+}
+
+void sched_preempted(struct capri_sched *s, struct capri_thread *self)
+{
+    /* Threads whose timers are due or whose descriptors are ready run
+     * before the preempted one: the timers here, the reactor from the
+     * scheduler's context (its loop polls, then picks). */
+    if (s->timers.count != 0) {
+        s->now = clock_now_ns();
+        timers_fire(s);
+    }
+    struct capri_thread *next;
+    if (s->reactor.registrations) {
+        next = &s->ctx;
+    } else {
+        next = sched_pick(s);
+        if (!next)
+            return; /* alone: it runs on */
+    }
+    /* Owner only, so self can join it before the switch (nobody else can
+     * resume it before its registers are saved), migratable or not. */
+    self->ready_seq = s->ready_seq++;
+    store_relaxed(&self->run_state, THREAD_READY);
+    preemptq_push(s, self);
+    switch_to(s, self, next);
 }
 
 void sched_block(struct capri_sched *s, struct capri_thread *self, unsigned *lock)
@@ -708,6 +776,7 @@ static void sched_common_init(struct capri_sched *s)
     chunk_cache_register(&s->chunks);
     graph_sched_init(s);
     limit_track_kernel_thread();
+    capri_grow_sys_ensure(); /* __capri_loop_yield relies on it (preempt.h) */
     if (!reactor_init(s))
         capri_warn("no epoll instance for a scheduler: blocking calls of its threads block it");
     if (signal_sched_init(s) != 0)

@@ -84,6 +84,18 @@ struct capri_sched {
     /* Moved by every pick: the monitor's sign that the kernel thread is
      * not stuck in a system call (monitor.c). */
     uint32_t progress;
+    /* preempt.c: threads preempted at the end of their time slice, picked
+     * after the run queue and the stealable list (owner only), and the
+     * picks since one was last taken first (aging). */
+    uint32_t pq_age;
+    struct capri_thread *pq_head, *pq_tail;
+    /* The cycle counter when the running thread was switched in: the
+     * monitor preempts it a time slice later (monitor.c). */
+    uint64_t run_tsc;
+    /* A request from another kernel thread (the monitor) for the run whose
+     * stamp is run_tsc | 1: it writes here, never into a thread struct,
+     * which may have been freed and its memory reused since it looked. */
+    uint64_t preempt_run;
     /* io_file.c: regular-file reads the page cache answered in the try
      * (capri_io_stats sums them; owner-only, so no shared line). */
     uint64_t file_cached;
@@ -127,7 +139,8 @@ struct runtime {
      * with load_acquire where a spare may be starting. */
     uint32_t nscheds;
     uint32_t sched_capacity;
-    uint32_t spare_schedulers; /* 0: no monitor */
+    uint32_t spare_schedulers; /* 0: none (the monitor then only preempts) */
+    uint64_t time_slice_ns;    /* 0: no preemption (monitor.c) */
     sigset_t sched_sigmask;    /* what scheduler kernel threads start with */
     uint32_t started_scheds;
     uint32_t live_threads;  /* capri threads spawned and not yet reaped/ended */
@@ -179,6 +192,11 @@ void sched_block(struct capri_sched *s, struct capri_thread *self, unsigned *loc
  * directly when it is set and on this scheduler. */
 _Noreturn void sched_exit(struct capri_sched *s, struct capri_thread *self,
                           struct capri_thread *joiner);
+/* A preemption (preempt.c): due timers fire, the reactor is polled (through
+ * the scheduler's context), and self waits in the preempted queue, behind
+ * every thread of the run queue and the stealable list (aging aside).
+ * Returns when self runs again, at once if nothing else can run. */
+void sched_preempted(struct capri_sched *s, struct capri_thread *self);
 /* capri_yield's work: true if another thread ran. */
 bool sched_yield_to_next(struct capri_sched *s, struct capri_thread *self);
 

@@ -269,6 +269,7 @@ static int runtime_init(void)
     capri_rt.nscheds = cfg.schedulers;
     capri_rt.sched_capacity = capacity;
     capri_rt.spare_schedulers = cfg.spare_schedulers;
+    capri_rt.time_slice_ns = (uint64_t)cfg.time_slice_us * 1000u;
     capri_rt.stack_size = cfg.stack_size;
     capri_rt.stack_cls = chunk_class_for(cfg.stack_size);
     capri_rt.max_threads = cfg.max_threads;

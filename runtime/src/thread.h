@@ -141,7 +141,8 @@ struct capri_thread {
     uint32_t cached_slot;
     uint32_t cached_cls;
     uintptr_t limit;      /* the value of %fs:0x70 while it runs */
-    uint32_t preempt;     /* a preemption request is pending */
+    uint16_t preempt;     /* a preemption request is pending (or deferred) */
+    uint16_t plocks;      /* own: pthread locks held (preempt.c); sticks at its maximum */
     uint32_t grow_depth;  /* chunks linked above the first by stack growth (grow.c) */
 
     /* The last cache line, never shared with the fields above: those other

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Knot end to end: starts build/bin/knot on a temporary root and checks what
 a client relies on: files and their bytes (small, and large ones sent with
-sendfile), HEAD, keep-alive and pipelined requests, the error statuses (400
-for a path that climbs out of the root, 404, 405, 413, 414, 431), no file
-outside the root through a symbolic link, many concurrent connections on
-one scheduler, and a clean stop on SIGTERM.
+sendfile), HEAD, keep-alive and pipelined requests (HTTP/1.0 keep-alive
+answered with Connection: keep-alive), the error statuses (400 for a path
+that climbs out of the root, 404, 405, 413, 414, 431; the 431 still
+readable when the client was sending more), a directory named without its
+slash redirected, no file outside the root through a symbolic link, a FIFO
+in the root answered 404 without stopping the server, many concurrent
+connections on one scheduler, and a clean stop on SIGTERM, with a grace
+for a client that stopped reading a large file, cut by a second SIGTERM.
 
 usage: knot_test.py KNOT_BINARY
 """
@@ -95,6 +99,9 @@ def main():
         with open(os.path.join(tmp, "secret.txt"), "w") as f:
             f.write("not for clients\n")
         os.symlink(os.path.join(tmp, "secret.txt"), os.path.join(root, "escape.txt"))
+        os.mkfifo(os.path.join(root, "pipe"))
+        with open(os.path.join(root, "huge.bin"), "wb") as f:
+            f.truncate(256 << 20)  # more than any socket buffers hold
 
         proc = subprocess.Popen([knot, "--root", root, "--port", "0", "--schedulers", "1"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -128,6 +135,53 @@ def main():
         check(st == 200 and body == small, "a header section larger than the small buffer")
         st, _, _ = get(port, "/small.bin", "Content-Length: 99999999\r\n")
         check(st == 413, "413")
+
+        # A FIFO in the root: opening it must not wait for a writer (that
+        # would hold the scheduler, and the acceptor with it).
+        try:
+            c = Conn(port)
+            c.s.settimeout(5)
+            c.send(b"GET /pipe HTTP/1.1\r\nHost: t\r\n\r\n")
+            st, _, _ = c.response()
+            check(st == 404, "a FIFO is 404")
+            c.close()
+            st, _, body = get(port, "/small.bin")
+            check(st == 200 and body == small, "served after a FIFO request")
+        except OSError as e:
+            check(False, f"a FIFO request stops the server: {e}")
+
+        # A directory without its slash: redirected, the query kept.
+        st, h, _ = get(port, "/sub")
+        check(st == 301 and h.get("location") == "/sub/", f"301 to the slash: {st} {h}")
+        st, h, _ = get(port, "/sub?x=1")
+        check(st == 301 and h.get("location") == "/sub/?x=1", "301 keeps the query")
+
+        # HTTP/1.0: kept alive only when asked, and then told so.
+        c = Conn(port)
+        c.send(b"GET /small.bin HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        st, h, body = c.response()
+        check(st == 200 and body == small and h.get("connection", "").lower() == "keep-alive",
+              "HTTP/1.0 keep-alive is answered with Connection: keep-alive")
+        c.send(b"GET /small.bin HTTP/1.0\r\n\r\n")
+        st, h, body = c.response()
+        check(st == 200 and h.get("connection", "").lower() == "close" and c.closed(),
+              "HTTP/1.0 without keep-alive closes")
+        c.close()
+
+        # A client still sending when the server answers 431 and closes: the
+        # server ends its side with a FIN and reads and drops the rest, so no
+        # reset reaches the client (on a real network a reset can overtake
+        # the response and destroy it; on loopback it shows as the reset).
+        c = Conn(port)
+        c.send(b"GET /small.bin HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * 60000 + b"\r\n")
+        threading.Event().wait(0.3)
+        try:
+            st, _, _ = c.response()
+            check(st == 431, f"431 after an oversized header the client kept sending: {st}")
+            check(c.s.recv(1) == b"", "the server's side ends with a FIN")
+        except ConnectionResetError:
+            check(False, "a reset after 431: the server closed with unread input")
+        c.close()
 
         c = Conn(port)
         c.send(b"POST /small.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
@@ -177,13 +231,23 @@ def main():
             t.join()
         check(not errors, f"100 concurrent clients beside 200 idle ones: {errors[:3]}")
 
+        # A client that stops reading a large file: a stop gives it a grace,
+        # and a second SIGTERM cuts it.
+        stalled = Conn(port)
+        stalled.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        stalled.send(b"GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        threading.Event().wait(0.5)
+        proc.send_signal(signal.SIGTERM)
+        threading.Event().wait(1.0)
+        check(proc.poll() is None, "a stop waits for a response in progress")
         proc.send_signal(signal.SIGTERM)
         try:
             out, err = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
-            check(False, "stops within 10 s of SIGTERM")
+            check(False, "stops within 10 s of the second SIGTERM")
+        stalled.close()
         check(proc.returncode == 0 and "stopped" in out, f"clean stop: rc {proc.returncode} {err}")
         for c in idle:
             check(c.closed(), "idle connections closed at stop")

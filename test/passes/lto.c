@@ -24,10 +24,10 @@ int main(void) { return indirect(3) + leaf_in_b(1) == 6 ? 0 : 1; }
 // PRELINK-NOT: kcfi
 // PRELINK: !capri.type_id
 
-// The header: magic, version 1.1, then flags = LTO (types from KCFI).
+// The header: magic, version, then flags = LTO (types from KCFI) | YIELD_SITES.
 // LINKED: Hex dump of section 'capri_meta':
 // LINKED-NEXT: 0x{{[0-9a-f]+}} 43505249 01000300 {{[0-9a-f]+}} 30000000
-// LINKED-NEXT: 0x{{[0-9a-f]+}} 01000000
+// LINKED-NEXT: 0x{{[0-9a-f]+}} 41000000
 
 // ONE-COUNT-1: capri_meta
 // THIN: error: capri: ThinLTO (-flto=thin) is not supported

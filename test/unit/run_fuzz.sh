@@ -13,9 +13,12 @@ mkdir -p "$work/seeds" "$work/corpus"
 cd "$work"
 
 cat > a.spec <<'SPEC'
-module source=a.c
+module source=a.c flags=yield_sites
 fn main file=a.c line=1 frame=64 stack=64
   call named helper line=2
+  site unknown flags=stored line=2 column=3 frame=64 live=8
+  call named read line=7
+  site direct flags=stored primitive=read line=7 frame=64 live=16 dead=4096 dead_objects=buf=4096;tmp=64
   call local walk line=3
   call indirect type=0x11 ir=0x22 line=4 flags=cast
   call asm line=5

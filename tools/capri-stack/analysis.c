@@ -27,6 +27,8 @@ const char *const finding_names[FINDING_COUNT] = {
     [FINDING_DYNAMIC_ALLOCA] = "dynamic-alloca",
     [FINDING_EXTERNAL] = "external",
     [FINDING_STACK_LIMIT] = "stack-limit",
+    [FINDING_DEAD_STATE] = "dead-state",
+    [FINDING_LIVE_STATE] = "live-state",
 };
 
 /* ---- Components ------------------------------------------------------------ */
@@ -507,6 +509,19 @@ static void collect_findings(struct analysis *a)
                 GROW(a->over_limit_roots, a->over_limit_cap, a->over_limit_count + 1);
                 a->over_limit_roots[a->over_limit_count++] = r;
             }
+    for (uint32_t k = 0; k < m->yield_site_count; k++) {
+        const struct yield_site *y = &m->yield_sites[k];
+        if (y->dropped || (reach && !reach[y->function]))
+            continue;
+        if (y->entry.dead > 0 && y->entry.dead >= a->options.dead_state_threshold) {
+            GROW(a->dead_state_sites, a->dead_state_cap, a->dead_state_count + 1);
+            a->dead_state_sites[a->dead_state_count++] = k;
+        }
+        if (y->entry.live > 0 && y->entry.live >= a->options.live_state_threshold) {
+            GROW(a->live_state_sites, a->live_state_cap, a->live_state_count + 1);
+            a->live_state_sites[a->live_state_count++] = k;
+        }
+    }
     free(reach);
 }
 
@@ -518,6 +533,8 @@ size_t finding_count(const struct analysis *a, enum finding f)
     case FINDING_DYNAMIC_ALLOCA: return a->dynamic_count;
     case FINDING_EXTERNAL: return a->external_count;
     case FINDING_STACK_LIMIT: return a->over_limit_count;
+    case FINDING_DEAD_STATE: return a->dead_state_count;
+    case FINDING_LIVE_STATE: return a->live_state_count;
     case FINDING_COUNT: break;
     }
     return 0;
@@ -558,6 +575,8 @@ void analysis_free(struct analysis *a)
     free(a->externals);
     free(a->marked);
     free(a->dynamic_functions);
+    free(a->dead_state_sites);
+    free(a->live_state_sites);
     free(a->over_limit_roots);
     memset(a, 0, sizeof *a);
 }

@@ -19,6 +19,8 @@ enum finding {
     FINDING_DYNAMIC_ALLOCA,
     FINDING_EXTERNAL,
     FINDING_STACK_LIMIT,
+    FINDING_DEAD_STATE, /* a yield site whose frame holds dead objects over the threshold */
+    FINDING_LIVE_STATE, /* a yield site with live state over the threshold */
     FINDING_COUNT
 };
 
@@ -64,7 +66,12 @@ struct analysis_options {
     size_t root_count;
     uint64_t stack_limit; /* for FINDING_STACK_LIMIT; 0: no limit */
     int has_stack_limit;
+    uint64_t dead_state_threshold; /* FINDING_DEAD_STATE: dead bytes at a site, at least */
+    uint64_t live_state_threshold; /* FINDING_LIVE_STATE: live bytes at a site, at least */
 };
+
+#define DEFAULT_DEAD_STATE_THRESHOLD 1024u
+#define DEFAULT_LIVE_STATE_THRESHOLD 4096u
 
 struct analysis {
     const struct model *model;
@@ -86,6 +93,10 @@ struct analysis {
     size_t dynamic_count, dynamic_cap;
     uint32_t *over_limit_roots; /* indices into roots */
     size_t over_limit_count, over_limit_cap;
+    uint32_t *dead_state_sites; /* indices into the model's yield_sites */
+    size_t dead_state_count, dead_state_cap;
+    uint32_t *live_state_sites;
+    size_t live_state_count, live_state_cap;
     size_t unbounded_cycles;
     struct analysis_options options;
 };

@@ -157,8 +157,10 @@ static int elf_open(struct elf *e, const char *name, const uint8_t *data, size_t
     if (e->shentsize < SHDR_SIZE)
         return errorf(err, "%s: section header size %u is too small", name, e->shentsize);
     if (!in_bounds(e->shoff, e->shentsize, size))
-        return errorf(err, "%s: section header table at offset %llu lies outside the file",
-                      name, (unsigned long long)e->shoff);
+        return errorf(err,
+                      "%s: section header table at offset %llu lies outside the file (%zu "
+                      "bytes); the file is truncated or corrupt",
+                      name, (unsigned long long)e->shoff, size);
     /* Extended numbering: counts that do not fit in 16 bits live in section 0. */
     struct shdr zero;
     read_shdr(e, 0, &zero);
@@ -174,7 +176,10 @@ static int elf_open(struct elf *e, const char *name, const uint8_t *data, size_t
         return errorf(err, "%s: section name table index %u is out of range", name, shstrndx);
     read_shdr(e, shstrndx, &e->strtab);
     if (!in_bounds(e->strtab.offset, e->strtab.size, size))
-        return errorf(err, "%s: section name table lies outside the file", name);
+        return errorf(err,
+                      "%s: section name table lies outside the file; the file is truncated or "
+                      "corrupt",
+                      name);
     return 0;
 }
 

@@ -4,7 +4,8 @@
  *
  *   capri-stack [--root FN]... [--format text|json|sarif|dot] [--output FILE]
  *               [--fail-on LIST] [--external-reserve BYTES]
- *               [--indirect c-type|c-type-strict|ir-type] FILE...
+ *               [--indirect c-type|c-type-strict|ir-type]
+ *               [--dead-state-threshold BYTES] [--live-state-threshold BYTES] FILE...
  *   capri-stack verify [--format text|json] [--output FILE] FILE...
  *
  * Exit codes: 0 clean, 1 a selected finding (verify: an underestimate),
@@ -37,13 +38,16 @@ struct options {
     unsigned fail_on;
     uint64_t stack_limit;
     int has_stack_limit;
+    uint64_t dead_state_threshold;
+    uint64_t live_state_threshold;
     struct model_options model;
 };
 
 static const char usage_text[] =
     "usage: capri-stack [--root FN]... [--format text|json|sarif|dot] [--output FILE]\n"
     "                   [--fail-on LIST] [--external-reserve BYTES]\n"
-    "                   [--indirect c-type|c-type-strict|ir-type] FILE...\n"
+    "                   [--indirect c-type|c-type-strict|ir-type]\n"
+    "                   [--dead-state-threshold BYTES] [--live-state-threshold BYTES] FILE...\n"
     "       capri-stack verify [--format text|json] [--output FILE] FILE...\n"
     "\n"
     "FILE: object files, static archives, executables or shared objects built with the\n"
@@ -59,7 +63,8 @@ static const char usage_text[] =
     "                         suffix picks it (verify: .json)\n"
     "  --fail-on LIST         exit 1 if any of these exist (comma-separated):\n"
     "                         recursion, unresolved-indirect, dynamic-alloca, external,\n"
-    "                         stack>BYTES (K and M suffixes: stack>64K; one limit)\n"
+    "                         dead-state, live-state, stack>BYTES (K and M suffixes:\n"
+    "                         stack>64K; one limit)\n"
     "  --external-reserve N   bytes charged for a call with an unknown target, or into\n"
     "                         code without metadata that has no measured stack mark\n"
     "                         (default 16384); calls charged a mark are no findings\n"
@@ -67,6 +72,10 @@ static const char usage_text[] =
     "                         functions whose C type no call has, by IR type, for\n"
     "                         casts), by C type only (c-type-strict) or by IR type\n"
     "                         (ir-type: the most conservative)\n"
+    "  --dead-state-threshold N  a yield site whose frame holds at least N bytes of\n"
+    "                         objects dead there is a dead-state finding (default 1K)\n"
+    "  --live-state-threshold N  a yield site with at least N bytes live across it is\n"
+    "                         a live-state finding (default 4K)\n"
     "  --help, --version\n"
     "\n"
     "exit status: 0 clean, 1 a selected finding (verify: an underestimate),\n"
@@ -86,7 +95,8 @@ static int usage_error(const char *fmt, ...)
 }
 
 #define FAIL_ON_CLASSES \
-    "recursion, unresolved-indirect, dynamic-alloca, external, stack>BYTES"
+    "recursion, unresolved-indirect, dynamic-alloca, external, dead-state, live-state, " \
+    "stack>BYTES"
 
 static int parse_fail_on(struct options *o, const char *list)
 {
@@ -199,6 +209,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     memset(o, 0, sizeof *o);
     o->model.external_reserve = DEFAULT_EXTERNAL_RESERVE;
     o->model.indirect = INDIRECT_C_TYPE;
+    o->dead_state_threshold = DEFAULT_DEAD_STATE_THRESHOLD;
+    o->live_state_threshold = DEFAULT_LIVE_STATE_THRESHOLD;
     o->roots = xcalloc((size_t)argc, sizeof *o->roots);
     o->files = xcalloc((size_t)argc, sizeof *o->files);
     int i = 1;
@@ -246,6 +258,16 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -1;
             if (parse_size(v, &o->model.external_reserve))
                 return usage_error("--external-reserve: bad size '%s'", v);
+        } else if (!o->verify && (v = option_value(argc, argv, &i, "--dead-state-threshold"))) {
+            if (empty_value(v, "--dead-state-threshold", "a size in bytes (K or M suffix)"))
+                return -1;
+            if (parse_size(v, &o->dead_state_threshold))
+                return usage_error("--dead-state-threshold: bad size '%s'", v);
+        } else if (!o->verify && (v = option_value(argc, argv, &i, "--live-state-threshold"))) {
+            if (empty_value(v, "--live-state-threshold", "a size in bytes (K or M suffix)"))
+                return -1;
+            if (parse_size(v, &o->live_state_threshold))
+                return usage_error("--live-state-threshold: bad size '%s'", v);
         } else if (!o->verify && (v = option_value(argc, argv, &i, "--indirect"))) {
             if (empty_value(v, "--indirect", "c-type, c-type-strict or ir-type"))
                 return -1;
@@ -485,7 +507,8 @@ static int run(const struct options *o)
         goto done;
     }
     struct analysis_options aopts = { o->roots, o->root_count, o->stack_limit,
-                                      o->has_stack_limit };
+                                      o->has_stack_limit, o->dead_state_threshold,
+                                      o->live_state_threshold };
     if (analysis_run(&a, &m, &aopts, &err))
         goto fail;
     struct report r = { &in, &m, &a, o->fail_on, EXIT_CLEAN };

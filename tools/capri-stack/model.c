@@ -718,6 +718,103 @@ static void add_checkpoints(struct model *m)
     }
 }
 
+const char *yield_kind_name(uint8_t kind)
+{
+    switch (kind) {
+    case CAPRI_MD_YIELD_DIRECT: return "direct";
+    case CAPRI_MD_YIELD_TRANSITIVE: return "transitive";
+    case CAPRI_MD_YIELD_UNKNOWN: return "unknown";
+    }
+    return "?";
+}
+
+/*
+ * Every record's YIELD_SITES, and which functions park across records: a
+ * function parks when one of its sites is direct or calls a function that
+ * parks; it may park when a site calls code it cannot see into (no
+ * metadata, an indirect or asm call). A fixpoint over the sites (the
+ * states only grow). An unknown site whose callee has metadata and never
+ * parks is dropped from the reports; one whose callee parks is transitive.
+ */
+static int knows_parking(const struct model *m, uint32_t function)
+{
+    return (m->modules[m->functions[function].module].record->flags &
+            CAPRI_MD_MODULE_YIELD_SITES) != 0;
+}
+
+static void add_yield_sites(struct model *m)
+{
+    size_t total = 0;
+    for (size_t mi = 0; mi < m->module_count; mi++)
+        total += m->modules[mi].record->yield_site_count;
+    m->yield_sites = xcalloc(total ? total : 1, sizeof *m->yield_sites);
+    m->yield_site_count = total;
+    m->parks = xcalloc(m->function_count ? m->function_count : 1, 1);
+    size_t next = 0;
+    for (size_t mi = 0; mi < m->module_count; mi++) {
+        const struct capri_md_module *rec = m->modules[mi].record;
+        for (uint32_t i = 0; i < rec->yield_site_count; i++) {
+            struct yield_site *y = &m->yield_sites[next++];
+            capri_md_yield_site(rec, i, &y->entry);
+            y->function = m->modules[mi].first_function + y->entry.function;
+            const struct function *f = &m->functions[y->function];
+            y->site = f->first_site + (y->entry.call - f->entry.first_call);
+            y->kind = y->entry.kind;
+            y->file = capri_md_string(rec, y->entry.file);
+            y->primitive = capri_md_string(rec, y->entry.primitive);
+            y->dead_objects = capri_md_string(rec, y->entry.dead_objects);
+            if (f->source == SOURCE_BACKEND) {
+                y->frame = f->frame;
+                y->frame_source = SOURCE_BACKEND;
+            } else {
+                y->frame = y->entry.frame;
+                y->frame_source = SOURCE_ESTIMATE;
+            }
+        }
+    }
+    /* The function each site's call reaches with metadata, or NONE. */
+    uint32_t *callee = xmalloc((total ? total : 1) * sizeof *callee);
+    for (size_t k = 0; k < total; k++) {
+        const struct yield_site *y = &m->yield_sites[k];
+        callee[k] = NONE;
+        if (m->sites[y->site].resolution != SITE_DIRECT)
+            continue;
+        for (uint32_t e = m->edge_start[y->function]; e < m->edge_start[y->function + 1]; e++)
+            if (m->edges[e].site == y->site && m->nodes[m->edges[e].to].kind == NODE_FUNCTION) {
+                callee[k] = m->nodes[m->edges[e].to].function;
+                break;
+            }
+    }
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t k = 0; k < total; k++) {
+            const struct yield_site *y = &m->yield_sites[k];
+            uint8_t v;
+            if (y->entry.kind == CAPRI_MD_YIELD_DIRECT)
+                v = 2;
+            else if (callee[k] != NONE && knows_parking(m, callee[k]))
+                v = m->parks[callee[k]];
+            else
+                v = y->entry.kind == CAPRI_MD_YIELD_TRANSITIVE ? 2 : 1;
+            if (v > m->parks[y->function]) {
+                m->parks[y->function] = v;
+                changed = 1;
+            }
+        }
+    }
+    for (size_t k = 0; k < total; k++) {
+        struct yield_site *y = &m->yield_sites[k];
+        if (y->entry.kind != CAPRI_MD_YIELD_UNKNOWN || callee[k] == NONE ||
+            !knows_parking(m, callee[k]))
+            continue;
+        if (m->parks[callee[k]] == 0)
+            y->dropped = 1;
+        else if (m->parks[callee[k]] == 2)
+            y->kind = CAPRI_MD_YIELD_TRANSITIVE;
+    }
+    free(callee);
+}
+
 void model_build(struct model *m, const struct inputs *in, const struct model_options *opts)
 {
     memset(m, 0, sizeof *m);
@@ -742,6 +839,7 @@ void model_build(struct model *m, const struct inputs *in, const struct model_op
     finish_externals(m);
     add_checkpoints(m);
     finish_edges(&b);
+    add_yield_sites(m);
     free(b.edges);
     free(b.by_c);
     free(b.by_coarse_ir);
@@ -760,6 +858,8 @@ void model_free(struct model *m)
     free(m->aliases);
     free(m->sites);
     free(m->checkpoints);
+    free(m->yield_sites);
+    free(m->parks);
     free(m->nodes);
     free(m->edges);
     free(m->edge_start);

@@ -97,6 +97,27 @@ struct checkpoint {
  * "forced", or "?" for a reason this reader does not know. */
 const char *checkpoint_reason_name(uint8_t reason);
 
+/* A YIELD_SITES entry (1.3): a call that may park the calling thread. */
+struct yield_site {
+    uint32_t function; /* index into functions: the caller */
+    uint32_t site;     /* index into sites: the call */
+    struct capri_md_yield_site_entry entry;
+    uint8_t kind;      /* CAPRI_MD_YIELD_*, resolved across records: an unknown
+                        * call to a function (with metadata) that parks is
+                        * transitive */
+    int dropped;       /* unknown in its record, but the callee has metadata and
+                        * never parks: no site after all */
+    const char *file;
+    const char *primitive;
+    const char *dead_objects; /* "name=bytes;..." */
+    uint64_t frame;    /* the caller's corrected backend frame when known, else the
+                        * record's coloured estimate */
+    enum frame_source frame_source;
+};
+
+/* "direct", "transitive", "unknown", or "?". */
+const char *yield_kind_name(uint8_t kind);
+
 /* An ALIASES entry: another symbol name of a function. */
 struct alias {
     const char *name;
@@ -168,6 +189,9 @@ struct model {
     int any_stack_sizes;     /* some input had .stack_sizes */
     struct checkpoint *checkpoints; /* grouped by function, in record order */
     size_t checkpoint_count;
+    struct yield_site *yield_sites; /* in record order */
+    size_t yield_site_count;
+    uint8_t *parks; /* per function: 0 never parks, 1 may (unknown sites only), 2 parks */
 };
 
 void model_build(struct model *m, const struct inputs *in, const struct model_options *opts);

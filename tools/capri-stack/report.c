@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int report_fails(const struct report *r, enum finding f)
 {
@@ -141,4 +142,77 @@ const char *plural(char *buf, size_t len, size_t count, const char *noun)
 {
     snprintf(buf, len, "%zu %s%s", count, noun, count == 1 ? "" : "s");
     return buf;
+}
+
+const char *format_bytes(char *buf, size_t len, uint64_t bytes)
+{
+    if (bytes < 1024)
+        snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+    else if (bytes < 1024 * 1024 && bytes % 1024 == 0)
+        snprintf(buf, len, "%llu KiB", (unsigned long long)(bytes / 1024));
+    else if (bytes < 1024 * 1024)
+        snprintf(buf, len, "%.1f KiB", (double)bytes / 1024);
+    else
+        snprintf(buf, len, "%.1f MiB", (double)bytes / (1024 * 1024));
+    return buf;
+}
+
+const char *yield_site_callee(const struct model *m, const struct yield_site *y)
+{
+    if (y->primitive && *y->primitive)
+        return y->primitive;
+    const struct call_site *s = &m->sites[y->site];
+    if (s->entry.kind == CAPRI_MD_CALL_LOCAL)
+        return m->functions[m->modules[m->functions[s->caller].module].first_function +
+                            s->entry.callee].name;
+    if (s->callee_name && *s->callee_name)
+        return s->callee_name;
+    return s->entry.kind == CAPRI_MD_CALL_ASM ? "<inline asm>" : "<indirect>";
+}
+
+const char *yield_site_location(char *buf, size_t len, const struct model *m,
+                                const struct yield_site *y)
+{
+    if (y->entry.line)
+        return location(buf, len, y->file, y->entry.line);
+    return call_location_text(buf, len, m, &m->sites[y->site]);
+}
+
+char *yield_site_message(const struct model *m, const struct yield_site *y)
+{
+    char loc[512], frame[32], live[32], text[1024];
+    size_t n = 0;
+    const char *callee = yield_site_callee(m, y);
+    n += (size_t)snprintf(text + n, sizeof text - n, "at %s, %s%s: frame %s, live %s",
+                          yield_site_location(loc, sizeof loc, m, y), callee,
+                          callee[0] == '<' ? "" : "()",
+                          format_bytes(frame, sizeof frame, y->frame),
+                          format_bytes(live, sizeof live, y->entry.live));
+    /* The named dead objects, largest first: "name=bytes;...". */
+    const char *p = y->dead_objects;
+    size_t names = 0;
+    for (const char *q = p; *q; q++)
+        names += *q == ';';
+    names += *p != '\0';
+    size_t k = 0;
+    if (n >= sizeof text)
+        n = sizeof text - 1;
+    while (*p && n + 1 < sizeof text) {
+        const char *end = strchr(p, ';');
+        size_t item = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', item);
+        size_t name_len = eq ? (size_t)(eq - p) : item;
+        uint64_t bytes = eq ? strtoull(eq + 1, NULL, 10) : 0;
+        char size[32];
+        const char *sep = k == 0 ? "; " : k + 1 == names ? " and " : ", ";
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s`%.*s` (%s)", sep, (int)name_len, p,
+                              format_bytes(size, sizeof size, bytes));
+        if (n >= sizeof text)
+            n = sizeof text - 1;
+        k++;
+        p = end ? end + 1 : p + item;
+    }
+    if (names && n + 1 < sizeof text)
+        snprintf(text + n, sizeof text - n, " %s dead here", names == 1 ? "is" : "are");
+    return xstrdup(text);
 }

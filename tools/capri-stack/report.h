@@ -64,6 +64,23 @@ char *coarse_types_note(const struct model *m);
 /* "1 other function", "2 other functions": count and a noun, pluralised with "s". */
 const char *plural(char *buf, size_t len, size_t count, const char *noun);
 
+/* A size for people: "312 B", "4 KiB", "8.2 KiB", "1.5 MiB". */
+const char *format_bytes(char *buf, size_t len, uint64_t bytes);
+
+/* What a yield site calls: its primitive, the callee's name, "<indirect>" or
+ * "<inline asm>". */
+const char *yield_site_callee(const struct model *m, const struct yield_site *y);
+
+/* Where a yield site is: "file:line" (its own, else its call's). */
+const char *yield_site_location(char *buf, size_t len, const struct model *m,
+                                const struct yield_site *y);
+
+/*
+ * The finding message of a yield site: "at knot.c:120, read(): frame 8.2
+ * KiB, live 312 B; `path` (1 KiB) is dead here". Caller frees.
+ */
+char *yield_site_message(const struct model *m, const struct yield_site *y);
+
 /* Why a figure is a lower bound, as "recursion", "dynamic-alloca" or both. */
 const char *unbounded_reason(unsigned unbounded);
 

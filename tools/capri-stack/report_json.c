@@ -7,6 +7,7 @@
 #include "json.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define JSON_SCHEMA_VERSION 1
 
@@ -96,6 +97,8 @@ static void settings(struct json *j, const struct report *r)
         json_uint(j, "stack_limit", a->options.stack_limit);
     else
         json_null(j, "stack_limit");
+    json_uint(j, "dead_state_threshold", a->options.dead_state_threshold);
+    json_uint(j, "live_state_threshold", a->options.live_state_threshold);
     json_array_begin(j, "roots");
     for (size_t i = 0; i < a->options.root_count; i++)
         json_string(j, NULL, a->options.roots[i]);
@@ -284,6 +287,70 @@ static void external_calls(struct json *j, const struct model *m, const char *ke
     json_array_end(j);
 }
 
+static void yield_site_fields(struct json *j, const struct model *m, const struct yield_site *y)
+{
+    const struct call_site *s = &m->sites[y->site];
+    json_string(j, "function", m->functions[y->function].name);
+    json_string(j, "callee", yield_site_callee(m, y));
+    json_string(j, "kind", yield_kind_name(y->kind));
+    if (y->entry.line)
+        where(j, y->file, y->entry.line);
+    else
+        call_where(j, m, s);
+    json_uint(j, "column", y->entry.column);
+    json_string(j, "primitive", y->primitive);
+    json_uint(j, "frame", y->frame);
+    json_string(j, "frame_source", frame_source_name(y->frame_source));
+    json_uint(j, "live", y->entry.live);
+    json_uint(j, "dead", y->entry.dead);
+    json_array_begin(j, "dead_objects");
+    for (const char *p = y->dead_objects; *p;) {
+        const char *end = strchr(p, ';');
+        size_t item = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', item);
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(eq ? (size_t)(eq - p) : item), p);
+        json_object_begin(j, NULL);
+        json_string(j, "name", name);
+        json_uint(j, "size", eq ? strtoull(eq + 1, NULL, 10) : 0);
+        json_object_end(j);
+        p = end ? end + 1 : p + item;
+    }
+    json_array_end(j);
+    json_bool(j, "stored", (y->entry.flags & CAPRI_MD_YSF_STORED) != 0);
+    json_bool(j, "no_lifetimes", (y->entry.flags & CAPRI_MD_YSF_NO_LIFETIMES) != 0);
+}
+
+static void state_findings(struct json *j, const struct model *m, const char *key,
+                           const uint32_t *sites, size_t count)
+{
+    json_array_begin(j, key);
+    for (size_t i = 0; i < count; i++) {
+        const struct yield_site *y = &m->yield_sites[sites[i]];
+        json_object_begin(j, NULL);
+        yield_site_fields(j, m, y);
+        char *msg = yield_site_message(m, y);
+        json_string(j, "message", msg);
+        free(msg);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void yield_sites(struct json *j, const struct model *m)
+{
+    json_array_begin(j, "yield_sites");
+    for (size_t k = 0; k < m->yield_site_count; k++) {
+        const struct yield_site *y = &m->yield_sites[k];
+        if (y->dropped)
+            continue;
+        json_object_begin(j, NULL);
+        yield_site_fields(j, m, y);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
 static void findings(struct json *j, const struct report *r)
 {
     const struct model *m = r->model;
@@ -338,6 +405,9 @@ static void findings(struct json *j, const struct report *r)
     }
     json_array_end(j);
 
+    state_findings(j, m, "dead_state", a->dead_state_sites, a->dead_state_count);
+    state_findings(j, m, "live_state", a->live_state_sites, a->live_state_count);
+
     json_object_end(j);
 }
 
@@ -360,6 +430,7 @@ void report_json(FILE *out, const struct report *r)
     external_calls(&j, r->model, "marked_calls", r->analysis->marked, r->analysis->marked_count,
                    "mark");
     functions(&j, r->model);
+    yield_sites(&j, r->model);
     json_array_begin(&j, "failed");
     for (int f = 0; f < FINDING_COUNT; f++)
         if (report_fails(r, (enum finding)f))

@@ -24,6 +24,12 @@ static const struct rule rules[FINDING_COUNT] = {
                         "mark: it is charged the external reserve." },
     { FINDING_STACK_LIMIT, "Root whose worst-case stack exceeds the limit given with "
                            "--fail-on stack>N (or cannot be bounded)." },
+    { FINDING_DEAD_STATE, "Yield site whose frame holds stack objects that are dead there, "
+                          "at least --dead-state-threshold bytes: a thread blocked there "
+                          "keeps them. Move the code using them into a function of its own "
+                          "(or build with -mllvm -capri-shrink-yield-frames)." },
+    { FINDING_LIVE_STATE, "Yield site with at least --live-state-threshold bytes of state "
+                          "live across it: every thread blocked there holds it." },
 };
 
 /* Percent-encode a path into a URI reference; absolute paths become file:// URIs. */
@@ -205,6 +211,23 @@ static void function_results(struct json *j, const struct report *r)
     }
 }
 
+static void yield_results(struct json *j, const struct report *r, enum finding f,
+                          const uint32_t *sites, size_t count)
+{
+    const struct model *m = r->model;
+    for (size_t i = 0; i < count; i++) {
+        const struct yield_site *y = &m->yield_sites[sites[i]];
+        char *msg = yield_site_message(m, y);
+        const char *file = y->file;
+        uint32_t line = y->entry.line;
+        if (!line)
+            call_location(m, &m->sites[y->site], &file, &line);
+        result(j, r, f, NULL, msg, file, line);
+        json_object_end(j);
+        free(msg);
+    }
+}
+
 static void notification(struct json *j, const char *id, const char *text)
 {
     json_object_begin(j, NULL);
@@ -299,6 +322,10 @@ void report_sarif(FILE *out, const struct report *r)
     cycle_results(&j, r);
     site_results(&j, r);
     function_results(&j, r);
+    yield_results(&j, r, FINDING_DEAD_STATE, r->analysis->dead_state_sites,
+                  r->analysis->dead_state_count);
+    yield_results(&j, r, FINDING_LIVE_STATE, r->analysis->live_state_sites,
+                  r->analysis->live_state_count);
     json_array_end(&j);
     json_object_end(&j); /* run */
     json_array_end(&j);

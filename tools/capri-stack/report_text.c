@@ -342,6 +342,82 @@ static void print_checkpoints(FILE *out, const struct report *r)
     table_print(out, &t, 2);
 }
 
+/* At most this many yield sites in the text report's live-state section. */
+#define YIELD_SITES_SHOWN 25
+
+static const struct model *yield_order_model;
+
+/* Most dead state first, then most live state, then record order. */
+static int yield_order(const void *pa, const void *pb)
+{
+    const struct yield_site *a = &yield_order_model->yield_sites[*(const uint32_t *)pa];
+    const struct yield_site *b = &yield_order_model->yield_sites[*(const uint32_t *)pb];
+    if (a->entry.dead != b->entry.dead)
+        return a->entry.dead > b->entry.dead ? -1 : 1;
+    if (a->entry.live != b->entry.live)
+        return a->entry.live > b->entry.live ? -1 : 1;
+    return *(const uint32_t *)pa < *(const uint32_t *)pb ? -1 : 1;
+}
+
+/* What blocked threads hold: the yield sites with their frame, live and
+ * dead state, most dead state first. */
+static void print_live_state(FILE *out, const struct report *r)
+{
+    const struct model *m = r->model;
+    uint32_t *order = xmalloc((m->yield_site_count ? m->yield_site_count : 1) * sizeof *order);
+    size_t count = 0, functions = 0;
+    uint32_t last = NONE;
+    for (uint32_t k = 0; k < m->yield_site_count; k++)
+        if (!m->yield_sites[k].dropped) {
+            order[count++] = k;
+            functions += m->yield_sites[k].function != last;
+            last = m->yield_sites[k].function;
+        }
+    if (count == 0) {
+        free(order);
+        return;
+    }
+    yield_order_model = m;
+    qsort(order, count, sizeof *order, yield_order);
+    fprintf(out, "\nLive state at yield sites: %zu site%s in %zu function%s (dead-state at %llu "
+            "bytes, live-state at %llu)\n", count, count == 1 ? "" : "s", functions,
+            functions == 1 ? "" : "s",
+            (unsigned long long)r->analysis->options.dead_state_threshold,
+            (unsigned long long)r->analysis->options.live_state_threshold);
+    struct table t;
+    table_init(&t, 8, RIGHT(3) | RIGHT(4) | RIGHT(5));
+    table_row(&t, "AT", "CALLEE", "KIND", "FRAME", "LIVE", "DEAD", "FUNCTION", "DEAD OBJECTS");
+    for (size_t i = 0; i < count && i < YIELD_SITES_SHOWN; i++) {
+        const struct yield_site *y = &m->yield_sites[order[i]];
+        char loc[512], frame[48], live[32], dead[32];
+        snprintf(frame, sizeof frame, "%llu%s", (unsigned long long)y->frame,
+                 y->frame_source == SOURCE_BACKEND ? "" : " est");
+        table_row(&t, yield_site_location(loc, sizeof loc, m, y), yield_site_callee(m, y),
+                  yield_kind_name(y->kind), frame, number(live, sizeof live, y->entry.live),
+                  number(dead, sizeof dead, y->entry.dead), m->functions[y->function].name,
+                  y->dead_objects);
+    }
+    table_print(out, &t, 2);
+    if (count > YIELD_SITES_SHOWN)
+        fprintf(out, "  ... and %zu more (the JSON report lists every site)\n",
+                count - YIELD_SITES_SHOWN);
+    free(order);
+}
+
+static void print_state_findings(FILE *out, const struct report *r, const char *title,
+                                 uint64_t threshold, const uint32_t *sites, size_t count)
+{
+    if (count == 0)
+        return;
+    fprintf(out, "\n%s (at least %llu bytes): %zu\n", title, (unsigned long long)threshold,
+            count);
+    for (size_t i = 0; i < count; i++) {
+        char *msg = yield_site_message(r->model, &r->model->yield_sites[sites[i]]);
+        fprintf(out, "  %s\n", msg);
+        free(msg);
+    }
+}
+
 static void print_over_limit(FILE *out, const struct report *r)
 {
     const struct model *m = r->model;
@@ -392,6 +468,13 @@ void report_text(FILE *out, const struct report *r)
     print_marked(out, r);
     print_dynamic(out, r);
     print_checkpoints(out, r);
+    print_live_state(out, r);
+    print_state_findings(out, r, "Dead state at yield sites",
+                         r->analysis->options.dead_state_threshold,
+                         r->analysis->dead_state_sites, r->analysis->dead_state_count);
+    print_state_findings(out, r, "Live state at yield sites over the threshold",
+                         r->analysis->options.live_state_threshold,
+                         r->analysis->live_state_sites, r->analysis->live_state_count);
     print_over_limit(out, r);
     print_result(out, r);
 }

@@ -210,8 +210,12 @@ capri_arch_entry:
  * way in (the record is the same).
  */
 #include "grow.h"
+#include "preempt.h"
 
     .hidden capri_grow_enter
+    .hidden capri_preempt_yield
+    .hidden capri_loop_yield_body
+    .hidden capri_loop_tls
     .hidden capri_grow_hook
     .hidden capri_grow_leave
     .hidden capri_grow_unwind
@@ -244,6 +248,7 @@ capri_arch_entry:
     .type   __morestack, @function
     .p2align 4
 __morestack:
+.Lmorestack_entry:                  /* for __capri_loop_yield: no PLT in between */
     .cfi_startproc
     .cfi_personality 0x9b, DW.ref.__gcc_personality_v0
     .cfi_lsda 0x1b, .Lmorestack_lsda
@@ -367,8 +372,8 @@ __morestack:
     popq    %rsi
     popq    %rdi
     movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
-    testq   %rax, %rax
-    jz      .Lmorestack_here
+    cmpq    $1, %rax
+    jbe     .Lmorestack_here        /* 0: yield, then the thunk here; 1: the thunk here */
     movq    %rax, %rsp              /* on the new chunk: rsp is the link record */
     CFA_FROM_LINK
     addq    $GROW_SYS_LEVEL, %fs:GROW_TLS_SYS_TOP(%rcx) /* the level is free again */
@@ -397,7 +402,10 @@ __morestack:
     addq    $GROW_SYS_LEVEL, %fs:GROW_TLS_SYS_TOP(%rcx)
     pushq   %rdi
     pushq   %rsi
-    callq   capri_yield@PLT
+    testq   %rax, %rax
+    jnz     .Lmorestack_no_yield
+    callq   capri_preempt_yield
+.Lmorestack_no_yield:
     popq    %rdi                    /* block */
     popq    %rax                    /* thunk */
     callq   *%rax
@@ -412,6 +420,121 @@ __morestack:
     ud2
     .cfi_endproc
     .size   __morestack, .-__morestack
+
+/*
+ * __capri_loop_yield: the cold path of a loop yield point (passes/
+ * LoopYieldPoints.cpp), called with the preserve_all convention when the
+ * limit word has LIMIT_PREEMPT's bit: every register but r11 must come
+ * back as it was, the vector state included (preempt.h). The loop's frame
+ * promises no room, only the margin every limit keeps for __morestack's
+ * entry (LIMIT_ENTRY_MARGIN): this uses 32 bytes of it (its return address,
+ * one word, and __morestack's return address and rbp), and needs the
+ * kernel thread's system stack mapped already (sched.c maps it when a
+ * scheduler starts; without it, the request is dropped). It saves the
+ * registers in a level of capri_loop_tls, then __morestack runs
+ * capri_loop_yield_body on room of its own, and the registers come back
+ * from the level the body left (on the kernel thread the thread runs on).
+ * Nested deeper than LOOP_LEVELS (signal handlers), the request waits.
+ */
+    .globl  __capri_loop_yield
+    .type   __capri_loop_yield, @function
+    .p2align 4
+__capri_loop_yield:
+    .cfi_startproc
+    pushq   %rax
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rax, 0
+    movq    capri_grow_tls@GOTTPOFF(%rip), %r11
+    cmpq    $0, %fs:GROW_TLS_SYS_TOP(%r11)
+    je      .Lloop_yield_unmapped
+    movq    capri_loop_tls@GOTTPOFF(%rip), %r11
+    movl    %fs:LOOP_TLS_DEPTH(%r11), %eax
+    cmpl    $LOOP_LEVELS, %eax
+    jae     .Lloop_yield_out
+    addl    $1, %fs:LOOP_TLS_DEPTH(%r11)    /* the level is ours (a handler takes the next) */
+    imull   $LOOP_LEVEL_SIZE, %eax, %eax
+    addq    %fs:0, %r11                     /* the struct's address */
+    leaq    LOOP_TLS_LEVELS(%r11,%rax), %r11 /* r11: the level */
+    popq    %rax
+    .cfi_adjust_cfa_offset -8
+    .cfi_same_value rax
+    movq    %rax, LOOP_LEVEL_GPR+0(%r11)
+    movq    %rcx, LOOP_LEVEL_GPR+8(%r11)
+    movq    %rdx, LOOP_LEVEL_GPR+16(%r11)
+    movq    %rsi, LOOP_LEVEL_GPR+24(%r11)
+    movq    %rdi, LOOP_LEVEL_GPR+32(%r11)
+    movq    %r8, LOOP_LEVEL_GPR+40(%r11)
+    movq    %r9, LOOP_LEVEL_GPR+48(%r11)
+    movq    %r10, LOOP_LEVEL_GPR+56(%r11)
+    movl    $LOOP_XSAVE_MASK, %eax
+    xorl    %edx, %edx
+    xsave64 LOOP_LEVEL_XSAVE(%r11)
+    subq    $8, %rsp                        /* __morestack's entry alignment */
+    .cfi_adjust_cfa_offset 8
+    leaq    capri_loop_yield_body(%rip), %rdi
+    xorl    %esi, %esi
+    movabsq $(GROW_NEED_LOOP_YIELD | LOOP_YIELD_NEED), %rdx
+    callq   .Lmorestack_entry
+    addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    movq    capri_loop_tls@GOTTPOFF(%rip), %r11
+    movl    %fs:LOOP_TLS_DEPTH(%r11), %eax
+    subl    $1, %eax
+    imull   $LOOP_LEVEL_SIZE, %eax, %eax
+    addq    %fs:0, %r11
+    leaq    LOOP_TLS_LEVELS(%r11,%rax), %r11 /* r11: the level the body left */
+    movl    $LOOP_XSAVE_MASK, %eax
+    xorl    %edx, %edx
+    xrstor64 LOOP_LEVEL_XSAVE(%r11)
+    movq    LOOP_LEVEL_GPR+0(%r11), %rax
+    movq    LOOP_LEVEL_GPR+8(%r11), %rcx
+    movq    LOOP_LEVEL_GPR+16(%r11), %rdx
+    movq    LOOP_LEVEL_GPR+24(%r11), %rsi
+    movq    LOOP_LEVEL_GPR+32(%r11), %rdi
+    movq    LOOP_LEVEL_GPR+40(%r11), %r8
+    movq    LOOP_LEVEL_GPR+48(%r11), %r9
+    movq    LOOP_LEVEL_GPR+56(%r11), %r10
+    movq    capri_loop_tls@GOTTPOFF(%rip), %r11
+    subl    $1, %fs:LOOP_TLS_DEPTH(%r11)    /* the level is free again */
+    ret
+.Lloop_yield_unmapped:              /* cannot happen on a scheduler: drop the request */
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rax, 0
+    movq    capri_tls_sched@GOTTPOFF(%rip), %rax
+    movq    %fs:(%rax), %rax
+    testq   %rax, %rax
+    jz      .Lloop_yield_out
+    movq    GROW_SCHED_CURRENT(%rax), %rax
+    movq    GROW_THREAD_LIMIT(%rax), %rax
+    movq    %rax, %fs:0x70
+.Lloop_yield_out:
+    popq    %rax
+    .cfi_adjust_cfa_offset -8
+    .cfi_same_value rax
+    ret
+    .cfi_endproc
+    .size   __capri_loop_yield, .-__capri_loop_yield
+
+/* void capri_grow_sys_ensure(void): maps this kernel thread's system stack
+ * now, if it is not (C callers: a scheduler as it starts). */
+    .globl  capri_grow_sys_ensure
+    .hidden capri_grow_sys_ensure
+    .type   capri_grow_sys_ensure, @function
+    .p2align 4
+capri_grow_sys_ensure:
+    .cfi_startproc
+    movq    capri_grow_tls@GOTTPOFF(%rip), %rcx
+    cmpq    $0, %fs:GROW_TLS_SYS_TOP(%rcx)
+    jne     1f
+    subq    $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    callq   capri_grow_sys_map
+    addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
+1:
+    ret
+    .cfi_endproc
+    .size   capri_grow_sys_ensure, .-capri_grow_sys_ensure
 
 /*
  * Maps this kernel thread's system stack (raw system calls: no stack but

@@ -13,7 +13,8 @@ run = d["runs"][0]
 driver = run["tool"]["driver"]
 assert driver["name"] == "capri-stack"
 rules = [r["id"] for r in driver["rules"]]
-assert rules == ["recursion", "unresolved-indirect", "dynamic-alloca", "external", "stack-limit"], rules
+assert rules == ["recursion", "unresolved-indirect", "dynamic-alloca", "external", "stack-limit",
+                 "dead-state", "live-state"], rules
 for r in driver["rules"]:
     assert r["shortDescription"]["text"]
     assert r["defaultConfiguration"]["level"] in LEVELS

@@ -17,6 +17,11 @@ Input: a small line-based description (file argument or stdin):
     ref callback type=0x11 ir=0x22
     alias other_name fn=other linkage=weak
 
+    site direct primitive=read line=16 live=64 dead=4096 dead_objects=buf=4096
+
+`site` (metadata 1.3) is a yield site on the call line before it; keys:
+kind (direct|transitive|unknown, the first word), flags(stored,no_lifetimes,
+indirect) line column frame live dead primitive dead_objects.
 `fn` keys: file line frame allocas spills linkage(external|static|weak)
 align(log2) flags(comma list) type ir bound stack(local array bytes in the
 generated body) nodef(no C definition; address slot 0).
@@ -59,7 +64,9 @@ CALL_FLAGS = {"tail": 1, "invoke": 2, "callbr": 4, "type_coarse": 8, "codegen": 
 CALL_FLAGS2_MARK = 1
 CALL_KINDS = {"local": 0, "named": 1, "indirect": 2, "asm": 3}
 LINKAGE = {"external": 0, "static": 1, "weak": 2}
-MODULE_FLAGS = {"lto": 1, "coarse": 2}
+MODULE_FLAGS = {"lto": 1, "coarse": 2, "yield_sites": 64}
+YIELD_KINDS = {"direct": 0, "transitive": 1, "unknown": 2}
+YIELD_FLAGS = {"stored": 1, "no_lifetimes": 2, "indirect": 4}
 
 
 def parse_int(text):
@@ -97,7 +104,14 @@ def parse(lines):
             kind = words[1]
             target = words[2] if kind in ("local", "named") else None
             rest = words[3:] if target else words[2:]
-            fns[-1]["calls"].append({"kind": kind, "target": target, "keys": keys(rest)})
+            fns[-1]["calls"].append({"kind": kind, "target": target, "keys": keys(rest),
+                                     "sites": []})
+        elif words[0] == "site":
+            site_keys = {}
+            for w in words[2:]:
+                k, _, v = w.partition("=")
+                site_keys[k] = v
+            fns[-1]["calls"][-1]["sites"].append({"kind": words[1], "keys": site_keys})
         elif words[0] == "ref":
             refs.append({"name": words[1], "keys": keys(words[2:])})
         elif words[0] == "alias":
@@ -128,8 +142,8 @@ def build(module, fns, refs, aliases):
     strs = Strings()
     source = module.get("source", "")
     names = [f["name"] for f in fns]
-    fn_entries, call_entries = [], []
-    for f in fns:
+    fn_entries, call_entries, site_entries = [], [], []
+    for fi, f in enumerate(fns):
         k = f["keys"]
         fflags = flags_of(k.get("flags", ""), FN_FLAGS)
         bound = parse_int(k.get("bound", "0"))
@@ -152,6 +166,15 @@ def build(module, fns, refs, aliases):
                 "<BBBBIIIIII", kind, flags_of(ck.get("flags", ""), CALL_FLAGS), flags2, 0,
                 callee, parse_int(ck.get("type", "0")), parse_int(ck.get("ir", "0")),
                 strs(ck.get("file", file)), parse_int(ck.get("line", "0")), region))
+            for y in c["sites"]:
+                yk = y["keys"]
+                site_entries.append(struct.pack(
+                    "<IIBBHIIIIIIII", fi, len(call_entries) - 1, YIELD_KINDS[y["kind"]],
+                    flags_of(yk.get("flags", ""), YIELD_FLAGS), 0, strs(yk.get("file", file)),
+                    parse_int(yk.get("line", "0")), parse_int(yk.get("column", "0")),
+                    parse_int(yk.get("frame", "0")), parse_int(yk.get("live", "0")),
+                    strs(yk.get("primitive", "")), parse_int(yk.get("dead", "0")),
+                    strs(yk.get("dead_objects", ""))))
         fn_entries.append(struct.pack(
             "<IIIBBHIIIIIIII", strs(f["name"]), strs(file), parse_int(k.get("line", "0")),
             LINKAGE[k.get("linkage", "external")], parse_int(k.get("align", "0")), fflags,
@@ -184,6 +207,8 @@ def build(module, fns, refs, aliases):
         rest += section(5, table(ref_entries, 16))
     if alias_entries:
         rest += section(6, table(alias_entries, parse_int(module.get("alias_entry_size", "12"))))
+    if site_entries:
+        rest += section(8, table(site_entries, 44))
     rest = section(1, bytes(strs.data)) + rest
     rest += b"\0" * (-len(rest) % 8)
 

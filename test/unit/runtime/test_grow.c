@@ -1570,6 +1570,10 @@ int main(int argc, char **argv)
     if (argc > 1)
         return child(argv[1]);
     capri_config(CAPRI_CONFIG_SCHEDULERS, 1); /* pool counters of one cache */
+    /* No time slices: the checks read the limit word and chunk depths,
+     * which a preemption request from the monitor would change at random
+     * moments of the long loops (test_preempt makes its requests itself). */
+    capri_config(CAPRI_CONFIG_TIME_SLICE_US, 0);
     capri_self();
     /* Main grows first: scheduler 0 takes its reserve chunk, so that the
      * counts below see growth chunks only. */

@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             mo.indirect = mode ? INDIRECT_IR_TYPE : INDIRECT_C_TYPE;
             model_build(&m, &in, &mo);
             struct analysis a;
-            struct analysis_options ao = { NULL, 0, 4096, 1 };
+            struct analysis_options ao = { NULL, 0, 4096, 1, DEFAULT_DEAD_STATE_THRESHOLD,
+                                           DEFAULT_LIVE_STATE_THRESHOLD };
             if (analysis_run(&a, &m, &ao, &err) == 0) {
                 struct report r = { &in, &m, &a, ~0u, 0 };
                 report_text(sink, &r);

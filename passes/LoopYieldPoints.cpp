@@ -1,0 +1,379 @@
+//===-- LoopYieldPoints.cpp - preemption checks on loop back edges --------===//
+#include "LoopYieldPoints.h"
+#include "CapriOptions.h"
+#include "Pipeline.h"
+#include "StackAnalysis.h"
+
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/Statistic.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Analysis/CFG.h"
+#include "llvm/Analysis/LoopInfo.h"
+#include "llvm/Analysis/OptimizationRemarkEmitter.h"
+#include "llvm/Analysis/ScalarEvolution.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/Dominators.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
+#include "llvm/IR/MDBuilder.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Transforms/Utils/BasicBlockUtils.h"
+
+using namespace llvm;
+
+#define DEBUG_TYPE "capri-loop-yield"
+
+STATISTIC(NumLoopChecks, "Back edges given a loop yield point");
+STATISTIC(NumExemptYield, "Back edges exempt: a call through the scheduler dominates the latch");
+STATISTIC(NumExemptShort, "Back edges exempt: a small constant trip count and no calls");
+STATISTIC(NumExemptFunction, "Back edges exempt: the function is annotated capri.no_yield_points");
+STATISTIC(NumExemptLoop, "Back edges exempt: the loop calls capri_no_yield_here()");
+STATISTIC(NumNoYieldHere, "capri_no_yield_here() calls deleted");
+STATISTIC(NumUnsplittable, "Back edges left without a check: the edge cannot be split");
+
+namespace capri {
+
+namespace {
+
+/// %fs is address space 257 on x86-64; the limit word is %fs:0x70 and its
+/// bit 62 (LIMIT_PREEMPT, runtime/src/limit.h) is bit 6 of the byte at 0x77.
+constexpr unsigned FSAddressSpace = 257;
+constexpr uint64_t PreemptByte = 0x77;
+constexpr uint64_t PreemptMask = 0x40;
+
+/// Calls that pass through the scheduler on every call, whatever happens:
+/// a loop whose latch one dominates needs no check. (A read that finds
+/// data, or a sleep of 0, returns without passing it.)
+bool alwaysPassesScheduler(const CallBase &CB) {
+  const Function *F = CB.getCalledFunction();
+  return F && StringSwitch<bool>(F->getName()).Case("capri_yield", true).Default(false);
+}
+
+/// Calls that are not calls once compiled (debug info, lifetimes, hints).
+bool isRealCall(const Instruction &I) {
+  const auto *CB = dyn_cast<CallBase>(&I);
+  if (!CB)
+    return false;
+  if (const auto *II = dyn_cast<IntrinsicInst>(CB)) {
+    if (II->isAssumeLikeIntrinsic() || isa<DbgInfoIntrinsic>(II))
+      return false;
+    switch (II->getIntrinsicID()) {
+    case Intrinsic::lifetime_start:
+    case Intrinsic::lifetime_end:
+    case Intrinsic::expect:
+    case Intrinsic::prefetch:
+      return false;
+    default:
+      return true; // memcpy and friends may become libc calls
+    }
+  }
+  return true;
+}
+
+class LoopYielder {
+public:
+  LoopYielder(Module &M, FunctionAnalysisManager &FAM)
+      : M(M), FAM(FAM), Ctx(M.getContext()) {}
+
+  bool run() {
+    bool Changed = false;
+    SmallPtrSet<const Function *, 8> OptedOut;
+    forEachFunctionAnnotation(M, [&](const Function *F, StringRef Text) {
+      if (Text.trim() == "capri.no_yield_points")
+        OptedOut.insert(F);
+    });
+    for (Function &F : M) {
+      if (F.isDeclaration() || F.hasFnAttribute("capri-thunk") ||
+          F.hasFnAttribute(Attribute::Naked))
+        continue;
+      Changed |= runOn(F, OptedOut.contains(&F));
+    }
+    if (Function *NoYield = M.getFunction(NoYieldHere); NoYield && NoYield->use_empty() &&
+                                                         NoYield->isDeclaration())
+      NoYield->eraseFromParent();
+    return Changed;
+  }
+
+private:
+  Module &M;
+  FunctionAnalysisManager &FAM;
+  LLVMContext &Ctx;
+  FunctionCallee Stub;
+
+  /// The cold calls go to a local trampoline that jumps on to the runtime's
+  /// __capri_loop_yield through the GOT: a direct call keeps the loop from
+  /// holding the stub's address in a register, and the GOT is bound at
+  /// load time (a lazy binding's resolver would run on the loop's stack,
+  /// which promises no room, and it does not keep r10, which preserve_all
+  /// callers rely on).
+  FunctionCallee stub() {
+    if (Stub)
+      return Stub;
+    FunctionType *Ty = FunctionType::get(Type::getVoidTy(Ctx), false);
+    auto *Decl = cast<Function>(M.getOrInsertFunction(LoopYieldStub, Ty).getCallee());
+    // Weak, as __morestack: without libcapri the limit word never holds
+    // LIMIT_PREEMPT, and the call is never made.
+    if (Decl->isDeclaration())
+      Decl->setLinkage(GlobalValue::ExternalWeakLinkage);
+    Decl->setCallingConv(CallingConv::PreserveAll);
+    Decl->addFnAttr(Attribute::NoUnwind);
+    Decl->addFnAttr(Attribute::NonLazyBind);
+
+    Function *Local = M.getFunction(LoopYieldLocal);
+    if (!Local) {
+      Local = Function::Create(Ty, GlobalValue::InternalLinkage, LoopYieldLocal, M);
+      Local->setCallingConv(CallingConv::PreserveAll);
+      Local->addFnAttr(Attribute::NoUnwind);
+      Local->addFnAttr(Attribute::NoInline);
+      Local->addFnAttr(Attribute::Cold);
+      Local->addFnAttr("capri-thunk"); // instrumentation, not the program
+      IRBuilder<> B(BasicBlock::Create(Ctx, "", Local));
+      CallInst *Jump = B.CreateCall(Decl);
+      Jump->setCallingConv(CallingConv::PreserveAll);
+      Jump->setTailCallKind(CallInst::TCK_MustTail);
+      Jump->setDoesNotThrow();
+      B.CreateRetVoid();
+    }
+    Stub = FunctionCallee(Ty, Local);
+    return Stub;
+  }
+
+  /// Deletes F's capri_no_yield_here() calls; returns their blocks.
+  SmallVector<BasicBlock *, 2> takeNoYieldHere(Function &F) {
+    SmallVector<BasicBlock *, 2> Blocks;
+    SmallVector<CallBase *, 2> Calls;
+    for (Instruction &I : instructions(F))
+      if (auto *CB = dyn_cast<CallBase>(&I))
+        if (Function *Callee = CB->getCalledFunction();
+            Callee && Callee->getName() == NoYieldHere && CB->use_empty() && isa<CallInst>(CB))
+          Calls.push_back(CB);
+    for (CallBase *CB : Calls) {
+      Blocks.push_back(CB->getParent());
+      CB->eraseFromParent();
+      ++NumNoYieldHere;
+    }
+    return Blocks;
+  }
+
+  bool runOn(Function &F, bool FunctionOptedOut) {
+    SmallVector<BasicBlock *, 2> NoYieldBlocks = takeNoYieldHere(F);
+    bool Changed = !NoYieldBlocks.empty();
+    SmallVector<std::pair<const BasicBlock *, const BasicBlock *>, 8> BackEdges;
+    FindFunctionBackedges(F, BackEdges);
+    if (BackEdges.empty())
+      return Changed;
+    auto &ORE = FAM.getResult<OptimizationRemarkEmitterAnalysis>(F);
+    auto Remark = [&](bool Placed, StringRef Name, const BasicBlock *BB, const Twine &Why) {
+      const Instruction *At = BB->getTerminator();
+      if (Placed)
+        ORE.emit([&] {
+          return OptimizationRemark(DEBUG_TYPE, Name, At) << Why.str();
+        });
+      else
+        ORE.emit([&] {
+          return OptimizationRemarkMissed(DEBUG_TYPE, Name, At) << Why.str();
+        });
+    };
+    if (FunctionOptedOut || !LoopYieldPoints) {
+      for (auto &E : BackEdges) {
+        if (FunctionOptedOut) {
+          ++NumExemptFunction;
+          Remark(false, "NoYieldPointsFunction", E.first,
+                 "no loop yield point: " + F.getName() + " is annotated capri.no_yield_points");
+        }
+      }
+      return Changed;
+    }
+
+    auto &DT = FAM.getResult<DominatorTreeAnalysis>(F);
+    auto &LI = FAM.getResult<LoopAnalysis>(F);
+    auto &SE = FAM.getResult<ScalarEvolutionAnalysis>(F);
+
+    // Loops opted out by capri_no_yield_here(): the innermost loop holding
+    // the call, and the loops nested in it.
+    SmallPtrSet<const Loop *, 4> QuietLoops;
+    for (BasicBlock *BB : NoYieldBlocks)
+      if (const Loop *L = LI.getLoopFor(BB))
+        QuietLoops.insert(L);
+    auto Quiet = [&](const Loop *L) {
+      for (; L; L = L->getParentLoop())
+        if (QuietLoops.contains(L))
+          return true;
+      return false;
+    };
+
+    // Decide first: the checks split blocks. A natural loop gets one check
+    // at its header, after the phis: it runs once per iteration whichever
+    // latch was taken, and keeps a rotated loop one block with a single
+    // back branch (two instructions per iteration, where a check on the
+    // edge would add a jump too). Irreducible cycles get theirs on the edge.
+    SmallVector<BasicBlock *, 8> Headers;
+    SmallVector<std::pair<BasicBlock *, BasicBlock *>, 4> Edges;
+    SmallPtrSet<const Loop *, 8> Decided;
+    for (auto &E : BackEdges) {
+      auto *From = const_cast<BasicBlock *>(E.first);
+      auto *To = const_cast<BasicBlock *>(E.second);
+      const Loop *L = LI.getLoopFor(To);
+      if (L && (L->getHeader() != To || !L->contains(From)))
+        L = nullptr;
+      if (!L) {
+        Edges.push_back({From, To});
+        continue;
+      }
+      if (!Decided.insert(L).second)
+        continue;
+      if (Quiet(L)) {
+        ++NumExemptLoop;
+        Remark(false, "NoYieldHere", To, "no loop yield point: the loop calls capri_no_yield_here()");
+        continue;
+      }
+      if (everyLatchYields(*L, DT)) {
+        ++NumExemptYield;
+        Remark(false, "LoopYields", To,
+               "no loop yield point: a call through the scheduler runs on every iteration");
+        continue;
+      }
+      if (shortAndCallFree(*L, SE)) {
+        ++NumExemptShort;
+        Remark(false, "ShortLoop", To,
+               "no loop yield point: at most " + Twine(SE.getSmallConstantMaxTripCount(L)) +
+                   " iterations and no calls");
+        continue;
+      }
+      Headers.push_back(To);
+    }
+    auto Placed = [&](bool Ok, BasicBlock *At) {
+      if (Ok) {
+        ++NumLoopChecks;
+        Changed = true;
+        Remark(true, "LoopYieldPoint", At, "loop yield point");
+      } else {
+        ++NumUnsplittable;
+        Remark(false, "Unsplittable", At,
+               "no loop yield point: the cycle cannot be split (indirectbr, callbr or an "
+               "exception pad)");
+      }
+    };
+    for (BasicBlock *H : Headers)
+      Placed(insertAtHeader(H), H);
+    for (auto &E : Edges)
+      Placed(insertOnEdge(E.first, E.second), E.first);
+    return Changed;
+  }
+
+  static bool everyLatchYields(const Loop &L, const DominatorTree &DT) {
+    SmallVector<BasicBlock *, 4> Latches;
+    L.getLoopLatches(Latches);
+    for (BasicBlock *Latch : Latches)
+      if (!dominatedByYield(L, Latch, DT))
+        return false;
+    return !Latches.empty();
+  }
+
+  static bool dominatedByYield(const Loop &L, const BasicBlock *Latch, const DominatorTree &DT) {
+    for (const BasicBlock *BB : L.blocks()) {
+      if (!DT.dominates(BB, Latch))
+        continue;
+      for (const Instruction &I : *BB)
+        if (const auto *CB = dyn_cast<CallBase>(&I); CB && alwaysPassesScheduler(*CB))
+          return true;
+    }
+    return false;
+  }
+
+  static bool shortAndCallFree(const Loop &L, ScalarEvolution &SE) {
+    unsigned Max = SE.getSmallConstantMaxTripCount(&L);
+    if (Max == 0 || Max >= LoopMinTrip)
+      return false;
+    for (const BasicBlock *BB : L.blocks())
+      for (const Instruction &I : *BB)
+        if (isRealCall(I))
+          return false;
+    return true;
+  }
+
+  /// Puts the check at the top of loop header H, after its phis.
+  bool insertAtHeader(BasicBlock *H) {
+    if (H->isEHPad() || H->getFirstInsertionPt() == H->end())
+      return false;
+    BasicBlock *Rest = H->splitBasicBlock(H->getFirstInsertionPt(), H->getName() + ".capri.body");
+    emitCheck(H, Rest);
+    return true;
+  }
+
+  /// Puts the check on the edge From -> To: in From when To is its only
+  /// successor, else in a block of its own on the edge. False when the
+  /// edge cannot be split.
+  bool insertOnEdge(BasicBlock *From, BasicBlock *To) {
+    Instruction *Term = From->getTerminator();
+    if (To->isEHPad() || isa<IndirectBrInst>(Term) || isa<CallBrInst>(Term))
+      return false;
+    BasicBlock *At = From;
+    if (Term->getNumSuccessors() != 1) {
+      if (isCriticalEdge(Term, To)) {
+        unsigned Index = 0;
+        while (Term->getSuccessor(Index) != To)
+          ++Index;
+        At = SplitCriticalEdge(Term, Index, CriticalEdgeSplittingOptions().setMergeIdenticalEdges());
+        if (!At)
+          return false;
+      } else {
+        // To's only predecessor is From: check on entry to To.
+        if (To->getFirstInsertionPt() == To->end())
+          return false;
+        BasicBlock *Rest = To->splitBasicBlock(To->getFirstInsertionPt(), To->getName() + ".capri.loop");
+        At = To;
+        To = Rest;
+      }
+    }
+    emitCheck(At, To);
+    return true;
+  }
+
+  /// At ends in `br To`: replaces it with the check, whose cold block
+  /// calls the stub and goes on to To.
+  void emitCheck(BasicBlock *At, BasicBlock *To) {
+    Instruction *Br = At->getTerminator();
+    assert(Br->getNumSuccessors() == 1 && Br->getSuccessor(0) == To);
+    Function &F = *At->getParent();
+    BasicBlock *Cold = BasicBlock::Create(Ctx, At->getName() + ".capri.yield", &F, To);
+
+    IRBuilder<> B(Br);
+    B.SetCurrentDebugLocation(Br->getDebugLoc());
+    // A volatile load: a plain one would be hoisted out of the loop.
+    Value *Addr = ConstantExpr::getIntToPtr(ConstantInt::get(Type::getInt64Ty(Ctx), PreemptByte),
+                                            PointerType::get(Ctx, FSAddressSpace));
+    LoadInst *Byte = B.CreateLoad(Type::getInt8Ty(Ctx), Addr, /*isVolatile=*/true, "capri.preempt");
+    Byte->setAlignment(Align(1));
+    Value *Bit = B.CreateAnd(Byte, ConstantInt::get(Type::getInt8Ty(Ctx), PreemptMask));
+    Value *Asked = B.CreateICmpNE(Bit, ConstantInt::get(Type::getInt8Ty(Ctx), 0), "capri.asked");
+    MDNode *Weights = MDBuilder(Ctx).createUnlikelyBranchWeights();
+    B.CreateCondBr(Asked, Cold, To, Weights);
+    Br->eraseFromParent();
+
+    IRBuilder<> C(Cold);
+    C.SetCurrentDebugLocation(B.getCurrentDebugLocation());
+    CallInst *Call = C.CreateCall(stub());
+    Call->setCallingConv(CallingConv::PreserveAll);
+    Call->setDoesNotThrow();
+    C.CreateBr(To);
+    // The new predecessor of To carries At's values.
+    for (PHINode &Phi : To->phis())
+      Phi.addIncoming(Phi.getIncomingValueForBlock(At), Cold);
+  }
+};
+
+} // namespace
+
+PreservedAnalyses CapriLoopYieldPass::run(Module &M, ModuleAnalysisManager &MAM) {
+  if (!analysesModule(M, AtLTOLink))
+    return PreservedAnalyses::all();
+  auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
+  if (!LoopYielder(M, FAM).run())
+    return PreservedAnalyses::all();
+  return PreservedAnalyses::none();
+}
+
+} // namespace capri
