@@ -176,6 +176,7 @@ void graph_resume(struct capri_thread *t)
      * when the park did not switch (woken on the way), its stamp is stale. */
     struct graph_sched *g = &t->sched->graph;
     g->stamped = 0;
+    t->graph_cycles = 0; /* its word was the timer's while it was parked */
     struct graph_tables *tb = g->t;
     if (unlikely(!tb))
         return;

@@ -335,9 +335,8 @@ static void thread_start(void *prev, void *a, void *b)
     sched_after_switch(prev);
     struct capri_thread *self = a;
     tools_after_switch(self);
-    void *arg = self->arg;
-    self->graph_cycles = 0; /* shares arg's word (thread.h) */
-    thread_exit(self, self->fn(arg));
+    self->graph_cycles = 0;
+    thread_exit(self, self->fn(self->arg));
 }
 
 int capri_spawn(capri_t *out, void *(*fn)(void *), void *arg, const capri_attr_t *attr)

@@ -120,10 +120,7 @@ struct capri_thread {
      * lifetimes do not overlap with its own: `arg` is read once, when the
      * thread starts (which zeroes graph_cycles), and `result` is written
      * once, after the thread's last park. */
-    union {
-        void *arg;
-        uint64_t graph_cycles; /* cycles run since it left graph_from */
-    };
+    void *arg;
     union {
         void *result;
         uintptr_t graph_from;  /* the site it last parked at, 0: none yet */
@@ -132,7 +129,17 @@ struct capri_thread {
     uint32_t chunk_cls;
     int32_t heap_index;   /* position in the scheduler's timer heap, -1: none */
     uint64_t deadline;    /* timer key */
-    uint64_t timer_seq;   /* timer tie-break: insertion order */
+    union {
+        /* Timer tie-break, insertion order: read only while the thread is
+         * in its scheduler's timer heap (parked with a deadline). */
+        uint64_t timer_seq;
+        /* The blocking graph: cycles run since it left graph_from, across
+         * preemptions and yields; live only while it runs or is runnable.
+         * wait_park hands it to the graph before arming a timer, and a
+         * resume zeroes it; even a clash would only reorder timers with the
+         * same deadline. */
+        uint64_t graph_cycles;
+    };
     uint32_t timer_token; /* the token value the timer may wake */
     uint32_t join_token;  /* the token of the thread joining this one */
     struct capri_thread *exit_joiner; /* the joiner an exit must still wake */
@@ -164,7 +171,7 @@ struct capri_thread {
     };
 };
 _Static_assert(sizeof(void *) == sizeof(uint64_t) && sizeof(void *) == sizeof(uintptr_t),
-               "the graph's words share arg and result (graph.h) without growing the struct");
+               "the graph's words share timer_seq and result (graph.h) without growing the struct");
 _Static_assert(offsetof(struct capri_thread, token) == 3 * CACHE_LINE,
                "the fields other kernel threads write start the struct's last cache line");
 _Static_assert(sizeof(struct capri_thread) == 4 * CACHE_LINE,

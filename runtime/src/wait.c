@@ -83,10 +83,16 @@ int wait_park(struct capri_thread *self, uint32_t token, unsigned *lock, uint64_
         }
     }
     struct capri_sched *s = self->sched;
+    /* The graph first: its cycle count shares the timer's tie-break word
+     * (thread.h), which arming the timer overwrites. */
+    if (likely(graph_recording))
+        graph_park(s, self, __builtin_return_address(0));
     if (deadline != DEADLINE_NONE && sched_timer_arm(s, self, deadline) != 0) {
         /* No memory for the timer: time out at once rather than hang. */
         uint32_t expected = token;
         if (cas_acq_rel(&self->token, &expected, TOKEN_WOKEN_BY(token, WAKE_TIMEOUT))) {
+            if (likely(graph_recording))
+                graph_resume(self); /* the park the graph counted did not happen */
             store_relaxed(&self->cancel_token, 0u);
             if (lock)
                 spin_unlock(lock);
@@ -96,8 +102,6 @@ int wait_park(struct capri_thread *self, uint32_t token, unsigned *lock, uint64_
     if (unlikely(self->cached_chunk != NULL))
         thread_chunk_flush(self); /* a blocked thread holds no spare chunk */
     store_relaxed(&self->run_state, THREAD_BLOCKED);
-    if (likely(graph_recording))
-        graph_park(s, self, __builtin_return_address(0));
     sched_block(s, self, lock);
     if (likely(graph_recording))
         graph_resume(self);
