@@ -1,5 +1,6 @@
 //===-- CheckpointInstrumentation.cpp - the checks at checkpoints ---------===//
 #include "CheckpointInstrumentation.h"
+#include "LimitWord.h"
 #include "CallOutlining.h"
 #include "CapriOptions.h"
 #include "CheckpointPlacement.h"
@@ -36,10 +37,6 @@ namespace capri {
 
 namespace {
 
-/// The limit word: %fs:0x70, the TCB's split-stack slot (address space 257
-/// is %fs on x86-64).
-constexpr unsigned FSAddressSpace = 257;
-constexpr uint64_t LimitWordOffset = 0x70;
 constexpr const char *SlowPathMD = "capri.slow_path";
 
 /// A checkpoint the pass will instrument, copied out of the placement

@@ -1,5 +1,6 @@
 //===-- LoopYieldPoints.cpp - preemption checks on loop back edges --------===//
 #include "LoopYieldPoints.h"
+#include "LimitWord.h"
 #include "CapriOptions.h"
 #include "Pipeline.h"
 #include "StackAnalysis.h"
@@ -37,11 +38,6 @@ namespace capri {
 
 namespace {
 
-/// %fs is address space 257 on x86-64; the limit word is %fs:0x70 and its
-/// bit 62 (LIMIT_PREEMPT, runtime/src/limit.h) is bit 6 of the byte at 0x77.
-constexpr unsigned FSAddressSpace = 257;
-constexpr uint64_t PreemptByte = 0x77;
-constexpr uint64_t PreemptMask = 0x40;
 
 /// Calls that pass through the scheduler on every call, whatever happens:
 /// a loop whose latch one dominates needs no check. (A read that finds
