@@ -70,9 +70,9 @@ static void fork_child(void)
     /* The surviving scheduler becomes the only one: the others' queues
      * and threads are dropped. */
     struct capri_thread *self = keep->current;
-    keep->rq_head = keep->rq_tail = NULL;
+    keep->rq = (struct thread_fifo){ NULL, NULL };
     keep->st_head = keep->st_tail = NULL;
-    keep->pq_head = keep->pq_tail = NULL;
+    keep->pq = (struct thread_fifo){ NULL, NULL };
     keep->pq_age = 0;
     keep->runnext = NULL;
     keep->steal_count = 0;

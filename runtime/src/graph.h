@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "atomic.h"
+#include "thread_fifo.h"
 
 struct capri_sched;
 struct capri_thread;
@@ -70,7 +71,7 @@ struct graph_sched {
     /* The resource policy's queues (owner-only): threads ready at a
      * releasing site run before the run queue, those at a consuming site
      * after it. */
-    struct capri_thread *rel_head, *rel_tail, *con_head, *con_tail;
+    struct thread_fifo rel, con; /* threads at releasing / consuming sites */
     uint32_t queued;    /* threads in the two queues */
     uint32_t picks;     /* policy picks, for aging the consuming queue */
     uint32_t res_dirty; /* res moved since the last attribution */

@@ -151,27 +151,6 @@ static int site_class(struct graph_tables *tb, uintptr_t site, uint32_t scarce)
     return GRAPH_NEUTRAL;
 }
 
-static inline void push(struct capri_thread **head, struct capri_thread **tail, struct capri_thread *t)
-{
-    t->next = NULL;
-    if (*tail)
-        (*tail)->next = t;
-    else
-        *head = t;
-    *tail = t;
-}
-
-static inline struct capri_thread *pop(struct capri_thread **head, struct capri_thread **tail)
-{
-    struct capri_thread *t = *head;
-    if (t) {
-        *head = t->next;
-        if (!*head)
-            *tail = NULL;
-    }
-    return t;
-}
-
 bool graph_policy_enqueue(struct capri_sched *s, struct capri_thread *t)
 {
     struct graph_sched *g = &s->graph;
@@ -183,9 +162,9 @@ bool graph_policy_enqueue(struct capri_sched *s, struct capri_thread *t)
         return false;
     store_relaxed(&t->run_state, THREAD_READY);
     if (cls == GRAPH_RELEASE)
-        push(&g->rel_head, &g->rel_tail, t);
+        thread_fifo_push(&g->rel, t);
     else
-        push(&g->con_head, &g->con_tail, t);
+        thread_fifo_push(&g->con, t);
     g->queued++;
     return true;
 }
@@ -194,10 +173,10 @@ struct capri_thread *graph_policy_pick(struct capri_sched *s, bool nothing_else)
 {
     struct graph_sched *g = &s->graph;
     struct capri_thread *t = NULL;
-    if (g->con_head && ((++g->picks & 15) == 0 || (nothing_else && !g->rel_head)))
-        t = pop(&g->con_head, &g->con_tail);
-    else if (g->rel_head)
-        t = pop(&g->rel_head, &g->rel_tail);
+    if (g->con.head && ((++g->picks & 15) == 0 || (nothing_else && !g->rel.head)))
+        t = thread_fifo_pop(&g->con);
+    else if (g->rel.head)
+        t = thread_fifo_pop(&g->rel);
     if (t)
         g->queued--;
     return t;

@@ -47,52 +47,29 @@ static inline bool stealable(const struct capri_thread *t)
  * list's is ever asked about (sched_run_next_if_new). */
 static inline void runq_push(struct capri_sched *s, struct capri_thread *t)
 {
-    t->next = NULL;
-    if (s->rq_tail)
-        s->rq_tail->next = t;
-    else
-        s->rq_head = t;
-    s->rq_tail = t;
+    thread_fifo_push(&s->rq, t);
 }
 
 static inline void runq_push_front(struct capri_sched *s, struct capri_thread *t)
 {
-    t->next = s->rq_head;
-    s->rq_head = t;
-    if (!s->rq_tail)
-        s->rq_tail = t;
+    thread_fifo_push_front(&s->rq, t);
 }
 
 static inline struct capri_thread *runq_pop(struct capri_sched *s)
 {
-    struct capri_thread *t = s->rq_head;
-    if (t) {
-        s->rq_head = t->next;
-        if (!s->rq_head)
-            s->rq_tail = NULL;
-    }
-    return t;
+    return thread_fifo_pop(&s->rq);
 }
 
 /* The preempted queue: owner only, like the run queue. */
 static inline void preemptq_push(struct capri_sched *s, struct capri_thread *t)
 {
-    t->next = NULL;
-    if (s->pq_tail)
-        s->pq_tail->next = t;
-    else
-        s->pq_head = t;
-    s->pq_tail = t;
+    thread_fifo_push(&s->pq, t);
 }
 
 static inline struct capri_thread *preemptq_pop(struct capri_sched *s)
 {
-    struct capri_thread *t = s->pq_head;
-    s->pq_head = t->next;
-    if (!s->pq_head)
-        s->pq_tail = NULL;
     s->pq_age = 0;
-    return t;
+    return thread_fifo_pop(&s->pq);
 }
 
 /* Every this many picks while a preempted thread waits, it goes first:
@@ -370,7 +347,7 @@ static inline __attribute__((always_inline)) struct capri_thread *sched_pick(str
         s->now = clock_now_ns();
         timers_fire(s);
     }
-    if (unlikely(s->pq_head != NULL) && ++s->pq_age >= PREEMPTQ_AGE)
+    if (unlikely(s->pq.head != NULL) && ++s->pq_age >= PREEMPTQ_AGE)
         return preemptq_pop(s);
     if (unlikely(s->graph.queued != 0)) {
         /* The resource policy: releasing sites first (graph_policy.c). */
@@ -378,7 +355,7 @@ static inline __attribute__((always_inline)) struct capri_thread *sched_pick(str
         if (p)
             return p;
     }
-    struct capri_thread *r = s->rq_head;
+    struct capri_thread *r = s->rq.head;
     if (unlikely(load_relaxed(&s->steal_count) != 0)) {
         spin_lock(&s->steal_lock);
         struct capri_thread *h = s->st_head;
@@ -391,7 +368,7 @@ static inline __attribute__((always_inline)) struct capri_thread *sched_pick(str
     }
     if (likely(r != NULL))
         return runq_pop(s);
-    if (unlikely(s->pq_head != NULL))
+    if (unlikely(s->pq.head != NULL))
         return preemptq_pop(s);
     /* The resource policy: consuming sites last. */
     return unlikely(s->graph.queued != 0) ? graph_policy_pick(s, true) : NULL;
@@ -742,7 +719,7 @@ static _Noreturn void sched_loop(struct capri_sched *s)
         }
         s->now = clock_now_ns();
         timers_fire(s);
-        if (s->rq_head || load_relaxed(&s->steal_count) || load_relaxed(&s->inbox))
+        if (s->rq.head || load_relaxed(&s->steal_count) || load_relaxed(&s->inbox))
             continue;
         chunk_pool_decay(&s->chunks, s->now);
         uint64_t deadline = timer_next_deadline(&s->timers);

@@ -47,7 +47,7 @@ struct intr_waiter;
 struct capri_sched {
     /* Owner-only, hot. */
     struct capri_thread *current;
-    struct capri_thread *rq_head, *rq_tail;
+    struct thread_fifo rq; /* the run queue */
     uint64_t ready_seq;
     uint32_t switches; /* for the cached clock */
     uint32_t index;
@@ -88,7 +88,7 @@ struct capri_sched {
      * after the run queue and the stealable list (owner only), and the
      * picks since one was last taken first (aging). */
     uint32_t pq_age;
-    struct capri_thread *pq_head, *pq_tail;
+    struct thread_fifo pq; /* preempted threads (sched.c) */
     /* The cycle counter when the running thread was switched in: the
      * monitor preempts it a time slice later (monitor.c). */
     uint64_t run_tsc;

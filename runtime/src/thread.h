@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "atomic.h"
+#include "thread_fifo.h"
 #include "capri.h"
 #include "chunk_pool.h"
 
@@ -176,6 +177,37 @@ _Static_assert(offsetof(struct capri_thread, token) == 3 * CACHE_LINE,
                "the fields other kernel threads write start the struct's last cache line");
 _Static_assert(sizeof(struct capri_thread) == 4 * CACHE_LINE,
                "256 bytes: in dense mode every byte is a byte of every thread (docs/runtime-design.md)");
+
+/* thread_fifo.h's operations. */
+static inline void thread_fifo_push(struct thread_fifo *q, struct capri_thread *t)
+{
+    t->next = NULL;
+    if (q->tail)
+        q->tail->next = t;
+    else
+        q->head = t;
+    q->tail = t;
+}
+
+static inline void thread_fifo_push_front(struct thread_fifo *q, struct capri_thread *t)
+{
+    t->next = q->head;
+    q->head = t;
+    if (!q->tail)
+        q->tail = t;
+}
+
+/* The first thread, taken off, or NULL when empty. */
+static inline struct capri_thread *thread_fifo_pop(struct thread_fifo *q)
+{
+    struct capri_thread *t = q->head;
+    if (t) {
+        q->head = t->next;
+        if (!q->head)
+            q->tail = NULL;
+    }
+    return t;
+}
 
 /* Dense first chunks (THREAD_DENSE): CHUNK_CANARY_ROOM bytes at the
  * chunk's bottom hold two canary words, mixed with the chunk's address so
