@@ -140,7 +140,7 @@ void graph_park(struct capri_sched *s, struct capri_thread *t, void *ra)
     g->pending = 0;
     if (!site)
         site = (uintptr_t)ra | 1u; /* a park no primitive's entry named */
-    uint64_t now = graph_cycles_now();
+    uint64_t now = capri_arch_cycles();
     uint64_t cycles = t->graph_cycles + (now - g->tsc);
     g->tsc = now;
     g->stamped = 1;
@@ -214,7 +214,7 @@ void graph_init(void)
 void graph_sched_init(struct capri_sched *s)
 {
     struct graph_sched *g = &s->graph;
-    g->tsc = graph_cycles_now();
+    g->tsc = capri_arch_cycles();
     if (!graph_recording || g->t)
         return;
     /* Untouched pages cost nothing: a scheduler pays for the slots its

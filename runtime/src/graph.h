@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/arch.h"
 #include "atomic.h"
 #include "thread_fifo.h"
 
@@ -89,19 +90,6 @@ extern uint32_t graph_scarce __attribute__((visibility("hidden")));
 
 /* The site word instrumented code stores before a call that may park. */
 extern __thread const void *__capri_yield_site;
-
-static inline uint64_t graph_cycles_now(void)
-{
-#if defined(__x86_64__)
-    return __builtin_ia32_rdtsc();
-#elif defined(__aarch64__)
-    uint64_t v;
-    __asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
-    return v;
-#else
-#error "graph.h: no cycle counter for this architecture"
-#endif
-}
 
 /* The tables' hash of a key (a site, or an edge's two). */
 static inline uint32_t graph_hash(uintptr_t a, uintptr_t b)

@@ -44,7 +44,7 @@ static double cycles_per_ns(void)
     uint64_t ns = mono_ns();
     while (ns - start_ns < 2000000u)
         ns = mono_ns();
-    return (double)(graph_cycles_now() - start_cycles) / (double)(ns - start_ns);
+    return (double)(capri_arch_cycles() - start_cycles) / (double)(ns - start_ns);
 }
 
 /* ---- output ------------------------------------------------------------------ */
@@ -391,7 +391,7 @@ static int signal_number(const char *v)
 
 void graph_dump_init(void)
 {
-    start_cycles = graph_cycles_now();
+    start_cycles = capri_arch_cycles();
     start_ns = mono_ns();
     dump_pid = getpid();
     const char *p = getenv("CAPRI_BLOCKING_GRAPH");

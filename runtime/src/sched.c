@@ -442,7 +442,7 @@ static inline __attribute__((always_inline)) uint64_t graph_switch(struct capri_
          * thread's starts at that stamp (what the pick cost goes to it). */
         g->stamped = 0;
     } else {
-        uint64_t now = graph_cycles_now();
+        uint64_t now = capri_arch_cycles();
         from->graph_cycles += now - g->tsc;
         g->tsc = now;
     }

@@ -45,7 +45,7 @@ void capri_arch_set_limit(void *sp, unsigned long limit);
 void capri_arch_init(void);
 extern long capri_arch_errno_offset __attribute__((visibility("hidden")));
 
-/* A cycle counter for time slices: cheap (no system call) and steady
+/* A cycle counter for time slices and the blocking graph: cheap (no system call) and steady
  * across the CPUs of one machine (x86-64: the invariant TSC). monitor.c
  * calibrates it against CLOCK_MONOTONIC. */
 static inline unsigned long long capri_arch_cycles(void) { return __builtin_ia32_rdtsc(); }
