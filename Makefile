@@ -43,11 +43,11 @@ $(TSAN_BUILD)/CMakeCache.txt: | deps
 # verification through ctest; then capri's C code again under ASan+UBSan,
 # and the runtime under ThreadSanitizer.
 check: build $(ASAN_BUILD)/CMakeCache.txt $(TSAN_BUILD)/CMakeCache.txt
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --timeout 900 -j $(JOBS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j $(JOBS)
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
-	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(TSAN_BUILD) && ctest --output-on-failure --timeout 900 -j $(JOBS)
 
 # The slow tier: the stack-bound verification on Lua 5.4 from Debian's sources.
 verify-lua: build

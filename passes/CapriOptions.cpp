@@ -86,4 +86,11 @@ cl::opt<unsigned> LoopMinTrip(
              "this get no loop yield point"),
     cl::init(64));
 
+cl::opt<unsigned> LoopChunkWork(
+    "capri-loop-chunk-work",
+    cl::desc("Instructions a call-free counted loop may run between two of its "
+             "preemption checks: the loop is checked once every "
+             "(this / loop size) iterations"),
+    cl::init(65536));
+
 } // namespace capri

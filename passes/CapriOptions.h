@@ -28,6 +28,7 @@ extern llvm::cl::opt<bool> ShrinkYieldFrames;
 extern llvm::cl::opt<unsigned> ShrinkThreshold;
 extern llvm::cl::opt<bool> LoopYieldPoints;
 extern llvm::cl::opt<unsigned> LoopMinTrip;
+extern llvm::cl::opt<unsigned> LoopChunkWork;
 
 } // namespace capri
 

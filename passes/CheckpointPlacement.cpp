@@ -4,6 +4,7 @@
 #include "CallOutlining.h"
 #include "CapriOptions.h"
 #include "FrameBound.h"
+#include "LoopYieldPoints.h"
 #include "Lowering.h"
 #include "Pipeline.h"
 #include "StackAnalysis.h"
@@ -455,7 +456,7 @@ private:
         case CalleeClass::Defined:
           break;
         }
-        if (N.P->CheckpointAll)
+        if (N.P->CheckpointAll || (S.I && S.I->getMetadata(LoopPollMD)))
           cut(S, CheckpointReason::Forced);
       }
   }

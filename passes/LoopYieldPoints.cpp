@@ -1,10 +1,13 @@
 //===-- LoopYieldPoints.cpp - preemption checks on loop back edges --------===//
 #include "LoopYieldPoints.h"
-#include "LimitWord.h"
 #include "CapriOptions.h"
+#include "CheckpointPlacement.h"
+#include "LimitWord.h"
+#include "LoopChunking.h"
 #include "Pipeline.h"
 #include "StackAnalysis.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/Statistic.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -22,6 +25,8 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
 
+#include <optional>
+
 using namespace llvm;
 
 #define DEBUG_TYPE "capri-loop-yield"
@@ -29,6 +34,8 @@ using namespace llvm;
 STATISTIC(NumLoopChecks, "Back edges given a loop yield point");
 STATISTIC(NumExemptYield, "Back edges exempt: a call through the scheduler dominates the latch");
 STATISTIC(NumExemptShort, "Back edges exempt: a small constant trip count and no calls");
+STATISTIC(NumExemptCheckpoint, "Back edges exempt: a checkpoint, which polls too, runs on every iteration");
+STATISTIC(NumChunked, "Counted loops given one check per chunk of iterations");
 STATISTIC(NumExemptFunction, "Back edges exempt: the function is annotated capri.no_yield_points");
 STATISTIC(NumExemptLoop, "Back edges exempt: the loop calls capri_no_yield_here()");
 STATISTIC(NumNoYieldHere, "capri_no_yield_here() calls deleted");
@@ -47,31 +54,22 @@ bool alwaysPassesScheduler(const CallBase &CB) {
   return F && StringSwitch<bool>(F->getName()).Case("capri_yield", true).Default(false);
 }
 
-/// Calls that are not calls once compiled (debug info, lifetimes, hints).
+/// Calls that may run for long: every call but intrinsics, which compile
+/// to instructions or to a bounded libm routine (llvm.pow, llvm.fma without
+/// the instruction), except the memory ones, whose length has no bound.
 bool isRealCall(const Instruction &I) {
   const auto *CB = dyn_cast<CallBase>(&I);
   if (!CB)
     return false;
-  if (const auto *II = dyn_cast<IntrinsicInst>(CB)) {
-    if (II->isAssumeLikeIntrinsic() || isa<DbgInfoIntrinsic>(II))
-      return false;
-    switch (II->getIntrinsicID()) {
-    case Intrinsic::lifetime_start:
-    case Intrinsic::lifetime_end:
-    case Intrinsic::expect:
-    case Intrinsic::prefetch:
-      return false;
-    default:
-      return true; // memcpy and friends may become libc calls
-    }
-  }
+  if (isa<IntrinsicInst>(CB))
+    return isa<AnyMemIntrinsic>(CB);
   return true;
 }
 
 class LoopYielder {
 public:
-  LoopYielder(Module &M, FunctionAnalysisManager &FAM)
-      : M(M), FAM(FAM), Ctx(M.getContext()) {}
+  LoopYielder(Module &M, ModuleAnalysisManager &MAM, FunctionAnalysisManager &FAM)
+      : M(M), MAM(MAM), FAM(FAM), Ctx(M.getContext()) {}
 
   bool run() {
     bool Changed = false;
@@ -94,9 +92,25 @@ public:
 
 private:
   Module &M;
+  ModuleAnalysisManager &MAM;
   FunctionAnalysisManager &FAM;
   LLVMContext &Ctx;
   FunctionCallee Stub;
+  /// The calls the checkpoint placement checks, computed when a loop with
+  /// calls first needs them (before this pass changes the module).
+  std::optional<DenseSet<const Instruction *>> CheckedCalls;
+
+  const DenseSet<const Instruction *> &checkedCalls() {
+    if (!CheckedCalls) {
+      CheckedCalls.emplace();
+      // Without instrumentation no check is ever inserted.
+      if (Instrument)
+        for (const Checkpoint &C : MAM.getResult<CapriCheckpointAnalysis>(M).Checkpoints)
+          if (C.Reason != CheckpointReason::DynamicAlloca)
+            CheckedCalls->insert(C.Site);
+    }
+    return *CheckedCalls;
+  }
 
   /// The cold calls go to a local trampoline that jumps on to the runtime's
   /// __capri_loop_yield through the GOT: a direct call keeps the loop from
@@ -206,6 +220,7 @@ private:
     // back branch (two instructions per iteration, where a check on the
     // edge would add a jump too). Irreducible cycles get theirs on the edge.
     SmallVector<BasicBlock *, 8> Headers;
+    SmallVector<LoopChunkPlan, 4> Chunked;
     SmallVector<std::pair<BasicBlock *, BasicBlock *>, 4> Edges;
     SmallPtrSet<const Loop *, 8> Decided;
     for (auto &E : BackEdges) {
@@ -231,13 +246,45 @@ private:
                "no loop yield point: a call through the scheduler runs on every iteration");
         continue;
       }
-      if (shortAndCallFree(*L, SE)) {
-        ++NumExemptShort;
-        Remark(false, "ShortLoop", To,
-               "no loop yield point: at most " + Twine(SE.getSmallConstantMaxTripCount(L)) +
-                   " iterations and no calls");
+      bool CallFree = callFree(*L);
+      if (!CallFree) {
+        // A checkpoint compares with the same limit word, so its slow path
+        // takes the preemption: one that runs on every iteration is the
+        // loop's yield point. The mark keeps it a checkpoint when the
+        // placement is computed again after this pass.
+        if (CallBase *Poll = everyLatchChecked(*L, DT)) {
+          Poll->setMetadata(LoopPollMD, MDNode::get(Ctx, {}));
+          ++NumExemptCheckpoint;
+          Remark(false, "CheckpointPolls", To,
+                 "no loop yield point: the checkpoint on a call that runs on every "
+                 "iteration checks for preemption");
+          continue;
+        }
+        ORE.emit([&] {
+          return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", To->getTerminator())
+                 << "check on every iteration: the loop makes calls";
+        });
+        Headers.push_back(To);
         continue;
       }
+      unsigned MaxTrip = SE.getSmallConstantMaxTripCount(L);
+      uint64_t K = chunkIterations(loopSize(*L), LoopChunkWork);
+      if (MaxTrip != 0 && (MaxTrip < LoopMinTrip || MaxTrip <= K)) {
+        ++NumExemptShort;
+        Remark(false, "ShortLoop", To,
+               "no loop yield point: at most " + Twine(MaxTrip) + " iterations and no calls");
+        continue;
+      }
+      StringRef Why;
+      LoopChunkPlan Plan = planLoopChunks(*const_cast<Loop *>(L), SE, LoopChunkWork, Why);
+      if (Plan.L) {
+        Chunked.push_back(Plan);
+        continue;
+      }
+      ORE.emit([&] {
+        return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", To->getTerminator())
+               << "check on every iteration: " << Why;
+      });
       Headers.push_back(To);
     }
     auto Placed = [&](bool Ok, BasicBlock *At) {
@@ -252,6 +299,22 @@ private:
                "exception pad)");
       }
     };
+    // Chunked loops: every expansion before the first rewrite.
+    for (LoopChunkPlan &P : Chunked)
+      expandChunkValues(P, SE, DT, LI);
+    for (LoopChunkPlan &P : Chunked) {
+      BasicBlock *Header = P.Header;
+      uint64_t K = P.K;
+      BasicBlock *At = stripMine(P);
+      emitCheck(At, Header);
+      ++NumChunked;
+      ++NumLoopChecks;
+      Changed = true;
+      ORE.emit([&] {
+        return OptimizationRemark(DEBUG_TYPE, "ChunkedLoopYieldPoint", Header->getTerminator())
+               << "loop yield point once every " << ore::NV("Iterations", K) << " iterations";
+      });
+    }
     for (BasicBlock *H : Headers)
       Placed(insertAtHeader(H), H);
     for (auto &E : Edges)
@@ -279,15 +342,32 @@ private:
     return false;
   }
 
-  static bool shortAndCallFree(const Loop &L, ScalarEvolution &SE) {
-    unsigned Max = SE.getSmallConstantMaxTripCount(&L);
-    if (Max == 0 || Max >= LoopMinTrip)
-      return false;
+  static bool callFree(const Loop &L) {
     for (const BasicBlock *BB : L.blocks())
       for (const Instruction &I : *BB)
         if (isRealCall(I))
           return false;
     return true;
+  }
+
+  /// A checkpointed call that runs on every iteration (its block dominates
+  /// every latch), or null.
+  CallBase *everyLatchChecked(const Loop &L, const DominatorTree &DT) {
+    SmallVector<BasicBlock *, 4> Latches;
+    L.getLoopLatches(Latches);
+    if (Latches.empty())
+      return nullptr;
+    const auto &Checked = checkedCalls();
+    if (Checked.empty())
+      return nullptr;
+    for (BasicBlock *BB : L.blocks()) {
+      if (!llvm::all_of(Latches, [&](BasicBlock *Latch) { return DT.dominates(BB, Latch); }))
+        continue;
+      for (Instruction &I : *BB)
+        if (auto *CB = dyn_cast<CallBase>(&I); CB && Checked.contains(CB))
+          return CB;
+    }
+    return nullptr;
   }
 
   /// Puts the check at the top of loop header H, after its phis.
@@ -367,7 +447,7 @@ PreservedAnalyses CapriLoopYieldPass::run(Module &M, ModuleAnalysisManager &MAM)
   if (!analysesModule(M, AtLTOLink))
     return PreservedAnalyses::all();
   auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
-  if (!LoopYielder(M, FAM).run())
+  if (!LoopYielder(M, MAM, FAM).run())
     return PreservedAnalyses::all();
   return PreservedAnalyses::none();
 }

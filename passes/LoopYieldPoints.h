@@ -8,11 +8,14 @@
 //   testb $0x40, %fs:0x77   ; bit 62 of %fs:0x70, LIMIT_PREEMPT
 //   jne   .Lcold            ; call __capri_loop_yield (preserve_all)
 //
-// Exempt: back edges whose latch is dominated by a call that always passes
-// through the scheduler (capri_yield, the sleeps), loops with a small
-// constant maximum trip count and no calls (-capri-loop-min-trip), functions
-// annotated capri.no_yield_points, loops that call capri_no_yield_here()
-// (the pass deletes those calls in every case), and everything with
+// Call-free counted innermost loops get one check per chunk of iterations
+// instead (LoopChunking.h). Exempt: back edges whose latch is dominated by
+// a call that always passes through the scheduler (capri_yield) or by a
+// checkpointed call (its check reads the same word, and its slow path
+// takes the preemption), call-free loops with a small constant maximum trip
+// count (-capri-loop-min-trip, or at most one chunk), functions annotated
+// capri.no_yield_points, loops that call capri_no_yield_here() (the pass
+// deletes those calls in every case), and everything with
 // -capri-loop-yield-points=0.
 //
 //===----------------------------------------------------------------------===//
@@ -37,6 +40,9 @@ constexpr const char *LoopYieldStub = "__capri_loop_yield";
 constexpr const char *NoYieldHere = "capri_no_yield_here";
 /// The module's own trampoline to the stub (internal: a direct call).
 constexpr const char *LoopYieldLocal = "__capri_loop_yield.local";
+/// Marks a checkpointed call that is its loop's yield point: the
+/// placement keeps it a checkpoint whatever else changes.
+constexpr const char *LoopPollMD = "capri.loop_poll";
 
 } // namespace capri
 

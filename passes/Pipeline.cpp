@@ -79,6 +79,7 @@ const OptionFlag OptionFlags[] = {
     // Loop yield points if any file asked for them, the smallest trip count.
     {"capri-loop-yield-points", Module::Max, nullptr, &LoopYieldPoints},
     {"capri-loop-min-trip", Module::Min, &LoopMinTrip, nullptr},
+    {"capri-loop-chunk-work", Module::Min, &LoopChunkWork, nullptr},
 };
 
 void writeOptionFlags(Module &M) {

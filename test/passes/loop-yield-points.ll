@@ -1,13 +1,15 @@
 ; Loop yield points (docs/plugin.md, "Loop yield points"): one check of the
 ; preemption bit of the limit word per loop, at the header after the phis
 ; (a volatile i8 load from %fs:0x77, bit 0x40, an unlikely branch to a cold
-; block that calls the weak preserve_all stub __capri_loop_yield), and the
+; block that calls the weak preserve_all stub __capri_loop_yield); one per
+; chunk of iterations for call-free counted loops (loop-chunks.ll); and the
 ; cases that get none.
 ;
 ; RUN: %opt-capri -passes=capri-loop-yield -S %s | FileCheck %s
 ; RUN: %opt-capri -passes=capri-loop-yield %s | llc -O2 -o - | FileCheck %s --check-prefix=ASM
 ; RUN: %opt-capri -passes=capri-loop-yield -capri-loop-yield-points=0 -S %s | FileCheck %s --check-prefix=OFF
-; RUN: %opt-capri -passes=capri-loop-yield -capri-loop-min-trip=8 -S %s | FileCheck %s --check-prefix=MIN8
+; RUN: %opt-capri -passes=capri-loop-yield -capri-loop-min-trip=8 -capri-loop-chunk-work=64 -S %s | FileCheck %s --check-prefix=MIN8
+; RUN: %opt-capri -passes=capri-loop-yield -capri-instrument=0 -S %s | FileCheck %s --check-prefix=NOINST
 ; RUN: %opt-capri -passes=capri-loop-yield -pass-remarks=capri-loop-yield -pass-remarks-missed=capri-loop-yield -disable-output %s 2>&1 | FileCheck %s --check-prefix=REMARK
 ; The whole pipeline: the cold call is no checkpoint.
 ; RUN: %opt-capri -passes='capri-loop-yield,print<capri-checkpoints>' -disable-output %s | FileCheck %s --check-prefix=PLACE
@@ -20,13 +22,17 @@ target triple = "x86_64-pc-linux-gnu"
 @llvm.global.annotations = appending global [1 x { ptr, ptr, ptr, i32, ptr }] [{ ptr, ptr, ptr, i32, ptr } { ptr @annotated, ptr @.str, ptr @.file, i32 1, ptr null }], section "llvm.metadata"
 
 declare void @work(i64)
+define internal void @leaf(i64 %x) noinline {
+  ret void
+}
 declare void @capri_yield()
 declare void @capri_no_yield_here()
 
 ; OFF-NOT: @__capri_loop_yield
 ; OFF-NOT: capri_no_yield_here
 
-; A loop with an unknown trip count: the check at its header.
+; A loop whose trip count scalar evolution cannot compute (it ends at a
+; zero element): the check at its header.
 ; CHECK-LABEL: define i64 @sum(
 ; CHECK:       loop:
 ; CHECK-NEXT:    %i = phi i64
@@ -60,7 +66,7 @@ loop:
   %v = load i64, ptr %p
   %s.next = add i64 %s, %v
   %i.next = add i64 %i, 1
-  %done = icmp eq i64 %i.next, %n
+  %done = icmp eq i64 %v, 0
   br i1 %done, label %exit, label %loop
 exit:
   ret i64 %s.next
@@ -96,7 +102,7 @@ entry:
   br label %loop
 loop:
   %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]
-  call void @work(i64 %i)
+  call void @leaf(i64 %i)
   %i.next = add i64 %i, 1
   %done = icmp eq i64 %i.next, 16
   br i1 %done, label %exit, label %loop
@@ -164,7 +170,7 @@ inner:
   %idone = icmp eq i64 %i.next, %n
   br i1 %idone, label %outer.latch, label %inner
 outer.latch:
-  call void @work(i64 %j)
+  call void @leaf(i64 %j)
   %j.next = add i64 %j, 1
   %done = icmp eq i64 %j.next, %n
   br i1 %done, label %exit, label %outer
@@ -203,13 +209,56 @@ a:
   br label %b
 b:
   %y = phi i64 [ 0, %entry ], [ %x.next, %a ]
-  call void @work(i64 %y)
+  call void @leaf(i64 %y)
   %y.next = add i64 %y, 1
   %stop = icmp eq i64 %y.next, %n
   br i1 %stop, label %exit, label %a
 exit:
   ret void
 }
+
+; A call into another file on every iteration: its checkpoint compares with
+; the same limit word, and its slow path takes the preemption, so the loop
+; needs no check of its own. The call is marked, and stays a checkpoint.
+; CHECK-LABEL: define void @calls_out(
+; CHECK-NOT:   __capri_loop_yield
+; CHECK:       call void @work(i64 %i), !capri.loop_poll
+; CHECK:       ret void
+; PLACE-LABEL: function calls_out
+; PLACE-NEXT:  checkpoint calls_out -> work cross-file
+define void @calls_out(i64 %n) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]
+  call void @work(i64 %i)
+  %i.next = add i64 %i, 1
+  %done = icmp eq i64 %i.next, %n
+  br i1 %done, label %exit, label %loop
+exit:
+  ret void
+}
+
+; A marked call stays a checkpoint, here one the placement would not need.
+; PLACE-LABEL: function marked
+; PLACE-NEXT:  checkpoint marked -> leaf forced
+define void @marked(i64 %n) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]
+  call void @leaf(i64 %i), !capri.loop_poll !0
+  %i.next = add i64 %i, 1
+  %done = icmp eq i64 %i.next, %n
+  br i1 %done, label %exit, label %loop
+exit:
+  ret void
+}
+!0 = !{}
+
+; Without instrumentation there is no checkpoint to rely on.
+; NOINST-LABEL: define void @calls_out(
+; NOINST:       call preserve_allcc void @__capri_loop_yield.local()
 
 ; No loop, no check.
 ; CHECK-LABEL: define void @straight(
@@ -232,6 +281,7 @@ define void @straight() {
 ; CHECK: [[UNLIKELY]] = !{!"branch_weights", {{.*}}i32 1, i32 {{[0-9]+}}}
 
 ; REMARK-DAG: remark: <unknown>:0:0: loop yield point
+; REMARK-DAG: remark: <unknown>:0:0: no loop yield point: the checkpoint on a call that runs on every iteration checks for preemption
 ; REMARK-DAG: remark: <unknown>:0:0: no loop yield point: at most 16 iterations and no calls
 ; REMARK-DAG: remark: <unknown>:0:0: no loop yield point: a call through the scheduler runs on every iteration
 ; REMARK-DAG: remark: <unknown>:0:0: no loop yield point: the loop calls capri_no_yield_here()
