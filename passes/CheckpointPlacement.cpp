@@ -4,7 +4,6 @@
 #include "CallOutlining.h"
 #include "CapriOptions.h"
 #include "FrameBound.h"
-#include "LoopYieldPoints.h"
 #include "Lowering.h"
 #include "Pipeline.h"
 #include "StackAnalysis.h"
@@ -456,7 +455,7 @@ private:
         case CalleeClass::Defined:
           break;
         }
-        if (N.P->CheckpointAll || (S.I && S.I->getMetadata(LoopPollMD)))
+        if (N.P->CheckpointAll || (S.I && S.I->getMetadata(ForcedCheckpointMD)))
           cut(S, CheckpointReason::Forced);
       }
   }

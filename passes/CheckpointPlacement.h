@@ -66,6 +66,12 @@ enum class UncutReason : uint8_t {
   Unsupported,  ///< a call a thunk cannot reproduce (CallOutlining.h)
 };
 
+/// Metadata on a call that must be a checkpoint (reason Forced when nothing
+/// else makes it one): a loop relies on its check as its yield point
+/// (LoopYieldPoints.cpp), or it calls code moved out of a frame that waits
+/// (YieldFrameShrink.cpp), which should run on a chunk of its own.
+constexpr const char *ForcedCheckpointMD = "capri.checkpoint";
+
 llvm::StringRef reasonName(CheckpointReason R);
 llvm::StringRef uncutReasonName(UncutReason R);
 

@@ -253,7 +253,7 @@ private:
         // loop's yield point. The mark keeps it a checkpoint when the
         // placement is computed again after this pass.
         if (CallBase *Poll = everyLatchChecked(*L, DT)) {
-          Poll->setMetadata(LoopPollMD, MDNode::get(Ctx, {}));
+          Poll->setMetadata(ForcedCheckpointMD, MDNode::get(Ctx, {}));
           ++NumExemptCheckpoint;
           Remark(false, "CheckpointPolls", To,
                  "no loop yield point: the checkpoint on a call that runs on every "

@@ -40,9 +40,6 @@ constexpr const char *LoopYieldStub = "__capri_loop_yield";
 constexpr const char *NoYieldHere = "capri_no_yield_here";
 /// The module's own trampoline to the stub (internal: a direct call).
 constexpr const char *LoopYieldLocal = "__capri_loop_yield.local";
-/// Marks a checkpointed call that is its loop's yield point: the
-/// placement keeps it a checkpoint whatever else changes.
-constexpr const char *LoopPollMD = "capri.loop_poll";
 
 } // namespace capri
 

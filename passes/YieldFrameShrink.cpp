@@ -1,6 +1,7 @@
 //===-- YieldFrameShrink.cpp - keep dead objects out of blocked frames ----===//
 #include "YieldFrameShrink.h"
 #include "CapriOptions.h"
+#include "CheckpointPlacement.h"
 #include "FrameBound.h"
 #include "LiveState.h"
 #include "MetadataEmitter.h"
@@ -34,33 +35,45 @@ struct Candidate {
 };
 
 /// Why an object is not moved ("" when it can be), and the region if so.
-std::string regionFor(AllocaInst &AI, const SmallPtrSetImpl<const Instruction *> &Sites,
-                      SmallVectorImpl<BasicBlock *> &Blocks) {
-  IntrinsicInst *Start = nullptr, *End = nullptr;
+std::string regionFor(AllocaInst &AI, SmallVectorImpl<BasicBlock *> &Blocks) {
+  // One start; one end or several (an inlined function ends the lifetime
+  // before each of its returns), each in a block of its own.
+  IntrinsicInst *Start = nullptr;
+  SmallVector<IntrinsicInst *, 2> Ends;
   for (User *U : AI.users()) {
     auto *II = dyn_cast<IntrinsicInst>(U);
     if (!II || !II->isLifetimeStartOrEnd())
       continue;
-    IntrinsicInst *&Slot = II->getIntrinsicID() == Intrinsic::lifetime_start ? Start : End;
-    if (Slot)
-      return "its lifetime has more than one start or end";
-    Slot = II;
+    if (II->getIntrinsicID() == Intrinsic::lifetime_end) {
+      Ends.push_back(II);
+      continue;
+    }
+    if (Start)
+      return "its lifetime has more than one start";
+    Start = II;
   }
-  if (!Start || !End)
+  if (!Start || Ends.empty())
     return "it has no lifetime markers";
   Function &F = *AI.getFunction();
   DominatorTree DT(F);
-  if (!DT.dominates(Start, End))
-    return "its lifetime start does not dominate its end";
-  // The region: from the start to the end, split out of their blocks.
+  SmallPtrSet<BasicBlock *, 4> EndBlocks;
+  for (IntrinsicInst *End : Ends) {
+    if (!DT.dominates(Start, End))
+      return "its lifetime start does not dominate its end";
+    if (!EndBlocks.insert(End->getParent()).second)
+      return "its lifetime ends twice in one block";
+  }
+  // The region: from the start to the ends, split out of their blocks.
   BasicBlock *Entry = Start->getParent();
   if (Start != &*Entry->getFirstInsertionPt() || Entry == &F.getEntryBlock())
     Entry = Entry->splitBasicBlock(Start, Entry->getName() + ".capri.shrink");
-  BasicBlock *Exit = End->getParent()->splitBasicBlock(End->getNextNode(),
-                                                       End->getParent()->getName() + ".capri.after");
-  // Every block reachable from the entry without passing the exit; the
-  // region must not reach a return (single exit) nor be entered from
-  // outside but through its entry (single entry).
+  SmallPtrSet<BasicBlock *, 4> Exits;
+  for (IntrinsicInst *End : Ends)
+    Exits.insert(End->getParent()->splitBasicBlock(End->getNextNode(),
+                                                   End->getParent()->getName() + ".capri.after"));
+  // Every block reachable from the entry without passing an exit; the
+  // region must not reach a return (it is left only after an end; the
+  // extractor joins several exits) nor be entered but through its entry.
   SmallPtrSet<BasicBlock *, 16> In;
   SmallVector<BasicBlock *, 16> Work{Entry};
   In.insert(Entry);
@@ -69,7 +82,7 @@ std::string regionFor(AllocaInst &AI, const SmallPtrSetImpl<const Instruction *>
     if (succ_empty(B))
       return "its lifetime region is left other than through the lifetime's end";
     for (BasicBlock *S : successors(B))
-      if (S != Exit && In.insert(S).second)
+      if (!Exits.count(S) && In.insert(S).second)
         Work.push_back(S);
   }
   DT.recalculate(F);
@@ -81,8 +94,6 @@ std::string regionFor(AllocaInst &AI, const SmallPtrSetImpl<const Instruction *>
         if (!In.count(P))
           return "its lifetime region has more than one entry";
     for (Instruction &I : *B) {
-      if (Sites.count(&I))
-        return "its lifetime region contains a yield site";
       if (isa<AllocaInst>(I))
         return "its lifetime region contains another alloca";
       if (auto *CB = dyn_cast<CallBase>(&I)) {
@@ -103,6 +114,49 @@ std::string regionFor(AllocaInst &AI, const SmallPtrSetImpl<const Instruction *>
     if (In.count(&B))
       Blocks.push_back(&B);
   return "";
+}
+
+/// The extractor sinks an object into the new function only when its
+/// lifetime has one start and one end; with several ends it passes the
+/// object's address instead. Every use of the object is in the region, so
+/// the new function can own it: a local of its own replaces the argument,
+/// and the call passes poison. False when the call is not that simple.
+bool sinkIntoExtracted(AllocaInst &AI, Function &NF) {
+  CallBase *Call = nullptr;
+  for (User *U : NF.users()) {
+    auto *CB = dyn_cast<CallBase>(U);
+    if (!CB || Call || CB->getCalledFunction() != &NF)
+      return false;
+    Call = CB;
+  }
+  // The extractor may have put lifetime markers around the call.
+  SmallVector<IntrinsicInst *, 2> Markers;
+  for (User *U : AI.users()) {
+    if (U == Call)
+      continue;
+    auto *II = dyn_cast<IntrinsicInst>(U);
+    if (!II || !II->isLifetimeStartOrEnd())
+      return false;
+    Markers.push_back(II);
+  }
+  if (!Call)
+    return false;
+  unsigned Index = Call->arg_size(), Passed = 0;
+  for (unsigned I = 0; I < Call->arg_size(); ++I)
+    if (Call->getArgOperand(I) == &AI)
+      Index = I, ++Passed;
+  if (Passed != 1)
+    return false;
+  Argument *Arg = NF.getArg(Index);
+  auto *Local = new AllocaInst(AI.getAllocatedType(), AI.getAddressSpace(), AI.getArraySize(),
+                               AI.getAlign(), AI.getName(),
+                               NF.getEntryBlock().getFirstInsertionPt());
+  Arg->replaceAllUsesWith(Local);
+  Call->setArgOperand(Index, PoisonValue::get(AI.getType()));
+  for (IntrinsicInst *II : Markers)
+    II->eraseFromParent();
+  AI.eraseFromParent();
+  return true;
 }
 
 } // namespace
@@ -130,18 +184,24 @@ PreservedAnalyses CapriYieldFrameShrinkPass::run(Module &M, ModuleAnalysisManage
         continue;
       auto &ORE = FAM.getResult<OptimizationRemarkEmitterAnalysis>(*F);
       std::vector<const CallBase *> Calls;
-      SmallPtrSet<const Instruction *, 8> SiteSet;
-      for (const YieldSite &S : Sites) {
+      for (const YieldSite &S : Sites)
         Calls.push_back(S.Call);
-        SiteSet.insert(S.Call);
-      }
       FunctionLiveState LS = computeLiveState(*F, Calls, FAM.getResult<CapriFrameAnalysis>(*F));
-      // The objects over the threshold, and whether each is dead at every site.
+      // The objects over the threshold that are dead at one site at least:
+      // a thread blocked there need not hold them. (At the sites inside
+      // the object's lifetime region it still does, one call deeper.)
       std::vector<Candidate> Candidates;
       bool Tell = Told.insert(F).second;
+      auto DeadSomewhere = [&](const AllocaInst *A) {
+        return any_of(LS.Sites, [&](const auto &Site) {
+          return any_of(Site.second.DeadObjects,
+                        [&](const StackObject &X) { return X.Alloca == A; });
+        });
+      };
       for (const auto &KV : LS.Sites)
         for (const StackObject &O : KV.second.LiveObjectList)
-          if (Tell && O.Size >= ShrinkThreshold && !KV.second.NoLifetimes)
+          if (Tell && O.Size >= ShrinkThreshold && !KV.second.NoLifetimes &&
+              !DeadSomewhere(O.Alloca))
             ORE.emit([&] {
               OptimizationRemarkMissed R(DEBUG_TYPE, "LiveAtSite", KV.first);
               bool Markers = any_of(O.Alloca->users(), [](const User *U) {
@@ -149,7 +209,7 @@ PreservedAnalyses CapriYieldFrameShrinkPass::run(Module &M, ModuleAnalysisManage
                 return II && II->isLifetimeStartOrEnd();
               });
               R << "not moving " << O.Name << " (" << ore::NV("Bytes", O.Size) << " bytes): "
-                << (Markers ? "it is live at this yield site"
+                << (Markers ? "it is live at every yield site"
                             : "it has no lifetime markers, so it is live everywhere");
               return R;
             });
@@ -157,17 +217,13 @@ PreservedAnalyses CapriYieldFrameShrinkPass::run(Module &M, ModuleAnalysisManage
         for (const StackObject &O : KV.second.DeadObjects) {
           if (O.Size < ShrinkThreshold)
             continue;
-          bool DeadEverywhere = all_of(LS.Sites, [&](const auto &Other) {
-            return none_of(Other.second.LiveObjectList,
-                           [&](const StackObject &X) { return X.Alloca == O.Alloca; });
-          });
           bool Seen = any_of(Candidates, [&](const Candidate &C) { return C.Alloca == O.Alloca; });
-          if (DeadEverywhere && !Seen && !Refused.count(O.Alloca))
+          if (!Seen && !Refused.count(O.Alloca))
             Candidates.push_back({const_cast<AllocaInst *>(O.Alloca), O.Name, O.Size});
         }
       for (Candidate &C : Candidates) {
         SmallVector<BasicBlock *, 16> Blocks;
-        std::string Why = regionFor(*C.Alloca, SiteSet, Blocks);
+        std::string Why = regionFor(*C.Alloca, Blocks);
         Changed = true; // the region's blocks may have been split out
         Function *NF = nullptr;
         if (Why.empty()) {
@@ -196,7 +252,14 @@ PreservedAnalyses CapriYieldFrameShrinkPass::run(Module &M, ModuleAnalysisManage
         }
         NF->addFnAttr(Attribute::NoInline);
         NF->removeFnAttr(Attribute::AlwaysInline);
+        // A checkpoint on the call: the moved code runs on a chunk taken
+        // for it and given back, not on the one the waiting frame keeps.
+        for (User *U : NF->users())
+          if (auto *CB = dyn_cast<CallBase>(U))
+            CB->setMetadata(ForcedCheckpointMD, MDNode::get(M.getContext(), {}));
         bool Owned = C.Alloca->getFunction() == NF;
+        if (!Owned)
+          Owned = sinkIntoExtracted(*C.Alloca, *NF);
         const Instruction *Call = nullptr;
         for (User *U : NF->users())
           if (auto *CB = dyn_cast<CallBase>(U))

@@ -180,10 +180,25 @@ static int header(char *buf, size_t size, int status, const char *type, uint64_t
                     connection[after], extra ? extra : "");
 }
 
+/* The answering code is kept out of the connection function, and every
+ * call from that function is a checkpoint, so that a waiting connection
+ * holds one page (below). -DKNOT_NAIVE builds Knot as code written
+ * without regard to its stack would be: everything may be inlined, no
+ * checkpoint is forced. bench/knot/memory.py measures both, and the naive
+ * one with -capri-shrink-yield-frames, which moves dead buffers out of the
+ * waiting frame by itself. */
+#ifdef KNOT_NAIVE
+#define KNOT_ANSWERING static
+#define KNOT_CONNECTION static
+#else
+#define KNOT_ANSWERING static __attribute__((noinline))
+#define KNOT_CONNECTION __attribute__((annotate("capri.checkpoint_all"))) static
+#endif
+
 /* An error page; false when the connection must close. Not inlined, nor
  * respond: their buffers must not join the connection thread's own frame,
  * which stays on its stack while it waits. */
-static __attribute__((noinline)) bool send_error(int fd, int status, enum conn_after after,
+KNOT_ANSWERING bool send_error(int fd, int status, enum conn_after after,
                                                  bool head)
 {
     char body[128], head_buf[512];
@@ -198,7 +213,7 @@ static __attribute__((noinline)) bool send_error(int fd, int status, enum conn_a
 /* A directory named without its trailing slash: 301 to the name with it
  * (the slash goes before any query), so that relative links in its index
  * resolve inside it. */
-static __attribute__((noinline)) bool send_redirect(int fd, const struct http_request *req,
+KNOT_ANSWERING bool send_redirect(int fd, const struct http_request *req,
                                                     bool head)
 {
     const char *q = memchr(req->target, '?', req->target_len);
@@ -234,7 +249,7 @@ static int open_beneath(const char *path)
  * buffer is in this function's frame, so the connection thread holds it
  * only while it answers (libcapri grows the stack for the call and takes
  * the chunk back when the thread waits for its next request). */
-static __attribute__((noinline)) bool send_small(int sock, int file, const char *hdr, int hlen,
+KNOT_ANSWERING bool send_small(int sock, int file, const char *hdr, int hlen,
                                                  size_t size)
 {
     char body[SMALL_FILE];
@@ -270,7 +285,7 @@ static bool send_large(int sock, int file, const char *hdr, int hlen, size_t siz
 }
 
 /* Answers one parsed request; false when the connection must close. */
-static __attribute__((noinline)) bool respond(int sock, const struct http_request *req)
+KNOT_ANSWERING bool respond(int sock, const struct http_request *req)
 {
     bool head = req->method == HTTP_HEAD;
     if (req->method == HTTP_OTHER)
@@ -339,7 +354,7 @@ static void track(int fd, bool add)
 
 /* Reads and discards a request body of `left` bytes that did not arrive
  * with the header section. */
-static __attribute__((noinline)) bool discard(int sock, uint64_t left)
+KNOT_ANSWERING bool discard(int sock, uint64_t left)
 {
     char sink[1024];
     while (left) {
@@ -354,7 +369,7 @@ static __attribute__((noinline)) bool discard(int sock, uint64_t left)
 /* Closes a connection the client may still be writing to: no more output,
  * then what the client sends is read and dropped until it closes, or for
  * LINGER_MS, or LINGER_MAX_BYTES. */
-static __attribute__((noinline)) void close_lingering(int sock)
+KNOT_ANSWERING void close_lingering(int sock)
 {
     char sink[1024];
     size_t dropped = 0;
@@ -381,7 +396,7 @@ static __attribute__((noinline)) void close_lingering(int sock)
  * only this frame and what a wait for the next request needs, and answering
  * (the path, the headers, a small file's bytes) runs on a chunk the thread
  * gives back when it waits again. An idle connection keeps one page. */
-__attribute__((annotate("capri.checkpoint_all"))) static void *connection(void *arg)
+KNOT_CONNECTION void *connection(void *arg)
 {
     int sock = (int)(intptr_t)arg;
     char small[REQUEST_BUFFER];

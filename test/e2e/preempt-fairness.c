@@ -163,12 +163,16 @@ int main(void)
     slice_ns = (env && *env ? strtoull(env, NULL, 10) : 10000) * 1000u;
     if (pipe(pipefd) != 0)
         return 2;
+    // The writer is also the watchdog: it must exist before a spinner can
+    // run, since main may be preempted between two spawns (a loaded
+    // machine stretches them past a slice) and, without loop checks, never
+    // run again.
+    pthread_t w;
+    if (pthread_create(&w, NULL, writer, NULL))
+        return 2;
     capri_t s0, s1, r;
     if (capri_spawn(&s0, spinner, &spins[0], NULL) || capri_spawn(&s1, spinner, &spins[1], NULL) ||
         capri_spawn(&r, reader, NULL, NULL))
-        return 2;
-    pthread_t w;
-    if (pthread_create(&w, NULL, writer, NULL))
         return 2;
     capri_join(r, NULL);
     unsigned long a = atomic_load(&spins[0]), b = atomic_load(&spins[1]);

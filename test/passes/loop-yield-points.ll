@@ -222,7 +222,7 @@ exit:
 ; needs no check of its own. The call is marked, and stays a checkpoint.
 ; CHECK-LABEL: define void @calls_out(
 ; CHECK-NOT:   __capri_loop_yield
-; CHECK:       call void @work(i64 %i), !capri.loop_poll
+; CHECK:       call void @work(i64 %i), !capri.checkpoint
 ; CHECK:       ret void
 ; PLACE-LABEL: function calls_out
 ; PLACE-NEXT:  checkpoint calls_out -> work cross-file
@@ -247,7 +247,7 @@ entry:
   br label %loop
 loop:
   %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]
-  call void @leaf(i64 %i), !capri.loop_poll !0
+  call void @leaf(i64 %i), !capri.checkpoint !0
   %i.next = add i64 %i, 1
   %done = icmp eq i64 %i.next, %n
   br i1 %done, label %exit, label %loop

@@ -277,6 +277,17 @@ __morestack:
     leaq    -(GROW_FRAME + GROW_LIMIT_ABOVE_LO)(%r11), %rax
     cmpq    %rax, %rdx
     ja      .Lmorestack_slow                /* need does not fit */
+    /* Nor a chunk of a bigger class than the need's (the C half takes one
+     * of the right class): a thread that parks further down would hold
+     * the big one, say the chunk a large buffer used, while it waits. */
+    testl   %ecx, %ecx
+    jz      1f
+    movq    %r11, %rcx
+    shrq    $1, %rcx
+    subq    $(GROW_FRAME + GROW_LIMIT_ABOVE_LO), %rcx
+    cmpq    %rcx, %rdx
+    jbe     .Lmorestack_slow                /* half the chunk would do */
+1:
     /* The link record at the chunk's top, its fixed part there already
      * (above; a chunk cached without one goes to the C half, which writes
      * it): the frame (the CFA) and what goes back. */

@@ -79,6 +79,21 @@ static inline unsigned rt_ticker_count(struct rt_ticker *t)
     return __atomic_load_n(&t->ticks, __ATOMIC_RELAXED);
 }
 
+/* Waits (parked, from a capri thread; blocked, from a plain one) until the
+ * ticker has counted n ticks; false after timeout_ms without them. Tests
+ * wait for ticks rather than count them over a fixed time, which a loaded
+ * machine shortens. */
+static inline bool rt_ticker_await(struct rt_ticker *t, unsigned n, unsigned timeout_ms)
+{
+    for (unsigned waited = 0; rt_ticker_count(t) < n; waited++) {
+        if (waited >= timeout_ms)
+            return false;
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    return true;
+}
+
 /* Stops it; the ticks counted. */
 static inline unsigned rt_ticker_stop(struct rt_ticker *t)
 {

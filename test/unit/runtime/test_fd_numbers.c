@@ -182,10 +182,11 @@ static int known_pipe_number(void)
 
 static int late_peer;
 
+/* Sends once the ticker (arg) on the reader's scheduler has ticked ten
+ * times: it can only while the reader is parked. */
 static void *send_later(void *arg)
 {
-    (void)arg;
-    usleep(50000);
+    rt_ticker_await(arg, 10, 10000);
     return send(late_peer, "s", 1, 0) == 1 ? NULL : (void *)-1;
 }
 
@@ -208,7 +209,7 @@ static void test_received_socket(void)
     rt_ticker_start(&tick);
     late_peer = sock[1];
     pthread_t pt;
-    CHECK_EQ(pthread_create(&pt, NULL, send_later, NULL), 0);
+    CHECK_EQ(pthread_create(&pt, NULL, send_later, &tick), 0);
     char c = 0;
     CHECK_EQ(read(got, &c, 1), 1);
     CHECK_EQ(c, 's');

@@ -89,10 +89,19 @@ static void test_spawn_fairness(void)
 
 /* ---- timers ---- */
 
+/* Deadlines from one base time, so that the order does not depend on when
+ * each thread got to run (a loaded machine can stop the scheduler's kernel
+ * thread between two starts for longer than the 10 ms between deadlines). */
+static struct timespec timer_base;
+
 static void *sleep_and_record(void *arg)
 {
     int ms = (int)(intptr_t)arg;
-    capri_sleep_ns((uint64_t)ms * 1000000u);
+    struct timespec at = timer_base;
+    at.tv_nsec += (long)ms * 1000000L;
+    at.tv_sec += at.tv_nsec / 1000000000L;
+    at.tv_nsec %= 1000000000L;
+    capri_sleep_until(&at);
     record(ms);
     return NULL;
 }
@@ -101,6 +110,7 @@ static void test_timer_order(void)
 {
     order_len = 0;
     static const int ms[8] = {40, 10, 70, 30, 0, 50, 20, 60};
+    clock_gettime(CLOCK_REALTIME, &timer_base);
     capri_t t[8];
     for (int i = 0; i < 8; i++)
         CHECK_EQ(capri_spawn(&t[i], sleep_and_record, (void *)(intptr_t)ms[i], NULL), 0);

@@ -219,10 +219,11 @@ static void test_cloexec_keeps_flag(void)
  * parent's next accept notices and takes the flag-free path instead of
  * blocking its kernel thread. */
 static int late_client_port;
+/* Connects once the ticker (arg) on the acceptor's scheduler has ticked
+ * ten times: it can only while the acceptor is parked. */
 static void *connect_later(void *arg)
 {
-    (void)arg;
-    usleep(50000);
+    rt_ticker_await(arg, 10, 10000);
     struct sockaddr_in a = addr;
     a.sin_port = (in_port_t)late_client_port;
     int c = socket(AF_INET, SOCK_STREAM, 0);
@@ -247,13 +248,13 @@ static void test_child_clears_shared_listener(void)
     CHECK(pid > 0);
     CHECK_EQ(status_of(pid), 0);
     CHECK(!kernel_nonblocking(listener)); /* the child's exec cleared it */
-    /* This accept waits for its client (50 ms) parked: the ticker on this
+    /* This accept waits for its client (ten ticks) parked: the ticker on this
      * scheduler runs meanwhile. */
     struct rt_ticker tick;
     rt_ticker_start(&tick);
     late_client_port = addr.sin_port;
     pthread_t pt;
-    CHECK_EQ(pthread_create(&pt, NULL, connect_later, NULL), 0);
+    CHECK_EQ(pthread_create(&pt, NULL, connect_later, &tick), 0);
     int a = accept(listener, NULL, NULL);
     CHECK(a >= 0);
     CHECK(rt_ticker_count(&tick) >= 10);
