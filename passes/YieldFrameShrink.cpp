@@ -152,6 +152,7 @@ bool sinkIntoExtracted(AllocaInst &AI, Function &NF) {
                                AI.getAlign(), AI.getName(),
                                NF.getEntryBlock().getFirstInsertionPt());
   Arg->replaceAllUsesWith(Local);
+  Local->takeName(Arg);
   Call->setArgOperand(Index, PoisonValue::get(AI.getType()));
   for (IntrinsicInst *II : Markers)
     II->eraseFromParent();

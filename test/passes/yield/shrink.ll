@@ -1,9 +1,10 @@
-; -capri-shrink-yield-frames: a large object dead at every yield site of
-; its function, whose lifetime is a single-entry single-exit region, has
-; that region extracted into a noinline function that owns the object, so
-; the frame that blocks at the read no longer holds it. Refused, with a
-; remark: an object live at a site, a region that contains a site, an
-; object below the threshold, an object without lifetime markers.
+; -capri-shrink-yield-frames: a large object dead at a yield site of its
+; function, whose lifetime is a region with one entry (left after any of
+; its lifetime ends), has that region extracted into a noinline function
+; that owns the object, so the frame that blocks at that site no longer
+; holds it; the call is a forced checkpoint, so the moved code runs on a
+; chunk of its own. Refused, with a remark: an object live at every site,
+; an object below the threshold, an object without lifetime markers.
 ;
 ; RUN: %opt-capri -passes=capri-shrink-yield-frames -pass-remarks=capri-shrink -pass-remarks-missed=capri-shrink -S %s 2>%t.remarks | FileCheck %s
 ; RUN: FileCheck %s --check-prefix=REMARK < %t.remarks
@@ -34,7 +35,7 @@ define internal i64 @format(ptr %p, i32 %n) {
 ; CHECK-NOT:   alloca [4096 x i8]
 ; CHECK:       alloca [64 x i8]
 ; CHECK-NOT:   alloca [4096 x i8]
-; CHECK:       call void @serve.capri.shrink(i32 %fd, ptr %len.loc)
+; CHECK:       call void @serve.capri.shrink(i32 %fd, ptr %len.loc), !capri.checkpoint
 ; CHECK:       call i64 @read(
 ; REMARK: remark: {{.*}}moved path (4096 bytes) out of the frame of serve into serve.capri.shrink
 define i64 @serve(i32 %fd) {
@@ -59,7 +60,7 @@ prepare:
 ; Live at the read: stays.
 ; CHECK-LABEL: define i64 @live_at_site(
 ; CHECK:       %buf = alloca [4096 x i8]
-; REMARK: remark: {{.*}}not moving buf (4096 bytes): it is live at this yield site
+; REMARK: remark: {{.*}}not moving buf (4096 bytes): it is live at every yield site
 define i64 @live_at_site(i32 %fd) {
   %buf = alloca [4096 x i8], align 16
   call void @llvm.lifetime.start.p0(i64 4096, ptr %buf)
@@ -68,10 +69,14 @@ define i64 @live_at_site(i32 %fd) {
   ret i64 %n
 }
 
-; Live at the first read (used after it), dead at the second: stays.
+; Live at the first read (used after it), dead at the second: moved, with
+; the first read, so a thread waiting in the second does not hold it.
 ; CHECK-LABEL: define i64 @live_at_one_site(
-; CHECK:       %tmp = alloca [2048 x i8]
-; REMARK: remark: {{.*}}not moving tmp (2048 bytes): it is live at this yield site
+; CHECK-NOT:   alloca [2048 x i8]
+; CHECK:       call void @live_at_one_site.capri.shrink(i32 %fd, ptr %other, ptr %a.loc, ptr %l2.loc), !capri.checkpoint
+; CHECK:       call i64 @read(
+; CHECK:       ret i64
+; REMARK: remark: {{.*}}moved tmp (2048 bytes) out of the frame of live_at_one_site into live_at_one_site.capri.shrink
 define i64 @live_at_one_site(i32 %fd, ptr %other) {
   %tmp = alloca [2048 x i8], align 16
   br label %body
@@ -87,10 +92,14 @@ body:
   ret i64 %t
 }
 
-; Dead at the read, but its lifetime ends on two paths: not one region.
+; Dead at the read, its lifetime ending on two paths (an inlined function
+; ends it before each return): the region has two exits, which the
+; extractor joins; it passes the object's address, and the pass gives the
+; new function its own object instead.
 ; CHECK-LABEL: define i64 @two_ends(
-; CHECK:       %two = alloca [1024 x i8]
-; REMARK: remark: {{.*}}not moving two (1024 bytes) out of two_ends: its lifetime has more than one start or end
+; CHECK-NOT:   alloca [1024 x i8]
+; CHECK:       call i1 @two_ends.capri.shrink(ptr poison, i32 %fd, i1 %c, ptr %l.loc), !capri.checkpoint
+; REMARK: remark: {{.*}}moved two (1024 bytes) out of the frame of two_ends into two_ends.capri.shrink{{$}}
 define i64 @two_ends(i32 %fd, ptr %other, i1 %c) {
   %two = alloca [1024 x i8], align 16
   br label %body
@@ -140,6 +149,9 @@ body:
 ; CHECK:       call void @llvm.lifetime.start.p0(i64 4096, ptr %path)
 ; CHECK:       call i64 @format(ptr %path, i32 %fd)
 ; CHECK:       call void @llvm.lifetime.end.p0(i64 4096, ptr %path)
+; CHECK-LABEL: define internal i1 @two_ends.capri.shrink(
+; CHECK:       %two = alloca [1024 x i8]
+; CHECK:       call i64 @format(ptr %two, i32 %fd)
 ; CHECK:       attributes #[[ATTRS]] = { {{.*}}noinline
 
 ; DEFAULT-NOT: capri.shrink
