@@ -64,6 +64,17 @@ check-slow: build
 	python3 test/knot/knot_reliability.py $(abspath $(BUILD))/bin/knot soak --duration 60 --warmup 10
 	python3 test/knot/knot_reliability.py $(abspath $(BUILD))/bin/knot slowloris --idle-timeout
 
+# capri-stack as a CI gate on the examples (Knot and the demo's calc): the
+# build fails on unbounded recursion; the SARIF reports are left in
+# $(BUILD)/capri-stack/ for a CI to upload. .ci/run runs it after check.
+.PHONY: check-stack
+check-stack: build
+	@$(MAKE) --no-print-directory -C examples/demo BUILD=$(abspath $(BUILD)) $(abspath $(BUILD))/examples/demo/calc
+	@mkdir -p $(BUILD)/capri-stack
+	$(BUILD)/bin/capri-stack --fail-on=recursion --format sarif --output $(BUILD)/capri-stack/knot.sarif $(BUILD)/bin/knot
+	$(BUILD)/bin/capri-stack --fail-on=recursion --format sarif --output $(BUILD)/capri-stack/calc.sarif $(BUILD)/examples/demo/calc
+	@echo "capri-stack: no unbounded recursion in the examples (SARIF in $(BUILD)/capri-stack/)"
+
 # The plugin's compile-time overhead on Lua 5.4 (CPU time and callgrind counts).
 bench-compile: build
 	python3 bench/plugin-overhead.py $(abspath $(BUILD)) --runs 7 --callgrind lvm.c lparser.c
