@@ -57,12 +57,14 @@ verify-lua: build
 # its frame estimates checked against the backend, and its errors caught
 # across linked chunks with _FORTIFY_SOURCE=2, per file and under LTO; then
 # Knot under a 60 s churn soak (after a 10 s warm-up) and with 3,000
-# slowloris connections left for its 30 s read timeout to close.
+# slowloris connections left for its 30 s read timeout to close. Last,
+# GNU hello from Debian's sources: CC=capri-cc ./configure && make.
 check-slow: build
 	./bench/lua-verify.sh $(abspath $(BUILD))
 	./test/slow/lua-growth.sh $(abspath $(BUILD))
 	python3 test/knot/knot_reliability.py $(abspath $(BUILD))/bin/knot soak --duration 60 --warmup 10
 	python3 test/knot/knot_reliability.py $(abspath $(BUILD))/bin/knot slowloris --idle-timeout
+	./test/autotools/run.sh $(abspath $(BUILD))
 
 # capri-stack as a CI gate on the examples (Knot and the demo's calc): the
 # build fails on unbounded recursion; the SARIF reports are left in

@@ -6,7 +6,7 @@ set -eu
 PACKAGES="clang-19 llvm-19-dev llvm-19-tools lld-19 libclang-rt-19-dev
 cmake make python3 binutils graphviz zlib1g-dev libzstd-dev libedit-dev
 libxml2-dev libcurl4-openssl-dev dpkg-dev libstdc++-12-dev gdb valgrind
-python3-psutil"
+python3-psutil pkgconf"
 
 # --bench: also the peers the benchmarks compare against (gcc for
 # -fsplit-stack, linked with gold, which Debian 12 ships in binutils; wrk,

@@ -15,7 +15,8 @@ lit_config.load_config(config, _site)
 config.name = "capri"
 config.test_format = lit.formats.ShTest(not lit_config.useValgrind)
 config.suffixes = [".ll", ".c", ".cpp", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt"]
+# install/ is a sample project for test/install/run.sh (ctest), not lit tests.
+config.excludes = ["Inputs", "CMakeLists.txt", "install"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.capri_obj_root, "test")
 
