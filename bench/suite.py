@@ -50,7 +50,7 @@ PARTS = {
         "env": {"full": {"NS": "1000 10000 100000 1000000", "BIG_N": "10000000", "WAIT_N": "100000",
                          "PTHREAD_NS": "1000 10000 20000", "PTH_NS": "1000 2000", "ST_NS": "1000 10000 30000",
                          "GO_NS": "1000 10000 100000 1000000"},
-                "quick": {"NS": "1000 10000", "BIG_N": "0", "WAIT_N": "0", "PTHREAD_NS": "1000", "PTH_NS": "200",
+                "quick": {"NS": "1000 10000", "BIG_N": "0", "WAIT_N": "0", "PTHREAD_NS": "1000", "PTH_NS": "1000",
                           "ST_NS": "1000", "GO_NS": "1000 10000"}},
     },
     "growth": {
@@ -310,14 +310,18 @@ def runtime_tables(r, lines):
 def memory_series(r):
     d = r["data"]
     series = {}
+    # capri's live shape: guard mode on the chunk the plugin sizes; dense
+    # mode on the 2752-byte first chunk that holds the live frame (the
+    # plugin's region alone makes the dense thread grow a second chunk).
     for row in d.get("capri", []):
-        if row["shape"] != "live" or row["stack"] != "auto":
-            continue
-        label = "capri guard" if row["mode"] == "guard" else "capri dense"
-        series.setdefault(label, []).append((row["threads"], row.get("total")))
+        if row["shape"] == "live" and row["mode"] == "guard" and row["stack"] == "auto":
+            series.setdefault("capri guard", []).append((row["threads"], row.get("total")))
     for row in d.get("capri", []):
-        if row["mode"] == "dense" and row["shape"] == "touched" and row["stack"] != "auto":
-            series.setdefault(f"capri dense, {row['stack']} B chunk (touched)", []).append(
+        if row["shape"] == "live" and row["mode"] == "dense" and row["stack"] == "2752":
+            series.setdefault("capri dense", []).append((row["threads"], row.get("total")))
+    for row in d.get("capri", []):
+        if row["mode"] == "dense" and row["shape"] == "touched" and row["stack"] not in ("auto", "2752"):
+            series.setdefault(f"capri dense, touched, {row['stack']} B chunk", []).append(
                 (row["threads"], row.get("total")))
     names = {"pthread": "pthreads (16 KiB stacks)", "pth": "GNU Pth (16 KiB)", "st": "State Threads (16 KiB)",
              "go": "Go goroutines"}
@@ -347,7 +351,7 @@ def memory_tables(r, lines, svg_dir):
                          f"{fratio(ratio(dense.get(n), v))} |")
     lines.append("")
     lines.append("Each thread is blocked 3 calls deep with 1 KiB live in its frame; capri's first chunk is sized by "
-                 "the plugin (`capri-cc`). A ratio is n/a where capri did not run at that count. pthreads also cost "
+                 "the plugin (`capri-cc`) in guard mode; dense mode runs on 2,752-byte first chunks, the smallest that hold the live frame (bench-memory's table has the other shapes and sizes). A ratio is n/a where capri did not run at that count. pthreads also cost "
                  "a kernel stack and slab per thread (bench-memory's table), not counted here.")
     svgplot.line_chart(os.path.join(svg_dir, "memory.svg"), "Resident memory per blocked thread",
                        "threads (log)", "bytes per thread (VmRSS + VmPTE)", list(series.items()), xlog=True)
