@@ -269,7 +269,7 @@ def run_part(name, scale, build, suite_dir):
         data = COLLECT[name](os.path.join(build, "bench"), md)
     except Exception as e:  # a results file in an unexpected shape
         data = {"collect_error": repr(e)}
-    result = {"part": name, "status": rc, "seconds": round(seconds, 1), "env": spec["env"][scale],
+    result = {"part": name, "scale": scale, "status": rc, "seconds": round(seconds, 1), "env": spec["env"][scale],
               "args": spec["args"][scale], "data": data}
     with open(os.path.join(suite_dir, f"{name}.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -512,6 +512,8 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated, of: " + ", ".join(PARTS))
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and docs/bench/")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: write the section and plots from the parts' JSON of an earlier run")
     a = ap.parse_args()
     scale = "quick" if os.environ.get("QUICK", "0") not in ("", "0") or \
         os.environ.get("SUITE_SCALE") == "quick" else "full"
@@ -525,10 +527,19 @@ def main():
     t0 = time.monotonic()
     parts = {}
     for name in names:
-        parts[name] = run_part(name, scale, build, suite_dir)
+        if a.report_only:
+            path = os.path.join(suite_dir, f"{name}.json")
+            if os.path.exists(path):
+                parts[name] = json.load(open(path))
+        else:
+            parts[name] = run_part(name, scale, build, suite_dir)
     total = time.monotonic() - t0
+    if a.report_only:
+        total = sum(r["seconds"] for r in parts.values())
     with open(os.path.join(suite_dir, "results.json"), "w") as f:
         json.dump({"scale": scale, "seconds": round(total, 1), "parts": parts}, f, indent=1)
+    if a.report_only:  # the scale the parts ran at
+        scale = "quick" if any(r.get("scale") == "quick" for r in parts.values()) else "full"
     print("== times: " + ", ".join(f"{n} {r['seconds']:.0f} s" for n, r in parts.items()) +
           f"; total {total / 60:.1f} min", flush=True)
     cmdline = ("QUICK=1 " if scale == "quick" else "") + "make bench"

@@ -6,8 +6,8 @@ from xml.sax.saxutils import escape
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#7f7f7f", "#bcbd22"]
-W, H = 760, 440
-LEFT, RIGHT, TOP, BOTTOM = 80, 210, 40, 60
+W, H = 880, 440
+LEFT, RIGHT, TOP, BOTTOM = 80, 270, 40, 60
 
 
 def _ticks(lo, hi, log):
@@ -95,14 +95,15 @@ def line_chart(path, title, xlabel, ylabel, series, xlog=True, ylog=False, note=
         f.write("\n".join(out) + "\n")
 
 
-def ratio_bars(path, title, bars, xlabel="ratio (1 = no overhead)", note=""):
-    """bars: [(label, ratio, group), ...]; one colour per group."""
+def ratio_bars(path, title, bars, xlabel="ratio (1 = no overhead)", note="", cap=2.0):
+    """bars: [(label, ratio, group), ...]; one colour per group. A ratio
+    above cap is drawn to the edge, with its value written beside it."""
     bars = [b for b in bars if b[1] is not None]
     groups = list(dict.fromkeys(g for _, _, g in bars))
-    left, right, row = 300, 60, 22
+    left, right, row = 380, 70, 22
     h = TOP + BOTTOM + row * max(len(bars), 1)
     pw = W - left - right
-    hi = max([r for _, r, _ in bars] + [1.0]) * 1.08
+    hi = min(max([r for _, r, _ in bars] + [1.0]), cap) * 1.08
     lo = min([r for _, r, _ in bars] + [1.0])
     lo = 0 if lo > 0.5 else lo * 0.9
 
@@ -119,9 +120,12 @@ def ratio_bars(path, title, bars, xlabel="ratio (1 = no overhead)", note=""):
     for i, (label, r, g) in enumerate(bars):
         y = TOP + i * row
         c = COLOURS[groups.index(g) % len(COLOURS)]
-        out.append(f'<rect x="{sx(lo):.1f}" y="{y + 3}" width="{sx(r) - sx(lo):.1f}" height="{row - 6}" fill="{c}"/>')
+        end = sx(min(r, hi))
+        out.append(f'<rect x="{sx(lo):.1f}" y="{y + 3}" width="{end - sx(lo):.1f}" height="{row - 6}" fill="{c}"/>')
         out.append(_text(left - 6, y + row / 2 + 4, label, anchor="end", size=11))
-        out.append(_text(sx(r) + 4, y + row / 2 + 4, f"{r:.3f}", anchor="start", size=10))
+        shown = f"{r:.3f}" if r <= hi else f"{r:.3f} (off the scale)"
+        out.append(_text(min(end + 4, W - right - 100) if r > hi else end + 4, y + row / 2 + 4, shown,
+                         anchor="start", size=10, extra='fill="white"' if r > hi else ""))
     out.append(f'<line x1="{sx(1):.1f}" y1="{TOP - 4}" x2="{sx(1):.1f}" y2="{h - BOTTOM}" stroke="#000" '
                'stroke-dasharray="4 3"/>')
     out.append(_text(left + pw / 2, h - BOTTOM + 36, xlabel))
