@@ -381,7 +381,7 @@ def overhead_rows(parts):
                      ratio(lp.get("wall", {}).get(f"{w}.on"), lp.get("wall", {}).get(f"{w}.off")),
                      ratio(lwork("on"), lwork("off"))))
     hs = parts.get("hot-split", {}).get("data", {})
-    rows.append(("hot split call", "__morestack onto the cached chunk / direct call",
+    rows.append(("hot split call", "`__morestack` onto the cached chunk / direct call",
                  ratio(hs.get("split_ns"), hs.get("direct_ns")),
                  ratio(hs.get("split_instructions"), hs.get("direct_instructions"))))
     rows.append(("hot split call", "behind the plugin's check / direct call",
