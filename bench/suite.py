@@ -408,7 +408,7 @@ def overhead_tables(parts, lines, svg_dir):
         group = ("checkpoints" if "capri-cc" in what else "split-stack" if "split-stack" in what
                  else "loop yield points" if "loop" in what else "growth and start-up")
         v = ins if ins is not None else wall
-        bars.append((f"{w}: {what.split(' / ')[0]}", v, group))
+        bars.append((f"{w}: {what.split(' / ')[0]}".replace("`", ""), v, group))
     svgplot.ratio_bars(os.path.join(svg_dir, "overhead.svg"), "Overhead per workload", bars,
                        xlabel="ratio to the build without it (instructions where counted, else wall time)")
     return "overhead.svg"
