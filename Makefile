@@ -137,5 +137,16 @@ bench-knot: build
 	./scripts/install-deps.sh --bench
 	./bench/knot/run.sh $(abspath $(BUILD))
 
+# The whole suite side by side with its peers in one run (pthreads, GNU Pth,
+# State Threads, Boost.Context, Go, gcc -fsplit-stack, nginx): installs the
+# peers, builds, runs every comparison (about 30 minutes on 2 CPUs; QUICK=1
+# for a smoke run of a few minutes), writes BUILD/bench/suite/*.json, the
+# plots in docs/bench/ and docs/benchmarks.md's generated section
+# (bench/README.md says what runs; BENCH_PARTS picks parts).
+.PHONY: bench
+bench: build
+	./scripts/install-deps.sh --bench
+	python3 bench/suite.py $(abspath $(BUILD)) $(if $(BENCH_PARTS),--parts $(BENCH_PARTS))
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -10,9 +10,10 @@ python3-psutil pkgconf"
 
 # --bench: also the peers the benchmarks compare against (gcc for
 # -fsplit-stack, linked with gold, which Debian 12 ships in binutils; wrk,
-# nginx and Go's net/http for Knot).
+# nginx and Go's net/http for Knot; GNU Pth and State Threads for the
+# runtime and memory comparisons).
 if [ "${1:-}" = "--bench" ]; then
-    PACKAGES="$PACKAGES libboost-context-dev gcc wrk nginx-light golang-go"
+    PACKAGES="$PACKAGES libboost-context-dev gcc wrk nginx-light golang-go libpth-dev libst-dev"
 fi
 
 missing=""

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Formats bench/memory/run.sh's results.txt as a Markdown table (bytes per
 thread). Lines are "metric value" from memory_capri and idle_pthread, plus
-run.sh's own "LABEL wall_s S max_rss_kib K" and "LABEL skipped: ..." lines."""
+run.sh's own "LABEL wall_s S max_rss_kib K" and "LABEL skipped: ..." lines.
+A peer's lines (idle.pthread_*, idle.pth_*, idle.st_*, idle.go_*) belong to
+the run whose "PEER N wall_s" line follows them."""
 import re
 import sys
 
@@ -9,8 +11,18 @@ import sys
 def main(path):
     metrics = {}
     notes = []
+    peers = {}  # (peer, n) -> {metric: value}
+    pending = {}
     for line in open(path):
         line = line.rstrip("\n")
+        m = re.match(r"^idle\.(pthread|pth|st|go)_(\w+) (-?[0-9.]+)$", line)
+        if m:
+            pending[m.group(2)] = float(m.group(3))
+        m = re.match(r"^(pthread|pth|st|go) ([0-9]+) wall_s", line)
+        if m:
+            if pending:
+                peers[(m.group(1), int(m.group(2)))] = pending
+            pending = {}
         m = re.match(r"^(memory|idle)\.(\S+) (-?[0-9.]+)$", line)
         if m:
             metrics[m.group(1) + "." + m.group(2)] = float(m.group(3))
@@ -29,14 +41,17 @@ def main(path):
             mode, shape, "plugin's region" if stack == "auto" else stack, "{:,}".format(n), v.get("chunk", 0), v.get("rss", 0), v.get("pte", 0),
             v.get("total", 0), v.get("rollup", 0), v.get("grown", 0), v.get("spawn_ns", 0),
             "yes" if v.get("checked") else "not reached"))
-    if "idle.pthread_total" in metrics:
+    if peers:
+        names = {"pthread": "pthreads", "pth": "GNU Pth", "st": "State Threads", "go": "Go goroutines"}
         print()
-        print("| pthreads, 16 KiB stacks | VmRSS | VmPTE | RSS + PTE | kernel stack | kernel slab |")
-        print("|---|---:|---:|---:|---:|---:|")
-        print("| per thread | %.0f | %.1f | %.0f | %.0f | %.0f |" % (
-            metrics.get("idle.pthread_rss", 0), metrics.get("idle.pthread_pte", 0),
-            metrics.get("idle.pthread_total", 0), metrics.get("idle.pthread_kstack", 0),
-            metrics.get("idle.pthread_slab", 0)))
+        print("| peer (16 KiB stacks; Go grows its own) | threads | VmRSS | VmPTE | RSS + PTE | smaps_rollup Rss"
+              " | kernel stack | kernel slab |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for (peer, n), v in sorted(peers.items(), key=lambda kv: (list(names).index(kv[0][0]), kv[0][1])):
+            kernel = ("%.0f | %.0f" % (v.get("kstack", 0), v.get("slab", 0))) if peer == "pthread" else "| "
+            print("| %s | %s | %.0f | %.1f | %.0f | %.0f | %s |" % (
+                names[peer], "{:,}".format(n), v.get("rss", 0), v.get("pte", 0), v.get("total", 0),
+                v.get("rollup", 0), kernel.strip()))
     for n in notes:
         print()
         print(n)

@@ -13,6 +13,17 @@
 #               shape; also run at every count in NS)
 #   PTHREAD_N   pthreads with 16 KiB stacks (default 20000: the machine's
 #               pid_max of 32,768 bounds threads per process)
+#   PTHREAD_NS  the pthread counts (default PTHREAD_N), one run each
+#   PTH_NS      GNU Pth threads with 16 KiB stacks (default "1000 2000": Pth
+#               scans every waiting thread on each scheduler pass, so N
+#               blocked threads take N squared to spawn); runs when
+#               libpth-dev is installed; "" skips
+#   ST_NS       State Threads threads with 16 KiB stacks (default "10000
+#               30000": one mapping per stack, under vm.max_map_count);
+#               runs when libst-dev is installed; "" skips
+#   GO_NS       goroutines (default "100000 1000000"); runs when go is
+#               installed; "" skips
+# The peers run bench/runtime's idle_pthread, idle_pth, idle_st and idle_go.
 #   WAIT_N      threads for the runs blocked in capri_chan_recv and in
 #               capri_cond_timedwait instead of capri_sem_wait (default
 #               100000; 0 skips them)
@@ -29,9 +40,28 @@ big_n=${BIG_N:-10000000}
 big_stack=${BIG_STACK:-1472}
 pthread_n=${PTHREAD_N:-20000}
 wait_n=${WAIT_N:-100000}
+pthread_ns=${PTHREAD_NS:-$pthread_n}
+pth_ns=${PTH_NS-1000 2000}
+st_ns=${ST_NS-10000 30000}
+go_ns=${GO_NS-100000 1000000}
 
 "$build/bin/capri-cc" -O2 -g -Wall -Wextra -Werror "$here/memory_capri.c" -o "$out/memory_capri"
 /usr/lib/llvm-19/bin/clang -O2 -Wall -Wextra "$root/bench/runtime/idle_pthread.c" -lpthread -o "$out/idle_pthread"
+if [ -f /usr/include/pth.h ]; then
+    /usr/lib/llvm-19/bin/clang -O2 -Wall -Wextra -Werror "$root/bench/runtime/idle_pth.c" -lpth -o "$out/idle_pth"
+else
+    pth_ns=
+fi
+if [ -f /usr/include/st.h ]; then
+    /usr/lib/llvm-19/bin/clang -O2 -Wall -Wextra -Werror "$root/bench/runtime/idle_st.c" -lst -o "$out/idle_st"
+else
+    st_ns=
+fi
+if command -v go >/dev/null 2>&1; then
+    GOCACHE="$out/gocache" go build -o "$out/idle_go" "$root/bench/runtime/idle_go.go"
+else
+    go_ns=
+fi
 
 results="$out/results.txt"
 : > "$results"
@@ -69,5 +99,16 @@ fi
 if [ "$big_n" -gt 0 ]; then
     run "dense touched $big_stack $big_n" "$big_n" 1700 "$out/memory_capri" "$big_n" dense touched "$big_stack"
 fi
-run "pthread $pthread_n" "$pthread_n" 40000 "$out/idle_pthread" "$pthread_n" 16384
+for n in $pthread_ns; do
+    run "pthread $n" "$n" 40000 "$out/idle_pthread" "$n" 16384
+done
+for n in $pth_ns; do
+    run "pth $n" "$n" 20000 "$out/idle_pth" "$n" 16384
+done
+for n in $st_ns; do
+    run "st $n" "$n" 20000 "$out/idle_st" "$n" 16384
+done
+for n in $go_ns; do
+    run "go $n" "$n" 16000 "$out/idle_go" "$n"
+done
 python3 "$here/report.py" "$results"

@@ -14,8 +14,11 @@
 # with -Wl,-z,now (tag 4096_now: no lazy PLT resolution on the thread's
 # stack); a hint that fails (a stack overflow) is reported as such, not
 # fatal. Environment: IDLE_N (default 1000000) threads for idle_capri,
-# IDLE_PTHREAD_N (default 10000) for idle_pthread. The Go peer runs when `go`
-# is installed.
+# IDLE_PTHREAD_N (default 10000) for idle_pthread, IDLE_PTH_N (default 2000:
+# Pth's scheduler scans every waiting thread on each pass, so spawning N
+# blocked threads costs N squared) for idle_pth and IDLE_ST_N (default 10000)
+# for idle_st. The Go peer runs when `go` is installed; GNU Pth (libpth-dev)
+# and State Threads (libst-dev) run when their headers are.
 set -eu
 build=$(cd "$1" && pwd)
 runs=${2:-5}
@@ -27,6 +30,8 @@ idle_n=${IDLE_N:-1000000}
 idle_stacks=${IDLE_STACKS:-4096 8192 16384}
 idle_pthread_n=${IDLE_PTHREAD_N:-10000}
 idle_runs=${IDLE_RUNS:-1}
+idle_pth_n=${IDLE_PTH_N:-2000}
+idle_st_n=${IDLE_ST_N:-10000}
 
 if [ ! -f /usr/include/boost/context/detail/fcontext.hpp ]; then
     "$root/scripts/install-deps.sh" --bench
@@ -40,6 +45,21 @@ done
 for p in yield_pthread spawn_pthread chan_pthread idle_pthread; do
     "$cc" $cflags "$here/$p.c" -lpthread -o "$out/$p"
 done
+# GNU Pth and State Threads: every program when the library is installed.
+have_pth=0
+if [ -f /usr/include/pth.h ]; then
+    for p in yield_pth spawn_pth chan_pth idle_pth; do
+        "$cc" $cflags -Werror "$here/$p.c" -lpth -o "$out/$p"
+    done
+    have_pth=1
+fi
+have_st=0
+if [ -f /usr/include/st.h ]; then
+    for p in yield_st spawn_st chan_st idle_st; do
+        "$cc" $cflags -Werror "$here/$p.c" -lst -o "$out/$p"
+    done
+    have_st=1
+fi
 for p in yield_fcontext spawn_fcontext; do
     "$cc"++ $cflags "$here/$p.cpp" -lboost_context -o "$out/$p"
 done
@@ -81,6 +101,18 @@ while [ "$i" -lt "$runs" ]; do
     run chan_capri 2 20000
     run chan_pthread cond 2 20000
     run chan_pthread pipe 2 20000
+    if [ "$have_pth" = 1 ]; then
+        run yield_pth 2000
+        run spawn_pth
+        run chan_pth cond 20000
+        run chan_pth pipe 20000
+    fi
+    if [ "$have_st" = 1 ]; then
+        run yield_st
+        run spawn_st
+        run chan_st cond
+        run chan_st pipe 100000
+    fi
     if [ "$have_go" = 1 ]; then
         GOMAXPROCS=1 "$out/chan_go" >> "$results"
         GOMAXPROCS=2 "$out/chan_go" 200000 >> "$results"
@@ -91,7 +123,9 @@ while [ "$i" -lt "$runs" ]; do
         done
         idle 4096_now idle_capri_now "$idle_n" 4096 -1 4096_now
         run idle_pthread "$idle_pthread_n" 16384
+        if [ "$have_pth" = 1 ]; then run idle_pth "$idle_pth_n" 16384; fi
+        if [ "$have_st" = 1 ]; then run idle_st "$idle_st_n" 16384; fi
     fi
 done
 
-python3 "$here/report.py" "$results" "$runs" "$idle_n" "$idle_pthread_n" "$idle_stacks 4096_now" "$out"
+python3 "$here/report.py" "$results" "$runs" "$idle_n" "$idle_pthread_n" "$idle_stacks 4096_now" "$out" "$idle_pth_n" "$idle_st_n"
