@@ -4,6 +4,7 @@
 #include "io_next.h"
 
 #include "interpose.h"
+#include "log.h"
 
 struct io_next io_next_fn;
 
@@ -21,6 +22,11 @@ void io_next_resolve(void)
                       (ret(*) params)interpose_next(#name, (void *)__interceptor_##name));
     IO_NEXT_LIST(IO_NEXT_RESOLVE)
 #undef IO_NEXT_RESOLVE
+    /* Every libc has read: without it the dynamic linker is not there to
+     * ask (a -static program), and every interposer would call NULL. */
+    if (!load_relaxed(&io_next_fn.read))
+        capri_fatal("libc's read was not found through the dynamic linker: a program "
+                    "linked with -static cannot use libcapri; link it dynamically");
 }
 
 /* Before the program's constructors (101: libcapri's own). */
