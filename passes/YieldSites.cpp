@@ -60,6 +60,13 @@ bool neverParks(StringRef Name) {
 #define CAPRI_LIBC_MARK(N, B) S.insert(#N);
 #define CAPRI_LIBC_NEVER_PARKS(N) S.insert(#N);
 #include "LibcStackMarks.def"
+    // libcapri's entries with a mark that are not yield primitives (those
+    // are classified first): they wake, allocate or make descriptors, and
+    // run none of the program's code (RuntimeStackMarks.def leaves out the
+    // ones that do, capri_once and capri_exit among them).
+#define CAPRI_RUNTIME_MARK(N, B) S.insert(#N);
+#include "RuntimeStackMarks.def"
+#undef CAPRI_RUNTIME_MARK
     return S;
   }();
   return Set.contains(Name) || Name.starts_with("llvm.");

@@ -102,14 +102,7 @@ int modules_load(void)
             p = log_append(p, e, "unreadable capri metadata record (");
             p = log_append(p, e, capri_md_status_name(st));
             p = log_append(p, e, "): ");
-            p = log_append(p, e, err);
-            if (st == CAPRI_MD_NEWER_VERSION) {
-                p = log_append(p, e, "; this libcapri reads metadata up to version ");
-                p = log_append_u64(p, e, CAPRI_MD_VERSION_MAJOR);
-                p = log_append(p, e, ".");
-                p = log_append_u64(p, e, CAPRI_MD_VERSION_MINOR);
-                p = log_append(p, e, ": rebuild the module with this capri's plugin, or use the libcapri it came with");
-            }
+            p = log_append(p, e, err); /* names both versions and what to do */
             *p = 0;
             capri_fatal(msg);
         }
