@@ -11,6 +11,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/IR/Dominators.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
+#include "llvm/Transforms/Utils/LoopUtils.h"
 #include "llvm/Transforms/Utils/ScalarEvolutionExpander.h"
 
 #include <algorithm>
@@ -30,6 +31,32 @@ unsigned loopSize(const Loop &L) {
       ++N;
     }
   return std::max(N, 1u);
+}
+
+uint64_t boundedWork(const Loop &L, ScalarEvolution &SE) {
+  unsigned Trip = SE.getSmallConstantMaxTripCount(&L);
+  if (!Trip)
+    return 0;
+  uint64_t Body = 0;
+  // The loop's own blocks, then each inner loop's whole run.
+  for (const BasicBlock *BB : L.blocks()) {
+    bool InSub = false;
+    for (const Loop *Sub : L.getSubLoops())
+      InSub |= Sub->contains(BB);
+    if (InSub)
+      continue;
+    for (const Instruction &I : *BB)
+      if (!isa<PHINode>(I) && !isa<DbgInfoIntrinsic>(I))
+        ++Body;
+  }
+  for (const Loop *Sub : L.getSubLoops()) {
+    uint64_t W = boundedWork(*Sub, SE);
+    if (!W)
+      return 0;
+    Body = W > UINT64_MAX - Body ? UINT64_MAX : Body + W;
+  }
+  Body = std::max<uint64_t>(Body, 1);
+  return Body > UINT64_MAX / Trip ? UINT64_MAX : Body * Trip;
 }
 
 uint64_t chunkIterations(unsigned Size, unsigned ChunkWork) {
@@ -81,6 +108,11 @@ LoopChunkPlan planLoopChunks(Loop &L, ScalarEvolution &SE, unsigned ChunkWork, S
     const auto *Step = dyn_cast<SCEVConstant>(AR->getStepRecurrence(SE));
     if (!Step || Step->getAPInt().isZero() || !SE.isLoopInvariant(SE.getSCEV(B), &L))
       continue;
+    // The value itself is used before the loop and in the chunk exit: it
+    // must be defined outside (scalar evolution also calls a value
+    // computed in the loop from invariants invariant).
+    if (auto *I = dyn_cast<Instruction>(B); I && L.contains(I))
+      continue;
     // Otherwise the last chunk ends at X's value on the last iteration,
     // which X takes on no earlier one only if it never wraps round.
     if (!ExitOnEqual && !AR->hasNoSelfWrap())
@@ -94,8 +126,8 @@ LoopChunkPlan planLoopChunks(Loop &L, ScalarEvolution &SE, unsigned ChunkWork, S
   if (!P.X)
     return Refuse("the exit compare is not an induction that never wraps against a "
                   "loop-invariant bound");
-  // A Bound defined in the loop's blocks cannot be loop-invariant; one
-  // defined outside dominates the preheader (it dominates the latch).
+  // A Bound defined outside the loop dominates the preheader (it
+  // dominates the latch).
 
   P.BackedgeCount = SE.getExitCount(&L, P.Latch);
   if (isa<SCEVCouldNotCompute>(P.BackedgeCount) || !P.BackedgeCount->getType()->isIntegerTy())
@@ -126,17 +158,23 @@ LoopChunkPlan planLoopChunks(Loop &L, ScalarEvolution &SE, unsigned ChunkWork, S
   return P;
 }
 
-void expandChunkValues(LoopChunkPlan &P, ScalarEvolution &SE, DominatorTree &DT, LoopInfo &LI) {
-  // A preheader of its own: the entering block may branch elsewhere too,
-  // or be another loop's latch (which that loop's rewrite changes).
+bool expandChunkValues(LoopChunkPlan &P, ScalarEvolution &SE, DominatorTree &DT, LoopInfo &LI) {
+  // A preheader of its own: the entering block may branch elsewhere too
+  // (by more than one edge, even), or be another loop's latch (which that
+  // loop's rewrite changes).
   if (P.L->getLoopPreheader() != P.Preheader ||
-      LI.getLoopFor(P.Preheader) != P.L->getParentLoop())
-    P.Preheader = SplitEdge(P.Preheader, P.Header, &DT, &LI);
+      LI.getLoopFor(P.Preheader) != P.L->getParentLoop()) {
+    BasicBlock *New = InsertPreheaderForLoop(P.L, &DT, &LI, nullptr, /*PreserveLCSSA=*/false);
+    if (!New)
+      return false;
+    P.Preheader = New;
+  }
   SCEVExpander Expander(SE, P.Header->getModule()->getDataLayout(), "capri.chunk");
   Instruction *At = P.Preheader->getTerminator();
   P.BackedgeValue = Expander.expandCodeFor(P.BackedgeCount, P.BackedgeCount->getType(), At);
   P.StartValue = Expander.expandCodeFor(P.Start, P.X->getType(), At);
   P.FinalValue = P.Bound ? P.Bound : Expander.expandCodeFor(P.Final, P.X->getType(), At);
+  return true;
 }
 
 BasicBlock *stripMine(LoopChunkPlan &P) {

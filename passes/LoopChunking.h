@@ -50,6 +50,11 @@ namespace capri {
 /// size: phis, debug records and lifetime markers are not counted).
 unsigned loopSize(const llvm::Loop &L);
 
+/// The most instructions one run of L executes (its constant maximum trip
+/// count times its own size plus each inner loop's run), or 0 when a loop
+/// of the nest has no constant maximum trip count.
+uint64_t boundedWork(const llvm::Loop &L, llvm::ScalarEvolution &SE);
+
 /// Iterations per chunk for a loop of Size instructions (at least 2).
 uint64_t chunkIterations(unsigned Size, unsigned ChunkWork);
 
@@ -83,8 +88,9 @@ LoopChunkPlan planLoopChunks(llvm::Loop &L, llvm::ScalarEvolution &SE, unsigned 
 /// Gives the loop a preheader of its own if it has none, and expands the
 /// back-edge count and X's start there. Done for every plan before any
 /// loop is rewritten: the expansions read scalar evolution, which the
-/// rewrites make stale.
-void expandChunkValues(LoopChunkPlan &P, llvm::ScalarEvolution &SE, llvm::DominatorTree &DT,
+/// rewrites make stale. False (nothing changed but maybe the preheader)
+/// when the loop cannot get a preheader.
+bool expandChunkValues(LoopChunkPlan &P, llvm::ScalarEvolution &SE, llvm::DominatorTree &DT,
                        llvm::LoopInfo &LI);
 
 /// Rewrites the loop; returns the block, on the path from the chunk exit

@@ -56,13 +56,19 @@ bool alwaysPassesScheduler(const CallBase &CB) {
 
 /// Calls that may run for long: every call but intrinsics, which compile
 /// to instructions or to a bounded libm routine (llvm.pow, llvm.fma without
-/// the instruction), except the memory ones, whose length has no bound.
+/// the instruction), except the memory ones, whose length has no bound,
+/// and a few families that are calls in disguise.
 bool isRealCall(const Instruction &I) {
   const auto *CB = dyn_cast<CallBase>(&I);
   if (!CB)
     return false;
-  if (isa<IntrinsicInst>(CB))
-    return isa<AnyMemIntrinsic>(CB);
+  if (const auto *II = dyn_cast<IntrinsicInst>(CB)) {
+    // Those that wrap a call to anything (statepoints, patchpoints) or
+    // become calls into a runtime (Objective-C's, coroutines') are calls.
+    StringRef Name = II->getCalledFunction()->getName();
+    return isa<AnyMemIntrinsic>(CB) || Name.starts_with("llvm.experimental.") ||
+           Name.starts_with("llvm.objc.") || Name.starts_with("llvm.coro.");
+  }
   return true;
 }
 
@@ -267,12 +273,20 @@ private:
         Headers.push_back(To);
         continue;
       }
+      // A whole run of the nest within one chunk's work needs no check
+      // (an enclosing loop that runs it many times has its own).
       unsigned MaxTrip = SE.getSmallConstantMaxTripCount(L);
-      uint64_t K = chunkIterations(loopSize(*L), LoopChunkWork);
-      if (MaxTrip != 0 && (MaxTrip < LoopMinTrip || MaxTrip <= K)) {
+      uint64_t Work = boundedWork(*L, SE);
+      if (MaxTrip != 0 && ((L->isInnermost() && MaxTrip < LoopMinTrip) ||
+                           (Work != 0 && Work <= LoopChunkWork))) {
         ++NumExemptShort;
-        Remark(false, "ShortLoop", To,
-               "no loop yield point: at most " + Twine(MaxTrip) + " iterations and no calls");
+        if (L->isInnermost())
+          Remark(false, "ShortLoop", To,
+                 "no loop yield point: at most " + Twine(MaxTrip) + " iterations and no calls");
+        else
+          Remark(false, "ShortLoop", To,
+                 "no loop yield point: at most " + Twine(Work) +
+                     " instructions per run of the nest and no calls");
         continue;
       }
       StringRef Why;
@@ -299,9 +313,39 @@ private:
                "exception pad)");
       }
     };
-    // Chunked loops: every expansion before the first rewrite.
-    for (LoopChunkPlan &P : Chunked)
-      expandChunkValues(P, SE, DT, LI);
+    // A chunked loop's rewrite moves its exit edge and may split its entry
+    // edge: an irreducible cycle's check planned on one of those edges
+    // would then name an edge that is gone. Such loops keep the check on
+    // every iteration (rare: goto into or out of a counted loop).
+    llvm::erase_if(Chunked, [&](const LoopChunkPlan &P) {
+      bool Touches = llvm::any_of(Edges, [&](const std::pair<BasicBlock *, BasicBlock *> &E) {
+        return E.first == P.Latch || E.first == P.Preheader || E.second == P.Header ||
+               E.second == P.Exit;
+      });
+      if (Touches) {
+        ORE.emit([&] {
+          return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", P.Header->getTerminator())
+                 << "check on every iteration: an irreducible cycle enters or leaves the "
+                    "loop";
+        });
+        Headers.push_back(P.Header);
+      }
+      return Touches;
+    });
+    // The order matters. First the chunked loops' expansions, which read
+    // scalar evolution and keep the dominator tree and loop info current.
+    // Then the checks on irreducible back edges, while the blocks those
+    // edges leave still end in the terminators that were planned on (a
+    // header check moves a block's terminator into its split-off body).
+    // Then the chunk rewrites, and last the header checks.
+    llvm::erase_if(Chunked, [&](LoopChunkPlan &P) {
+      if (expandChunkValues(P, SE, DT, LI))
+        return false;
+      Headers.push_back(P.Header);
+      return true;
+    });
+    for (auto &E : Edges)
+      Placed(insertOnEdge(E.first, E.second), E.first);
     for (LoopChunkPlan &P : Chunked) {
       BasicBlock *Header = P.Header;
       uint64_t K = P.K;
@@ -317,8 +361,6 @@ private:
     }
     for (BasicBlock *H : Headers)
       Placed(insertAtHeader(H), H);
-    for (auto &E : Edges)
-      Placed(insertOnEdge(E.first, E.second), E.first);
     return Changed;
   }
 

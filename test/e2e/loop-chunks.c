@@ -21,6 +21,8 @@
 // Preemption inside a chunked loop, and none without loop yield points.
 // RUN: env CAPRI_TIME_SLICE_US=1000 %t.default preempt | FileCheck %s --check-prefix=PREEMPT
 // RUN: env CAPRI_TIME_SLICE_US=1000 not %t.off preempt 2>&1 | FileCheck %s --check-prefix=STARVED
+// A constant nest: its outer loops keep their checks.
+// RUN: env CAPRI_TIME_SLICE_US=1000 %t.default preempt-nest | FileCheck %s --check-prefix=PREEMPT
 //
 // REMARK: loop yield point once every {{[0-9]+}} iterations
 // CHECK: up_i64
@@ -30,6 +32,7 @@
 #include <capri.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,10 +143,26 @@ NOINLINE static uint64_t long_loop(long n)
     return s;
 }
 
+// A call-free nest of constant trip counts: the innermost loop's run fits
+// a chunk and has no check, the loops around it must keep theirs.
+NOINLINE static uint64_t const_nest(void)
+{
+    uint64_t s = 1;
+    for (int i = 0; i < 1000; i++)
+        for (int j = 0; j < 1000; j++)
+            for (int k = 0; k < 400; k++) {
+                s = s * 6364136223846793005u + (uint64_t)k;
+                if (atomic_load_explicit(&other_ran, memory_order_relaxed) &&
+                    atomic_load_explicit(&seen_at, memory_order_relaxed) < 0)
+                    atomic_store_explicit(&seen_at, i, memory_order_relaxed);
+            }
+    return s;
+}
+
 static void *spinner(void *arg)
 {
     long n = *(long *)arg;
-    sink = (int)long_loop(n);
+    sink = (int)(n ? long_loop(n) : const_nest());
     return NULL;
 }
 
@@ -154,9 +173,12 @@ static void *other(void *arg)
     return NULL;
 }
 
-static int preempt(void)
+static int preempt(bool nest)
 {
-    long n = 400L * 1000 * 1000; // about a second, far more than a slice
+    // About a second either way, far more than a slice; the nest's outer
+    // loop counts 1000.
+    long n = nest ? 0 : 400L * 1000 * 1000;
+    long total = nest ? 1000 : n;
     capri_config(CAPRI_CONFIG_SCHEDULERS, 1);
     capri_t t1, t2;
     if (capri_spawn(&t1, spinner, &n, NULL) || capri_spawn(&t2, other, NULL, NULL)) {
@@ -166,18 +188,20 @@ static int preempt(void)
     capri_join(t1, NULL);
     capri_join(t2, NULL);
     long at = atomic_load(&seen_at);
-    if (at < 0 || at >= n / 2) {
-        fprintf(stderr, "starved: the other thread ran after %ld of %ld iterations\n", at, n);
+    if (at < 0 || at >= total / 2) {
+        fprintf(stderr, "starved: the other thread ran after %ld of %ld iterations\n", at, total);
         return 1;
     }
-    printf("the other thread ran after %ld of %ld iterations\n", at, n);
+    printf("the other thread ran after %ld of %ld iterations\n", at, total);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "preempt") == 0)
-        return preempt();
+        return preempt(false);
+    if (argc > 1 && strcmp(argv[1], "preempt-nest") == 0)
+        return preempt(true);
     for (long i = 0; i < MAXN + 8; i++)
         a[i] = (i * 2654435761u) & 0xffff;
     static const long ns[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65,

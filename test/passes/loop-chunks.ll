@@ -4,7 +4,7 @@
 ; either leaves the loop (fewer than K back edges were left) or starts the
 ; next chunk after the check. K = -capri-loop-chunk-work / loop size.
 ;
-; RUN: %opt-capri -passes=capri-loop-yield -S %s | FileCheck %s
+; RUN: %opt-capri -passes=capri-loop-yield,verify -S %s | FileCheck %s
 ; RUN: %opt-capri -passes=capri-loop-yield -pass-remarks=capri-loop-yield -pass-remarks-missed=capri-loop-yield -disable-output %s 2>&1 | FileCheck %s --check-prefix=REMARK
 ; The chunks shrink with the work per chunk.
 ; RUN: %opt-capri -passes=capri-loop-yield -capri-loop-chunk-work=600 -S %s | FileCheck %s --check-prefix=SMALL
@@ -70,7 +70,7 @@ exit:
 ; entered from a block that also branches to the exit, so it gets a
 ; preheader of its own.
 ; CHECK-LABEL: define i32 @down_sgt(
-; CHECK:       entry.loop_crit_edge:
+; CHECK:       loop.preheader:
 ; CHECK:         %capri.chunk.end0 = select i1 %capri.chunk.long, i32 %capri.chunk.first, i32 [[LAST:%.*]]
 ; CHECK:         %capri.chunk.done = icmp eq i32 %i.next, %capri.chunk.end
 ; CHECK:         %capri.chunk.far = add i32 %i.next, -49152
@@ -186,3 +186,129 @@ exit:
 ; REMARK-DAG: remark: <unknown>:0:0: loop yield point once every 16384 iterations
 ; REMARK-DAG: remark: <unknown>:0:0: check on every iteration: the exit compare is not an induction that never wraps against a loop-invariant bound
 ; REMARK-DAG: remark: <unknown>:0:0: no loop yield point: at most 1000 iterations and no calls
+
+; A call-free nest of constant trip counts: the innermost loop's whole run
+; (500 iterations) fits a chunk and needs no check, but the loops around
+; it run it millions of times: each keeps its check at its header.
+; CHECK-LABEL: define i64 @const_nest(
+; CHECK:       mid:
+; CHECK:         {{%capri.preempt[0-9]*}} = load volatile i8
+; CHECK:       inner:
+; CHECK-NOT:     capri.preempt
+; CHECK:         br i1 %kdone
+; REMARK-DAG: remark: <unknown>:0:0: no loop yield point: at most 500 iterations and no calls
+define i64 @const_nest() {
+entry:
+  br label %outer
+outer:
+  %i = phi i64 [ 0, %entry ], [ %i.next, %outer.latch ]
+  %s0 = phi i64 [ 1, %entry ], [ %s2, %outer.latch ]
+  br label %mid
+mid:
+  %j = phi i64 [ 0, %outer ], [ %j.next, %mid.latch ]
+  %s1 = phi i64 [ %s0, %outer ], [ %s.k, %mid.latch ]
+  br label %inner
+inner:
+  %k = phi i64 [ 0, %mid ], [ %k.next, %inner ]
+  %s = phi i64 [ %s1, %mid ], [ %s.k, %inner ]
+  %m = mul i64 %s, 6364136223846793005
+  %s.k = add i64 %m, %k
+  %k.next = add i64 %k, 1
+  %kdone = icmp eq i64 %k.next, 500
+  br i1 %kdone, label %mid.latch, label %inner
+mid.latch:
+  %j.next = add i64 %j, 1
+  %jdone = icmp eq i64 %j.next, 2000
+  br i1 %jdone, label %outer.latch, label %mid
+outer.latch:
+  %s2 = phi i64 [ %s.k, %mid.latch ]
+  %i.next = add i64 %i, 1
+  %idone = icmp eq i64 %i.next, 2000
+  br i1 %idone, label %exit, label %outer
+exit:
+  ret i64 %s2
+}
+
+; An irreducible cycle (entered at %a or at %pre) whose back edge is the
+; counted loop's exit edge: its check goes on that edge, so the loop is not
+; chunked (the rewrite would move the edge) and keeps a check per
+; iteration.
+; CHECK-LABEL: define i64 @irreducible_exit(
+; CHECK:       loop:
+; CHECK:         {{%capri.preempt[0-9]*}} = load volatile i8
+; CHECK-NOT:     capri.chunk
+; CHECK:       ret i64
+; REMARK-DAG: remark: <unknown>:0:0: check on every iteration: an irreducible cycle enters or leaves the loop
+define i64 @irreducible_exit(i64 %n, i1 %c, i64 %rounds) {
+entry:
+  br i1 %c, label %a, label %pre
+a:
+  %acc = phi i64 [ 1, %entry ], [ %s.next, %loop ]
+  %done = icmp ugt i64 %acc, %rounds
+  br i1 %done, label %exit, label %pre
+pre:
+  %acc2 = phi i64 [ 5, %entry ], [ %acc, %a ]
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %pre ], [ %i.next, %loop ]
+  %s = phi i64 [ %acc2, %pre ], [ %s.next, %loop ]
+  %s.m = mul i64 %s, 3
+  %s.next = add i64 %s.m, %i
+  %i.next = add nuw i64 %i, 1
+  %cl = icmp eq i64 %i.next, %n
+  br i1 %cl, label %a, label %loop
+exit:
+  ret i64 %acc
+}
+
+; Entered by two edges from one switch: the loop gets a preheader of its
+; own, which both edges reach.
+; CHECK-LABEL: define i64 @two_edges(
+; CHECK:         switch i32 %k, label %other [
+; CHECK-NEXT:      i32 3, label %[[PRE:.*]]
+; CHECK-NEXT:      i32 7, label %[[PRE]]
+; CHECK:       [[PRE]]:
+; CHECK:         %capri.chunk.end0 = select
+; CHECK:         %capri.chunk.done = icmp eq i64 %i.next, %capri.chunk.end
+define i64 @two_edges(ptr %a, i64 %n, i32 %k) {
+entry:
+  switch i32 %k, label %other [ i32 3, label %loop
+                                i32 7, label %loop ]
+loop:
+  %i = phi i64 [ 0, %entry ], [ 0, %entry ], [ %i.next, %loop ]
+  %s = phi i64 [ 0, %entry ], [ 0, %entry ], [ %s.next, %loop ]
+  %p = getelementptr i64, ptr %a, i64 %i
+  %v = load i64, ptr %p
+  %s.next = add i64 %s, %v
+  %i.next = add i64 %i, 1
+  %c = icmp eq i64 %i.next, %n
+  br i1 %c, label %exit, label %loop
+other:
+  ret i64 -1
+exit:
+  ret i64 %s.next
+}
+
+; The bound computed inside the loop from invariants (scalar evolution
+; calls it invariant, but the value does not exist before the loop): the
+; check stays on every iteration.
+; CHECK-LABEL: define i64 @bound_in_loop(
+; CHECK:         {{%capri.preempt[0-9]*}} = load volatile i8
+; CHECK-NOT:     capri.chunk
+; CHECK:       ret i64
+define i64 @bound_in_loop(ptr %a, i64 %n) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]
+  %s = phi i64 [ 0, %entry ], [ %s.next, %loop ]
+  %p = getelementptr i64, ptr %a, i64 %i
+  %v = load i64, ptr %p
+  %s.next = add i64 %s, %v
+  %i.next = add i64 %i, 1
+  %b = add i64 %n, 1
+  %c = icmp eq i64 %i.next, %b
+  br i1 %c, label %exit, label %loop
+exit:
+  ret i64 %s.next
+}
