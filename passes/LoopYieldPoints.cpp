@@ -181,15 +181,25 @@ private:
     if (BackEdges.empty())
       return Changed;
     auto &ORE = FAM.getResult<OptimizationRemarkEmitterAnalysis>(F);
+    // A remark about a natural loop points at the loop's own start (its
+    // `for` or `while`), not at whatever its header's branch came from.
+    LoopInfo *Loops = nullptr;
+    auto LocOf = [&](const BasicBlock *BB) {
+      if (Loops)
+        if (const Loop *L = Loops->getLoopFor(BB); L && L->getHeader() == BB)
+          if (DebugLoc Start = L->getStartLoc())
+            return Start;
+      return BB->getTerminator()->getDebugLoc();
+    };
     auto Remark = [&](bool Placed, StringRef Name, const BasicBlock *BB, const Twine &Why) {
-      const Instruction *At = BB->getTerminator();
+      DebugLoc At = LocOf(BB);
       if (Placed)
         ORE.emit([&] {
-          return OptimizationRemark(DEBUG_TYPE, Name, At) << Why.str();
+          return OptimizationRemark(DEBUG_TYPE, Name, At, BB) << Why.str();
         });
       else
         ORE.emit([&] {
-          return OptimizationRemarkMissed(DEBUG_TYPE, Name, At) << Why.str();
+          return OptimizationRemarkMissed(DEBUG_TYPE, Name, At, BB) << Why.str();
         });
     };
     if (FunctionOptedOut || !LoopYieldPoints) {
@@ -205,6 +215,7 @@ private:
 
     auto &DT = FAM.getResult<DominatorTreeAnalysis>(F);
     auto &LI = FAM.getResult<LoopAnalysis>(F);
+    Loops = &LI;
     auto &SE = FAM.getResult<ScalarEvolutionAnalysis>(F);
 
     // Loops opted out by capri_no_yield_here(): the innermost loop holding
@@ -267,7 +278,7 @@ private:
           continue;
         }
         ORE.emit([&] {
-          return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", To->getTerminator())
+          return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", LocOf(To), To)
                  << "check on every iteration: the loop makes calls";
         });
         Headers.push_back(To);
@@ -296,7 +307,7 @@ private:
         continue;
       }
       ORE.emit([&] {
-        return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", To->getTerminator())
+        return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", LocOf(To), To)
                << "check on every iteration: " << Why;
       });
       Headers.push_back(To);
@@ -324,7 +335,7 @@ private:
       });
       if (Touches) {
         ORE.emit([&] {
-          return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", P.Header->getTerminator())
+          return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", LocOf(P.Header), P.Header)
                  << "check on every iteration: an irreducible cycle enters or leaves the "
                     "loop";
         });
@@ -348,6 +359,7 @@ private:
       Placed(insertOnEdge(E.first, E.second), E.first);
     for (LoopChunkPlan &P : Chunked) {
       BasicBlock *Header = P.Header;
+      DebugLoc Loc = LocOf(Header);
       uint64_t K = P.K;
       BasicBlock *At = stripMine(P);
       emitCheck(At, Header);
@@ -355,7 +367,7 @@ private:
       ++NumLoopChecks;
       Changed = true;
       ORE.emit([&] {
-        return OptimizationRemark(DEBUG_TYPE, "ChunkedLoopYieldPoint", Header->getTerminator())
+        return OptimizationRemark(DEBUG_TYPE, "ChunkedLoopYieldPoint", Loc, Header)
                << "loop yield point once every " << ore::NV("Iterations", K) << " iterations";
       });
     }

@@ -210,7 +210,7 @@ PreservedAnalyses CapriYieldFrameShrinkPass::run(Module &M, ModuleAnalysisManage
                 return II && II->isLifetimeStartOrEnd();
               });
               R << "not moving " << O.Name << " (" << ore::NV("Bytes", O.Size) << " bytes): "
-                << (Markers ? "it is live at every yield site"
+                << (Markers ? "it is in scope (its lifetime) at every yield site"
                             : "it has no lifetime markers, so it is live everywhere");
               return R;
             });

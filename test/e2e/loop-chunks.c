@@ -45,60 +45,61 @@ static volatile int sink;
 // Kept out of line so each loop is compiled against a run-time n.
 #define NOINLINE __attribute__((noinline))
 
-NOINLINE static long up_i64(long n)
+NOINLINE static unsigned long up_i64(long n)
 {
-    long s = 0;
+    unsigned long s = 0; // wraps: no signed overflow
     for (long i = 0; i < n; i++)
         s += a[i] * (i | 1);
     return s;
 }
 
-NOINLINE static long down_i32(int n)
+NOINLINE static unsigned long down_i32(int n)
 {
-    long s = 0;
+    unsigned long s = 0; // wraps: no signed overflow
     for (int i = n; i > 0; i--)
         s = s * 31 + a[i];
     return s;
 }
 
-NOINLINE static long step3(long n)
+NOINLINE static unsigned long step3(long n)
 {
-    long s = 0;
+    unsigned long s = 0; // wraps: no signed overflow
     for (long i = 0; i != 3 * n; i += 3)
         s ^= (s << 1) + i;
     return s;
 }
 
-NOINLINE static long step_minus7(long n)
+NOINLINE static unsigned long step_minus7(long n)
 {
-    long s = 0;
+    unsigned long s = 0; // wraps: no signed overflow
     for (long i = 7 * n; i != 0; i -= 7)
         s = s * 7 + i;
     return s;
 }
 
-NOINLINE static long offset_range(long lo, long hi)
+NOINLINE static unsigned long offset_range(long lo, long hi)
 {
-    long s = 0;
+    unsigned long s = 0; // wraps: no signed overflow
     for (long i = lo; i < hi; i++)
         s += a[i] ^ i;
     return s;
 }
 
-NOINLINE static long exit_value(long n)
+NOINLINE static unsigned long exit_value(long n)
 {
-    long i = 0, s = 0;
+    long i = 0;
+    unsigned long s = 0;
     for (; i < n; i++) {
         s += a[i];
         if (i > 0)
             s ^= a[i - 1];
     }
-    return s * 1000003 + i;
+    return s * 1000003 + (unsigned long)i;
 }
 
-NOINLINE static long pointer_walk(const long *p, const long *end)
+NOINLINE static unsigned long pointer_walk(const long *p, const long *end)
 {
-    long s = 0;
+    unsigned long s = 0; // wraps: no signed overflow
     while (p != end)
         s = s * 5 + *p++;
     return s;
@@ -112,9 +113,9 @@ NOINLINE static unsigned byte_counter(unsigned char n)
     return s;
 }
 
-NOINLINE static long nested(long n)
+NOINLINE static unsigned long nested(long n)
 {
-    long s = 0;
+    unsigned long s = 0; // wraps: no signed overflow
     for (long j = 0; j < n / 10 + 1; j++)
         for (long i = j; i < n; i++)
             s += (a[i] + j) & 0xff;
@@ -209,7 +210,7 @@ int main(int argc, char **argv)
     uint64_t checksum = 0;
     for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
         long n = ns[k];
-        long r[10];
+        unsigned long r[10];
         r[0] = up_i64(n);
         r[1] = down_i32((int)n);
         r[2] = step3(n);
@@ -221,8 +222,8 @@ int main(int argc, char **argv)
         fill(n, k);
         r[8] = up_i64(n);
         r[9] = pointer_walk(a + n / 4, a + n);
-        printf("n=%ld up_i64=%ld down_i32=%ld step3=%ld step_minus7=%ld offset=%ld exit=%ld "
-               "byte=%ld nested=%ld fill=%ld pointers=%ld\n",
+        printf("n=%ld up_i64=%lu down_i32=%lu step3=%lu step_minus7=%lu offset=%lu exit=%lu "
+               "byte=%lu nested=%lu fill=%lu pointers=%lu\n",
                n, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]);
         for (int j = 0; j < 10; j++)
             checksum = checksum * 1099511628211u + (uint64_t)r[j];

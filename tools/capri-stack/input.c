@@ -26,7 +26,8 @@
 const char *const capri_no_metadata_hint =
     "it was not compiled with the capri plugin. Compile with " CAPRI_STACK_CC_PATH
     " (clang with the plugin and the flags capri needs), or with plain clang adding "
-    "-fpass-plugin=" CAPRI_STACK_PLUGIN_PATH " -fstack-size-section -fsanitize=kcfi "
+    "-fpass-plugin=" CAPRI_STACK_PLUGIN_PATH " -Xclang -load -Xclang " CAPRI_STACK_PLUGIN_PATH
+    " -fstack-size-section -fstack-clash-protection -fsanitize=kcfi "
     "-fno-sanitize=function (without -fsanitize=kcfi indirect calls are matched coarsely, by "
     "IR type); under -flto the plugin must also be given at the link: "
     "-Wl,--load-pass-plugin=" CAPRI_STACK_PLUGIN_PATH;

@@ -60,7 +60,7 @@ prepare:
 ; Live at the read: stays.
 ; CHECK-LABEL: define i64 @live_at_site(
 ; CHECK:       %buf = alloca [4096 x i8]
-; REMARK: remark: {{.*}}not moving buf (4096 bytes): it is live at every yield site
+; REMARK: remark: {{.*}}not moving buf (4096 bytes): it is in scope (its lifetime) at every yield site
 define i64 @live_at_site(i32 %fd) {
   %buf = alloca [4096 x i8], align 16
   call void @llvm.lifetime.start.p0(i64 4096, ptr %buf)

@@ -139,7 +139,8 @@ static void test_resource_beats_fifo(void)
     CHECK(fifo.max_used >= LIMIT);     /* FIFO lets it run out */
     CHECK(res.max_used < LIMIT);       /* the policy keeps it under */
     CHECK_EQ(res.over_limit, 0);
-    CHECK(res.ms < fifo.ms);           /* and the work ends sooner */
+    /* That the work also ends sooner is a measurement (printed above; a
+     * loaded machine makes the two times equal), not a check. */
 }
 
 static void test_api(void)
