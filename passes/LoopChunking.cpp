@@ -15,40 +15,41 @@
 #include "llvm/Transforms/Utils/ScalarEvolutionExpander.h"
 
 #include <algorithm>
+#include <climits>
 
 using namespace llvm;
 
 namespace capri {
 
+/// Whether an instruction counts towards a loop's size: code generation
+/// keeps it (phis, debug records and lifetime markers it does not).
+static bool countsAsWork(const Instruction &I) {
+  if (isa<PHINode>(I) || isa<DbgInfoIntrinsic>(I))
+    return false;
+  const auto *II = dyn_cast<IntrinsicInst>(&I);
+  return !II || !II->isLifetimeStartOrEnd();
+}
+
+static uint64_t blockWork(const BasicBlock &BB) {
+  return static_cast<uint64_t>(llvm::count_if(BB, countsAsWork));
+}
+
 unsigned loopSize(const Loop &L) {
-  unsigned N = 0;
+  uint64_t N = 0;
   for (const BasicBlock *BB : L.blocks())
-    for (const Instruction &I : *BB) {
-      if (isa<PHINode>(I) || isa<DbgInfoIntrinsic>(I))
-        continue;
-      if (const auto *II = dyn_cast<IntrinsicInst>(&I); II && II->isLifetimeStartOrEnd())
-        continue;
-      ++N;
-    }
-  return std::max(N, 1u);
+    N += blockWork(*BB);
+  return static_cast<unsigned>(std::clamp<uint64_t>(N, 1, UINT_MAX));
 }
 
 uint64_t boundedWork(const Loop &L, ScalarEvolution &SE) {
   unsigned Trip = SE.getSmallConstantMaxTripCount(&L);
   if (!Trip)
     return 0;
-  uint64_t Body = 0;
   // The loop's own blocks, then each inner loop's whole run.
-  for (const BasicBlock *BB : L.blocks()) {
-    bool InSub = false;
-    for (const Loop *Sub : L.getSubLoops())
-      InSub |= Sub->contains(BB);
-    if (InSub)
-      continue;
-    for (const Instruction &I : *BB)
-      if (!isa<PHINode>(I) && !isa<DbgInfoIntrinsic>(I))
-        ++Body;
-  }
+  uint64_t Body = 0;
+  for (const BasicBlock *BB : L.blocks())
+    if (llvm::none_of(L.getSubLoops(), [&](const Loop *Sub) { return Sub->contains(BB); }))
+      Body += blockWork(*BB);
   for (const Loop *Sub : L.getSubLoops()) {
     uint64_t W = boundedWork(*Sub, SE);
     if (!W)

@@ -257,7 +257,7 @@ private:
         Remark(false, "NoYieldHere", To, "no loop yield point: the loop calls capri_no_yield_here()");
         continue;
       }
-      if (everyLatchYields(*L, DT)) {
+      if (!callsOnEveryIteration(*L, DT, alwaysPassesScheduler).empty()) {
         ++NumExemptYield;
         Remark(false, "LoopYields", To,
                "no loop yield point: a call through the scheduler runs on every iteration");
@@ -269,18 +269,19 @@ private:
         // takes the preemption: one that runs on every iteration is the
         // loop's yield point. The mark keeps it a checkpoint when the
         // placement is computed again after this pass.
-        if (CallBase *Poll = everyLatchChecked(*L, DT)) {
-          Poll->setMetadata(ForcedCheckpointMD, MDNode::get(Ctx, {}));
+        const auto &Checked = checkedCalls();
+        auto Polls = callsOnEveryIteration(
+            *L, DT, [&](const CallBase &CB) { return Checked.contains(&CB); });
+        if (!Polls.empty()) {
+          for (CallBase *Poll : Polls)
+            Poll->setMetadata(ForcedCheckpointMD, MDNode::get(Ctx, {}));
           ++NumExemptCheckpoint;
           Remark(false, "CheckpointPolls", To,
                  "no loop yield point: the checkpoint on a call that runs on every "
                  "iteration checks for preemption");
           continue;
         }
-        ORE.emit([&] {
-          return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", LocOf(To), To)
-                 << "check on every iteration: the loop makes calls";
-        });
+        Remark(false, "NotChunked", To, "check on every iteration: the loop makes calls");
         Headers.push_back(To);
         continue;
       }
@@ -306,10 +307,7 @@ private:
         Chunked.push_back(Plan);
         continue;
       }
-      ORE.emit([&] {
-        return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", LocOf(To), To)
-               << "check on every iteration: " << Why;
-      });
+      Remark(false, "NotChunked", To, "check on every iteration: " + Why);
       Headers.push_back(To);
     }
     auto Placed = [&](bool Ok, BasicBlock *At) {
@@ -334,11 +332,8 @@ private:
                E.second == P.Exit;
       });
       if (Touches) {
-        ORE.emit([&] {
-          return OptimizationRemarkMissed(DEBUG_TYPE, "NotChunked", LocOf(P.Header), P.Header)
-                 << "check on every iteration: an irreducible cycle enters or leaves the "
-                    "loop";
-        });
+        Remark(false, "NotChunked", P.Header,
+               "check on every iteration: an irreducible cycle enters or leaves the loop");
         Headers.push_back(P.Header);
       }
       return Touches;
@@ -376,24 +371,33 @@ private:
     return Changed;
   }
 
-  static bool everyLatchYields(const Loop &L, const DominatorTree &DT) {
+  /// For every latch of L, a call that runs whenever the latch is reached
+  /// (in a block of L that dominates it) and satisfies Pred: one per
+  /// latch, perhaps the same one. Empty when some latch has none.
+  template <typename PredT>
+  static SmallVector<CallBase *, 2> callsOnEveryIteration(const Loop &L, const DominatorTree &DT,
+                                                          PredT Pred) {
     SmallVector<BasicBlock *, 4> Latches;
     L.getLoopLatches(Latches);
-    for (BasicBlock *Latch : Latches)
-      if (!dominatedByYield(L, Latch, DT))
-        return false;
-    return !Latches.empty();
-  }
-
-  static bool dominatedByYield(const Loop &L, const BasicBlock *Latch, const DominatorTree &DT) {
-    for (const BasicBlock *BB : L.blocks()) {
-      if (!DT.dominates(BB, Latch))
-        continue;
-      for (const Instruction &I : *BB)
-        if (const auto *CB = dyn_cast<CallBase>(&I); CB && alwaysPassesScheduler(*CB))
-          return true;
+    SmallVector<CallBase *, 2> Calls;
+    for (BasicBlock *Latch : Latches) {
+      CallBase *Found = nullptr;
+      for (BasicBlock *BB : L.blocks()) {
+        if (!DT.dominates(BB, Latch))
+          continue;
+        for (Instruction &I : *BB)
+          if (auto *CB = dyn_cast<CallBase>(&I); CB && Pred(*CB)) {
+            Found = CB;
+            break;
+          }
+        if (Found)
+          break;
+      }
+      if (!Found)
+        return {};
+      Calls.push_back(Found);
     }
-    return false;
+    return Calls;
   }
 
   static bool callFree(const Loop &L) {
@@ -402,26 +406,6 @@ private:
         if (isRealCall(I))
           return false;
     return true;
-  }
-
-  /// A checkpointed call that runs on every iteration (its block dominates
-  /// every latch), or null.
-  CallBase *everyLatchChecked(const Loop &L, const DominatorTree &DT) {
-    SmallVector<BasicBlock *, 4> Latches;
-    L.getLoopLatches(Latches);
-    if (Latches.empty())
-      return nullptr;
-    const auto &Checked = checkedCalls();
-    if (Checked.empty())
-      return nullptr;
-    for (BasicBlock *BB : L.blocks()) {
-      if (!llvm::all_of(Latches, [&](BasicBlock *Latch) { return DT.dominates(BB, Latch); }))
-        continue;
-      for (Instruction &I : *BB)
-        if (auto *CB = dyn_cast<CallBase>(&I); CB && Checked.contains(CB))
-          return CB;
-    }
-    return nullptr;
   }
 
   /// Puts the check at the top of loop header H, after its phis.

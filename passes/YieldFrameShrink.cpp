@@ -118,42 +118,36 @@ std::string regionFor(AllocaInst &AI, SmallVectorImpl<BasicBlock *> &Blocks) {
 
 /// The extractor sinks an object into the new function only when its
 /// lifetime has one start and one end; with several ends it passes the
-/// object's address instead. Every use of the object is in the region, so
-/// the new function can own it: a local of its own replaces the argument,
-/// and the call passes poison. False when the call is not that simple.
-bool sinkIntoExtracted(AllocaInst &AI, Function &NF) {
-  CallBase *Call = nullptr;
-  for (User *U : NF.users()) {
-    auto *CB = dyn_cast<CallBase>(U);
-    if (!CB || Call || CB->getCalledFunction() != &NF)
-      return false;
-    Call = CB;
-  }
+/// object's address to the new function's call instead. Every use of the
+/// object is in the region, so the new function can own it: a local of its
+/// own replaces the argument, and the call passes poison. False when the
+/// object has other uses than the call and lifetime markers, or is passed
+/// twice.
+bool sinkIntoExtracted(AllocaInst &AI, CallBase &Call) {
   // The extractor may have put lifetime markers around the call.
   SmallVector<IntrinsicInst *, 2> Markers;
   for (User *U : AI.users()) {
-    if (U == Call)
+    if (U == &Call)
       continue;
     auto *II = dyn_cast<IntrinsicInst>(U);
     if (!II || !II->isLifetimeStartOrEnd())
       return false;
     Markers.push_back(II);
   }
-  if (!Call)
-    return false;
-  unsigned Index = Call->arg_size(), Passed = 0;
-  for (unsigned I = 0; I < Call->arg_size(); ++I)
-    if (Call->getArgOperand(I) == &AI)
+  unsigned Index = Call.arg_size(), Passed = 0;
+  for (unsigned I = 0; I < Call.arg_size(); ++I)
+    if (Call.getArgOperand(I) == &AI)
       Index = I, ++Passed;
   if (Passed != 1)
     return false;
+  Function &NF = *Call.getCalledFunction();
   Argument *Arg = NF.getArg(Index);
   auto *Local = new AllocaInst(AI.getAllocatedType(), AI.getAddressSpace(), AI.getArraySize(),
                                AI.getAlign(), AI.getName(),
                                NF.getEntryBlock().getFirstInsertionPt());
   Arg->replaceAllUsesWith(Local);
   Local->takeName(Arg);
-  Call->setArgOperand(Index, PoisonValue::get(AI.getType()));
+  Call.setArgOperand(Index, PoisonValue::get(AI.getType()));
   for (IntrinsicInst *II : Markers)
     II->eraseFromParent();
   AI.eraseFromParent();
@@ -253,22 +247,19 @@ PreservedAnalyses CapriYieldFrameShrinkPass::run(Module &M, ModuleAnalysisManage
         }
         NF->addFnAttr(Attribute::NoInline);
         NF->removeFnAttr(Attribute::AlwaysInline);
-        // A checkpoint on the call: the moved code runs on a chunk taken
-        // for it and given back, not on the one the waiting frame keeps.
-        for (User *U : NF->users())
-          if (auto *CB = dyn_cast<CallBase>(U))
-            CB->setMetadata(ForcedCheckpointMD, MDNode::get(M.getContext(), {}));
+        // The extractor replaces the region with one call to the new
+        // function. A checkpoint on it: the moved code runs on a chunk
+        // taken for it and given back, not on the one the waiting frame
+        // keeps.
+        CallBase *Call = NF->hasOneUse() ? dyn_cast<CallBase>(NF->user_back()) : nullptr;
+        if (Call)
+          Call->setMetadata(ForcedCheckpointMD, MDNode::get(M.getContext(), {}));
         bool Owned = C.Alloca->getFunction() == NF;
-        if (!Owned)
-          Owned = sinkIntoExtracted(*C.Alloca, *NF);
-        const Instruction *Call = nullptr;
-        for (User *U : NF->users())
-          if (auto *CB = dyn_cast<CallBase>(U))
-            Call = CB;
-        if (!Call)
-          Call = &*F->getEntryBlock().getFirstInsertionPt();
+        if (!Owned && Call)
+          Owned = sinkIntoExtracted(*C.Alloca, *Call);
+        const Instruction *At = Call ? Call : &*F->getEntryBlock().getFirstInsertionPt();
         ORE.emit([&] {
-          OptimizationRemark R(DEBUG_TYPE, "Moved", Call);
+          OptimizationRemark R(DEBUG_TYPE, "Moved", At);
           R << "moved " << C.Name << " (" << ore::NV("Bytes", C.Size) << " bytes) out of the "
             << "frame of " << F->getName() << " into " << ore::NV("Function", NF->getName());
           if (!Owned)
