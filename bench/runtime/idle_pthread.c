@@ -23,40 +23,19 @@
 #include "common.h"
 
 static sem_t sem;
-static long blocked;
 
-__attribute__((noinline)) static long level3(long seed)
+/* sem_wait, again after a signal (EINTR). */
+static int wait_on_sem(void)
 {
-    volatile unsigned char buf[1024];
-    for (int i = 0; i < 1024; i++)
-        buf[i] = (unsigned char)(seed + i);
-    __atomic_add_fetch(&blocked, 1, __ATOMIC_RELEASE);
-    long bad = 0;
     while (sem_wait(&sem) != 0)
-        ; /* EINTR */
-    for (int i = 0; i < 1024; i++)
-        bad += buf[i] != (unsigned char)(seed + i);
-    return bad;
+        ;
+    return 0;
 }
 
-__attribute__((noinline)) static long level2(long seed)
-{
-    long r = level3(seed + 1);
-    __asm__ volatile("" ::: "memory");
-    return r;
-}
-
-__attribute__((noinline)) static long level1(long seed)
-{
-    long r = level2(seed + 1);
-    __asm__ volatile("" ::: "memory");
-    return r;
-}
-
-static void *entry(void *arg)
-{
-    return (void *)(intptr_t)(level1((long)(intptr_t)arg) == 0);
-}
+/* Threads on many kernel threads: the count is atomic. */
+#define BENCH_COUNT_BLOCKED() __atomic_add_fetch(&blocked, 1, __ATOMIC_RELEASE)
+#define BENCH_BLOCK() wait_on_sem()
+#include "blocked_chain.h"
 
 int main(int argc, char **argv)
 {
@@ -74,7 +53,7 @@ int main(int argc, char **argv)
     /* Warm-up: one thread of the same size, created and joined. */
     pthread_t w;
     void *ok = NULL;
-    if (pthread_create(&w, &attr, entry, (void *)1))
+    if (pthread_create(&w, &attr, entry_blocked, (void *)1))
         bench_fail("pthread_create");
     while (__atomic_load_n(&blocked, __ATOMIC_ACQUIRE) < 1)
         usleep(1000);
@@ -87,7 +66,7 @@ int main(int argc, char **argv)
 
     struct bench_mem before = bench_mem_sample();
     for (long i = 0; i < n; i++)
-        if (pthread_create(&t[i], &attr, entry, (void *)(intptr_t)i))
+        if (pthread_create(&t[i], &attr, entry_blocked, (void *)(intptr_t)i))
             bench_fail("pthread_create #%ld", i);
     while (__atomic_load_n(&blocked, __ATOMIC_ACQUIRE) < n)
         usleep(1000);
